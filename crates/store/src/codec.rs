@@ -1,0 +1,266 @@
+//! The frame every stored object is kept in: a codec tag, the object kind, the raw length,
+//! then the payload. See docs/FORMAT.md, "Object frame".
+
+use crate::{Error, ObjectId};
+
+/// Codec tags. 2 (zstd with a dictionary) and 3 (zstd delta against a base object) are
+/// reserved for later format versions; a reader that meets them reports the object as corrupt
+/// rather than guessing.
+const CODEC_RAW: u8 = 0;
+const CODEC_ZSTD: u8 = 1;
+
+/// What an object is, as far as the store cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    /// Opaque bytes with no links; id = BLAKE3(bytes).
+    Blob,
+    /// Bytes that link to other objects (a tree, for the session layer); id =
+    /// BLAKE3-derive-key([`crate::NODE_CONTEXT`], bytes).
+    Node,
+}
+
+impl ObjectKind {
+    fn tag(self) -> u8 {
+        match self {
+            ObjectKind::Blob => 0,
+            ObjectKind::Node => 1,
+        }
+    }
+
+    fn from_tag(tag: u8) -> Option<ObjectKind> {
+        match tag {
+            0 => Some(ObjectKind::Blob),
+            1 => Some(ObjectKind::Node),
+            _ => None,
+        }
+    }
+
+    /// The id of `bytes` as an object of this kind.
+    pub fn id_of(self, bytes: &[u8]) -> ObjectId {
+        match self {
+            ObjectKind::Blob => ObjectId::for_blob(bytes),
+            ObjectKind::Node => ObjectId::for_node(bytes),
+        }
+    }
+}
+
+/// Objects shorter than this are stored raw: a zstd frame header alone costs more than
+/// anything compression could save on them.
+const MIN_COMPRESS: usize = 32;
+
+/// Encodes `bytes` as a frame, choosing zstd at `level` when it is smaller than raw.
+pub(crate) fn encode(kind: ObjectKind, bytes: &[u8], level: i32) -> Vec<u8> {
+    let mut header = Vec::with_capacity(12);
+    header.push(CODEC_RAW);
+    header.push(kind.tag());
+    write_varint(&mut header, bytes.len() as u64);
+    if bytes.len() >= MIN_COMPRESS {
+        // Compression of an in-memory slice only fails on allocation failure or a bad level;
+        // either way the raw frame is a correct answer.
+        if let Ok(compressed) = zstd::bulk::compress(bytes, level) {
+            if compressed.len() < bytes.len() {
+                header[0] = CODEC_ZSTD;
+                header.extend_from_slice(&compressed);
+                return header;
+            }
+        }
+    }
+    header.extend_from_slice(bytes);
+    header
+}
+
+/// The header of a frame, readable without decompressing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub kind: ObjectKind,
+    pub raw_len: u64,
+    pub compressed: bool,
+    pub header_len: usize,
+}
+
+pub(crate) fn header(id: &ObjectId, frame: &[u8]) -> Result<Header, Error> {
+    let corrupt = |detail: &str| Error::Corrupt {
+        id: *id,
+        detail: detail.to_string(),
+    };
+    let (&codec, rest) = frame.split_first().ok_or_else(|| corrupt("empty frame"))?;
+    let (&kind, rest) = rest
+        .split_first()
+        .ok_or_else(|| corrupt("frame shorter than its header"))?;
+    let kind = ObjectKind::from_tag(kind).ok_or_else(|| corrupt("unknown object kind"))?;
+    let (raw_len, used) = read_varint(rest).ok_or_else(|| corrupt("bad length field"))?;
+    let compressed = match codec {
+        CODEC_RAW => false,
+        CODEC_ZSTD => true,
+        _ => return Err(corrupt("unknown codec tag")),
+    };
+    Ok(Header {
+        kind,
+        raw_len,
+        compressed,
+        header_len: 2 + used,
+    })
+}
+
+/// Decodes a frame and checks that its bytes hash to `id` (invariant I4). `max_size` bounds
+/// the memory a frame can make us allocate, whatever length it claims.
+pub(crate) fn decode(
+    id: &ObjectId,
+    frame: &[u8],
+    max_size: u64,
+) -> Result<(ObjectKind, Vec<u8>), Error> {
+    let h = header(id, frame)?;
+    let corrupt = |detail: String| Error::Corrupt { id: *id, detail };
+    if h.raw_len > max_size {
+        return Err(corrupt(format!(
+            "frame claims {} bytes, more than the limit of {max_size}",
+            h.raw_len
+        )));
+    }
+    let payload = &frame[h.header_len..];
+    let bytes = if h.compressed {
+        // raw_len <= max_size, which fits in memory by the caller's choice of limit.
+        let cap = usize::try_from(h.raw_len).map_err(|_| corrupt("length overflow".into()))?;
+        let out =
+            zstd::bulk::decompress(payload, cap).map_err(|e| corrupt(format!("zstd: {e}")))?;
+        if out.len() != cap {
+            return Err(corrupt(format!(
+                "decompressed to {} bytes, header says {}",
+                out.len(),
+                h.raw_len
+            )));
+        }
+        out
+    } else {
+        if payload.len() as u64 != h.raw_len {
+            return Err(corrupt(format!(
+                "raw payload of {} bytes, header says {}",
+                payload.len(),
+                h.raw_len
+            )));
+        }
+        payload.to_vec()
+    };
+    let actual = h.kind.id_of(&bytes);
+    if actual != *id {
+        return Err(corrupt(format!("content hashes to {actual}")));
+    }
+    Ok((h.kind, bytes))
+}
+
+pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// LEB128; `None` on truncation or more than 10 bytes.
+pub(crate) fn read_varint(buf: &[u8]) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    for (i, &b) in buf.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f).checked_shl(7 * i as u32)?;
+        if b & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn incompressible_and_tiny_objects_stay_raw() {
+        let tiny = b"a: 1\n";
+        let f = encode(ObjectKind::Blob, tiny, 3);
+        assert_eq!(f[0], CODEC_RAW);
+        let noise: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let f = encode(ObjectKind::Blob, &noise, 3);
+        let id = ObjectId::for_blob(&noise);
+        assert_eq!(decode(&id, &f, u64::MAX).unwrap().1, noise);
+    }
+
+    #[test]
+    fn yaml_is_compressed() {
+        let yaml = "key: value\n".repeat(200);
+        let f = encode(ObjectKind::Blob, yaml.as_bytes(), 3);
+        assert_eq!(f[0], CODEC_ZSTD);
+        assert!(f.len() < yaml.len() / 4);
+    }
+
+    #[test]
+    fn a_frame_claiming_a_huge_size_is_rejected_before_allocating() {
+        let mut f = vec![CODEC_ZSTD, 0];
+        write_varint(&mut f, u64::MAX / 2);
+        f.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd]);
+        let id = ObjectId::for_blob(b"");
+        assert!(matches!(
+            decode(&id, &f, 1 << 20),
+            Err(Error::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_and_unknown_frames_are_corrupt_not_panics() {
+        let id = ObjectId::for_blob(b"x");
+        for f in [
+            &[][..],
+            &[0][..],
+            &[0, 0][..],
+            &[9, 0, 1, b'x'][..],
+            &[0, 7, 1, b'x'][..],
+            &[0, 0, 0xff][..],
+        ] {
+            assert!(
+                matches!(decode(&id, f, 1 << 20), Err(Error::Corrupt { .. })),
+                "{f:?}"
+            );
+        }
+        // Raw payload of the wrong length.
+        assert!(matches!(
+            decode(&id, &[0, 0, 2, b'x'], 1 << 20),
+            Err(Error::Corrupt { .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn encode_decode_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..20_000), node in any::<bool>(), level in 1i32..6) {
+            let kind = if node { ObjectKind::Node } else { ObjectKind::Blob };
+            let id = kind.id_of(&bytes);
+            let f = encode(kind, &bytes, level);
+            let (k, back) = decode(&id, &f, u64::MAX).unwrap();
+            prop_assert_eq!(k, kind);
+            prop_assert_eq!(back, bytes);
+        }
+
+        #[test]
+        fn repetitive_round_trips(unit in proptest::collection::vec(any::<u8>(), 1..64), n in 1usize..5000) {
+            let bytes: Vec<u8> = unit.iter().copied().cycle().take(unit.len() * n).collect();
+            let id = ObjectId::for_blob(&bytes);
+            let f = encode(ObjectKind::Blob, &bytes, 3);
+            prop_assert!(f.len() <= bytes.len() + 12);
+            prop_assert_eq!(decode(&id, &f, u64::MAX).unwrap().1, bytes);
+        }
+
+        #[test]
+        fn decoding_garbage_never_panics(frame in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let id = ObjectId::for_blob(b"");
+            let _ = decode(&id, &frame, 1 << 20);
+        }
+
+        #[test]
+        fn varint_round_trips(v in any::<u64>()) {
+            let mut b = Vec::new();
+            write_varint(&mut b, v);
+            prop_assert_eq!(read_varint(&b), Some((v, b.len())));
+        }
+    }
+}

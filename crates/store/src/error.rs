@@ -1,0 +1,119 @@
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::ObjectId;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file-system operation on the store file or its directory failed.
+    #[error("could not {action} '{path}'")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `open` was given a path where no file exists.
+    #[error("no store at '{path}'")]
+    NotFound { path: PathBuf },
+    /// `create` was given a path where a file already exists.
+    #[error("a file already exists at '{path}'")]
+    AlreadyExists { path: PathBuf },
+    /// The file is not a cfgvault store (another redb database, another kind of file, or one
+    /// damaged beyond opening).
+    #[error("'{path}' is not a cfgvault store: {detail}")]
+    NotAStore { path: PathBuf, detail: String },
+    /// The store was written by a newer (or unknown) format.
+    #[error(
+        "store '{path}' has schema version {found}; this build reads versions up to {supported}"
+    )]
+    UnsupportedSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    /// Another process holds the store exclusively.
+    #[error("store '{path}' is already open elsewhere")]
+    AlreadyOpen { path: PathBuf },
+    /// An object that should exist does not.
+    #[error("object {id} is missing from the store")]
+    ObjectMissing { id: ObjectId },
+    /// An object's stored bytes do not decode to bytes whose hash is its id (invariant I4).
+    #[error("object {id} is corrupt: {detail}")]
+    Corrupt { id: ObjectId, detail: String },
+    /// An object larger than [`crate::StoreOptions::max_object_size`].
+    #[error("object of {size} bytes exceeds the size limit of {limit} bytes")]
+    TooLarge { size: u64, limit: u64 },
+    /// `pin` was given a root name that is already taken.
+    #[error("root '{name}' already exists")]
+    RootExists { name: String },
+    /// A root or index-space name that the store cannot hold.
+    #[error("invalid name '{name}': {reason}")]
+    InvalidName { name: String, reason: &'static str },
+    /// A string that is not an object id.
+    #[error("invalid object id '{input}': {reason}")]
+    InvalidId { input: String, reason: &'static str },
+    /// The caller's progress handle asked to stop; nothing was committed.
+    #[error("operation cancelled")]
+    Cancelled,
+    /// The embedded database reported an error.
+    #[error("database error in '{path}'")]
+    Database {
+        path: PathBuf,
+        #[source]
+        source: DatabaseError,
+    },
+}
+
+/// An error of the embedded database engine, kept opaque so that its types stay out of
+/// cfgvault's public API.
+pub struct DatabaseError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl DatabaseError {
+    pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        DatabaseError(Box::new(e))
+    }
+
+    /// Whether the engine ran out of space or hit another I/O failure underneath.
+    pub fn is_io(&self) -> bool {
+        self.io_error().is_some()
+    }
+
+    fn io_error(&self) -> Option<&std::io::Error> {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self.0.as_ref());
+        while let Some(e) = cur {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                return Some(io);
+            }
+            cur = e.source();
+        }
+        None
+    }
+}
+
+impl fmt::Debug for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.to_string();
+        // redb's messages start with a capital and sometimes end with a period; ours do not.
+        let s = s.trim_end_matches('.');
+        let mut chars = s.chars();
+        match chars.next() {
+            Some(c) => write!(f, "{}{}", c.to_lowercase(), chars.as_str()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for DatabaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}

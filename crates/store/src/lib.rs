@@ -1,0 +1,51 @@
+//! Content-addressed, reference-counted object store for cfgvault, in one redb file.
+//!
+//! Objects are addressed by their BLAKE3 hash ([`ObjectId`]), stored once, compressed with zstd
+//! when that pays, and counted: a *node* object links to other objects, a named *root* holds
+//! one reference, and an object nobody references is removed in the same transaction that
+//! released it. The store knows nothing of files, trees or sessions; the layers above give
+//! meaning to nodes, roots and the ordered index keyspaces it keeps for them.
+//!
+//! Every mutating operation is one [`WriteTxn`], committed durably: a crash leaves the old state
+//! or the new one. Reads check every object's hash.
+//!
+//! ```
+//! use cfgvault_store::{Store, StoreOptions, StoreRead};
+//!
+//! let dir = tempfile::tempdir().expect("temp dir");
+//! let store = Store::create(dir.path().join("store.redb"), &StoreOptions::default())?;
+//!
+//! let mut txn = store.write()?;
+//! let blob = txn.put_blob(b"model: gpt-4\n")?.id;
+//! let node = txn.put_node(b"a tree that names the blob", &[blob])?.id;
+//! txn.pin("session/demo", &node, b"")?;
+//! txn.commit()?;
+//!
+//! assert_eq!(store.get(&blob)?, b"model: gpt-4\n");
+//! assert_eq!(store.read()?.refcount(&blob)?, Some(1));
+//!
+//! // Releasing the root releases everything only it held.
+//! let mut txn = store.write()?;
+//! txn.unpin("session/demo")?;
+//! let outcome = txn.commit()?;
+//! assert_eq!(outcome.objects_removed, 2);
+//! assert!(!store.read()?.contains(&blob)?);
+//! # Ok::<(), cfgvault_store::Error>(())
+//! ```
+
+mod codec;
+mod error;
+pub mod gc;
+mod id;
+mod progress;
+mod store;
+pub mod verify;
+
+pub use codec::ObjectKind;
+pub use error::{DatabaseError, Error};
+pub use id::{NODE_CONTEXT, ObjectId};
+pub use progress::{NoProgress, Progress};
+pub use store::{
+    CommitOutcome, Freed, Put, ReadTxn, Root, SCHEMA_VERSION, Stats, Store, StoreOptions,
+    StoreRead, WriteTxn,
+};

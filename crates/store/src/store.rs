@@ -1,0 +1,1120 @@
+//! The store: one redb file holding objects, their reference counts and links, named roots
+//! and the ordered index keyspaces of the layers above. This is the only module that names redb.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard};
+
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError,
+};
+
+use crate::codec::{self, ObjectKind};
+use crate::{Error, ObjectId};
+
+/// The schema version this build writes and the newest it reads. See docs/FORMAT.md.
+pub const SCHEMA_VERSION: u32 = 1;
+const MAGIC: &[u8] = b"cfgvault-store";
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const OBJECTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("objects");
+pub(crate) const REFS: TableDefinition<[u8; 32], u64> = TableDefinition::new("refcounts");
+pub(crate) const LINKS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("links");
+pub(crate) const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("roots");
+const INDEX_PREFIX: &str = "index:";
+
+const K_MAGIC: &str = "magic";
+const K_SCHEMA: &str = "schema_version";
+pub(crate) const K_OBJECTS: &str = "count.objects";
+pub(crate) const K_RAW: &str = "count.raw_bytes";
+pub(crate) const K_STORED: &str = "count.stored_bytes";
+
+/// How a store is opened. Construct with `StoreOptions::default()` and set fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// zstd level for new objects. Default: 3.
+    pub zstd_level: i32,
+    /// Largest object `put` accepts, and the most a stored frame may claim to decode to.
+    /// Default: 64 MiB.
+    pub max_object_size: u64,
+    /// Page cache of the embedded database, in bytes. Default: 64 MiB.
+    pub cache_size: usize,
+    /// Let other processes open the store at the same time (writers take turns, readers never
+    /// block). When `false` the first opener holds the file exclusively and others get
+    /// [`Error::AlreadyOpen`]. Default: `true`.
+    pub shared: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            zstd_level: 3,
+            max_object_size: 64 << 20,
+            cache_size: 64 << 20,
+            shared: true,
+        }
+    }
+}
+
+/// A named root: holds one reference to `id`, with small caller-defined metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub name: String,
+    pub id: ObjectId,
+    pub meta: Vec<u8>,
+}
+
+/// The result of putting an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Put {
+    pub id: ObjectId,
+    /// Whether the object was new to the store (false: only the caller's link will count).
+    pub new: bool,
+    /// Bytes of the stored frame, 0 when the object already existed.
+    pub stored_bytes: u64,
+}
+
+/// What a committed write transaction changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    pub objects_added: u64,
+    pub objects_removed: u64,
+    /// Stored (compressed) bytes of objects added.
+    pub bytes_added: u64,
+    /// Stored bytes of objects removed.
+    pub bytes_freed: u64,
+}
+
+/// Totals kept up to date by every commit, so reading them costs O(1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub objects: u64,
+    pub roots: u64,
+    /// Sum of the uncompressed sizes of all objects.
+    pub raw_bytes: u64,
+    /// Sum of the stored frame sizes of all objects.
+    pub stored_bytes: u64,
+    /// Size of the store file on disk.
+    pub file_bytes: u64,
+}
+
+/// A cfgvault object store. `Send + Sync`: share it between threads by reference or `Arc`.
+pub struct Store {
+    // `RwLock` only so that `gc` can compact (which needs `&mut Database`) while everything
+    // else shares the database; transactions are independent of the guard once begun.
+    db: RwLock<Database>,
+    path: PathBuf,
+    options: StoreOptions,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) trait DbResult<T> {
+    fn db(self, path: &Path) -> Result<T, Error>;
+}
+
+impl<T, E: Into<redb::Error>> DbResult<T> for Result<T, E> {
+    fn db(self, path: &Path) -> Result<T, Error> {
+        self.map_err(|e| map_db_error(e.into(), path))
+    }
+}
+
+fn map_db_error(e: redb::Error, path: &Path) -> Error {
+    match e {
+        redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch => {
+            Error::AlreadyOpen {
+                path: path.to_path_buf(),
+            }
+        }
+        other => Error::Database {
+            path: path.to_path_buf(),
+            source: crate::error::DatabaseError::new(other),
+        },
+    }
+}
+
+impl Store {
+    /// Creates a new, empty store at `path`, creating missing parent directories. The file is
+    /// created readable by its owner only (configs can hold credentials).
+    pub fn create(path: impl AsRef<Path>, options: &StoreOptions) -> Result<Store, Error> {
+        let path = path.as_ref();
+        if path.exists() {
+            return Err(Error::AlreadyExists {
+                path: path.to_path_buf(),
+            });
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(|source| Error::Io {
+                action: "create directory",
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        create_private_file(path)?;
+        let db = match builder(options).create(path) {
+            Ok(db) => db,
+            Err(e) => {
+                let err = map_db_error(e.into(), path);
+                // Only we created it, and it holds nothing yet.
+                let _ = fs::remove_file(path);
+                return Err(err);
+            }
+        };
+        let txn = db.begin_write().db(path)?;
+        {
+            let mut meta = txn.open_table(META).db(path)?;
+            meta.insert(K_MAGIC, MAGIC).db(path)?;
+            meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
+                .db(path)?;
+            for k in [K_OBJECTS, K_RAW, K_STORED] {
+                meta.insert(k, 0u64.to_le_bytes().as_slice()).db(path)?;
+            }
+            // Create every fixed table so that read transactions find them.
+            txn.open_table(OBJECTS).db(path)?;
+            txn.open_table(REFS).db(path)?;
+            txn.open_table(LINKS).db(path)?;
+            txn.open_table(ROOTS).db(path)?;
+        }
+        txn.commit().db(path)?;
+        Ok(Store {
+            db: RwLock::new(db),
+            path: path.to_path_buf(),
+            options: options.clone(),
+        })
+    }
+
+    /// Opens an existing store. A missing file, a file that is not a store, a store of a newer
+    /// schema and a store held exclusively elsewhere are each their own typed error.
+    pub fn open(path: impl AsRef<Path>, options: &StoreOptions) -> Result<Store, Error> {
+        let path = path.as_ref();
+        match fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(Error::NotAStore {
+                    path: path.to_path_buf(),
+                    detail: "not a regular file".into(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(source) => {
+                return Err(Error::Io {
+                    action: "open",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+        let db = builder(options)
+            .open(path)
+            .map_err(|e| match map_db_error(e.into(), path) {
+                Error::Database { source, .. } if !source.is_io() => Error::NotAStore {
+                    path: path.to_path_buf(),
+                    detail: source.to_string(),
+                },
+                other => other,
+            })?;
+        let store = Store {
+            db: RwLock::new(db),
+            path: path.to_path_buf(),
+            options: options.clone(),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Opens the store at `path`, creating it first if no file exists there.
+    pub fn open_or_create(path: impl AsRef<Path>, options: &StoreOptions) -> Result<Store, Error> {
+        let path = path.as_ref();
+        match Store::open(path, options) {
+            Err(Error::NotFound { .. }) => match Store::create(path, options) {
+                // Another process created it between our two calls.
+                Err(Error::AlreadyExists { .. }) => Store::open(path, options),
+                r => r,
+            },
+            r => r,
+        }
+    }
+
+    fn check_schema(&self) -> Result<(), Error> {
+        let not_a_store = |detail: &str| Error::NotAStore {
+            path: self.path.clone(),
+            detail: detail.to_string(),
+        };
+        let txn = self.db().begin_read().db(&self.path)?;
+        let meta = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => {
+                return Err(not_a_store("no cfgvault metadata table"));
+            }
+            Err(e) => return Err(not_a_store(&e.to_string())),
+        };
+        let magic = meta.get(K_MAGIC).db(&self.path)?;
+        if magic.as_ref().map(|v| v.value()) != Some(MAGIC) {
+            return Err(not_a_store("metadata lacks the cfgvault magic"));
+        }
+        let version = meta
+            .get(K_SCHEMA)
+            .db(&self.path)?
+            .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| not_a_store("schema version missing"))?;
+        if version == 0 || version > SCHEMA_VERSION {
+            return Err(Error::UnsupportedSchema {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    fn db(&self) -> RwLockReadGuard<'_, Database> {
+        self.db
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The path of the store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// Begins the one write transaction of a mutating operation. Writers take turns: this
+    /// waits while another writer (thread or process) holds the store.
+    pub fn write(&self) -> Result<WriteTxn<'_>, Error> {
+        let txn = self.db().begin_write().db(&self.path)?;
+        Ok(WriteTxn {
+            store: self,
+            txn,
+            zero: BTreeSet::new(),
+            delta: Delta::default(),
+            outcome: CommitOutcome::default(),
+        })
+    }
+
+    /// Begins a read transaction: a consistent snapshot that never blocks writers.
+    pub fn read(&self) -> Result<ReadTxn<'_>, Error> {
+        let txn = self.db().begin_read().db(&self.path)?;
+        Ok(ReadTxn { store: self, txn })
+    }
+
+    /// Reads and verifies one object (a read transaction of its own).
+    pub fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
+        self.read()?.get(id)
+    }
+
+    /// The totals of the store, in O(1).
+    pub fn stats(&self) -> Result<Stats, Error> {
+        let r = self.read()?;
+        let meta = r.txn.open_table(META).db(&self.path)?;
+        let roots = r
+            .txn
+            .open_table(ROOTS)
+            .db(&self.path)?
+            .len()
+            .db(&self.path)?;
+        let file_bytes = fs::metadata(&self.path)
+            .map_err(|source| Error::Io {
+                action: "stat",
+                path: self.path.clone(),
+                source,
+            })?
+            .len();
+        Ok(Stats {
+            objects: read_counter(&meta, K_OBJECTS, &self.path)?,
+            roots,
+            raw_bytes: read_counter(&meta, K_RAW, &self.path)?,
+            stored_bytes: read_counter(&meta, K_STORED, &self.path)?,
+            file_bytes,
+        })
+    }
+
+    /// Shrinks the file by compacting it. Needs no transaction open in this process; in shared
+    /// mode another process holding a snapshot can make it impossible, which is reported as
+    /// `Ok(false)` with the reason.
+    pub(crate) fn compact(&self) -> Result<Result<bool, String>, Error> {
+        let mut db = self
+            .db
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut any = false;
+        // Each pass moves pages towards the start; a handful of passes reaches the fixpoint.
+        for _ in 0..8 {
+            match db.compact() {
+                Ok(true) => any = true,
+                Ok(false) => break,
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+        }
+        Ok(Ok(any))
+    }
+}
+
+fn builder(options: &StoreOptions) -> redb::Builder {
+    let mut b = Database::builder();
+    b.set_cache_size(options.cache_size);
+    b.set_concurrency_mode(if options.shared {
+        redb::ConcurrencyMode::MultiWriter
+    } else {
+        redb::ConcurrencyMode::ExclusiveWriter
+    });
+    b
+}
+
+fn create_private_file(path: &Path) -> Result<(), Error> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+        .map(drop)
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+                path: path.to_path_buf(),
+            },
+            _ => Error::Io {
+                action: "create store file",
+                path: path.to_path_buf(),
+                source,
+            },
+        })
+}
+
+pub(crate) fn read_counter(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+    path: &Path,
+) -> Result<u64, Error> {
+    Ok(meta
+        .get(key)
+        .db(path)?
+        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0))
+}
+
+fn validate_name(name: &str, what: &'static str) -> Result<(), Error> {
+    let bad = |reason| Error::InvalidName {
+        name: name.chars().take(200).collect(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(bad(what));
+    }
+    if name.len() > 1024 {
+        return Err(bad("longer than 1024 bytes"));
+    }
+    if name.contains('\0') {
+        return Err(bad("contains NUL"));
+    }
+    Ok(())
+}
+
+pub(crate) fn decode_root(name: &str, value: &[u8]) -> Option<Root> {
+    let id = ObjectId::from_slice(value.get(..32)?)?;
+    Some(Root {
+        name: name.to_string(),
+        id,
+        meta: value[32..].to_vec(),
+    })
+}
+
+pub(crate) fn decode_links(value: &[u8]) -> Vec<ObjectId> {
+    value
+        .chunks_exact(32)
+        .filter_map(ObjectId::from_slice)
+        .collect()
+}
+
+/// Reads shared by [`ReadTxn`] and [`WriteTxn`], so layers above can write code once for both.
+pub trait StoreRead {
+    /// Reads an object and checks its hash (invariant I4).
+    fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error>;
+    /// Whether the object exists.
+    fn contains(&self, id: &ObjectId) -> Result<bool, Error>;
+    /// The object's uncompressed size, from its header, without decoding it.
+    fn raw_size(&self, id: &ObjectId) -> Result<u64, Error>;
+    /// The size of the object's stored frame, in bytes.
+    fn stored_size(&self, id: &ObjectId) -> Result<u64, Error>;
+    /// The object's reference count, `None` when absent.
+    fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error>;
+    /// The objects this object links to (empty for blobs).
+    fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error>;
+    /// One root by name.
+    fn root(&self, name: &str) -> Result<Option<Root>, Error>;
+    /// Roots whose names start with `prefix`, in name order.
+    fn roots(&self, prefix: &str) -> Result<Vec<Root>, Error>;
+    /// One value of an index keyspace.
+    fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error>;
+    /// Entries of an index keyspace within bounds, in key order (or reversed), at most `limit`.
+    fn index_range(
+        &self,
+        space: &str,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error>;
+    /// Entries whose keys start with `prefix`, in key order, at most `limit`.
+    fn index_prefix(
+        &self,
+        space: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        match prefix_end(prefix) {
+            Some(end) => self.index_range(
+                space,
+                Bound::Included(prefix),
+                Bound::Excluded(&end),
+                false,
+                limit,
+            ),
+            None => self.index_range(
+                space,
+                Bound::Included(prefix),
+                Bound::Unbounded,
+                false,
+                limit,
+            ),
+        }
+    }
+    /// Number of entries in an index keyspace.
+    fn index_len(&self, space: &str) -> Result<u64, Error>;
+
+    /// What releasing one reference to each of `ids` would free (objects, stored bytes),
+    /// computed without writing: the same cascade a commit performs, run on a copy of the
+    /// counts it touches. Used to show a retention plan before applying it.
+    fn simulate_release(&self, ids: &[ObjectId]) -> Result<Freed, Error> {
+        let mut counts: std::collections::HashMap<ObjectId, u64> = std::collections::HashMap::new();
+        let mut stack: Vec<ObjectId> = ids.to_vec();
+        let mut freed = Freed::default();
+        while let Some(id) = stack.pop() {
+            let n = match counts.get(&id) {
+                Some(n) => *n,
+                None => match self.refcount(&id)? {
+                    Some(n) => n,
+                    None => continue,
+                },
+            };
+            let n = n.saturating_sub(1);
+            counts.insert(id, n);
+            if n == 0 {
+                freed.objects += 1;
+                freed.bytes += self.stored_size(&id)?;
+                stack.extend(self.links(&id)?);
+            }
+        }
+        Ok(freed)
+    }
+}
+
+/// Objects and stored bytes a release would free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Freed {
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// The smallest key greater than every key starting with `prefix` (None: no such key).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+fn index_table_name(space: &str) -> Result<String, Error> {
+    validate_name(space, "empty index space name")?;
+    Ok(format!("{INDEX_PREFIX}{space}"))
+}
+
+// Shared table readers: redb's `ReadableTable` is implemented by write-transaction tables and
+// read-only tables alike.
+fn t_get(
+    t: &impl ReadableTable<[u8; 32], &'static [u8]>,
+    id: &ObjectId,
+    max: u64,
+    path: &Path,
+) -> Result<Vec<u8>, Error> {
+    let v = t
+        .get(id.as_bytes())
+        .db(path)?
+        .ok_or(Error::ObjectMissing { id: *id })?;
+    codec::decode(id, v.value(), max).map(|(_, b)| b)
+}
+
+fn t_raw_size(
+    t: &impl ReadableTable<[u8; 32], &'static [u8]>,
+    id: &ObjectId,
+    path: &Path,
+) -> Result<u64, Error> {
+    let v = t
+        .get(id.as_bytes())
+        .db(path)?
+        .ok_or(Error::ObjectMissing { id: *id })?;
+    Ok(codec::header(id, v.value())?.raw_len)
+}
+
+fn t_roots(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    prefix: &str,
+    path: &Path,
+) -> Result<Vec<Root>, Error> {
+    let mut out = Vec::new();
+    for item in t.range::<&str>(prefix..).db(path)? {
+        let (k, v) = item.db(path)?;
+        let name = k.value();
+        if !name.starts_with(prefix) {
+            break;
+        }
+        if let Some(r) = decode_root(name, v.value()) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+fn t_range(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    start: Bound<&[u8]>,
+    end: Bound<&[u8]>,
+    reverse: bool,
+    limit: usize,
+    path: &Path,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    let range = t.range::<&[u8]>((start, end)).db(path)?;
+    let mut out = Vec::new();
+    let mut push = |item: Result<
+        (
+            redb::AccessGuard<'_, &'static [u8]>,
+            redb::AccessGuard<'_, &'static [u8]>,
+        ),
+        redb::StorageError,
+    >|
+     -> Result<bool, Error> {
+        let (k, v) = item.db(path)?;
+        out.push((k.value().to_vec(), v.value().to_vec()));
+        Ok(out.len() < limit)
+    };
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    if reverse {
+        for item in range.rev() {
+            if !push(item)? {
+                break;
+            }
+        }
+    } else {
+        for item in range {
+            if !push(item)? {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A read-only snapshot of the store.
+pub struct ReadTxn<'s> {
+    store: &'s Store,
+    txn: redb::ReadTransaction,
+}
+
+impl ReadTxn<'_> {
+    fn path(&self) -> &Path {
+        &self.store.path
+    }
+
+    pub(crate) fn raw(&self) -> &redb::ReadTransaction {
+        &self.txn
+    }
+}
+
+impl StoreRead for ReadTxn<'_> {
+    fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
+        let t = self.txn.open_table(OBJECTS).db(self.path())?;
+        let v = t
+            .get(id.as_bytes())
+            .db(self.path())?
+            .ok_or(Error::ObjectMissing { id: *id })?;
+        Ok(v.value().len() as u64)
+    }
+
+    fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
+        let t = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_get(&t, id, self.store.options.max_object_size, self.path())
+    }
+
+    fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
+        let t = self.txn.open_table(OBJECTS).db(self.path())?;
+        Ok(t.get(id.as_bytes()).db(self.path())?.is_some())
+    }
+
+    fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
+        let t = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_raw_size(&t, id, self.path())
+    }
+
+    fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
+        let t = self.txn.open_table(REFS).db(self.path())?;
+        Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value()))
+    }
+
+    fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
+        let t = self.txn.open_table(LINKS).db(self.path())?;
+        Ok(t.get(id.as_bytes())
+            .db(self.path())?
+            .map(|v| decode_links(v.value()))
+            .unwrap_or_default())
+    }
+
+    fn root(&self, name: &str) -> Result<Option<Root>, Error> {
+        let t = self.txn.open_table(ROOTS).db(self.path())?;
+        Ok(t.get(name)
+            .db(self.path())?
+            .and_then(|v| decode_root(name, v.value())))
+    }
+
+    fn roots(&self, prefix: &str) -> Result<Vec<Root>, Error> {
+        let t = self.txn.open_table(ROOTS).db(self.path())?;
+        t_roots(&t, prefix, self.path())
+    }
+
+    fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let name = index_table_name(space)?;
+        match self
+            .txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+        {
+            Ok(t) => Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec())),
+            Err(TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e).db(self.path()),
+        }
+    }
+
+    fn index_range(
+        &self,
+        space: &str,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        let name = index_table_name(space)?;
+        match self
+            .txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+        {
+            Ok(t) => t_range(&t, start, end, reverse, limit, self.path()),
+            Err(TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+            Err(e) => Err(e).db(self.path()),
+        }
+    }
+
+    fn index_len(&self, space: &str) -> Result<u64, Error> {
+        let name = index_table_name(space)?;
+        match self
+            .txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+        {
+            Ok(t) => t.len().db(self.path()),
+            Err(TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(e).db(self.path()),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Delta {
+    objects: i64,
+    raw: i64,
+    stored: i64,
+}
+
+/// The single write transaction of one mutating operation (invariant I5).
+///
+/// Objects put here start with no references; links from nodes and roots add them. At
+/// [`WriteTxn::commit`] every object left with a reference count of zero is removed, and its
+/// links released in turn (invariant I3), so a caller can never leak an object by forgetting
+/// it. Dropping the transaction without committing discards everything it did.
+pub struct WriteTxn<'s> {
+    store: &'s Store,
+    txn: redb::WriteTransaction,
+    /// Objects whose count is (or may be) zero, checked at commit.
+    zero: BTreeSet<ObjectId>,
+    delta: Delta,
+    outcome: CommitOutcome,
+}
+
+impl<'s> WriteTxn<'s> {
+    fn path(&self) -> &'s Path {
+        &self.store.path
+    }
+
+    /// Stores a blob (no links). An object already present costs one lookup, no compression.
+    pub fn put_blob(&mut self, bytes: &[u8]) -> Result<Put, Error> {
+        self.put(ObjectKind::Blob, bytes, &[])
+    }
+
+    /// Stores a node: bytes plus the objects it links to, each of which gains one reference
+    /// per link when the node is new. Every linked object must already exist.
+    pub fn put_node(&mut self, bytes: &[u8], links: &[ObjectId]) -> Result<Put, Error> {
+        self.put(ObjectKind::Node, bytes, links)
+    }
+
+    fn put(&mut self, kind: ObjectKind, bytes: &[u8], links: &[ObjectId]) -> Result<Put, Error> {
+        let path = self.path();
+        let limit = self.store.options.max_object_size;
+        if bytes.len() as u64 > limit {
+            return Err(Error::TooLarge {
+                size: bytes.len() as u64,
+                limit,
+            });
+        }
+        let id = kind.id_of(bytes);
+        let mut objects = self.txn.open_table(OBJECTS).db(path)?;
+        if objects.get(id.as_bytes()).db(path)?.is_some() {
+            return Ok(Put {
+                id,
+                new: false,
+                stored_bytes: 0,
+            });
+        }
+        for link in links {
+            if objects.get(link.as_bytes()).db(path)?.is_none() {
+                return Err(Error::ObjectMissing { id: *link });
+            }
+        }
+        let frame = codec::encode(kind, bytes, self.store.options.zstd_level);
+        objects.insert(id.as_bytes(), frame.as_slice()).db(path)?;
+        drop(objects);
+        let mut refs = self.txn.open_table(REFS).db(path)?;
+        refs.insert(id.as_bytes(), 0u64).db(path)?;
+        for link in links {
+            let n = refs
+                .get(link.as_bytes())
+                .db(path)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            refs.insert(link.as_bytes(), n + 1).db(path)?;
+            self.zero.remove(link);
+        }
+        drop(refs);
+        if !links.is_empty() {
+            let mut buf = Vec::with_capacity(links.len() * 32);
+            for l in links {
+                buf.extend_from_slice(l.as_bytes());
+            }
+            self.txn
+                .open_table(LINKS)
+                .db(path)?
+                .insert(id.as_bytes(), buf.as_slice())
+                .db(path)?;
+        }
+        self.zero.insert(id);
+        let stored = frame.len() as u64;
+        self.delta.objects += 1;
+        self.delta.raw += bytes.len() as i64;
+        self.delta.stored += stored as i64;
+        self.outcome.objects_added += 1;
+        self.outcome.bytes_added += stored;
+        Ok(Put {
+            id,
+            new: true,
+            stored_bytes: stored,
+        })
+    }
+
+    /// Adds a named root holding one reference to `id`.
+    pub fn pin(&mut self, name: &str, id: &ObjectId, meta: &[u8]) -> Result<(), Error> {
+        validate_name(name, "empty root name")?;
+        let path = self.path();
+        let mut roots = self.txn.open_table(ROOTS).db(path)?;
+        if roots.get(name).db(path)?.is_some() {
+            return Err(Error::RootExists {
+                name: name.to_string(),
+            });
+        }
+        let mut value = Vec::with_capacity(32 + meta.len());
+        value.extend_from_slice(id.as_bytes());
+        value.extend_from_slice(meta);
+        roots.insert(name, value.as_slice()).db(path)?;
+        drop(roots);
+        self.incref(id)
+    }
+
+    /// Removes a named root and releases its reference; objects nobody else holds go at commit.
+    pub fn unpin(&mut self, name: &str) -> Result<Option<Root>, Error> {
+        let path = self.path();
+        let removed = {
+            let mut roots = self.txn.open_table(ROOTS).db(path)?;
+            let v = roots.remove(name).db(path)?;
+            v.and_then(|v| decode_root(name, v.value()))
+        };
+        if let Some(root) = &removed {
+            self.decref(&root.id)?;
+        }
+        Ok(removed)
+    }
+
+    fn incref(&mut self, id: &ObjectId) -> Result<(), Error> {
+        let path = self.path();
+        let mut refs = self.txn.open_table(REFS).db(path)?;
+        let n = match refs.get(id.as_bytes()).db(path)? {
+            Some(v) => v.value(),
+            None => return Err(Error::ObjectMissing { id: *id }),
+        };
+        refs.insert(id.as_bytes(), n + 1).db(path)?;
+        self.zero.remove(id);
+        Ok(())
+    }
+
+    fn decref(&mut self, id: &ObjectId) -> Result<(), Error> {
+        let path = self.path();
+        let mut refs = self.txn.open_table(REFS).db(path)?;
+        let n = refs.get(id.as_bytes()).db(path)?.map(|v| v.value());
+        match n {
+            Some(n) if n > 0 => {
+                refs.insert(id.as_bytes(), n - 1).db(path)?;
+                if n == 1 {
+                    self.zero.insert(*id);
+                }
+                Ok(())
+            }
+            // A reference to an object that is gone or already at zero: the counts were
+            // wrong before this transaction. Refuse rather than make them worse; `verify
+            // --repair` rebuilds them.
+            Some(_) => Err(Error::Corrupt {
+                id: *id,
+                detail: "reference count underflow".into(),
+            }),
+            None => Err(Error::ObjectMissing { id: *id }),
+        }
+    }
+
+    /// Sets a value in an index keyspace, returning the previous one.
+    pub fn index_insert(
+        &mut self,
+        space: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let name = index_table_name(space)?;
+        let mut t = self
+            .txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+            .db(self.path())?;
+        let old = t
+            .insert(key, value)
+            .db(self.path())?
+            .map(|v| v.value().to_vec());
+        Ok(old)
+    }
+
+    /// Removes a key from an index keyspace, returning its value.
+    pub fn index_remove(&mut self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let name = index_table_name(space)?;
+        let mut t = self
+            .txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+            .db(self.path())?;
+        let old = t.remove(key).db(self.path())?.map(|v| v.value().to_vec());
+        Ok(old)
+    }
+
+    /// Releases every object left unreferenced (cascading through links), updates the totals
+    /// and commits durably. Nothing is visible to others before this returns.
+    pub fn commit(mut self) -> Result<CommitOutcome, Error> {
+        self.sweep()?;
+        let path = self.path();
+        let d = self.delta;
+        if d.objects != 0 || d.raw != 0 || d.stored != 0 {
+            let mut meta = self.txn.open_table(META).db(path)?;
+            for (k, dv) in [(K_OBJECTS, d.objects), (K_RAW, d.raw), (K_STORED, d.stored)] {
+                let cur = read_counter(&meta, k, path)?;
+                let new = cur.saturating_add_signed(dv);
+                meta.insert(k, new.to_le_bytes().as_slice()).db(path)?;
+            }
+        }
+        let outcome = self.outcome;
+        self.txn.commit().db(path)?;
+        Ok(outcome)
+    }
+
+    fn sweep(&mut self) -> Result<(), Error> {
+        let path = self.path();
+        while let Some(id) = self.zero.pop_first() {
+            let n = self
+                .txn
+                .open_table(REFS)
+                .db(path)?
+                .get(id.as_bytes())
+                .db(path)?
+                .map(|v| v.value());
+            if n != Some(0) {
+                continue;
+            }
+            self.remove_object(&id)?;
+        }
+        Ok(())
+    }
+
+    /// Removes an object, its count and links, releasing what it linked to.
+    fn remove_object(&mut self, id: &ObjectId) -> Result<(), Error> {
+        let path = self.path();
+        let (raw, stored) = {
+            let mut objects = self.txn.open_table(OBJECTS).db(path)?;
+            match objects.remove(id.as_bytes()).db(path)? {
+                Some(v) => {
+                    let frame = v.value();
+                    let raw = codec::header(id, frame).map(|h| h.raw_len).unwrap_or(0);
+                    (raw, frame.len() as u64)
+                }
+                None => (0, 0),
+            }
+        };
+        self.txn
+            .open_table(REFS)
+            .db(path)?
+            .remove(id.as_bytes())
+            .db(path)?;
+        let links = {
+            let mut t = self.txn.open_table(LINKS).db(path)?;
+            t.remove(id.as_bytes())
+                .db(path)?
+                .map(|v| decode_links(v.value()))
+                .unwrap_or_default()
+        };
+        if stored > 0 {
+            self.delta.objects -= 1;
+            self.delta.raw -= raw as i64;
+            self.delta.stored -= stored as i64;
+            self.outcome.objects_removed += 1;
+            self.outcome.bytes_freed += stored;
+        }
+        for link in links {
+            self.decref(&link)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn raw(&mut self) -> &mut redb::WriteTransaction {
+        &mut self.txn
+    }
+
+    pub(crate) fn mark_zero(&mut self, id: ObjectId) {
+        self.zero.insert(id);
+    }
+}
+
+impl StoreRead for WriteTxn<'_> {
+    fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
+        let t = self.txn.open_table(OBJECTS).db(self.path())?;
+        let v = t
+            .get(id.as_bytes())
+            .db(self.path())?
+            .ok_or(Error::ObjectMissing { id: *id })?;
+        Ok(v.value().len() as u64)
+    }
+
+    fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
+        let t = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_get(&t, id, self.store.options.max_object_size, self.path())
+    }
+
+    fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
+        let t = self.txn.open_table(OBJECTS).db(self.path())?;
+        Ok(t.get(id.as_bytes()).db(self.path())?.is_some())
+    }
+
+    fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
+        let t = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_raw_size(&t, id, self.path())
+    }
+
+    fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
+        let t = self.txn.open_table(REFS).db(self.path())?;
+        Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value()))
+    }
+
+    fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
+        let t = self.txn.open_table(LINKS).db(self.path())?;
+        Ok(t.get(id.as_bytes())
+            .db(self.path())?
+            .map(|v| decode_links(v.value()))
+            .unwrap_or_default())
+    }
+
+    fn root(&self, name: &str) -> Result<Option<Root>, Error> {
+        let t = self.txn.open_table(ROOTS).db(self.path())?;
+        Ok(t.get(name)
+            .db(self.path())?
+            .and_then(|v| decode_root(name, v.value())))
+    }
+
+    fn roots(&self, prefix: &str) -> Result<Vec<Root>, Error> {
+        let t = self.txn.open_table(ROOTS).db(self.path())?;
+        t_roots(&t, prefix, self.path())
+    }
+
+    fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let name = index_table_name(space)?;
+        let t = self
+            .txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+            .db(self.path())?;
+        Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec()))
+    }
+
+    fn index_range(
+        &self,
+        space: &str,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        let name = index_table_name(space)?;
+        let t = self
+            .txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+            .db(self.path())?;
+        t_range(&t, start, end, reverse, limit, self.path())
+    }
+
+    fn index_len(&self, space: &str) -> Result<u64, Error> {
+        let name = index_table_name(space)?;
+        let t = self
+            .txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+            .db(self.path())?;
+        t.len().db(self.path())
+    }
+}
