@@ -57,12 +57,12 @@ pub(crate) fn encode(kind: ObjectKind, bytes: &[u8], level: i32) -> Vec<u8> {
     if bytes.len() >= MIN_COMPRESS {
         // Compression of an in-memory slice only fails on allocation failure or a bad level;
         // either way the raw frame is a correct answer.
-        if let Ok(compressed) = zstd::bulk::compress(bytes, level) {
-            if compressed.len() < bytes.len() {
-                header[0] = CODEC_ZSTD;
-                header.extend_from_slice(&compressed);
-                return header;
-            }
+        if let Ok(compressed) = zstd::bulk::compress(bytes, level)
+            && compressed.len() < bytes.len()
+        {
+            header[0] = CODEC_ZSTD;
+            header.extend_from_slice(&compressed);
+            return header;
         }
     }
     header.extend_from_slice(bytes);

@@ -41,11 +41,14 @@ mod progress;
 mod store;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub use codec::ObjectKind;
 pub use error::{DatabaseError, Error};
 pub use id::{NODE_CONTEXT, ObjectId};
 pub use progress::{NoProgress, Progress};
 pub use store::{
-    CommitOutcome, Freed, Put, ReadTxn, Root, SCHEMA_VERSION, Stats, Store, StoreOptions,
-    StoreRead, WriteTxn,
+    CommitOutcome, Freed, IndexEntry, Put, ReadTxn, Root, SCHEMA_VERSION, Stats, Store,
+    StoreOptions, StoreRead, WriteTxn,
 };

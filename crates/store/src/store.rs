@@ -169,22 +169,11 @@ impl Store {
                 return Err(err);
             }
         };
-        let txn = db.begin_write().db(path)?;
-        {
-            let mut meta = txn.open_table(META).db(path)?;
-            meta.insert(K_MAGIC, MAGIC).db(path)?;
-            meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
-                .db(path)?;
-            for k in [K_OBJECTS, K_RAW, K_STORED] {
-                meta.insert(k, 0u64.to_le_bytes().as_slice()).db(path)?;
-            }
-            // Create every fixed table so that read transactions find them.
-            txn.open_table(OBJECTS).db(path)?;
-            txn.open_table(REFS).db(path)?;
-            txn.open_table(LINKS).db(path)?;
-            txn.open_table(ROOTS).db(path)?;
+        if let Err(e) = initialize(&db, path) {
+            drop(db);
+            let _ = fs::remove_file(path);
+            return Err(e);
         }
-        txn.commit().db(path)?;
         Ok(Store {
             db: RwLock::new(db),
             path: path.to_path_buf(),
@@ -281,6 +270,29 @@ impl Store {
         Ok(())
     }
 
+    /// A store on a caller-supplied storage backend, for fault-injection tests.
+    #[cfg(test)]
+    pub(crate) fn with_backend(
+        backend: impl redb::StorageBackend,
+        label: &Path,
+        options: &StoreOptions,
+        init: bool,
+    ) -> Result<Store, Error> {
+        let mut b = builder(options);
+        b.set_concurrency_mode(redb::ConcurrencyMode::ExclusiveWriter);
+        let db = b.create_with_backend(backend).db(label)?;
+        if init {
+            initialize(&db, label)?;
+        }
+        let store = Store {
+            db: RwLock::new(db),
+            path: label.to_path_buf(),
+            options: options.clone(),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
     fn db(&self) -> RwLockReadGuard<'_, Database> {
         self.db
             .read()
@@ -366,6 +378,27 @@ impl Store {
         }
         Ok(Ok(any))
     }
+}
+
+/// Writes the metadata and creates the fixed tables of a new store, in one transaction.
+fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
+    let txn = db.begin_write().db(path)?;
+    {
+        let mut meta = txn.open_table(META).db(path)?;
+        meta.insert(K_MAGIC, MAGIC).db(path)?;
+        meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
+            .db(path)?;
+        for k in [K_OBJECTS, K_RAW, K_STORED] {
+            meta.insert(k, 0u64.to_le_bytes().as_slice()).db(path)?;
+        }
+        // Create every fixed table so that read transactions find them.
+        txn.open_table(OBJECTS).db(path)?;
+        txn.open_table(REFS).db(path)?;
+        txn.open_table(LINKS).db(path)?;
+        txn.open_table(ROOTS).db(path)?;
+    }
+    txn.commit().db(path)?;
+    Ok(())
 }
 
 fn builder(options: &StoreOptions) -> redb::Builder {
@@ -475,14 +508,14 @@ pub trait StoreRead {
         end: Bound<&[u8]>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error>;
+    ) -> Result<Vec<IndexEntry>, Error>;
     /// Entries whose keys start with `prefix`, in key order, at most `limit`.
     fn index_prefix(
         &self,
         space: &str,
         prefix: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    ) -> Result<Vec<IndexEntry>, Error> {
         match prefix_end(prefix) {
             Some(end) => self.index_range(
                 space,
@@ -529,6 +562,9 @@ pub trait StoreRead {
         Ok(freed)
     }
 }
+
+/// One key and value of an index keyspace.
+pub type IndexEntry = (Vec<u8>, Vec<u8>);
 
 /// Objects and stored bytes a release would free.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -607,36 +643,20 @@ fn t_range(
     reverse: bool,
     limit: usize,
     path: &Path,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
-    let range = t.range::<&[u8]>((start, end)).db(path)?;
-    let mut out = Vec::new();
-    let mut push = |item: Result<
-        (
-            redb::AccessGuard<'_, &'static [u8]>,
-            redb::AccessGuard<'_, &'static [u8]>,
-        ),
-        redb::StorageError,
-    >|
-     -> Result<bool, Error> {
-        let (k, v) = item.db(path)?;
-        out.push((k.value().to_vec(), v.value().to_vec()));
-        Ok(out.len() < limit)
-    };
+) -> Result<Vec<IndexEntry>, Error> {
     if limit == 0 {
         return Ok(Vec::new());
     }
-    if reverse {
-        for item in range.rev() {
-            if !push(item)? {
-                break;
-            }
-        }
+    let range = t.range::<&[u8]>((start, end)).db(path)?;
+    let items: Box<dyn Iterator<Item = _>> = if reverse {
+        Box::new(range.rev())
     } else {
-        for item in range {
-            if !push(item)? {
-                break;
-            }
-        }
+        Box::new(range)
+    };
+    let mut out = Vec::new();
+    for item in items.take(limit) {
+        let (k, v) = item.db(path)?;
+        out.push((k.value().to_vec(), v.value().to_vec()));
     }
     Ok(out)
 }
@@ -726,7 +746,7 @@ impl StoreRead for ReadTxn<'_> {
         end: Bound<&[u8]>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    ) -> Result<Vec<IndexEntry>, Error> {
         let name = index_table_name(space)?;
         match self
             .txn
@@ -856,6 +876,10 @@ impl<'s> WriteTxn<'s> {
     pub fn pin(&mut self, name: &str, id: &ObjectId, meta: &[u8]) -> Result<(), Error> {
         validate_name(name, "empty root name")?;
         let path = self.path();
+        // Check the target before touching the roots table, so a failed pin changes nothing.
+        if self.refcount(id)?.is_none() {
+            return Err(Error::ObjectMissing { id: *id });
+        }
         let mut roots = self.txn.open_table(ROOTS).db(path)?;
         if roots.get(name).db(path)?.is_some() {
             return Err(Error::RootExists {
@@ -1100,7 +1124,7 @@ impl StoreRead for WriteTxn<'_> {
         end: Bound<&[u8]>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    ) -> Result<Vec<IndexEntry>, Error> {
         let name = index_table_name(space)?;
         let t = self
             .txn

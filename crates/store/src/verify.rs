@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::ReadableTable;
 
 use crate::codec;
 use crate::store::{
@@ -101,7 +101,7 @@ struct Scan {
 fn scan(
     path: &std::path::Path,
     max: u64,
-    objects: &(impl ReadableTable<[u8; 32], &'static [u8]> + ReadableTableMetadata),
+    objects: &impl ReadableTable<[u8; 32], &'static [u8]>,
     refs: &impl ReadableTable<[u8; 32], u64>,
     links_t: &impl ReadableTable<[u8; 32], &'static [u8]>,
     roots: &impl ReadableTable<&'static str, &'static [u8]>,
@@ -251,9 +251,7 @@ fn scan(
         );
         problem(&mut s, ProblemKind::Totals, None, detail);
     }
-    s.outcome
-        .problems
-        .sort_by(|a, b| (a.kind, a.id).cmp(&(b.kind, b.id)));
+    s.outcome.problems.sort_by_key(|p| (p.kind, p.id));
     Ok(s)
 }
 

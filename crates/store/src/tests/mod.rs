@@ -1,0 +1,397 @@
+//! Whole-store tests: bad input, a reference model, fault injection and corruption.
+#![allow(clippy::unwrap_used)]
+
+mod crash;
+mod model;
+
+use std::path::PathBuf;
+
+use redb::ReadableTable;
+
+use crate::{Error, NoProgress, ObjectId, Store, StoreOptions, StoreRead, verify};
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path().join("s.redb"), &StoreOptions::default()).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn open_missing_file_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("no/such/dir/store.redb");
+    match Store::open(&p, &StoreOptions::default()) {
+        Err(Error::NotFound { path }) => assert_eq!(path, p),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn create_makes_missing_directories_and_refuses_to_clobber() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a/b/store.redb");
+    drop(Store::create(&p, &StoreOptions::default()).unwrap());
+    assert!(matches!(
+        Store::create(&p, &StoreOptions::default()),
+        Err(Error::AlreadyExists { path }) if path == p
+    ));
+    Store::open(&p, &StoreOptions::default()).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn store_file_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, _store) = temp_store();
+    let mode = std::fs::metadata(dir.path().join("s.redb"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+}
+
+#[test]
+fn foreign_and_truncated_files_are_not_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("text.redb", b"model: gpt-4\n".to_vec()),
+        ("zeros.redb", vec![0u8; 10_000]),
+        ("empty.redb", Vec::new()),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let r = Store::open(&p, &StoreOptions::default());
+        assert!(
+            matches!(&r, Err(Error::NotAStore { path, .. }) if *path == p),
+            "{name}: {r:?}"
+        );
+    }
+    // A directory is not a store either.
+    assert!(matches!(
+        Store::open(dir.path(), &StoreOptions::default()),
+        Err(Error::NotAStore { .. })
+    ));
+}
+
+#[test]
+fn a_redb_file_without_our_metadata_is_not_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("other.redb");
+    {
+        let db = redb::Database::create(&p).unwrap();
+        let t = db.begin_write().unwrap();
+        t.open_table(redb::TableDefinition::<u64, u64>::new("x"))
+            .unwrap()
+            .insert(1, 2)
+            .unwrap();
+        t.commit().unwrap();
+    }
+    let r = Store::open(&p, &StoreOptions::default());
+    assert!(matches!(r, Err(Error::NotAStore { .. })), "{r:?}");
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_both_versions() {
+    let (dir, store) = temp_store();
+    let p = store.path().to_path_buf();
+    drop(store);
+    {
+        let db = redb::Database::open(&p).unwrap();
+        let t = db.begin_write().unwrap();
+        t.open_table(crate::store::META)
+            .unwrap()
+            .insert("schema_version", 99u32.to_le_bytes().as_slice())
+            .unwrap();
+        t.commit().unwrap();
+    }
+    match Store::open(&p, &StoreOptions::default()) {
+        Err(Error::UnsupportedSchema {
+            found: 99,
+            supported,
+            path,
+        }) => {
+            assert_eq!(supported, crate::SCHEMA_VERSION);
+            assert_eq!(path, p);
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(dir);
+}
+
+#[test]
+fn a_second_exclusive_opener_gets_already_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.redb");
+    let exclusive = StoreOptions {
+        shared: false,
+        ..StoreOptions::default()
+    };
+    let _first = Store::create(&p, &exclusive).unwrap();
+    let second = Store::open(&p, &exclusive);
+    assert!(
+        matches!(&second, Err(Error::AlreadyOpen { path }) if *path == p),
+        "{second:?}"
+    );
+}
+
+#[test]
+fn empty_and_large_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        max_object_size: 1 << 20,
+        ..StoreOptions::default()
+    };
+    let store = Store::create(dir.path().join("s.redb"), &opts).unwrap();
+    let mut t = store.write().unwrap();
+    let empty = t.put_blob(b"").unwrap().id;
+    assert_eq!(empty, ObjectId::for_blob(b""));
+    let big = vec![7u8; 1 << 20];
+    let big_id = t.put_blob(&big).unwrap().id;
+    let too_big = vec![7u8; (1 << 20) + 1];
+    assert!(matches!(
+        t.put_blob(&too_big),
+        Err(Error::TooLarge { size, limit }) if size == (1 << 20) + 1 && limit == 1 << 20
+    ));
+    let node = t.put_node(b"n", &[empty, big_id]).unwrap().id;
+    t.pin("r", &node, b"").unwrap();
+    t.commit().unwrap();
+    assert_eq!(store.get(&empty).unwrap(), b"");
+    assert_eq!(store.get(&big_id).unwrap(), big);
+}
+
+#[test]
+fn put_of_existing_object_does_no_work_and_links_must_exist() {
+    let (_d, store) = temp_store();
+    let mut t = store.write().unwrap();
+    let a = t.put_blob(b"same bytes").unwrap();
+    assert!(a.new);
+    let again = t.put_blob(b"same bytes").unwrap();
+    assert!(!again.new);
+    assert_eq!(again.stored_bytes, 0);
+    let ghost = ObjectId::for_blob(b"never stored");
+    assert!(matches!(t.put_node(b"x", &[ghost]), Err(Error::ObjectMissing { id }) if id == ghost));
+    assert!(matches!(
+        t.pin("r", &ghost, b""),
+        Err(Error::ObjectMissing { .. })
+    ));
+    t.pin("r", &a.id, b"meta").unwrap();
+    assert!(matches!(t.pin("r", &a.id, b""), Err(Error::RootExists { name }) if name == "r"));
+    assert!(matches!(
+        t.pin("", &a.id, b""),
+        Err(Error::InvalidName { .. })
+    ));
+    t.commit().unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.root("r").unwrap().unwrap().meta, b"meta");
+    assert_eq!(r.refcount(&a.id).unwrap(), Some(1));
+}
+
+#[test]
+fn unreferenced_objects_do_not_survive_commit() {
+    let (_d, store) = temp_store();
+    let mut t = store.write().unwrap();
+    let id = t.put_blob(b"orphan").unwrap().id;
+    let out = t.commit().unwrap();
+    assert_eq!(out.objects_added, 1);
+    assert_eq!(out.objects_removed, 1);
+    assert!(!store.read().unwrap().contains(&id).unwrap());
+    assert_eq!(store.stats().unwrap().objects, 0);
+}
+
+#[test]
+fn index_keyspaces_are_ordered_and_transactional() {
+    let (_d, store) = temp_store();
+    let mut t = store.write().unwrap();
+    for k in [b"b/2".as_slice(), b"a/1", b"b/1", b"c"] {
+        t.index_insert("paths", k, k).unwrap();
+    }
+    drop(t); // aborted
+    assert_eq!(store.read().unwrap().index_len("paths").unwrap(), 0);
+    let mut t = store.write().unwrap();
+    for k in [b"b/2".as_slice(), b"a/1", b"b/1", b"c", b"b\xff"] {
+        t.index_insert("paths", k, k).unwrap();
+    }
+    t.commit().unwrap();
+    let r = store.read().unwrap();
+    let keys = |v: Vec<(Vec<u8>, Vec<u8>)>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    assert_eq!(
+        keys(r.index_prefix("paths", b"b/", 10).unwrap()),
+        vec![b"b/1".to_vec(), b"b/2".to_vec()]
+    );
+    assert_eq!(
+        keys(
+            r.index_range(
+                "paths",
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                true,
+                2
+            )
+            .unwrap()
+        ),
+        vec![b"c".to_vec(), b"b\xff".to_vec()]
+    );
+    assert_eq!(r.index_get("paths", b"a/1").unwrap(), Some(b"a/1".to_vec()));
+    assert_eq!(r.index_get("missing-space", b"a").unwrap(), None);
+}
+
+/// Flips one byte inside a stored frame, behind the store's back.
+fn corrupt_object(path: &PathBuf, id: &ObjectId) {
+    let db = redb::Database::open(path).unwrap();
+    let t = db.begin_write().unwrap();
+    {
+        let mut objects = t.open_table(crate::store::OBJECTS).unwrap();
+        let mut frame = objects
+            .get(id.as_bytes())
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        let last = frame.len() - 1;
+        frame[last] ^= 0x40;
+        objects.insert(id.as_bytes(), frame.as_slice()).unwrap();
+    }
+    t.commit().unwrap();
+}
+
+#[test]
+fn a_flipped_byte_is_corrupt_on_read_and_named_by_verify() {
+    let (_d, store) = temp_store();
+    let text = "provider: openai\nmodel: gpt-4\n".repeat(20);
+    let mut t = store.write().unwrap();
+    let good = t.put_blob(b"other: object\n").unwrap().id;
+    let bad = t.put_blob(text.as_bytes()).unwrap().id;
+    let node = t.put_node(b"tree", &[good, bad]).unwrap().id;
+    t.pin("s", &node, b"").unwrap();
+    t.commit().unwrap();
+    let p = store.path().to_path_buf();
+    drop(store);
+    corrupt_object(&p, &bad);
+    let store = Store::open(&p, &StoreOptions::default()).unwrap();
+    assert!(matches!(store.get(&bad), Err(Error::Corrupt { id, .. }) if id == bad));
+    assert_eq!(store.get(&good).unwrap(), b"other: object\n");
+    let out = store
+        .verify(&verify::Options::default(), &NoProgress)
+        .unwrap();
+    let corrupt: Vec<_> = out
+        .problems
+        .iter()
+        .filter(|p| p.kind == verify::ProblemKind::Corrupt)
+        .collect();
+    assert_eq!(corrupt.len(), 1, "{:?}", out.problems);
+    assert_eq!(corrupt[0].id, Some(bad));
+}
+
+#[test]
+fn verify_finds_and_repair_fixes_refcount_drift() {
+    let (_d, store) = temp_store();
+    let mut t = store.write().unwrap();
+    let a = t.put_blob(b"a").unwrap().id;
+    let n = t.put_node(b"n", &[a, a]).unwrap().id;
+    t.pin("r1", &n, b"").unwrap();
+    t.pin("r2", &a, b"").unwrap();
+    t.commit().unwrap();
+    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(3));
+    assert!(
+        store
+            .verify(&verify::Options::default(), &NoProgress)
+            .unwrap()
+            .is_clean()
+    );
+    let p = store.path().to_path_buf();
+    drop(store);
+    {
+        // Drift: a wrong count, and a stray object nothing references.
+        let db = redb::Database::open(&p).unwrap();
+        let t = db.begin_write().unwrap();
+        let mut refs = t.open_table(crate::store::REFS).unwrap();
+        refs.insert(a.as_bytes(), 7u64).unwrap();
+        let stray = ObjectId::for_blob(b"stray");
+        refs.insert(stray.as_bytes(), 1u64).unwrap();
+        drop(refs);
+        let frame = crate::codec::encode(crate::ObjectKind::Blob, b"stray", 3);
+        t.open_table(crate::store::OBJECTS)
+            .unwrap()
+            .insert(stray.as_bytes(), frame.as_slice())
+            .unwrap();
+        t.commit().unwrap();
+    }
+    let store = Store::open(&p, &StoreOptions::default()).unwrap();
+    let out = store
+        .verify(&verify::Options::default(), &NoProgress)
+        .unwrap();
+    let kinds: Vec<_> = out.problems.iter().map(|p| p.kind).collect();
+    assert!(
+        kinds.contains(&verify::ProblemKind::RefcountMismatch),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&verify::ProblemKind::Unreachable),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&verify::ProblemKind::Totals), "{kinds:?}");
+    let repaired = store
+        .verify(&verify::Options { repair: true }, &NoProgress)
+        .unwrap();
+    assert!(repaired.repaired);
+    let after = store
+        .verify(&verify::Options::default(), &NoProgress)
+        .unwrap();
+    assert!(after.is_clean(), "{:?}", after.problems);
+    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(3));
+}
+
+#[test]
+fn gc_shrinks_the_file_after_deletes() {
+    let (_d, store) = temp_store();
+    let mut t = store.write().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..400u32 {
+        // Incompressible-ish content so the file really grows.
+        let bytes: Vec<u8> = (0..4000u32)
+            .map(|j| (j.wrapping_mul(2_654_435_761).wrapping_add(i * 7919) >> 11) as u8)
+            .collect();
+        ids.push(t.put_blob(&bytes).unwrap().id);
+    }
+    let node = t.put_node(b"all", &ids).unwrap().id;
+    t.pin("r", &node, b"").unwrap();
+    t.commit().unwrap();
+    let big = store.stats().unwrap().file_bytes;
+    let mut t = store.write().unwrap();
+    t.unpin("r").unwrap();
+    assert_eq!(t.commit().unwrap().objects_removed, 401);
+    let out = store.gc(&NoProgress).unwrap();
+    assert_eq!(out.compaction_skipped, None);
+    assert!(
+        out.file_bytes_after < big / 2,
+        "{out:?}, before deletes {big}"
+    );
+    assert_eq!(store.stats().unwrap().objects, 0);
+    assert!(
+        store
+            .verify(&verify::Options::default(), &NoProgress)
+            .unwrap()
+            .is_clean()
+    );
+}
+
+#[test]
+fn cancelled_verify_reports_cancelled() {
+    let (_d, store) = temp_store();
+    let mut t = store.write().unwrap();
+    let a = t.put_blob(b"a").unwrap().id;
+    t.pin("r", &a, b"").unwrap();
+    t.commit().unwrap();
+    let cancel = std::sync::atomic::AtomicBool::new(true);
+    assert!(matches!(
+        store.verify(&verify::Options::default(), &cancel),
+        Err(Error::Cancelled)
+    ));
+}
+
+#[test]
+fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+}

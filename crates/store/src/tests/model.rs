@@ -1,0 +1,199 @@
+//! Random sequences of transactions checked against a plain in-memory model after every step.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use proptest::prelude::*;
+
+use crate::{Error, NoProgress, ObjectId, Store, StoreRead, verify};
+
+#[derive(Debug, Clone)]
+enum Sub {
+    PutBlob(u8),
+    /// A node linking to the objects named by these indexes into the txn's history.
+    PutNode(Vec<u8>),
+    Pin(u8),
+    Unpin(u8),
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Txn(Vec<Sub>, bool),
+    Gc,
+}
+
+fn sub() -> impl Strategy<Value = Sub> {
+    prop_oneof![
+        3 => (0u8..10).prop_map(Sub::PutBlob),
+        2 => proptest::collection::vec(any::<u8>(), 0..4).prop_map(Sub::PutNode),
+        2 => (0u8..4).prop_map(Sub::Pin),
+        1 => (0u8..4).prop_map(Sub::Unpin),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (proptest::collection::vec(sub(), 1..8), any::<bool>()).prop_map(|(s, c)| Op::Txn(s, c)),
+        1 => Just(Op::Gc),
+    ]
+}
+
+#[derive(Debug, Clone, Default)]
+struct Model {
+    roots: BTreeMap<String, ObjectId>,
+    /// Every object ever put: bytes and links.
+    known: HashMap<ObjectId, (Vec<u8>, Vec<ObjectId>)>,
+}
+
+impl Model {
+    fn reachable_counts(&self) -> HashMap<ObjectId, u64> {
+        let mut counts: HashMap<ObjectId, u64> = HashMap::new();
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<ObjectId> = Vec::new();
+        for id in self.roots.values() {
+            *counts.entry(*id).or_default() += 1;
+            stack.push(*id);
+        }
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            for l in &self.known[&id].1 {
+                *counts.entry(*l).or_default() += 1;
+                stack.push(*l);
+            }
+        }
+        counts
+    }
+}
+
+fn blob_bytes(i: u8) -> Vec<u8> {
+    format!("blob {i}\n")
+        .repeat(usize::from(i) * 9 + 1)
+        .into_bytes()
+}
+
+fn check(store: &Store, model: &Model) {
+    let counts = model.reachable_counts();
+    let r = store.read().unwrap();
+    for (id, (bytes, links)) in &model.known {
+        match counts.get(id) {
+            Some(n) => {
+                assert_eq!(r.refcount(id).unwrap(), Some(*n), "refcount of {id:?}");
+                assert_eq!(&r.get(id).unwrap(), bytes);
+                assert_eq!(&r.links(id).unwrap(), links);
+            }
+            None => assert!(!r.contains(id).unwrap(), "{id:?} should be gone"),
+        }
+    }
+    let roots: BTreeMap<String, ObjectId> = r
+        .roots("")
+        .unwrap()
+        .into_iter()
+        .map(|x| (x.name, x.id))
+        .collect();
+    assert_eq!(roots, model.roots);
+    assert_eq!(store.stats().unwrap().objects, counts.len() as u64);
+    let v = store
+        .verify(&verify::Options::default(), &NoProgress)
+        .unwrap();
+    assert!(v.is_clean(), "{:?}", v.problems);
+}
+
+fn run(ops: Vec<Op>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path().join("m.redb"), &crate::StoreOptions::default()).unwrap();
+    let mut model = Model::default();
+    for op in ops {
+        match op {
+            Op::Gc => {
+                let out = store.gc(&NoProgress).unwrap();
+                assert_eq!(out.objects_removed, 0, "commits leave nothing to sweep");
+            }
+            Op::Txn(subs, commit) => {
+                let mut next = model.clone();
+                let mut txn = store.write().unwrap();
+                // Objects present in this transaction: committed ones plus those put so far.
+                let counts = model.reachable_counts();
+                let mut present: BTreeSet<ObjectId> = counts.keys().copied().collect();
+                let mut history: Vec<ObjectId> = present.iter().copied().collect();
+                let mut failed = false;
+                for s in subs {
+                    let result: Result<(), Error> = match s {
+                        Sub::PutBlob(i) => {
+                            let b = blob_bytes(i);
+                            let id = ObjectId::for_blob(&b);
+                            next.known.insert(id, (b.clone(), vec![]));
+                            let r = txn.put_blob(&b).map(|p| {
+                                assert_eq!(p.id, id);
+                                assert_eq!(p.new, !present.contains(&id));
+                            });
+                            present.insert(id);
+                            history.push(id);
+                            r
+                        }
+                        Sub::PutNode(picks) => {
+                            let links: Vec<ObjectId> = if history.is_empty() {
+                                vec![]
+                            } else {
+                                picks
+                                    .iter()
+                                    .map(|p| history[usize::from(*p) % history.len()])
+                                    .collect()
+                            };
+                            let bytes = format!("node {links:?}").into_bytes();
+                            let id = ObjectId::for_node(&bytes);
+                            next.known.insert(id, (bytes.clone(), links.clone()));
+                            txn.put_node(&bytes, &links).map(|p| {
+                                assert_eq!(p.new, !present.contains(&id));
+                                present.insert(id);
+                                history.push(id);
+                            })
+                        }
+                        Sub::Pin(k) => {
+                            let name = format!("root{k}");
+                            let Some(target) = history.last().copied() else {
+                                continue;
+                            };
+                            let expect_err = next.roots.contains_key(&name);
+                            let r = txn.pin(&name, &target, b"m");
+                            assert_eq!(r.is_err(), expect_err, "{r:?}");
+                            if r.is_ok() {
+                                next.roots.insert(name, target);
+                            }
+                            r
+                        }
+                        Sub::Unpin(k) => {
+                            let name = format!("root{k}");
+                            let r = txn.unpin(&name).unwrap();
+                            assert_eq!(r.map(|x| x.id), next.roots.remove(&name));
+                            Ok(())
+                        }
+                    };
+                    if result.is_err() {
+                        failed = true;
+                        break;
+                    }
+                }
+                if failed || !commit {
+                    drop(txn);
+                    // Objects put in the aborted transaction never existed.
+                    for (id, v) in next.known {
+                        model.known.entry(id).or_insert(v);
+                    }
+                } else {
+                    txn.commit().unwrap();
+                    model = next;
+                }
+            }
+        }
+        check(&store, &model);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn store_matches_model(ops in proptest::collection::vec(op(), 1..25)) {
+        run(ops);
+    }
+}
