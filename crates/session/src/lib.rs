@@ -1,1 +1,46 @@
-//! placeholder
+//! Sessions for cfgvault: sets of config files stored as Merkle trees in a
+//! [`cfgvault_store::Store`], with per-path version history, restore, diff and retention.
+//!
+//! A backup is two steps: [`FileSet::read`] reads and hashes the files (no store involved),
+//! then [`create`] stores blobs, trees, the session record and its index entries in one
+//! transaction. Trees ([`tree::Tree`]) are canonical node objects linking to their entries,
+//! so deleting a session releases exactly what only it held.
+//!
+//! ```
+//! use cfgvault_session::{self as session, FileSet, NewSession};
+//! use cfgvault_store::{Store, StoreOptions};
+//!
+//! let dir = tempfile::tempdir().expect("temp dir");
+//! let store = Store::create(dir.path().join("store.redb"), &StoreOptions::default())?;
+//! let files = FileSet::from_memory([("workflows/react.yaml", b"name: react\n".to_vec(), 0o644)])?;
+//! let mut new = NewSession::new(files);
+//! new.id = Some("demo".parse()?);
+//! let created = session::create(&store, new)?;
+//! assert_eq!(created.record.files, 1);
+//! assert_eq!(session::read_file(&store, &created.record.id, "workflows/react.yaml")?, b"name: react\n");
+//! assert_eq!(session::versions(&store, "workflows/react.yaml")?.len(), 1);
+//! # Ok::<(), cfgvault_session::Error>(())
+//! ```
+
+pub mod diff;
+mod error;
+mod fileset;
+mod id;
+mod keys;
+mod path;
+mod record;
+pub mod restore;
+pub mod retention;
+mod session;
+pub mod tree;
+
+pub use error::{Error, Result};
+pub use fileset::{FileEntry, FileSet, Selection, Skipped};
+pub use id::SessionId;
+pub use path::validate_path;
+pub use record::{ClosureInfo, EdgeInfo, RECORD_VERSION, SessionRecord, UnresolvedInfo};
+pub use session::{
+    Created, FileOutcome, ListOptions, NewSession, SessionStats, TreeFile, Version, create, delete,
+    files, get, list, read_file, sessions_with_blob, set_pinned, stats, versions,
+};
+pub use tree::EntryKind;

@@ -1,0 +1,80 @@
+use std::path::PathBuf;
+
+use cfgvault_store::ObjectId;
+
+use crate::tree::DecodeError;
+
+/// Everything that can go wrong in the session layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object store reported an error.
+    #[error(transparent)]
+    Store(#[from] cfgvault_store::Error),
+    /// A file-system operation failed.
+    #[error("could not {action} '{path}'")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored path (relative to a config root) that cfgvault cannot hold.
+    #[error("invalid path '{path}': {reason}")]
+    InvalidPath { path: String, reason: &'static str },
+    /// A file name on disk that is not UTF-8.
+    #[error("'{}' has a name that is not UTF-8", path.display())]
+    NonUtf8Path { path: PathBuf },
+    /// A selected path resolves (through a symlink) to a place outside the config root.
+    #[error("'{}' leads outside the config root", path.display())]
+    OutsideRoot { path: PathBuf },
+    /// A selected path is neither a regular file nor a directory.
+    #[error("'{}' is not a regular file", path.display())]
+    NotAFile { path: PathBuf },
+    /// A directory was expected.
+    #[error("'{}' is not a directory", path.display())]
+    NotADirectory { path: PathBuf },
+    /// The same path is both a file and a directory in one file set.
+    #[error("'{path}' is both a file and a directory")]
+    PathConflict { path: String },
+    /// A string that is not a session id.
+    #[error("invalid session id '{input}': {reason}")]
+    InvalidSessionId { input: String, reason: &'static str },
+    /// `create` was given the id of a session that exists.
+    #[error("session '{id}' already exists")]
+    SessionExists { id: String },
+    /// No session with this id.
+    #[error("session '{id}' not found")]
+    SessionNotFound { id: String },
+    /// The session holds no file at this path.
+    #[error("session '{id}' has no file '{path}'")]
+    FileNotInSession { id: String, path: String },
+    /// A tree object that is not canonical (or not a tree at all).
+    #[error("tree {id} is invalid")]
+    CorruptTree {
+        id: ObjectId,
+        #[source]
+        source: DecodeError,
+    },
+    /// A session record or index entry that cannot be decoded.
+    #[error("session index entry '{key}' is corrupt: {detail}")]
+    CorruptIndex { key: String, detail: String },
+    /// A string that is not an overwrite policy.
+    #[error("invalid overwrite policy '{input}': expected never, if-unchanged or always")]
+    InvalidOverwrite { input: String },
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
+}

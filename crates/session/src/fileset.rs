@@ -1,0 +1,289 @@
+//! Reading files from disk, before any store transaction is opened.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use cfgvault_store::ObjectId;
+
+use crate::error::io;
+use crate::tree::EntryKind;
+use crate::{Error, Result, validate_path};
+
+/// Which files of a config root to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// These paths, relative to the root; a directory stands for every file below it.
+    Paths(Vec<String>),
+    /// Every file under the root.
+    All,
+}
+
+/// One file of a [`FileSet`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Relative, `/`-separated path.
+    pub path: String,
+    /// BLAKE3 of the contents (the blob id).
+    pub id: ObjectId,
+    pub size: u64,
+    /// Permission bits (at most `0o777`).
+    pub mode: u32,
+}
+
+impl FileEntry {
+    /// Whether any execute bit is set.
+    pub fn executable(&self) -> bool {
+        self.mode & 0o111 != 0
+    }
+
+    /// The tree entry kind of this file.
+    pub fn kind(&self) -> EntryKind {
+        EntryKind::for_mode(self.mode)
+    }
+}
+
+/// Something [`FileSet::read`] passed over under [`Selection::All`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: &'static str,
+}
+
+/// Files read and hashed, ready for [`crate::create`]. Sorted by path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileSet {
+    entries: Vec<FileEntry>,
+    data: Vec<Vec<u8>>,
+    skipped: Vec<Skipped>,
+}
+
+#[cfg(unix)]
+fn mode_of(m: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    m.permissions().mode() & 0o777
+}
+
+#[cfg(not(unix))]
+fn mode_of(m: &fs::Metadata) -> u32 {
+    if m.permissions().readonly() {
+        0o444
+    } else {
+        0o644
+    }
+}
+
+struct Reader {
+    root: PathBuf,
+    canon_root: PathBuf,
+    files: BTreeMap<String, (FileEntry, Vec<u8>)>,
+    skipped: Vec<Skipped>,
+}
+
+impl FileSet {
+    /// Reads, hashes and keeps the bytes of the selected files under `root`.
+    ///
+    /// A symlink is followed only when it resolves to a file inside the root; under
+    /// [`Selection::All`] other symlinks, symlinked directories and special files are passed
+    /// over and listed in [`FileSet::skipped`], while a selected path that leads outside the
+    /// root is an error. A file that vanishes or cannot be read is an error naming it; so is
+    /// a name that is not UTF-8.
+    pub fn read(root: &Path, selection: &Selection) -> Result<FileSet> {
+        let canon_root = root.canonicalize().map_err(io("open config root", root))?;
+        if !canon_root.is_dir() {
+            return Err(Error::NotADirectory {
+                path: root.to_path_buf(),
+            });
+        }
+        let mut r = Reader {
+            root: root.to_path_buf(),
+            canon_root,
+            files: BTreeMap::new(),
+            skipped: Vec::new(),
+        };
+        match selection {
+            Selection::All => r.walk(root, "")?,
+            Selection::Paths(paths) => {
+                for p in paths {
+                    validate_path(p)?;
+                    r.select(p)?;
+                }
+            }
+        }
+        let mut set = FileSet {
+            skipped: r.skipped,
+            ..FileSet::default()
+        };
+        for (_, (e, d)) in r.files {
+            set.entries.push(e);
+            set.data.push(d);
+        }
+        set.check_conflicts()?;
+        Ok(set)
+    }
+
+    /// A file set from bytes in memory: `(path, contents, permission bits)`. Later duplicates
+    /// of a path replace earlier ones.
+    pub fn from_memory<P: Into<String>>(
+        files: impl IntoIterator<Item = (P, Vec<u8>, u32)>,
+    ) -> Result<FileSet> {
+        let mut map = BTreeMap::new();
+        for (path, data, mode) in files {
+            let path = path.into();
+            validate_path(&path)?;
+            let e = FileEntry {
+                path: path.clone(),
+                id: ObjectId::for_blob(&data),
+                size: data.len() as u64,
+                mode: mode & 0o777,
+            };
+            map.insert(path, (e, data));
+        }
+        let mut set = FileSet::default();
+        for (_, (e, d)) in map {
+            set.entries.push(e);
+            set.data.push(d);
+        }
+        set.check_conflicts()?;
+        Ok(set)
+    }
+
+    /// The files, sorted by path.
+    pub fn files(&self) -> &[FileEntry] {
+        &self.entries
+    }
+
+    /// Files with their contents.
+    pub fn iter(&self) -> impl Iterator<Item = (&FileEntry, &[u8])> {
+        self.entries.iter().zip(self.data.iter().map(Vec::as_slice))
+    }
+
+    /// What [`Selection::All`] passed over.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Sum of the file sizes.
+    pub fn logical_bytes(&self) -> u64 {
+        self.entries.iter().map(|e| e.size).sum()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sorted paths make a file followed by a path below it adjacent-ish: `a` then `a/…`
+    /// with only names sorting between `a` and `a/` (like `a-b`, `a.c`) in between.
+    fn check_conflicts(&self) -> Result<()> {
+        let paths: std::collections::BTreeSet<&str> =
+            self.entries.iter().map(|e| e.path.as_str()).collect();
+        for e in &self.entries {
+            let mut p = e.path.as_str();
+            while let Some((parent, _)) = p.rsplit_once('/') {
+                if paths.contains(parent) {
+                    return Err(Error::PathConflict {
+                        path: parent.to_string(),
+                    });
+                }
+                p = parent;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Reader {
+    fn select(&mut self, rel: &str) -> Result<()> {
+        let full = self.root.join(rel);
+        let canon = full.canonicalize().map_err(io("read", &full))?;
+        if !canon.starts_with(&self.canon_root) {
+            return Err(Error::OutsideRoot { path: full });
+        }
+        let meta = fs::metadata(&canon).map_err(io("read", &full))?;
+        if meta.is_dir() {
+            // Walk the real directory, so symlinks below it are judged one by one.
+            if fs::symlink_metadata(&full)
+                .map_err(io("read", &full))?
+                .is_symlink()
+            {
+                return Err(Error::NotAFile { path: full });
+            }
+            self.walk(&full, rel)
+        } else if meta.is_file() {
+            self.read_file(&canon, rel, &full)
+        } else {
+            Err(Error::NotAFile { path: full })
+        }
+    }
+
+    fn walk(&mut self, dir: &Path, rel: &str) -> Result<()> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io("read directory", dir))? {
+            let entry = entry.map_err(io("read directory", dir))?;
+            let name = entry
+                .file_name()
+                .into_string()
+                .map_err(|_| Error::NonUtf8Path { path: entry.path() })?;
+            let ft = entry.file_type().map_err(io("read", entry.path()))?;
+            names.push((name, ft));
+        }
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, ft) in names {
+            let child_rel = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let full = dir.join(&name);
+            validate_path(&child_rel)?;
+            let mut skip = |reason| {
+                self.skipped.push(Skipped {
+                    path: child_rel.clone(),
+                    reason,
+                })
+            };
+            if ft.is_dir() {
+                self.walk(&full, &child_rel)?;
+            } else if ft.is_file() {
+                self.read_file(&full, &child_rel, &full)?;
+            } else if ft.is_symlink() {
+                match full.canonicalize() {
+                    Ok(c) if !c.starts_with(&self.canon_root) => {
+                        skip("symlink leads outside the root")
+                    }
+                    Ok(c) if c.is_file() => self.read_file(&c, &child_rel, &full)?,
+                    Ok(_) => skip("symlink to a directory or special file"),
+                    Err(_) => skip("dangling symlink"),
+                }
+            } else {
+                skip("not a regular file");
+            }
+        }
+        Ok(())
+    }
+
+    fn read_file(&mut self, real: &Path, rel: &str, shown: &Path) -> Result<()> {
+        let mut f = fs::File::open(real).map_err(io("read", shown))?;
+        let meta = f.metadata().map_err(io("read", shown))?;
+        if !meta.is_file() {
+            return Err(Error::NotAFile {
+                path: shown.to_path_buf(),
+            });
+        }
+        let mut data = Vec::with_capacity(meta.len() as usize);
+        f.read_to_end(&mut data).map_err(io("read", shown))?;
+        let e = FileEntry {
+            path: rel.to_string(),
+            id: ObjectId::for_blob(&data),
+            size: data.len() as u64,
+            mode: mode_of(&meta),
+        };
+        self.files.insert(rel.to_string(), (e, data));
+        Ok(())
+    }
+}

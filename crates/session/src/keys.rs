@@ -1,0 +1,140 @@
+//! Index keyspaces of the session layer and their key/value encodings (docs/FORMAT.md).
+//! All integers are big-endian so that byte order is numeric order.
+
+use cfgvault_store::ObjectId;
+use chrono::{DateTime, Utc};
+
+use crate::{Error, Result, SessionId};
+
+/// Root name prefix: a session `ID` is the root `session/ID`, holding its root tree.
+pub(crate) const ROOT_PREFIX: &str = "session/";
+/// `id` → record (`0x01` + JSON).
+pub(crate) const RECORDS: &str = "session.records";
+/// `time(8) ‖ id` → empty.
+pub(crate) const BY_TIME: &str = "session.by_time";
+/// `len(k) u32 ‖ k ‖ len(v) u32 ‖ v ‖ time(8) ‖ id` → empty.
+pub(crate) const BY_LABEL: &str = "session.by_label";
+/// `path ‖ 0x00 ‖ seq u32` → version value (64 bytes).
+pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
+/// `path ‖ 0x00 ‖ blob id(32)` → `seq u32`.
+pub(crate) const PATH_BLOBS: &str = "session.path_blobs";
+/// `blob id(32) ‖ session id` → empty.
+pub(crate) const BLOB_SESSIONS: &str = "session.blob_sessions";
+/// Running totals: `logical_bytes`, `blob_bytes` → u64.
+pub(crate) const COUNTERS: &str = "session.counters";
+pub(crate) const C_LOGICAL: &[u8] = b"logical_bytes";
+pub(crate) const C_BLOB: &[u8] = b"blob_bytes";
+
+pub(crate) fn root_name(id: &SessionId) -> String {
+    format!("{ROOT_PREFIX}{id}")
+}
+
+/// Microseconds since the epoch with the sign bit flipped, so that keys sort by time.
+pub(crate) fn time_key(t: DateTime<Utc>) -> [u8; 8] {
+    ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+pub(crate) fn time_from_key(b: &[u8]) -> Option<DateTime<Utc>> {
+    let b: [u8; 8] = b.get(..8)?.try_into().ok()?;
+    DateTime::from_timestamp_micros((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+}
+
+pub(crate) fn by_time_key(t: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
+    let mut k = time_key(t).to_vec();
+    k.extend_from_slice(id.as_str().as_bytes());
+    k
+}
+
+pub(crate) fn label_prefix(k: &str, v: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + k.len() + v.len());
+    for s in [k, v] {
+        out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    out
+}
+
+pub(crate) fn path_prefix(path: &str) -> Vec<u8> {
+    let mut k = path.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+pub(crate) fn path_version_key(path: &str, seq: u32) -> Vec<u8> {
+    let mut k = path_prefix(path);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub(crate) fn path_blob_key(path: &str, blob: &ObjectId) -> Vec<u8> {
+    let mut k = path_prefix(path);
+    k.extend_from_slice(blob.as_bytes());
+    k
+}
+
+pub(crate) fn blob_session_key(blob: &ObjectId, id: &SessionId) -> Vec<u8> {
+    let mut k = blob.as_bytes().to_vec();
+    k.extend_from_slice(id.as_str().as_bytes());
+    k
+}
+
+/// The smallest key above every key starting with `prefix` (None: unbounded).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// A value of [`PATH_VERSIONS`]: `blob(32) ‖ size u64 ‖ first_seen i64 µs ‖ last_seen i64 µs
+/// ‖ sessions u64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VersionValue {
+    pub blob: ObjectId,
+    pub size: u64,
+    pub first: i64,
+    pub last: i64,
+    pub sessions: u64,
+}
+
+impl VersionValue {
+    pub(crate) fn encode(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(self.blob.as_bytes());
+        out[32..40].copy_from_slice(&self.size.to_be_bytes());
+        out[40..48].copy_from_slice(&self.first.to_be_bytes());
+        out[48..56].copy_from_slice(&self.last.to_be_bytes());
+        out[56..64].copy_from_slice(&self.sessions.to_be_bytes());
+        out
+    }
+
+    pub(crate) fn decode(key: &[u8], v: &[u8]) -> Result<VersionValue> {
+        let corrupt = || Error::CorruptIndex {
+            key: String::from_utf8_lossy(key).into_owned(),
+            detail: "version value is not 64 bytes".into(),
+        };
+        if v.len() != 64 {
+            return Err(corrupt());
+        }
+        let u = |r: std::ops::Range<usize>| -> Result<[u8; 8]> {
+            v.get(r).and_then(|s| s.try_into().ok()).ok_or_else(corrupt)
+        };
+        Ok(VersionValue {
+            blob: ObjectId::from_slice(&v[..32]).ok_or_else(corrupt)?,
+            size: u64::from_be_bytes(u(32..40)?),
+            first: i64::from_be_bytes(u(40..48)?),
+            last: i64::from_be_bytes(u(48..56)?),
+            sessions: u64::from_be_bytes(u(56..64)?),
+        })
+    }
+}
+
+pub(crate) fn u64_value(v: Option<Vec<u8>>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}

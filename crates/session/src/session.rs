@@ -1,0 +1,707 @@
+//! Creating, listing, reading and deleting sessions, and the indexes kept with them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+
+use cfgvault_store::{CommitOutcome, ObjectId, Store, StoreRead, WriteTxn};
+use chrono::{DateTime, SubsecRound, Utc};
+
+use crate::keys::{self, *};
+use crate::record::{ClosureInfo, SessionRecord};
+use crate::tree::{self, EntryKind, LeafFile, Tree};
+use crate::{Error, FileSet, Result, SessionId, validate_path};
+
+/// What to store as a new session. Build with [`NewSession::new`] and set fields.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NewSession {
+    /// The id; generated from `id_prefix` and `created_at` when `None`. Default: `None`.
+    pub id: Option<SessionId>,
+    /// Prefix of a generated id. Default: `"s"`.
+    pub id_prefix: String,
+    /// Creation time, kept to the microsecond. Default: the current time.
+    pub created_at: DateTime<Utc>,
+    /// The config root the files were read from. Default: empty.
+    pub source_root: String,
+    /// The workflow file, relative to the config root. Default: `None`.
+    pub workflow: Option<String>,
+    /// The name of the strategy that chose the files. Default: empty.
+    pub strategy: String,
+    /// The dependency closure. Default: empty.
+    pub closure: ClosureInfo,
+    /// Free-form labels. Default: none.
+    pub labels: BTreeMap<String, String>,
+    /// Created pinned (retention never removes it). Default: `false`.
+    pub pinned: bool,
+    /// The files.
+    pub files: FileSet,
+}
+
+impl NewSession {
+    pub fn new(files: FileSet) -> NewSession {
+        NewSession {
+            id: None,
+            id_prefix: "s".into(),
+            created_at: Utc::now(),
+            source_root: String::new(),
+            workflow: None,
+            strategy: String::new(),
+            closure: ClosureInfo::default(),
+            labels: BTreeMap::new(),
+            pinned: false,
+            files,
+        }
+    }
+}
+
+/// How one file of a new session was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOutcome {
+    pub path: String,
+    pub id: ObjectId,
+    pub size: u64,
+    /// Whether the blob was new to the store.
+    pub new: bool,
+}
+
+/// What [`create`] did.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub record: SessionRecord,
+    pub files: Vec<FileOutcome>,
+    pub commit: CommitOutcome,
+}
+
+/// A file of a stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeFile {
+    pub path: String,
+    pub id: ObjectId,
+    pub size: u64,
+    pub kind: EntryKind,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// One distinct content a path had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub id: ObjectId,
+    pub size: u64,
+    /// Earliest `created_at` of a session that held this version.
+    pub first_seen: DateTime<Utc>,
+    /// Latest `created_at` of a session that held this version.
+    pub last_seen: DateTime<Utc>,
+    /// Number of sessions holding it now.
+    pub sessions: u64,
+}
+
+/// Which sessions [`list`] returns. Construct with `ListOptions::default()` and set fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListOptions {
+    /// At most this many, newest first. Default: `None` (all).
+    pub limit: Option<usize>,
+    /// Only sessions with this label key and value. Default: `None`.
+    pub label: Option<(String, String)>,
+    /// Only sessions created strictly after this time. Default: `None`.
+    pub newer_than: Option<DateTime<Utc>>,
+    /// Only sessions created strictly before this time. Default: `None`.
+    pub older_than: Option<DateTime<Utc>>,
+}
+
+/// Totals of the session layer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionStats {
+    pub sessions: u64,
+    /// Sum of file sizes over all sessions (a running total).
+    pub logical_bytes: u64,
+    /// Sum of the sizes of the distinct blobs the sessions hold (a running total kept exact by
+    /// create and delete; trees are not counted).
+    pub unique_bytes: u64,
+    /// Stored (compressed) bytes of all objects, trees included.
+    pub stored_bytes: u64,
+    /// Size of the store file.
+    pub file_bytes: u64,
+    /// Objects in the store.
+    pub objects: u64,
+    pub oldest: Option<DateTime<Utc>>,
+    pub newest: Option<DateTime<Utc>>,
+    /// `logical_bytes / unique_bytes` (0 when undefined).
+    pub dedup_ratio: f64,
+    /// `unique_bytes / stored_bytes` (0 when undefined).
+    pub compression_ratio: f64,
+    /// `logical_bytes / file_bytes` (0 when undefined).
+    pub overall_ratio: f64,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// Stores a new session in one transaction: blobs, trees, its root, its record and every
+/// index entry. The file reading happened before (in [`FileSet::read`]), so a session whose
+/// files are all stored already costs lookups and one durable commit.
+pub fn create(store: &Store, new: NewSession) -> Result<Created> {
+    let created_at = new.created_at.trunc_subsecs(6);
+    let mut txn = store.write()?;
+    let id = match new.id {
+        Some(id) => {
+            if exists(&txn, &id)? {
+                return Err(Error::SessionExists { id: id.to_string() });
+            }
+            id
+        }
+        None => {
+            let mut id = SessionId::generate(&new.id_prefix, created_at);
+            while exists(&txn, &id)? {
+                id = SessionId::generate(&new.id_prefix, created_at);
+            }
+            id
+        }
+    };
+    let mut outcomes = Vec::with_capacity(new.files.len());
+    let mut new_blob_bytes: u64 = 0;
+    for (e, data) in new.files.iter() {
+        let put = txn.put_blob(data)?;
+        if put.new {
+            new_blob_bytes += e.size;
+        }
+        outcomes.push(FileOutcome {
+            path: e.path.clone(),
+            id: put.id,
+            size: e.size,
+            new: put.new,
+        });
+    }
+    let leaves: Vec<LeafFile<'_>> = new
+        .files
+        .files()
+        .iter()
+        .map(|e| LeafFile {
+            path: &e.path,
+            id: e.id,
+            size: e.size,
+            mode: e.mode,
+        })
+        .collect();
+    let (root, logical) = tree::build(&leaves, &mut |t: &Tree| {
+        Ok(txn.put_node(&t.encode(), &t.links())?.id)
+    })?;
+    txn.pin(&root_name(&id), &root, b"")?;
+
+    let record = SessionRecord {
+        id: id.clone(),
+        created_at,
+        root,
+        source_root: new.source_root,
+        workflow: new.workflow,
+        strategy: new.strategy,
+        closure: new.closure,
+        labels: new.labels,
+        files: new.files.len() as u64,
+        logical_bytes: logical,
+        pinned: new.pinned,
+    };
+    txn.index_insert(RECORDS, id.as_str().as_bytes(), &record.encode())?;
+    txn.index_insert(BY_TIME, &by_time_key(created_at, &id), b"")?;
+    for (k, v) in &record.labels {
+        txn.index_insert(BY_LABEL, &label_key(k, v, created_at, &id), b"")?;
+    }
+    let t = created_at.timestamp_micros();
+    for e in new.files.files() {
+        version_add(&mut txn, &e.path, &e.id, e.size, t)?;
+        txn.index_insert(BLOB_SESSIONS, &blob_session_key(&e.id, &id), b"")?;
+    }
+    add_counter(&mut txn, C_LOGICAL, logical as i128)?;
+    add_counter(&mut txn, C_BLOB, new_blob_bytes as i128)?;
+    let commit = txn.commit()?;
+    Ok(Created {
+        record,
+        files: outcomes,
+        commit,
+    })
+}
+
+fn label_key(k: &str, v: &str, t: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
+    let mut key = label_prefix(k, v);
+    key.extend_from_slice(&by_time_key(t, id));
+    key
+}
+
+fn exists(r: &impl StoreRead, id: &SessionId) -> Result<bool> {
+    Ok(
+        r.index_get(RECORDS, id.as_str().as_bytes())?.is_some()
+            || r.root(&root_name(id))?.is_some(),
+    )
+}
+
+fn add_counter(txn: &mut WriteTxn<'_>, key: &[u8], delta: i128) -> Result<()> {
+    let cur = u64_value(txn.index_get(COUNTERS, key)?);
+    let new = (i128::from(cur) + delta).clamp(0, i128::from(u64::MAX)) as u64;
+    txn.index_insert(COUNTERS, key, &new.to_be_bytes())?;
+    Ok(())
+}
+
+fn last_seq(r: &impl StoreRead, path: &str) -> Result<Option<u32>> {
+    let prefix = path_prefix(path);
+    let end = prefix_end(&prefix);
+    let rows = r.index_range(
+        PATH_VERSIONS,
+        Bound::Included(&prefix),
+        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+        true,
+        1,
+    )?;
+    Ok(rows.first().and_then(|(k, _)| {
+        k.get(prefix.len()..)
+            .and_then(|s| <[u8; 4]>::try_from(s).ok())
+            .map(u32::from_be_bytes)
+    }))
+}
+
+fn seq_of(key: &[u8], v: Option<Vec<u8>>) -> Result<Option<u32>> {
+    match v {
+        None => Ok(None),
+        Some(v) => <[u8; 4]>::try_from(v.as_slice())
+            .map(|b| Some(u32::from_be_bytes(b)))
+            .map_err(|_| Error::CorruptIndex {
+                key: String::from_utf8_lossy(key).into_owned(),
+                detail: "sequence number is not 4 bytes".into(),
+            }),
+    }
+}
+
+fn version_add(
+    txn: &mut WriteTxn<'_>,
+    path: &str,
+    blob: &ObjectId,
+    size: u64,
+    t: i64,
+) -> Result<()> {
+    let pb = path_blob_key(path, blob);
+    match seq_of(&pb, txn.index_get(PATH_BLOBS, &pb)?)? {
+        Some(seq) => {
+            let k = path_version_key(path, seq);
+            let v = txn
+                .index_get(PATH_VERSIONS, &k)?
+                .ok_or_else(|| Error::CorruptIndex {
+                    key: format!("{path} #{seq}"),
+                    detail: "version listed by blob but missing".into(),
+                })?;
+            let mut v = VersionValue::decode(&k, &v)?;
+            v.sessions += 1;
+            v.first = v.first.min(t);
+            v.last = v.last.max(t);
+            txn.index_insert(PATH_VERSIONS, &k, &v.encode())?;
+        }
+        None => {
+            let seq = match last_seq(txn, path)? {
+                None => 0,
+                Some(s) => s.checked_add(1).ok_or_else(|| Error::CorruptIndex {
+                    key: path.to_string(),
+                    detail: "too many versions".into(),
+                })?,
+            };
+            let v = VersionValue {
+                blob: *blob,
+                size,
+                first: t,
+                last: t,
+                sessions: 1,
+            };
+            txn.index_insert(PATH_VERSIONS, &path_version_key(path, seq), &v.encode())?;
+            txn.index_insert(PATH_BLOBS, &pb, &seq.to_be_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn version_remove(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result<()> {
+    let pb = path_blob_key(path, blob);
+    let Some(seq) = seq_of(&pb, txn.index_get(PATH_BLOBS, &pb)?)? else {
+        return Ok(());
+    };
+    let k = path_version_key(path, seq);
+    let Some(v) = txn.index_get(PATH_VERSIONS, &k)? else {
+        txn.index_remove(PATH_BLOBS, &pb)?;
+        return Ok(());
+    };
+    let mut v = VersionValue::decode(&k, &v)?;
+    v.sessions = v.sessions.saturating_sub(1);
+    if v.sessions == 0 {
+        txn.index_remove(PATH_VERSIONS, &k)?;
+        txn.index_remove(PATH_BLOBS, &pb)?;
+    } else {
+        txn.index_insert(PATH_VERSIONS, &k, &v.encode())?;
+    }
+    Ok(())
+}
+
+pub(crate) fn load_record(r: &impl StoreRead, id: &SessionId) -> Result<Option<SessionRecord>> {
+    match r.index_get(RECORDS, id.as_str().as_bytes())? {
+        Some(v) => SessionRecord::decode(id.as_str(), &v).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn require_record(r: &impl StoreRead, id: &SessionId) -> Result<SessionRecord> {
+    load_record(r, id)?.ok_or_else(|| Error::SessionNotFound { id: id.to_string() })
+}
+
+/// One session's record.
+pub fn get(store: &Store, id: &SessionId) -> Result<SessionRecord> {
+    require_record(&store.read()?, id)
+}
+
+/// Sessions newest first. Without a label the cost is O(returned sessions); with a label,
+/// O(returned) as well, through the label index.
+pub fn list(store: &Store, options: &ListOptions) -> Result<Vec<SessionRecord>> {
+    let r = store.read()?;
+    let (space, prefix) = match &options.label {
+        Some((k, v)) => (BY_LABEL, label_prefix(k, v)),
+        None => (BY_TIME, Vec::new()),
+    };
+    let start = match options.newer_than {
+        Some(t) => {
+            let mut k = prefix.clone();
+            let Some(next) = t
+                .trunc_subsecs(6)
+                .checked_add_signed(chrono::Duration::microseconds(1))
+            else {
+                return Ok(Vec::new());
+            };
+            k.extend_from_slice(&time_key(next));
+            k
+        }
+        None => prefix.clone(),
+    };
+    let end = match options.older_than {
+        Some(t) => {
+            let mut k = prefix.clone();
+            // Sessions are kept to the microsecond: "before t" is "before t rounded up".
+            let up = t.trunc_subsecs(6);
+            let up = if up < t {
+                up.checked_add_signed(chrono::Duration::microseconds(1))
+                    .unwrap_or(up)
+            } else {
+                up
+            };
+            k.extend_from_slice(&time_key(up));
+            Some(k)
+        }
+        None => prefix_end(&prefix).filter(|_| !prefix.is_empty()),
+    };
+    let rows = r.index_range(
+        space,
+        Bound::Included(&start),
+        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+        true,
+        options.limit.unwrap_or(usize::MAX),
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (k, _) in rows {
+        let id_bytes = k.get(prefix.len() + 8..).unwrap_or_default();
+        let id: SessionId = std::str::from_utf8(id_bytes)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::CorruptIndex {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                detail: "not a session id".into(),
+            })?;
+        out.push(load_record(&r, &id)?.ok_or_else(|| Error::CorruptIndex {
+            key: id.to_string(),
+            detail: "listed by time but has no record".into(),
+        })?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn load_tree(r: &impl StoreRead, id: &ObjectId) -> Result<Tree> {
+    let bytes = r.get(id)?;
+    Tree::decode(&bytes).map_err(|source| Error::CorruptTree { id: *id, source })
+}
+
+/// Trees are at most this deep (paths are at most 4096 bytes, so 2048 components).
+const MAX_DEPTH: usize = 2048;
+
+/// Every file below the tree `root`, in tree order (depth first, names by bytes).
+pub(crate) fn walk(r: &impl StoreRead, root: &ObjectId) -> Result<Vec<TreeFile>> {
+    let mut out = Vec::new();
+    walk_into(r, root, "", 0, &mut out)?;
+    Ok(out)
+}
+
+fn walk_into(
+    r: &impl StoreRead,
+    id: &ObjectId,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<TreeFile>,
+) -> Result<()> {
+    let tree = load_tree(r, id)?;
+    if depth > MAX_DEPTH {
+        return Err(Error::CorruptTree {
+            id: *id,
+            source: tree::DecodeError {
+                entry: None,
+                reason: "nested too deep".into(),
+            },
+        });
+    }
+    for e in tree.entries() {
+        let path = join(prefix, &e.name);
+        match e.kind {
+            EntryKind::Dir => walk_into(r, &e.id, &path, depth + 1, out)?,
+            kind => out.push(TreeFile {
+                path,
+                id: e.id,
+                size: e.size,
+                kind,
+                mode: e.mode,
+            }),
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+/// The entry at `path` below the tree `root`, found in O(depth).
+pub(crate) fn lookup(
+    r: &impl StoreRead,
+    root: &ObjectId,
+    path: &str,
+) -> Result<Option<tree::TreeEntry>> {
+    let mut cur = *root;
+    let mut parts = path.split('/').peekable();
+    while let Some(part) = parts.next() {
+        let tree = load_tree(r, &cur)?;
+        let Some(e) = tree.get(part) else {
+            return Ok(None);
+        };
+        if parts.peek().is_none() {
+            return Ok(Some(e.clone()));
+        }
+        if e.kind != EntryKind::Dir {
+            return Ok(None);
+        }
+        cur = e.id;
+    }
+    Ok(None)
+}
+
+/// The files of a session, in tree order.
+pub fn files(store: &Store, id: &SessionId) -> Result<Vec<TreeFile>> {
+    let r = store.read()?;
+    let rec = require_record(&r, id)?;
+    walk(&r, &rec.root)
+}
+
+/// The contents of one file of a session.
+pub fn read_file(store: &Store, id: &SessionId, path: &str) -> Result<Vec<u8>> {
+    validate_path(path)?;
+    let r = store.read()?;
+    let rec = require_record(&r, id)?;
+    match lookup(&r, &rec.root, path)? {
+        Some(e) if e.kind != EntryKind::Dir => Ok(r.get(&e.id)?),
+        _ => Err(Error::FileNotInSession {
+            id: id.to_string(),
+            path: path.to_string(),
+        }),
+    }
+}
+
+/// Deletes sessions in one transaction; objects nobody else holds go with them. Every id
+/// must exist (pinned sessions included: pinning only protects from retention).
+pub fn delete(store: &Store, ids: &[SessionId]) -> Result<CommitOutcome> {
+    let mut txn = store.write()?;
+    delete_in(&mut txn, ids, true)?;
+    Ok(txn.commit()?)
+}
+
+/// Deletes within `txn`. When `strict` is false, missing and pinned sessions are passed over
+/// (retention applying a plan made earlier). Returns the ids deleted.
+pub(crate) fn delete_in(
+    txn: &mut WriteTxn<'_>,
+    ids: &[SessionId],
+    strict: bool,
+) -> Result<Vec<SessionId>> {
+    let unique: BTreeSet<&SessionId> = ids.iter().collect();
+    let mut records = Vec::with_capacity(unique.len());
+    for id in unique {
+        match load_record(txn, id)? {
+            Some(rec) if strict || !rec.pinned => records.push(rec),
+            Some(_) => {}
+            None if strict => return Err(Error::SessionNotFound { id: id.to_string() }),
+            None => {}
+        }
+    }
+    let mut roots = Vec::with_capacity(records.len());
+    for rec in &records {
+        if let Some(root) = txn.root(&root_name(&rec.id))? {
+            roots.push(root.id);
+        }
+    }
+    let freed_blob_bytes = released_blob_bytes(txn, &roots)?;
+    for rec in &records {
+        let id = &rec.id;
+        for f in walk(txn, &rec.root)? {
+            version_remove(txn, &f.path, &f.id)?;
+            txn.index_remove(BLOB_SESSIONS, &blob_session_key(&f.id, id))?;
+        }
+        txn.index_remove(BY_TIME, &by_time_key(rec.created_at, id))?;
+        for (k, v) in &rec.labels {
+            txn.index_remove(BY_LABEL, &label_key(k, v, rec.created_at, id))?;
+        }
+        txn.index_remove(RECORDS, id.as_str().as_bytes())?;
+        add_counter(txn, C_LOGICAL, -(rec.logical_bytes as i128))?;
+        txn.unpin(&root_name(id))?;
+    }
+    add_counter(txn, C_BLOB, -(freed_blob_bytes as i128))?;
+    Ok(records.into_iter().map(|r| r.id).collect())
+}
+
+/// Raw bytes of the blobs that releasing one reference to each tree in `roots` frees: the
+/// cascade a commit performs, run on a copy of the counts (trees are decoded to know which
+/// links are blobs and how large they are).
+fn released_blob_bytes(r: &impl StoreRead, roots: &[ObjectId]) -> Result<u64> {
+    let mut counts: HashMap<ObjectId, u64> = HashMap::new();
+    let mut stack: Vec<(ObjectId, Option<u64>)> = roots.iter().map(|id| (*id, None)).collect();
+    let mut bytes: u64 = 0;
+    while let Some((id, blob_size)) = stack.pop() {
+        let n = match counts.get(&id) {
+            Some(n) => *n,
+            None => match r.refcount(&id)? {
+                Some(n) => n,
+                None => continue,
+            },
+        };
+        let n = n.saturating_sub(1);
+        counts.insert(id, n);
+        if n > 0 {
+            continue;
+        }
+        match blob_size {
+            Some(size) => {
+                bytes = bytes.saturating_add(size);
+                // A blob stored as a delta links to its base, which the store releases too.
+                for base in r.links(&id)? {
+                    stack.push((base, Some(r.raw_size(&base)?)));
+                }
+            }
+            None => {
+                for e in load_tree(r, &id)?.entries() {
+                    let size = (e.kind != EntryKind::Dir).then_some(e.size);
+                    stack.push((e.id, size));
+                }
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+/// Sets or clears a session's pinned flag (retention never removes a pinned session).
+pub fn set_pinned(store: &Store, id: &SessionId, pinned: bool) -> Result<()> {
+    let mut txn = store.write()?;
+    let mut rec = require_record(&txn, id)?;
+    if rec.pinned != pinned {
+        rec.pinned = pinned;
+        txn.index_insert(RECORDS, id.as_str().as_bytes(), &rec.encode())?;
+        txn.commit()?;
+    }
+    Ok(())
+}
+
+/// The distinct contents `path` had, in the order they first appeared, in O(versions).
+pub fn versions(store: &Store, path: &str) -> Result<Vec<Version>> {
+    validate_path(path)?;
+    let r = store.read()?;
+    let rows = r.index_prefix(PATH_VERSIONS, &path_prefix(path), usize::MAX)?;
+    let time = |us: i64| DateTime::from_timestamp_micros(us).unwrap_or_default();
+    rows.iter()
+        .map(|(k, v)| {
+            let v = VersionValue::decode(k, v)?;
+            Ok(Version {
+                id: v.blob,
+                size: v.size,
+                first_seen: time(v.first),
+                last_seen: time(v.last),
+                sessions: v.sessions,
+            })
+        })
+        .collect()
+}
+
+/// The sessions holding a blob, by id.
+pub fn sessions_with_blob(store: &Store, blob: &ObjectId) -> Result<Vec<SessionId>> {
+    let r = store.read()?;
+    let rows = r.index_prefix(BLOB_SESSIONS, blob.as_bytes(), usize::MAX)?;
+    rows.iter()
+        .map(|(k, _)| {
+            std::str::from_utf8(&k[32.min(k.len())..])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| Error::CorruptIndex {
+                    key: blob.to_string(),
+                    detail: "not a session id".into(),
+                })
+        })
+        .collect()
+}
+
+/// Totals of the session layer, in O(1).
+pub fn stats(store: &Store) -> Result<SessionStats> {
+    let st = store.stats()?;
+    let r = store.read()?;
+    let sessions = r.index_len(RECORDS)?;
+    let logical_bytes = u64_value(r.index_get(COUNTERS, C_LOGICAL)?);
+    let unique_bytes = u64_value(r.index_get(COUNTERS, C_BLOB)?);
+    let edge = |reverse| -> Result<Option<DateTime<Utc>>> {
+        let rows = r.index_range(BY_TIME, Bound::Unbounded, Bound::Unbounded, reverse, 1)?;
+        Ok(rows.first().and_then(|(k, _)| keys::time_from_key(k)))
+    };
+    Ok(SessionStats {
+        sessions,
+        logical_bytes,
+        unique_bytes,
+        stored_bytes: st.stored_bytes,
+        file_bytes: st.file_bytes,
+        objects: st.objects,
+        oldest: edge(false)?,
+        newest: edge(true)?,
+        dedup_ratio: ratio(logical_bytes, unique_bytes),
+        compression_ratio: ratio(unique_bytes, st.stored_bytes),
+        overall_ratio: ratio(logical_bytes, st.file_bytes),
+    })
+}
+
+/// All sessions, newest first (for retention).
+pub(crate) fn all_records(r: &impl StoreRead) -> Result<Vec<SessionRecord>> {
+    let rows = r.index_range(
+        BY_TIME,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        true,
+        usize::MAX,
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (k, _) in rows {
+        let id = std::str::from_utf8(k.get(8..).unwrap_or_default())
+            .ok()
+            .and_then(|s| s.parse::<SessionId>().ok());
+        if let Some(rec) = match id {
+            Some(id) => load_record(r, &id)?,
+            None => None,
+        } {
+            out.push(rec);
+        }
+    }
+    Ok(out)
+}
