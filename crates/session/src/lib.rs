@@ -44,3 +44,12 @@ pub use session::{
     files, get, list, read_file, sessions_with_blob, set_pinned, stats, versions,
 };
 pub use tree::EntryKind;
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the supported API.
+#[doc(hidden)]
+pub mod fuzz {
+    /// Decodes arbitrary bytes as a stored session record. Must never panic.
+    pub fn decode_record(data: &[u8]) -> bool {
+        crate::record::SessionRecord::decode("fuzz", data).is_ok()
+    }
+}

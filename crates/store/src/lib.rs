@@ -52,3 +52,17 @@ pub use store::{
     CommitOutcome, Freed, IndexEntry, Put, ReadTxn, Root, SCHEMA_VERSION, Stats, Store,
     StoreOptions, StoreRead, WriteTxn,
 };
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the supported API.
+#[doc(hidden)]
+pub mod fuzz {
+    /// Decodes arbitrary bytes as a stored object frame (the first 32 bytes, when present,
+    /// are taken as the expected id). Must never panic or allocate beyond `max_size`.
+    pub fn decode_frame(data: &[u8], max_size: u64) -> bool {
+        let (id, frame) = match data.split_first_chunk::<32>() {
+            Some((id, rest)) => (crate::ObjectId::from_bytes(*id), rest),
+            None => (crate::ObjectId::for_blob(b""), data),
+        };
+        crate::codec::decode(&id, frame, max_size).is_ok()
+    }
+}

@@ -1,0 +1,731 @@
+//! One function per command: parse flags into library options, call the library, print.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use cfgvault::closure::{self, Strategy};
+use cfgvault::{
+    BackupOptions, EnsureOptions, EnsureStatus, ListOptions, NoProgress, ObjectId, Options,
+    Progress, SessionId, Vault, restore, retention, verify,
+};
+use cfgvault::diff::{Scope, Side};
+use serde_json::{Value, json};
+
+use crate::args::{Cli, Command};
+use crate::output::{Out, human_ratio, human_size, json_ratio, table};
+use crate::{EXIT_OK, EXIT_PROBLEMS};
+
+fn store_path(cli: &Cli) -> PathBuf {
+    if let Some(p) = &cli.store {
+        return p.clone();
+    }
+    match std::env::var_os("CFGVAULT_STORE") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => Vault::default_path(),
+    }
+}
+
+fn open(cli: &Cli) -> anyhow::Result<Vault> {
+    Ok(Vault::open(store_path(cli), &Options::default())?)
+}
+
+fn session_id(s: &str) -> anyhow::Result<SessionId> {
+    // The library's error already names the (shortened) id and the reason.
+    Ok(s.parse::<SessionId>()?)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
+}
+
+fn short(id: &ObjectId) -> String {
+    id.to_hex_with_len(12)
+}
+
+fn progress<'a>(bar: &'a Option<crate::progress::Bar>) -> &'a dyn Progress {
+    match bar {
+        Some(b) => b,
+        None => &NoProgress,
+    }
+}
+
+pub fn run(cli: &Cli) -> anyhow::Result<u8> {
+    let out = Out { json: cli.json, quiet: cli.quiet };
+    match &cli.command {
+        Command::Init => init(cli, &out),
+        Command::Backup(a) => backup(cli, &out, a),
+        Command::Sessions(a) => sessions(cli, &out, a),
+        Command::Show { session } => show(cli, &out, session),
+        Command::Restore(a) => restore_cmd(cli, &out, a),
+        Command::Ensure(a) => ensure(cli, &out, a),
+        Command::Log { path } => log(cli, &out, path),
+        Command::Diff(a) => diff(cli, &out, a),
+        Command::Cat { spec } => cat(cli, spec),
+        Command::Rm { sessions } => rm(cli, &out, sessions),
+        Command::Cleanup(a) => cleanup(cli, &out, a),
+        Command::Gc => gc(cli, &out),
+        Command::Verify { repair } => verify_cmd(cli, &out, *repair),
+        Command::Stats => stats(cli, &out),
+        Command::Deps(a) => deps(&out, a),
+    }
+}
+
+fn init(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
+    let path = store_path(cli);
+    Vault::create(&path, &Options::default())?;
+    let shown = path.display().to_string();
+    out.emit("init", json!({ "store": shown }), || format!("created store {shown}"))?;
+    Ok(EXIT_OK)
+}
+
+fn parse_strategy(s: Option<&str>) -> anyhow::Result<Strategy> {
+    let Some(s) = s else { return Ok(Strategy::default()) };
+    if let Ok(st) = s.parse::<Strategy>() {
+        return Ok(st);
+    }
+    if Path::new(s).is_file() {
+        return Ok(Strategy::load(s)?);
+    }
+    bail!("unknown strategy '{s}' (expected minimal, standard, comprehensive, tree, or a strategy file)")
+}
+
+fn closure_options(a: &crate::args::ClosureArgs, strategy: Strategy) -> anyhow::Result<closure::Options> {
+    let mut o = closure::Options::default().strategy(strategy);
+    for g in &a.exclude {
+        o = o.exclude(g.clone());
+    }
+    if let Some(p) = &a.profile {
+        o = o.profile(closure::Profile::load(p)?);
+    }
+    Ok(o)
+}
+
+fn parse_label(s: &str) -> anyhow::Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => bail!("invalid label '{s}': expected KEY=VALUE"),
+    }
+}
+
+fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u8> {
+    let strategy = parse_strategy(a.closure.strategy.as_deref())?;
+    let copts = closure_options(&a.closure, strategy.clone())?;
+    let mut opts = BackupOptions::default();
+    opts.strategy = strategy;
+    opts.excludes = copts.excludes.clone();
+    opts.profile = Some(copts.profile.clone());
+    opts.session_id = a.session.as_deref().map(session_id).transpose()?;
+    for l in &a.label {
+        let (k, v) = parse_label(l)?;
+        opts.labels.insert(k, v);
+    }
+    let vault = Vault::open_or_create(store_path(cli), &Options::default())?;
+    let r = vault.backup(&a.closure.root, a.closure.workflow.as_deref(), &opts)?;
+    let doc = json!({
+        "session": r.session.id.as_str(),
+        "root": r.session.root.to_string(),
+        "files": r.files.iter().map(|f| json!({
+            "path": f.path, "id": f.id.to_string(), "size": f.size, "new": f.new, "kind": f.kind.as_str(),
+        })).collect::<Vec<_>>(),
+        "unresolved": unresolved_json(&r.closure.unresolved),
+        "warnings": r.session.closure.warnings,
+        "new_objects": r.new_objects,
+        "bytes_added": r.bytes_added,
+        "logical_bytes": r.session.logical_bytes,
+    });
+    out.emit("backup", doc, || {
+        let mut s = format!(
+            "session {}  ({} files, {}; {} new objects, {} stored)\n\n",
+            r.session.id,
+            r.files.len(),
+            human_size(r.session.logical_bytes),
+            r.new_objects,
+            human_size(r.bytes_added)
+        );
+        let rows: Vec<Vec<String>> = r
+            .files
+            .iter()
+            .map(|f| {
+                vec![
+                    f.path.clone(),
+                    f.kind.as_str().into(),
+                    human_size(f.size),
+                    short(&f.id),
+                    if f.new { "new".into() } else { "stored".into() },
+                ]
+            })
+            .collect();
+        s.push_str(&table(&["PATH", "KIND", "SIZE", "ID", "STATE"], &rows));
+        push_unresolved(&mut s, &r.closure.unresolved);
+        for w in &r.session.closure.warnings {
+            s.push_str(&format!("warning: {w}\n"));
+        }
+        s
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn unresolved_json(u: &[closure::Unresolved]) -> Value {
+    json!(u.iter().map(|u| json!({"from": u.from, "key": u.key, "value": u.value, "reason": u.reason})).collect::<Vec<_>>())
+}
+
+fn push_unresolved(s: &mut String, u: &[closure::Unresolved]) {
+    if u.is_empty() {
+        return;
+    }
+    s.push_str(&format!("\nunresolved references ({}):\n", u.len()));
+    for u in u {
+        s.push_str(&format!("  {}: {} = {}  ({})\n", u.from, u.key, u.value, u.reason));
+    }
+}
+
+fn record_json(r: &cfgvault::SessionRecord) -> Value {
+    json!({
+        "id": r.id.as_str(),
+        "created_at": r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "workflow": r.workflow,
+        "strategy": r.strategy,
+        "files": r.files,
+        "logical_bytes": r.logical_bytes,
+        "root": r.root.to_string(),
+        "source_root": r.source_root,
+        "labels": r.labels,
+        "pinned": r.pinned,
+    })
+}
+
+fn sessions(cli: &Cli, out: &Out, a: &crate::args::SessionsArgs) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let mut lo = ListOptions::default();
+    lo.limit = a.limit;
+    lo.label = a.label.as_deref().map(parse_label).transpose()?;
+    let list = vault.sessions(&lo)?;
+    let doc = json!({ "sessions": list.iter().map(record_json).collect::<Vec<_>>() });
+    out.emit("sessions", doc, || {
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|r| {
+                vec![
+                    r.id.to_string(),
+                    r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    r.workflow.clone().unwrap_or_else(|| "-".into()),
+                    r.strategy.clone(),
+                    r.files.to_string(),
+                    human_size(r.logical_bytes),
+                ]
+            })
+            .collect();
+        table(&["SESSION", "CREATED (UTC)", "WORKFLOW", "STRATEGY", "FILES", "SIZE"], &rows)
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn show(cli: &Cli, out: &Out, session: &str) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let id = session_id(session)?;
+    let r = vault.session(&id)?;
+    let files = vault.files(&id)?;
+    let mut doc = record_json(&r);
+    if let Value::Object(m) = &mut doc {
+        m.insert("files".into(), json!(files.iter().map(|f| json!({"path": f.path, "id": f.id.to_string(), "size": f.size})).collect::<Vec<_>>()));
+        m.insert("edges".into(), json!(r.closure.edges.iter().map(|e| json!({"from": e.from, "key": e.key, "value": e.value, "to": e.to, "rule": e.rule})).collect::<Vec<_>>()));
+        m.insert("unresolved".into(), json!(r.closure.unresolved.iter().map(|u| json!({"from": u.from, "key": u.key, "value": u.value, "reason": u.reason})).collect::<Vec<_>>()));
+        m.insert("warnings".into(), json!(r.closure.warnings));
+    }
+    out.emit("show", doc, || {
+        let mut s = format!(
+            "session   {}\ncreated   {}\nworkflow  {}\nstrategy  {}\nroot      {}\nsource    {}\nfiles     {} ({})\n",
+            r.id,
+            r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            r.workflow.as_deref().unwrap_or("-"),
+            r.strategy,
+            short(&r.root),
+            r.source_root,
+            r.files,
+            human_size(r.logical_bytes),
+        );
+        for (k, v) in &r.labels {
+            s.push_str(&format!("label     {k}={v}\n"));
+        }
+        if r.pinned {
+            s.push_str("pinned    yes\n");
+        }
+        s.push('\n');
+        let rows: Vec<Vec<String>> = files.iter().map(|f| vec![f.path.clone(), human_size(f.size), short(&f.id)]).collect();
+        s.push_str(&table(&["PATH", "SIZE", "ID"], &rows));
+        if !r.closure.edges.is_empty() {
+            s.push_str("\nreferences:\n");
+            for e in &r.closure.edges {
+                s.push_str(&format!("  {} [{} = {}] -> {}  ({})\n", e.from, e.key, e.value, e.to, e.rule));
+            }
+        }
+        if !r.closure.unresolved.is_empty() {
+            s.push_str(&format!("\nunresolved references ({}):\n", r.closure.unresolved.len()));
+            for u in &r.closure.unresolved {
+                s.push_str(&format!("  {}: {} = {}  ({})\n", u.from, u.key, u.value, u.reason));
+            }
+        }
+        for w in &r.closure.warnings {
+            s.push_str(&format!("warning: {w}\n"));
+        }
+        s
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn action_str(a: &restore::Action) -> (&'static str, Option<&str>) {
+    match a {
+        restore::Action::Restored => ("restored", None),
+        restore::Action::Unchanged => ("unchanged", None),
+        restore::Action::SkippedChanged => ("skipped-changed", None),
+        restore::Action::Failed(why) => ("failed", Some(why.as_str())),
+    }
+}
+
+fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let id = session_id(&a.session)?;
+    let mut ro = restore::Options::default();
+    ro.overwrite = a.overwrite.parse()?;
+    if !a.path.is_empty() {
+        ro.paths = Some(a.path.clone());
+    }
+    let report = vault.restore(&id, a.to.as_deref(), &ro)?;
+    let failed = report.files.iter().any(|f| matches!(f.action, restore::Action::Failed(_)));
+    let doc = json!({
+        "session": id.as_str(),
+        "files": report.files.iter().map(|f| {
+            let (action, reason) = action_str(&f.action);
+            json!({"path": f.path, "action": action, "reason": reason})
+        }).collect::<Vec<_>>(),
+    });
+    out.emit("restore", doc, || {
+        let rows: Vec<Vec<String>> = report
+            .files
+            .iter()
+            .map(|f| {
+                let (action, reason) = action_str(&f.action);
+                vec![action.to_string(), f.path.clone(), reason.unwrap_or("").to_string()]
+            })
+            .collect();
+        table(&["ACTION", "PATH", "REASON"], &rows)
+    })?;
+    if failed {
+        let n = report.files.iter().filter(|f| matches!(f.action, restore::Action::Failed(_))).count();
+        let _ = writeln!(std::io::stderr(), "cfgvault restore: {n} file(s) could not be restored");
+        return Ok(crate::EXIT_ERROR);
+    }
+    Ok(EXIT_OK)
+}
+
+fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let id = session_id(&a.session)?;
+    let mut eo = EnsureOptions::default();
+    eo.overwrite = a.overwrite.parse()?;
+    eo.diff = a.diff;
+    let r = vault.ensure(&id, a.root.as_deref(), &eo)?;
+    let drifted = r.drifted();
+    let failed = r.failed();
+    let doc = json!({
+        "session": id.as_str(),
+        "restored": r.restored(),
+        "ok": r.ok(),
+        "drifted": drifted,
+        "failed": r.files.iter().filter_map(|f| match &f.status {
+            EnsureStatus::Failed(why) => Some(json!({"path": f.path, "reason": why})),
+            _ => None,
+        }).collect::<Vec<_>>(),
+        "diffs": r.files.iter().filter_map(|f| f.diff.as_ref().map(|d| json!({"path": f.path, "patch": d}))).collect::<Vec<_>>(),
+    });
+    out.emit("ensure", doc, || {
+        let mut s = String::new();
+        for f in &r.files {
+            let (tag, why) = match &f.status {
+                EnsureStatus::Restored => ("restored", String::new()),
+                EnsureStatus::Ok => ("ok", String::new()),
+                EnsureStatus::Drifted => ("drifted", String::new()),
+                EnsureStatus::Failed(w) => ("failed", format!("  ({w})")),
+            };
+            s.push_str(&format!("{tag:<9} {}{why}\n", f.path));
+            if let Some(d) = &f.diff {
+                s.push_str(d);
+                if !d.ends_with('\n') {
+                    s.push('\n');
+                }
+            }
+        }
+        s.push_str(&format!(
+            "\n{} restored, {} ok, {} drifted, {} failed\n",
+            r.restored().len(),
+            r.ok().len(),
+            r.drifted().len(),
+            r.failed().len()
+        ));
+        s
+    })?;
+    if !failed.is_empty() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "cfgvault ensure: {} file(s) could not be checked or restored",
+            failed.len()
+        );
+        return Ok(crate::EXIT_ERROR);
+    }
+    Ok(if !drifted.is_empty() {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    })
+}
+
+fn log(cli: &Cli, out: &Out, path: &str) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let versions = vault.versions(path)?;
+    let ts = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let doc = json!({
+        "path": path,
+        "versions": versions.iter().map(|v| json!({
+            "id": v.id.to_string(), "size": v.size, "first_seen": ts(&v.first_seen),
+            "last_seen": ts(&v.last_seen), "sessions": v.sessions,
+        })).collect::<Vec<_>>(),
+    });
+    out.emit("log", doc, || {
+        let rows: Vec<Vec<String>> = versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                vec![
+                    (i + 1).to_string(),
+                    short(&v.id),
+                    human_size(v.size),
+                    ts(&v.first_seen),
+                    ts(&v.last_seen),
+                    v.sessions.to_string(),
+                ]
+            })
+            .collect();
+        table(&["#", "ID", "SIZE", "FIRST SEEN", "LAST SEEN", "SESSIONS"], &rows)
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let ida = session_id(&a.a)?;
+    let (d, patches) = match (&a.b, &a.root) {
+        (Some(b), None) => {
+            let idb = session_id(b)?;
+            let d = vault.diff(&ida, &idb)?;
+            let mut patches = Vec::new();
+            if a.patch {
+                for p in &d.modified {
+                    let t = vault.unified(Side::Session(&ida), Side::Session(&idb), p)?;
+                    patches.push((p.clone(), t));
+                }
+            }
+            (d, patches)
+        }
+        (None, Some(dir)) => {
+            // A missing directory would read as "every file removed"; it is a typo, not a diff.
+            if !dir.is_dir() {
+                bail!("'{}' is not a directory", dir.display());
+            }
+            let d = vault.diff_dir(&ida, dir, Scope::Session)?;
+            let mut patches = Vec::new();
+            if a.patch {
+                for p in &d.modified {
+                    let t = vault.unified(Side::Session(&ida), Side::Dir(dir), p)?;
+                    patches.push((p.clone(), t));
+                }
+            }
+            (d, patches)
+        }
+        _ => bail!("give a second session or --root DIR"),
+    };
+    let changed = !(d.added.is_empty() && d.removed.is_empty() && d.modified.is_empty());
+    let doc = json!({
+        "added": d.added, "removed": d.removed, "modified": d.modified,
+        "patches": patches.iter().map(|(p, t)| json!({"path": p, "patch": t})).collect::<Vec<_>>(),
+    });
+    out.emit("diff", doc, || {
+        let mut s = String::new();
+        for p in &d.added {
+            s.push_str(&format!("A {p}\n"));
+        }
+        for p in &d.removed {
+            s.push_str(&format!("D {p}\n"));
+        }
+        for p in &d.modified {
+            s.push_str(&format!("M {p}\n"));
+        }
+        for (_, t) in &patches {
+            s.push('\n');
+            s.push_str(t);
+        }
+        if !changed {
+            s.push_str("no differences\n");
+        }
+        s
+    })?;
+    Ok(if changed { EXIT_PROBLEMS } else { EXIT_OK })
+}
+
+fn cat(cli: &Cli, spec: &str) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let bytes = match spec.split_once(':') {
+        Some((s, p)) => vault.read_file(&session_id(s)?, p)?,
+        None => {
+            let id: ObjectId = spec.parse().with_context(|| format!("'{}' is neither SESSION:PATH nor an object id", truncate(spec, 80)))?;
+            vault.read_object(&id)?
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&bytes)?;
+    stdout.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn rm(cli: &Cli, out: &Out, sessions: &[String]) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let ids = sessions.iter().map(|s| session_id(s)).collect::<anyhow::Result<Vec<_>>>()?;
+    let c = vault.delete(&ids)?;
+    let names: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
+    let doc = json!({"removed": names, "objects_freed": c.objects_removed, "bytes_freed": c.bytes_freed});
+    out.emit("rm", doc, || {
+        format!("removed {} session(s); freed {} objects, {}", ids.len(), c.objects_removed, human_size(c.bytes_freed))
+    })?;
+    Ok(EXIT_OK)
+}
+
+/// `30d`, `12h`, `2w`, `90m`, `45s`.
+pub fn parse_age(s: &str) -> anyhow::Result<chrono::Duration> {
+    let bad = || anyhow::anyhow!("invalid age '{s}': expected a number and a unit s, m, h, d or w (e.g. 30d)");
+    let unit = s.chars().last().ok_or_else(bad)?;
+    let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+    if n < 0 {
+        return Err(bad());
+    }
+    let d = match unit {
+        's' => chrono::Duration::try_seconds(n),
+        'm' => chrono::Duration::try_minutes(n),
+        'h' => chrono::Duration::try_hours(n),
+        'd' => chrono::Duration::try_days(n),
+        'w' => chrono::Duration::try_weeks(n),
+        _ => None,
+    };
+    d.ok_or_else(bad)
+}
+
+fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result<u8> {
+    let mut policy = retention::Policy::default();
+    policy.older_than = a.older_than.as_deref().map(parse_age).transpose()?;
+    policy.keep_last = a.keep_last;
+    policy.keep_daily = a.keep_daily;
+    policy.keep_weekly = a.keep_weekly;
+    if policy.older_than.is_none() && policy.keep_last.is_none() && policy.keep_daily.is_none() && policy.keep_weekly.is_none() {
+        bail!("give at least one of --older-than, --keep-last, --keep-daily, --keep-weekly");
+    }
+    let vault = open(cli)?;
+    let plan = vault.cleanup_plan(&policy, chrono::Utc::now())?;
+    let applied = if a.dry_run || plan.remove.is_empty() { None } else { Some(vault.cleanup_apply(&plan)?) };
+    let remove: Vec<&str> = plan.remove.iter().map(|i| i.as_str()).collect();
+    let doc = json!({
+        "dry_run": a.dry_run,
+        "remove": remove,
+        "keep": plan.keep.iter().map(|i| i.as_str()).collect::<Vec<_>>(),
+        "objects_freed": applied.map(|c| c.objects_removed).unwrap_or(plan.objects_freed),
+        "bytes_freed": applied.map(|c| c.bytes_freed).unwrap_or(plan.bytes_freed),
+    });
+    out.emit("cleanup", doc, || {
+        let verb = if a.dry_run { "would remove" } else { "removed" };
+        let mut s = String::new();
+        for id in &remove {
+            s.push_str(&format!("{verb} {id}\n"));
+        }
+        s.push_str(&format!(
+            "{verb} {} session(s), keeping {}; {} objects, {} freed\n",
+            remove.len(),
+            plan.keep.len(),
+            applied.map(|c| c.objects_removed).unwrap_or(plan.objects_freed),
+            human_size(applied.map(|c| c.bytes_freed).unwrap_or(plan.bytes_freed)),
+        ));
+        if !a.dry_run && !remove.is_empty() {
+            s.push_str("run `cfgvault gc` to give the space back to the file system\n");
+        }
+        s
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
+    let o = vault.gc(progress(&bar))?;
+    drop(bar);
+    let doc = json!({
+        "objects_removed": o.objects_removed, "bytes_freed": o.bytes_freed,
+        "file_bytes_before": o.file_bytes_before, "file_bytes_after": o.file_bytes_after,
+        "compacted": o.compacted, "compaction_skipped": o.compaction_skipped,
+    });
+    out.emit("gc", doc, || {
+        let mut s = format!(
+            "removed {} objects ({}); file {} -> {}\n",
+            o.objects_removed,
+            human_size(o.bytes_freed),
+            human_size(o.file_bytes_before),
+            human_size(o.file_bytes_after)
+        );
+        if let Some(why) = &o.compaction_skipped {
+            s.push_str(&format!("compaction skipped: {why}\n"));
+        }
+        s
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn verify_cmd(cli: &Cli, out: &Out, repair: bool) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
+    let mut vo = verify::Options::default();
+    vo.repair = repair;
+    let o = vault.verify(&vo, progress(&bar))?;
+    drop(bar);
+    let doc = json!({
+        "objects_checked": o.objects_checked, "bytes_checked": o.bytes_checked,
+        "roots_checked": o.roots_checked, "repaired": o.repaired,
+        "problems": o.problems.iter().map(|p| json!({
+            "kind": p.kind.as_str(), "id": p.id.map(|i| i.to_string()), "detail": p.detail,
+        })).collect::<Vec<_>>(),
+    });
+    out.emit("verify", doc, || {
+        let mut s = String::new();
+        for p in &o.problems {
+            let id = p.id.map(|i| short(&i)).unwrap_or_else(|| "-".into());
+            s.push_str(&format!("{:<18} {id:<12}  {}\n", p.kind.as_str(), p.detail));
+        }
+        s.push_str(&format!(
+            "checked {} objects ({}), {} roots: {}\n",
+            o.objects_checked,
+            human_size(o.bytes_checked),
+            o.roots_checked,
+            match (o.problems.len(), o.repaired) {
+                (0, _) => "ok".to_string(),
+                (n, true) => format!("{n} problem(s), repaired what could be"),
+                (n, false) => format!("{n} problem(s)"),
+            }
+        ));
+        s
+    })?;
+    // After a repair, what remains is what the repair could not fix.
+    let remaining = if o.repaired {
+        o.problems.iter().filter(|p| matches!(p.kind, verify::ProblemKind::Corrupt | verify::ProblemKind::Missing)).count()
+    } else {
+        o.problems.len()
+    };
+    Ok(if remaining == 0 { EXIT_OK } else { EXIT_PROBLEMS })
+}
+
+fn stats(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
+    let vault = open(cli)?;
+    let s = vault.stats()?;
+    let ts = |t: &Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let doc = json!({
+        "sessions": s.sessions, "objects": s.objects, "logical_bytes": s.logical_bytes,
+        "unique_bytes": s.unique_bytes, "stored_bytes": s.stored_bytes, "file_bytes": s.file_bytes,
+        "dedup_ratio": json_ratio(s.dedup_ratio), "compression_ratio": json_ratio(s.compression_ratio),
+        "overall_ratio": json_ratio(s.overall_ratio), "oldest": ts(&s.oldest), "newest": ts(&s.newest),
+    });
+    out.emit("stats", doc, || {
+        let dash = || "-".to_string();
+        format!(
+            "sessions           {}\nobjects            {}\nlogical size       {}\nunique size        {}\nstored size        {}\nfile size          {}\ndedup ratio        {}\ncompression ratio  {}\noverall ratio      {}\noldest             {}\nnewest             {}\n",
+            s.sessions,
+            s.objects,
+            human_size(s.logical_bytes),
+            human_size(s.unique_bytes),
+            human_size(s.stored_bytes),
+            human_size(s.file_bytes),
+            human_ratio(s.dedup_ratio),
+            human_ratio(s.compression_ratio),
+            human_ratio(s.overall_ratio),
+            ts(&s.oldest).unwrap_or_else(dash),
+            ts(&s.newest).unwrap_or_else(dash),
+        )
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn deps(out: &Out, a: &crate::args::DepsArgs) -> anyhow::Result<u8> {
+    let strategy = parse_strategy(a.closure.strategy.as_deref())?;
+    let is_tree = strategy == Strategy::Tree;
+    let o = closure_options(&a.closure, strategy)?;
+    let c = match &a.closure.workflow {
+        Some(wf) => closure::resolve(&a.closure.root, wf, &o)?,
+        None if is_tree => closure::resolve_tree(&a.closure.root, &o)?,
+        None => bail!("--workflow is required unless --strategy tree"),
+    };
+    let via = |f: &closure::FileEntry| -> Vec<String> {
+        f.via.iter().filter_map(|i| c.edges.get(*i)).map(|e| format!("{}:{}", e.from, e.key)).collect()
+    };
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in &c.files {
+        *by_kind.entry(f.kind.as_str()).or_default() += 1;
+    }
+    let doc = json!({
+        "workflow": c.workflow,
+        "files": c.files.iter().map(|f| json!({"path": f.path, "kind": f.kind.as_str(), "via": via(f)})).collect::<Vec<_>>(),
+        "edges": c.edges.iter().map(|e| json!({"from": e.from, "key": e.key, "value": e.value, "to": e.to, "rule": e.rule})).collect::<Vec<_>>(),
+        "unresolved": unresolved_json(&c.unresolved),
+        "parse_errors": c.parse_errors.iter().map(|p| json!({"path": p.path, "line": p.line, "column": p.column, "message": p.message})).collect::<Vec<_>>(),
+        "cycles": c.cycles,
+    });
+    out.emit("deps", doc, || {
+        let rows: Vec<Vec<String>> = c
+            .files
+            .iter()
+            .map(|f| {
+                let v = via(f);
+                vec![f.path.clone(), f.kind.as_str().into(), if v.is_empty() { "(root)".into() } else { v.join(", ") }]
+            })
+            .collect();
+        let mut s = table(&["PATH", "KIND", "VIA"], &rows);
+        push_unresolved(&mut s, &c.unresolved);
+        for p in &c.parse_errors {
+            let at = match (p.line, p.column) {
+                (Some(l), Some(col)) => format!(":{l}:{col}"),
+                _ => String::new(),
+            };
+            s.push_str(&format!("parse error: {}{at}: {}\n", p.path, p.message));
+        }
+        for cy in &c.cycles {
+            s.push_str(&format!("cycle: {}\n", cy.join(" -> ")));
+        }
+        s.push_str(&format!("\n{} files", c.files.len()));
+        let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        if !kinds.is_empty() {
+            s.push_str(&format!(" ({})", kinds.join(", ")));
+        }
+        s.push_str(&format!(", {} unresolved\n", c.unresolved.len()));
+        s
+    })?;
+    Ok(if c.unresolved.is_empty() { EXIT_OK } else { EXIT_PROBLEMS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("30d").ok(), chrono::Duration::try_days(30));
+        assert_eq!(parse_age("2w").ok(), chrono::Duration::try_weeks(2));
+        assert!(parse_age("30").is_err());
+        assert!(parse_age("").is_err());
+        assert!(parse_age("-1d").is_err());
+        assert!(parse_age("99999999999999999999d").is_err());
+        assert!(parse_age("é").is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! Dependency closure of an agent-framework workflow: which config files a workflow needs.
+//!
+//! Given a config root and a workflow path inside it, [`resolve`] follows every reference the
+//! [`Profile`] knows (LLM names, token counters, groups, `inherits_from`, tool sets, registries…)
+//! transitively and returns a [`Closure`]: the files, each with the [`Edge`]s that pulled it in,
+//! plus every reference it could not follow ([`Unresolved`]), every file that does not parse
+//! ([`ParseError`]) and every cycle. A [`Strategy`] decides how much of that graph to keep;
+//! [`resolve_tree`] takes every file under the root. The crate reads files and YAML only; it never
+//! writes and never stores anything.
+//!
+//! Only a missing or misplaced workflow (or a bad profile, strategy or glob) is an [`Error`]:
+//! real config trees dangle, cycle and contain files that do not parse, and the closure reports
+//! all of that while still listing those files, so their bytes can be backed up.
+//!
+//! ```
+//! use std::path::Path;
+//! use cfgvault_closure::{Options, Strategy, resolve};
+//!
+//! // fixtures/closure/basic: a workflow, an LLM with its provider's common.yaml, a token counter
+//! // with a group, a tool set with two tools, an agent and global.yaml.
+//! let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/closure/basic/configs");
+//! let closure = resolve(&root, "workflows/react.yaml", &Options::default())?;
+//! assert!(closure.contains("llms/provider/openai/common.yaml"));
+//! assert!(closure.contains("tools/rest/weather.yaml"));
+//! assert_eq!(closure.unresolved[0].value, "gpt-missing"); // a dangling fallback model
+//!
+//! let minimal = Options::new().strategy(Strategy::Minimal);
+//! let closure = resolve(&root, "workflows/react.yaml", &minimal)?;
+//! assert_eq!(closure.to_string(), "file workflows/react.yaml [workflow]");
+//! # Ok::<(), cfgvault_closure::Error>(())
+//! ```
+
+mod cycles;
+mod error;
+mod index;
+mod model;
+mod profile;
+mod resolve;
+mod strategy;
+
+use std::path::Path;
+
+pub use error::Error;
+pub use model::{Closure, Edge, FileEntry, FileKind, ParseError, Unresolved};
+pub use profile::Profile;
+pub use strategy::{CustomStrategy, Strategy};
+
+/// How to analyse: what to keep, what to leave out, which layout.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Options {
+    /// How much of the graph to keep. Default: [`Strategy::Comprehensive`].
+    pub strategy: Strategy,
+    /// Glob patterns of files left out of the closure (they are still analysed, so the files they
+    /// reference are found). A pattern without `/` matches a file name at any depth (`*_test.yaml`),
+    /// one with `/` is anchored at the root (`llms/provider/*/dev-*.yaml`). Default: empty.
+    pub excludes: Vec<String>,
+    /// The layout's reference rules. Default: [`Profile::builtin`].
+    pub profile: Profile,
+}
+
+impl Options {
+    /// The defaults: comprehensive, no excludes, built-in profile.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Sets [`Options::strategy`].
+    pub fn strategy(mut self, strategy: Strategy) -> Options {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Adds one pattern to [`Options::excludes`].
+    pub fn exclude(mut self, pattern: impl Into<String>) -> Options {
+        self.excludes.push(pattern.into());
+        self
+    }
+
+    /// Sets [`Options::profile`].
+    pub fn profile(mut self, profile: Profile) -> Options {
+        self.profile = profile;
+        self
+    }
+}
+
+/// The closure of `workflow` (relative to `root`, `/`-separated) under `options`.
+///
+/// Fails only when the root cannot be read, the workflow is missing, not a regular file or outside
+/// the root, or an exclude glob is invalid.
+pub fn resolve(root: &Path, workflow: &str, options: &Options) -> Result<Closure, Error> {
+    resolve::run(root, Some(workflow), options)
+}
+
+/// Every regular file under `root` (minus excludes), without a workflow: no references are
+/// followed, YAML files are parsed only to report the ones that do not parse, and names that
+/// cannot be stored (not UTF-8) or symlinks leading out of the root are reported as unresolved.
+/// `options.strategy` is ignored except for a custom strategy's excludes.
+pub fn resolve_tree(root: &Path, options: &Options) -> Result<Closure, Error> {
+    resolve::run(root, None, options)
+}

@@ -1,0 +1,466 @@
+//! A profile: the data that says which YAML keys hold references and how a value maps to files.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+use crate::{Error, FileKind};
+
+const BUILTIN_YAML: &str = include_str!("builtin.yaml");
+
+/// How references are found and resolved for one framework's layout.
+///
+/// A profile is a list of rules written in YAML; [`Profile::builtin`] is the agent framework's
+/// `configs/` layout (its source is `src/builtin.yaml` in this crate, the reference for the
+/// format). Each rule names the key paths holding references (`keys:`, dot-separated, `*` = one
+/// segment, `**` = any number, a list at a matched key contributes each element) or an
+/// `implicit:` value, optionally limits the files it applies to (`from:` globs), and resolves the
+/// value in exactly one way:
+/// - `candidates:` path templates tried in order (`{dir}` = the referencing file's folder,
+///   `{value}` = the value, `*`/`**` whole-segment wildcards); the first template with a match
+///   wins, with `ancestors: true` retried from each ancestor folder, `default_suffix:` appended
+///   to values without one, `check_key: value|fragment` checking a top-level key of the target;
+/// - `by_field: FIELD` + `within:` globs: files whose top-level FIELD equals the value (files that
+///   do not parse are matched by file stem instead);
+/// - `all:` globs (minus `except:`): every such file, whatever the value.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    spec: ProfileSpec,
+    pub(crate) compiled: Compiled,
+}
+
+impl PartialEq for Profile {
+    fn eq(&self, other: &Self) -> bool {
+        self.spec == other.spec
+    }
+}
+
+impl Eq for Profile {}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile::builtin()
+    }
+}
+
+impl Profile {
+    /// The agent framework's layout (design.md section 5).
+    pub fn builtin() -> Profile {
+        static BUILTIN: OnceLock<Profile> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                Profile::parse(BUILTIN_YAML, "built-in profile")
+                    .expect("the built-in profile is checked by a unit test")
+            })
+            .clone()
+    }
+
+    /// Reads a profile from YAML text.
+    pub fn from_yaml_str(yaml: &str) -> Result<Profile, Error> {
+        Profile::parse(yaml, "profile string")
+    }
+
+    /// Reads a profile from a YAML file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Profile, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "read profile",
+            path: path.to_owned(),
+            source,
+        })?;
+        Profile::parse(&text, &format!("profile file '{}'", path.display()))
+    }
+
+    /// The profile's `name:`.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    fn parse(yaml: &str, origin: &str) -> Result<Profile, Error> {
+        let err = |message: String| Error::Profile {
+            origin: origin.to_owned(),
+            message,
+        };
+        let spec: ProfileSpec = serde_yaml::from_str(yaml).map_err(|e| err(e.to_string()))?;
+        let compiled = compile(&spec).map_err(err)?;
+        Ok(Profile { spec, compiled })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileSpec {
+    name: String,
+    #[serde(default = "default_parse")]
+    parse: Vec<String>,
+    #[serde(default)]
+    globals: Vec<String>,
+    #[serde(default)]
+    kinds: Vec<KindSpec>,
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+}
+
+fn default_parse() -> Vec<String> {
+    vec!["**/*.yaml".to_owned(), "**/*.yml".to_owned()]
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindSpec {
+    kind: String,
+    path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    name: String,
+    #[serde(default)]
+    from: Vec<String>,
+    #[serde(default)]
+    keys: Vec<String>,
+    implicit: Option<String>,
+    candidates: Option<Vec<String>>,
+    #[serde(default)]
+    ancestors: bool,
+    default_suffix: Option<String>,
+    check_key: Option<String>,
+    #[serde(default)]
+    optional: bool,
+    by_field: Option<String>,
+    #[serde(default)]
+    within: Vec<String>,
+    all: Option<Vec<String>>,
+    #[serde(default)]
+    except: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled {
+    pub(crate) parse: GlobSet,
+    pub(crate) globals: Vec<String>,
+    pub(crate) kinds: Vec<(FileKind, GlobMatcher)>,
+    pub(crate) rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub(crate) name: String,
+    /// `None` = every parsed file.
+    pub(crate) from: Option<GlobSet>,
+    pub(crate) keys: Vec<KeyPattern>,
+    pub(crate) implicit: Option<String>,
+    pub(crate) target: Target,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CheckKey {
+    Value,
+    Fragment,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Paths {
+        candidates: Vec<String>,
+        ancestors: bool,
+        default_suffix: Option<String>,
+        check_key: Option<CheckKey>,
+        optional: bool,
+    },
+    ByField {
+        field: String,
+        within: GlobSet,
+        within_text: String,
+    },
+    All {
+        include: GlobSet,
+        except: GlobSet,
+    },
+}
+
+/// Profile globs are anchored at the root and `*` stops at `/`, like path templates.
+pub(crate) fn anchored_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(true).build()
+}
+
+fn glob_set(patterns: &[String], what: &str) -> Result<GlobSet, String> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(anchored_glob(p).map_err(|e| format!("{what}: invalid glob '{p}': {e}"))?);
+    }
+    b.build().map_err(|e| format!("{what}: {e}"))
+}
+
+fn compile(spec: &ProfileSpec) -> Result<Compiled, String> {
+    let parse = glob_set(&spec.parse, "parse")?;
+    let mut kinds = Vec::new();
+    for k in &spec.kinds {
+        let kind: FileKind = k.kind.parse().map_err(|e: Error| format!("kinds: {e}"))?;
+        let m = anchored_glob(&k.path)
+            .map_err(|e| format!("kinds: invalid glob '{}': {e}", k.path))?
+            .compile_matcher();
+        kinds.push((kind, m));
+    }
+    let mut rules = Vec::new();
+    for r in &spec.rules {
+        rules.push(compile_rule(r).map_err(|m| format!("rule '{}': {m}", r.name))?);
+    }
+    Ok(Compiled {
+        parse,
+        globals: spec.globals.clone(),
+        kinds,
+        rules,
+    })
+}
+
+fn compile_rule(r: &RuleSpec) -> Result<Rule, String> {
+    if r.keys.is_empty() == r.implicit.is_none() {
+        return Err("needs exactly one of keys and implicit".to_owned());
+    }
+    let from = if r.from.is_empty() {
+        None
+    } else {
+        Some(glob_set(&r.from, "from")?)
+    };
+    let keys = r
+        .keys
+        .iter()
+        .map(|k| KeyPattern::parse(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let modes = [
+        r.candidates.is_some(),
+        r.by_field.is_some(),
+        r.all.is_some(),
+    ];
+    if modes.iter().filter(|m| **m).count() != 1 {
+        return Err("needs exactly one of candidates, by_field and all".to_owned());
+    }
+    let target = if let Some(candidates) = &r.candidates {
+        if candidates.is_empty() {
+            return Err("candidates is empty".to_owned());
+        }
+        for c in candidates {
+            check_template(c)?;
+        }
+        let check_key = match r.check_key.as_deref() {
+            None => None,
+            Some("value") => Some(CheckKey::Value),
+            Some("fragment") => Some(CheckKey::Fragment),
+            Some(other) => {
+                return Err(format!(
+                    "check_key is '{other}', expected 'value' or 'fragment'"
+                ));
+            }
+        };
+        Target::Paths {
+            candidates: candidates.clone(),
+            ancestors: r.ancestors,
+            default_suffix: r.default_suffix.clone(),
+            check_key,
+            optional: r.optional,
+        }
+    } else if let Some(field) = &r.by_field {
+        if r.within.is_empty() {
+            return Err("by_field needs within".to_owned());
+        }
+        Target::ByField {
+            field: field.clone(),
+            within: glob_set(&r.within, "within")?,
+            within_text: r.within.join(", "),
+        }
+    } else {
+        let include = r.all.as_deref().unwrap_or_default();
+        Target::All {
+            include: glob_set(include, "all")?,
+            except: glob_set(&r.except, "except")?,
+        }
+    };
+    Ok(Rule {
+        name: r.name.clone(),
+        from,
+        keys,
+        implicit: r.implicit.clone(),
+        target,
+    })
+}
+
+fn check_template(t: &str) -> Result<(), String> {
+    for seg in t.split('/') {
+        let wild = seg.contains('*');
+        if wild && seg != "*" && seg != "**" {
+            return Err(format!("candidate '{t}': wildcards must be whole segments"));
+        }
+        if seg.contains("{dir}") && seg != "{dir}" {
+            return Err(format!("candidate '{t}': {{dir}} must be a whole segment"));
+        }
+    }
+    Ok(())
+}
+
+/// One segment of a YAML location: a mapping key or a sequence index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// Renders `a.b[0].c`.
+pub(crate) fn render_key_path(path: &[PathSeg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            PathSeg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            PathSeg::Index(i) => {
+                s.push('[');
+                s.push_str(&i.to_string());
+                s.push(']');
+            }
+        }
+    }
+    s
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KeySeg {
+    Lit(String),
+    One,
+    Any,
+}
+
+/// A dot-separated key path pattern: `*` matches one segment (key or index), `**` any number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyPattern(Vec<KeySeg>);
+
+impl KeyPattern {
+    fn parse(s: &str) -> Result<KeyPattern, String> {
+        if s.is_empty() {
+            return Err("empty key pattern".to_owned());
+        }
+        let segs = s
+            .split('.')
+            .map(|p| match p {
+                "" => Err(format!("key pattern '{s}' has an empty segment")),
+                "*" => Ok(KeySeg::One),
+                "**" => Ok(KeySeg::Any),
+                lit => Ok(KeySeg::Lit(lit.to_owned())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(KeyPattern(segs))
+    }
+
+    /// Wildcard matching with a single backtrack point, linear in practice and never recursive.
+    pub(crate) fn matches(&self, path: &[PathSeg]) -> bool {
+        let pat = &self.0;
+        let (mut p, mut s) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while s < path.len() {
+            match pat.get(p) {
+                Some(KeySeg::Any) => {
+                    star = Some((p, s));
+                    p += 1;
+                }
+                Some(KeySeg::One) => {
+                    p += 1;
+                    s += 1;
+                }
+                Some(KeySeg::Lit(l)) if matches!(&path[s], PathSeg::Key(k) if k == l) => {
+                    p += 1;
+                    s += 1;
+                }
+                _ => match star {
+                    Some((sp, ss)) => {
+                        p = sp + 1;
+                        s = ss + 1;
+                        star = Some((sp, ss + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        pat[p..].iter().all(|k| *k == KeySeg::Any)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(path: &str) -> Vec<PathSeg> {
+        path.split('.')
+            .map(|s| match s.parse::<usize>() {
+                Ok(i) => PathSeg::Index(i),
+                Err(_) => PathSeg::Key(s.to_owned()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn builtin_profile_compiles() {
+        let p = Profile::parse(BUILTIN_YAML, "built-in").unwrap();
+        assert_eq!(p.name(), "builtin");
+        assert_eq!(Profile::builtin(), p);
+    }
+
+    #[test]
+    fn key_patterns() {
+        let cases = [
+            ("**.llm_client", "nodes.a.config.llm_client", true),
+            ("**.llm_client", "llm_client", true),
+            ("**.llm_client", "llm_client.x", false),
+            ("nodes.*.config.agent", "nodes.n.config.agent", true),
+            ("nodes.*.config.agent", "nodes.config.agent", false),
+            ("*.tools", "tools", false),
+            ("*.tools", "g.tools", true),
+            (
+                "**.config_files.*.file_path",
+                "config_files.x.file_path",
+                true,
+            ),
+            ("**.file", "a.0.b.file", true),
+            ("**.a.**.b", "x.a.y.z.b", true),
+            ("**.a.**.b", "x.a.y.z.c", false),
+        ];
+        for (pat, path, want) in cases {
+            let got = KeyPattern::parse(pat).unwrap().matches(&key(path));
+            assert_eq!(got, want, "{pat} vs {path}");
+        }
+    }
+
+    #[test]
+    fn bad_profiles_name_the_problem() {
+        let cases = [
+            (
+                "name: x\nrules: [{name: r, keys: [a]}]",
+                "rule 'r': needs exactly one of candidates",
+            ),
+            (
+                "name: x\nrules: [{name: r, keys: [a], candidates: ['a*/b']}]",
+                "wildcards must be whole segments",
+            ),
+            (
+                "name: x\nkinds: [{kind: nope, path: a}]",
+                "unknown file kind 'nope'",
+            ),
+            ("name: x\nbogus: 1", "unknown field `bogus`"),
+            (
+                "name: x\nrules: [{name: r, keys: ['a..b'], all: [x]}]",
+                "empty segment",
+            ),
+        ];
+        for (yaml, want) in cases {
+            let err = Profile::from_yaml_str(yaml).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+            assert!(err.starts_with("invalid profile (profile string)"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,856 @@
+//! The resolver: one walk of the root, a worklist over files, each file parsed at most once.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use globset::{GlobSet, GlobSetBuilder};
+use serde_yaml::Value;
+
+use crate::cycles::find_cycles;
+use crate::index::{Index, walk};
+use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, anchored_glob, render_key_path};
+use crate::{Closure, Edge, Error, FileEntry, FileKind, Options, ParseError, Unresolved};
+
+/// Files larger than this are backed up but not parsed: configs are small, and this bounds the
+/// memory a hostile file can take.
+const MAX_PARSE_BYTES: u64 = 8 << 20;
+
+/// How many tried candidates an `unresolved` reason lists before eliding the rest.
+const MAX_TRIED_SHOWN: usize = 6;
+
+/// Compiles exclude patterns the gitignore way: a pattern without `/` matches a file name at any
+/// depth, one with `/` is anchored at the root; `*` never crosses `/`.
+pub(crate) fn exclude_set(patterns: &[String]) -> Result<GlobSet, Error> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let anchored = if p.contains('/') {
+            p.trim_start_matches('/').to_owned()
+        } else {
+            format!("**/{p}")
+        };
+        let glob = anchored_glob(&anchored).map_err(|e| Error::Glob {
+            pattern: p.clone(),
+            message: e.kind().to_string(),
+        })?;
+        b.add(glob);
+    }
+    b.build().map_err(|e| Error::Glob {
+        pattern: patterns.join(", "),
+        message: e.to_string(),
+    })
+}
+
+enum Doc {
+    Parsed(Value),
+    Failed(ParseError),
+    /// Not YAML by the profile: backed up, never read.
+    Skipped,
+}
+
+#[derive(Default)]
+struct FieldIndex {
+    by_value: HashMap<String, Vec<String>>,
+    /// Files that do not parse, by file stem: their field is unknown, the stem is the best guess.
+    by_stem: HashMap<String, Vec<String>>,
+}
+
+/// A reference found in a file, before resolution.
+struct Ref {
+    rule: usize,
+    key: String,
+    value: String,
+}
+
+struct Analysis<'a> {
+    root: &'a Path,
+    profile: &'a Compiled,
+    index: &'a Index,
+    docs: HashMap<String, Doc>,
+    field_indexes: HashMap<usize, FieldIndex>,
+    edges: Vec<Edge>,
+    unresolved: Vec<Unresolved>,
+    reached: BTreeSet<String>,
+    queue: VecDeque<String>,
+}
+
+impl<'a> Analysis<'a> {
+    fn new(root: &'a Path, profile: &'a Compiled, index: &'a Index) -> Self {
+        Analysis {
+            root,
+            profile,
+            index,
+            docs: HashMap::new(),
+            field_indexes: HashMap::new(),
+            edges: Vec::new(),
+            unresolved: Vec::new(),
+            reached: BTreeSet::new(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn is_yaml(&self, path: &str) -> bool {
+        self.profile.parse.is_match(path)
+    }
+
+    /// Parses `path` the first time it is asked for; `force` parses it even if the profile does
+    /// not call it YAML (the workflow itself).
+    fn doc(&mut self, path: &str, force: bool) -> &Doc {
+        if !self.docs.contains_key(path) {
+            let doc = if force || self.is_yaml(path) {
+                load(&self.root.join(path), path)
+            } else {
+                Doc::Skipped
+            };
+            self.docs.insert(path.to_owned(), doc);
+        }
+        self.docs
+            .get(path)
+            .expect("inserted above when it was missing")
+    }
+
+    fn reach(&mut self, path: &str) {
+        if self.reached.insert(path.to_owned()) {
+            self.queue.push_back(path.to_owned());
+        }
+    }
+
+    fn run(&mut self, roots: &[String]) {
+        for r in roots {
+            // Roots are parsed even when the profile would skip them.
+            self.doc(r, true);
+            self.reach(r);
+        }
+        while let Some(path) = self.queue.pop_front() {
+            let refs = self.collect_refs(&path);
+            for r in refs {
+                self.follow(&path, r);
+            }
+        }
+    }
+
+    fn collect_refs(&mut self, path: &str) -> Vec<Ref> {
+        let profile = self.profile;
+        let rules: Vec<usize> = profile
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.from.as_ref().is_none_or(|g| g.is_match(path)))
+            .map(|(i, _)| i)
+            .collect();
+        let mut refs = Vec::new();
+        for &i in &rules {
+            if let Some(v) = &profile.rules[i].implicit {
+                refs.push(Ref {
+                    rule: i,
+                    key: "(implicit)".to_owned(),
+                    value: v.clone(),
+                });
+            }
+        }
+        let Doc::Parsed(value) = self.doc(path, false) else {
+            return refs;
+        };
+        // Depth-first with an explicit stack; the parser's own nesting limit bounds the depth.
+        let mut stack: Vec<(&Value, Vec<PathSeg>)> = vec![(value, Vec::new())];
+        while let Some((node, at)) = stack.pop() {
+            let node = untag(node);
+            for &i in &rules {
+                let rule: &Rule = &profile.rules[i];
+                if !rule.keys.iter().any(|k| k.matches(&at)) {
+                    continue;
+                }
+                match node {
+                    Value::Sequence(items) => {
+                        for (n, item) in items.iter().enumerate() {
+                            if let Some(v) = scalar(item) {
+                                let mut key = at.clone();
+                                key.push(PathSeg::Index(n));
+                                refs.push(Ref {
+                                    rule: i,
+                                    key: render_key_path(&key),
+                                    value: v,
+                                });
+                            }
+                        }
+                    }
+                    other => {
+                        if let Some(v) = scalar(other) {
+                            refs.push(Ref {
+                                rule: i,
+                                key: render_key_path(&at),
+                                value: v,
+                            });
+                        }
+                    }
+                }
+            }
+            match node {
+                Value::Mapping(map) => {
+                    for (k, v) in map.iter() {
+                        let mut child = at.clone();
+                        child.push(PathSeg::Key(scalar(k).unwrap_or_else(|| "?".to_owned())));
+                        stack.push((v, child));
+                    }
+                }
+                Value::Sequence(items) => {
+                    for (n, v) in items.iter().enumerate().rev() {
+                        let mut child = at.clone();
+                        child.push(PathSeg::Index(n));
+                        stack.push((v, child));
+                    }
+                }
+                _ => {}
+            }
+        }
+        refs
+    }
+
+    fn follow(&mut self, from: &str, r: Ref) {
+        let profile = self.profile;
+        let rule = &profile.rules[r.rule];
+        let implicit = rule.implicit.is_some();
+        let outcome = match &rule.target {
+            Target::Paths { .. } => self.resolve_paths(from, &r, rule),
+            Target::ByField { .. } => self.resolve_by_field(&r, rule),
+            Target::All { include, except } => Ok(self
+                .index
+                .files
+                .iter()
+                .filter(|p| include.is_match(p.as_str()) && !except.is_match(p.as_str()))
+                .cloned()
+                .collect()),
+        };
+        match outcome {
+            Ok(targets) => {
+                for to in targets {
+                    // A provider's common.yaml does not inherit itself.
+                    if implicit && to == from {
+                        continue;
+                    }
+                    self.edges.push(Edge {
+                        from: from.to_owned(),
+                        key: r.key.clone(),
+                        value: r.value.clone(),
+                        to: to.clone(),
+                        rule: rule.name.clone(),
+                    });
+                    self.reach(&to);
+                }
+            }
+            Err(Some(reason)) => self.unresolved.push(Unresolved {
+                from: from.to_owned(),
+                key: r.key,
+                value: r.value,
+                reason,
+            }),
+            Err(None) => {}
+        }
+    }
+
+    /// `Err(None)` = nothing found and the rule says that is fine.
+    fn resolve_paths(
+        &mut self,
+        from: &str,
+        r: &Ref,
+        rule: &Rule,
+    ) -> Result<Vec<String>, Option<String>> {
+        let Target::Paths {
+            candidates,
+            ancestors,
+            default_suffix,
+            check_key,
+            optional,
+        } = &rule.target
+        else {
+            return Err(None);
+        };
+        let value = r.value.as_str();
+        if value.is_empty() {
+            return Err(Some("empty value".to_owned()));
+        }
+        if value.contains("${") {
+            return Err(Some("contains a placeholder".to_owned()));
+        }
+        let (path_value, fragment) = match (check_key, value.split_once('#')) {
+            (Some(CheckKey::Fragment), Some((p, f))) => (p, Some(f)),
+            _ => (value, None),
+        };
+        if path_value.starts_with('/') || path_value.starts_with('\\') || has_drive(path_value) {
+            return Err(Some("outside the config root".to_owned()));
+        }
+        let mut variants = Vec::with_capacity(2);
+        if let Some(suffix) = default_suffix
+            && !path_value.ends_with(suffix.as_str())
+        {
+            variants.push(format!("{path_value}{suffix}"));
+        }
+        variants.push(path_value.to_owned());
+
+        let from_dir: Vec<&str> = match from.rsplit_once('/') {
+            Some((d, _)) => d.split('/').collect(),
+            None => Vec::new(),
+        };
+        let depths: Vec<usize> = if *ancestors {
+            (0..=from_dir.len()).rev().collect()
+        } else {
+            vec![from_dir.len()]
+        };
+        let mut tried = Vec::new();
+        let mut escaped = 0usize;
+        let mut found = Vec::new();
+        'search: for depth in depths {
+            let dir = &from_dir[..depth];
+            for template in candidates {
+                for v in &variants {
+                    let Some(segs) = expand(template, dir, v) else {
+                        escaped += 1;
+                        continue;
+                    };
+                    tried.push(render_segs(&segs));
+                    found = self.lookup(&segs);
+                    if !found.is_empty() {
+                        break 'search;
+                    }
+                }
+            }
+        }
+        if found.is_empty() {
+            if *optional {
+                return Err(None);
+            }
+            if tried.is_empty() && escaped > 0 {
+                return Err(Some("outside the config root".to_owned()));
+            }
+            let mut list = tried
+                .iter()
+                .take(MAX_TRIED_SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if tried.len() > MAX_TRIED_SHOWN {
+                list.push_str(&format!(" and {} more", tried.len() - MAX_TRIED_SHOWN));
+            }
+            if escaped > 0 {
+                list.push_str(&format!("; {escaped} outside the config root"));
+            }
+            return Err(Some(format!("not found (tried {list})")));
+        }
+        let key = match check_key {
+            Some(CheckKey::Value) => Some(value),
+            Some(CheckKey::Fragment) => fragment,
+            None => None,
+        };
+        if let Some(key) = key {
+            for target in &found {
+                // An empty file (null) has no keys; a file that does not parse cannot be checked.
+                let missing = match self.doc(target, false) {
+                    Doc::Parsed(Value::Mapping(map)) => !map.contains_key(key),
+                    Doc::Parsed(Value::Null) => true,
+                    _ => false,
+                };
+                if missing {
+                    let reason = format!("key '{key}' not found in {target}");
+                    self.unresolved.push(Unresolved {
+                        from: from.to_owned(),
+                        key: r.key.clone(),
+                        value: r.value.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn resolve_by_field(&mut self, r: &Ref, rule: &Rule) -> Result<Vec<String>, Option<String>> {
+        let Target::ByField {
+            field,
+            within,
+            within_text,
+        } = &rule.target
+        else {
+            return Err(None);
+        };
+        if r.value.contains("${") {
+            return Err(Some("contains a placeholder".to_owned()));
+        }
+        let rule_id = r.rule;
+        if !self.field_indexes.contains_key(&rule_id) {
+            let mut fi = FieldIndex::default();
+            let index = self.index;
+            for path in index.files.iter().filter(|p| within.is_match(p.as_str())) {
+                match self.doc(path, false) {
+                    Doc::Parsed(Value::Mapping(map)) => {
+                        if let Some(v) = map.get(field.as_str()).and_then(scalar) {
+                            fi.by_value.entry(v).or_default().push(path.clone());
+                        }
+                    }
+                    Doc::Failed(_) => {
+                        let name = path.rsplit('/').next().unwrap_or(path);
+                        let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+                        fi.by_stem
+                            .entry(stem.to_owned())
+                            .or_default()
+                            .push(path.clone());
+                    }
+                    _ => {}
+                }
+            }
+            self.field_indexes.insert(rule_id, fi);
+        }
+        let fi = self
+            .field_indexes
+            .get(&rule_id)
+            .expect("inserted above when it was missing");
+        fi.by_value
+            .get(&r.value)
+            .or_else(|| fi.by_stem.get(&r.value))
+            .cloned()
+            .ok_or_else(|| Some(format!("no {field}: {} in {within_text}", r.value)))
+    }
+
+    fn lookup(&self, segs: &[Seg]) -> Vec<String> {
+        let prefix_len = segs.iter().take_while(|s| matches!(s, Seg::Lit(_))).count();
+        if prefix_len == segs.len() {
+            let path = render_segs(segs);
+            return if self.index.files.contains(&path) {
+                vec![path]
+            } else {
+                Vec::new()
+            };
+        }
+        let mut prefix = render_segs(&segs[..prefix_len]);
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        self.index
+            .files
+            .range(prefix.clone()..)
+            .take_while(|p| p.starts_with(&prefix))
+            .filter(|p| segs_match(segs, &p.split('/').collect::<Vec<_>>()))
+            .cloned()
+            .collect()
+    }
+}
+
+fn has_drive(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+}
+
+fn load(abs: &Path, rel: &str) -> Doc {
+    let fail = |message: String| {
+        Doc::Failed(ParseError {
+            path: rel.to_owned(),
+            line: None,
+            column: None,
+            message,
+        })
+    };
+    match fs::metadata(abs) {
+        Ok(m) if m.len() > MAX_PARSE_BYTES => {
+            return fail(format!(
+                "file is larger than {MAX_PARSE_BYTES} bytes; not analysed"
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => return fail(format!("could not read: {e}")),
+    }
+    let bytes = match fs::read(abs) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("could not read: {e}")),
+    };
+    match serde_yaml::from_slice::<Value>(&bytes) {
+        Ok(v) => Doc::Parsed(v),
+        Err(e) => {
+            let mut message = e.to_string();
+            let (line, column) = match e.location() {
+                Some(l) => {
+                    // The location is reported in its own fields; keep the message free of it.
+                    let at = format!(" at line {} column {}", l.line(), l.column());
+                    message = message.replacen(&at, "", 1);
+                    (Some(l.line()), Some(l.column()))
+                }
+                // The parser gives no position for a second document; point at its marker.
+                None => (second_document_line(&bytes), None),
+            };
+            Doc::Failed(ParseError {
+                path: rel.to_owned(),
+                line,
+                column,
+                message,
+            })
+        }
+    }
+}
+
+/// The 1-based line of a `---` that starts a document after one with content, if any.
+fn second_document_line(bytes: &[u8]) -> Option<usize> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut content = false;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if line.starts_with("---") && (line.len() == 3 || line[3..].starts_with([' ', '\t'])) {
+            if content {
+                return Some(n + 1);
+            }
+        } else if !t.is_empty() && !t.starts_with('#') && !line.starts_with('%') {
+            content = true;
+        }
+    }
+    None
+}
+
+/// Custom tags (`!include x`) are seen through: the tagged value is what the framework reads.
+fn untag(mut v: &Value) -> &Value {
+    while let Value::Tagged(t) = v {
+        v = &t.value;
+    }
+    v
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match untag(v) {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Lit(String),
+    One,
+    Any,
+}
+
+fn render_segs(segs: &[Seg]) -> String {
+    segs.iter()
+        .map(|s| match s {
+            Seg::Lit(l) => l.as_str(),
+            Seg::One => "*",
+            Seg::Any => "**",
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Expands a candidate template lexically; `None` when `..` climbs above the root. The value is
+/// always literal: a `*` in it matches only a file really named `*`.
+fn expand(template: &str, dir: &[&str], value: &str) -> Option<Vec<Seg>> {
+    let mut raw: Vec<Seg> = Vec::new();
+    for part in template.split('/') {
+        match part {
+            "{dir}" => raw.extend(dir.iter().map(|d| Seg::Lit((*d).to_owned()))),
+            "*" => raw.push(Seg::One),
+            "**" => raw.push(Seg::Any),
+            lit => {
+                let text = lit.replace("{value}", value);
+                raw.extend(text.split('/').map(|s| Seg::Lit(s.to_owned())));
+            }
+        }
+    }
+    let mut out: Vec<Seg> = Vec::new();
+    for seg in raw {
+        match &seg {
+            Seg::Lit(s) if s.is_empty() || s == "." => {}
+            Seg::Lit(s) if s == ".." => {
+                out.pop()?;
+            }
+            _ => out.push(seg),
+        }
+    }
+    if out.is_empty() { None } else { Some(out) }
+}
+
+/// Segment matching with one backtrack point for `**`, never recursive.
+fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
+    let (mut p, mut s) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while s < path.len() {
+        match pat.get(p) {
+            Some(Seg::Any) => {
+                star = Some((p, s));
+                p += 1;
+            }
+            Some(Seg::One) => {
+                p += 1;
+                s += 1;
+            }
+            Some(Seg::Lit(l)) if l == path[s] => {
+                p += 1;
+                s += 1;
+            }
+            _ => match star {
+                Some((sp, ss)) => {
+                    p = sp + 1;
+                    s = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pat[p..].iter().all(|k| *k == Seg::Any)
+}
+
+fn classify(profile: &Compiled, path: &str) -> FileKind {
+    profile
+        .kinds
+        .iter()
+        .find(|(_, m)| m.is_match(path))
+        .map_or(FileKind::Other, |(k, _)| *k)
+}
+
+/// Normalizes a relative `/`-separated path lexically; `None` if absolute or climbing out.
+fn normalize(rel: &str) -> Option<String> {
+    if rel.starts_with('/') || rel.starts_with('\\') || has_drive(rel) || rel.contains('\0') {
+        return None;
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for seg in rel.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            s => out.push(s),
+        }
+    }
+    Some(out.join("/"))
+}
+
+fn open_root(root: &Path) -> Result<PathBuf, Error> {
+    let meta = fs::metadata(root).map_err(|source| Error::Io {
+        action: "read config root",
+        path: root.to_owned(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::RootNotDirectory {
+            path: root.to_owned(),
+        });
+    }
+    fs::canonicalize(root).map_err(|source| Error::Io {
+        action: "resolve config root",
+        path: root.to_owned(),
+        source,
+    })
+}
+
+fn check_workflow(
+    root: &Path,
+    canon_root: &Path,
+    index: &Index,
+    workflow: &str,
+) -> Result<String, Error> {
+    let outside = || Error::WorkflowOutsideRoot {
+        path: workflow.to_owned(),
+    };
+    let rel = normalize(workflow).ok_or_else(outside)?;
+    if rel.is_empty() {
+        return Err(Error::WorkflowNotFile {
+            path: workflow.to_owned(),
+        });
+    }
+    if index.files.contains(&rel) {
+        return Ok(rel);
+    }
+    // Not found by the walk: missing, a folder, or reached through a symlinked folder.
+    match fs::canonicalize(root.join(&rel)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::WorkflowMissing {
+            path: rel,
+            root: root.to_owned(),
+        }),
+        Err(source) => Err(Error::Io {
+            action: "read workflow",
+            path: root.join(&rel),
+            source,
+        }),
+        Ok(c) if !c.starts_with(canon_root) => Err(outside()),
+        Ok(c) if c.is_file() => Ok(rel),
+        Ok(_) => Err(Error::WorkflowNotFile { path: rel }),
+    }
+}
+
+pub(crate) fn run(
+    root: &Path,
+    workflow: Option<&str>,
+    options: &Options,
+) -> Result<Closure, Error> {
+    let selection = match workflow {
+        Some(_) => options.strategy.selection(),
+        None => crate::Strategy::Tree.selection(),
+    };
+    let mut patterns = options.excludes.clone();
+    if let crate::Strategy::Custom(c) = &options.strategy {
+        patterns.extend(c.exclude.iter().cloned());
+    }
+    patterns.sort();
+    patterns.dedup();
+    let excludes = exclude_set(&patterns)?;
+
+    let canon_root = open_root(root)?;
+    let index = walk(root, &canon_root)?;
+    let profile = &options.profile.compiled;
+    let workflow = match workflow {
+        Some(w) => Some(check_workflow(root, &canon_root, &index, w)?),
+        None => None,
+    };
+
+    let mut analysis = Analysis::new(root, profile, &index);
+    let mut roots: Vec<String> = workflow.iter().cloned().collect();
+    if selection.globals && workflow.is_some() {
+        roots.extend(
+            profile
+                .globals
+                .iter()
+                .filter(|g| index.files.contains(*g))
+                .cloned(),
+        );
+    }
+    analysis.run(&roots);
+
+    // Which files the strategy keeps.
+    let kind_of = |path: &str| {
+        if workflow.as_deref() == Some(path) {
+            FileKind::Workflow
+        } else {
+            classify(profile, path)
+        }
+    };
+    let mut selected: BTreeSet<String> = if selection.root_only {
+        workflow.iter().cloned().collect()
+    } else {
+        analysis
+            .reached
+            .iter()
+            .filter(|p| {
+                workflow.as_deref() == Some(p.as_str())
+                    || selection.kinds.is_none_or(|ks| ks.contains(&kind_of(p)))
+            })
+            .cloned()
+            .collect()
+    };
+    if selection.tree {
+        selected.extend(index.files.iter().cloned());
+    }
+    selected.retain(|p| !excludes.is_match(p.as_str()));
+
+    // Parse errors of the files the analysis read; without a workflow that is every YAML file,
+    // with one the tree strategy's extra files are payload only and stay unread (the cost of a
+    // tree closure stays that of the analysis).
+    let mut parse_errors = Vec::new();
+    for path in &selected {
+        let doc = if workflow.is_none() {
+            Some(analysis.doc(path, false))
+        } else if analysis.reached.contains(path) {
+            analysis.docs.get(path)
+        } else {
+            None
+        };
+        if let Some(Doc::Failed(e)) = doc {
+            parse_errors.push(e.clone());
+        }
+    }
+
+    let cycles: Vec<Vec<String>> = find_cycles(&analysis.edges, &analysis.reached)
+        .into_iter()
+        .filter(|c| c.iter().all(|p| selected.contains(p)))
+        .collect();
+
+    let mut edges: Vec<Edge> = std::mem::take(&mut analysis.edges)
+        .into_iter()
+        .filter(|e| selected.contains(&e.to))
+        .collect();
+    edges.sort();
+    edges.dedup();
+    let mut via: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, e) in edges.iter().enumerate() {
+        via.entry(e.to.as_str()).or_default().push(i);
+    }
+    let files = selected
+        .iter()
+        .map(|p| FileEntry {
+            path: p.clone(),
+            kind: kind_of(p),
+            via: via.get(p.as_str()).cloned().unwrap_or_default(),
+        })
+        .collect();
+
+    let mut unresolved: Vec<Unresolved> = std::mem::take(&mut analysis.unresolved)
+        .into_iter()
+        .filter(|u| selected.contains(&u.from))
+        .collect();
+    if selection.tree {
+        unresolved.extend(index.problems.iter().cloned());
+    }
+    unresolved.sort();
+    unresolved.dedup();
+
+    Ok(Closure {
+        workflow,
+        files,
+        edges,
+        unresolved,
+        parse_errors,
+        cycles,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn expand_templates() {
+        let dir = ["llms", "provider", "x"];
+        let e = |t: &str, v: &str| expand(t, &dir, v).map(|s| render_segs(&s));
+        assert_eq!(
+            e("{dir}/{value}", "common.yaml").as_deref(),
+            Some("llms/provider/x/common.yaml")
+        );
+        assert_eq!(
+            e("{dir}/{value}", "../common.yaml").as_deref(),
+            Some("llms/provider/common.yaml")
+        );
+        assert_eq!(e("{dir}/{value}", "../../../../etc/passwd"), None);
+        assert_eq!(
+            e("llms/provider/*/{value}.yaml", "a").as_deref(),
+            Some("llms/provider/*/a.yaml")
+        );
+        assert_eq!(
+            expand("{dir}/{value}", &[], "a/./b")
+                .map(|s| render_segs(&s))
+                .as_deref(),
+            Some("a/b")
+        );
+    }
+
+    #[test]
+    fn segment_matching() {
+        let m = |p: &str, path: &str| {
+            let segs = expand(p, &[], "").unwrap();
+            segs_match(&segs, &path.split('/').collect::<Vec<_>>())
+        };
+        assert!(m("llms/provider/*/a.yaml", "llms/provider/openai/a.yaml"));
+        assert!(!m("llms/provider/*/a.yaml", "llms/provider/a.yaml"));
+        assert!(m("tools/**", "tools/rest/x.yaml"));
+        assert!(m("**/x.yaml", "x.yaml"));
+    }
+
+    #[test]
+    fn normalize_paths() {
+        assert_eq!(
+            normalize("./workflows//a.yaml").as_deref(),
+            Some("workflows/a.yaml")
+        );
+        assert_eq!(normalize("../a.yaml"), None);
+        assert_eq!(normalize("/etc/passwd"), None);
+        assert_eq!(normalize("a/../../b"), None);
+    }
+}
