@@ -19,7 +19,6 @@ pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
 /// `path ‖ 0x00 ‖ blob id(32)` → `seq u32`.
 pub(crate) const PATH_BLOBS: &str = "session.path_blobs";
 /// `blob id(32) ‖ session id` → empty.
-pub(crate) const BLOB_SESSIONS: &str = "session.blob_sessions";
 /// Running totals: `logical_bytes`, `blob_bytes` → u64.
 pub(crate) const COUNTERS: &str = "session.counters";
 pub(crate) const C_LOGICAL: &[u8] = b"logical_bytes";
@@ -69,12 +68,6 @@ pub(crate) fn path_version_key(path: &str, seq: u32) -> Vec<u8> {
 pub(crate) fn path_blob_key(path: &str, blob: &ObjectId) -> Vec<u8> {
     let mut k = path_prefix(path);
     k.extend_from_slice(blob.as_bytes());
-    k
-}
-
-pub(crate) fn blob_session_key(blob: &ObjectId, id: &SessionId) -> Vec<u8> {
-    let mut k = blob.as_bytes().to_vec();
-    k.extend_from_slice(id.as_str().as_bytes());
     k
 }
 

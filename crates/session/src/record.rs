@@ -50,14 +50,19 @@ pub struct SessionRecord {
     pub id: SessionId,
     /// Creation time, UTC, with microsecond precision.
     pub created_at: DateTime<Utc>,
-    /// The root tree.
+    /// The root tree. (The session's store root names a session node linking this tree and
+    /// the closure blob; see docs/FORMAT.md.)
     pub root: ObjectId,
     /// The config root the files were read from.
     pub source_root: String,
     pub workflow: Option<String>,
     pub strategy: String,
-    #[serde(default)]
+    /// The closure details. Stored apart from the record, as a blob shared by every session
+    /// with the same closure (see `closure_id`).
+    #[serde(skip)]
     pub closure: ClosureInfo,
+    /// The blob holding `closure` as JSON.
+    pub closure_id: ObjectId,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Number of files.
@@ -80,6 +85,8 @@ impl SessionRecord {
         out
     }
 
+    /// Decodes a record without its closure details (`closure` is left empty; the caller
+    /// loads it from `closure_id`).
     pub(crate) fn decode(key: &str, bytes: &[u8]) -> Result<SessionRecord> {
         let corrupt = |detail: String| Error::CorruptIndex {
             key: key.to_string(),
@@ -93,4 +100,39 @@ impl SessionRecord {
             None => Err(corrupt("empty record".into())),
         }
     }
+}
+
+impl ClosureInfo {
+    /// The closure as stored in its blob: compact JSON.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        // Serializing plain data to a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub(crate) fn decode(id: &ObjectId, bytes: &[u8]) -> Result<ClosureInfo> {
+        serde_json::from_slice(bytes).map_err(|e| Error::CorruptIndex {
+            key: id.to_string(),
+            detail: format!("closure blob: {e}"),
+        })
+    }
+}
+
+/// The node a session's store root names: it links the root tree and the closure blob, so
+/// both are held by one reference, and sessions with the same files and closure share it.
+pub(crate) const SESSION_NODE_MAGIC: &[u8] = b"cfgvault session node v1\0";
+
+pub(crate) fn session_node(tree: &ObjectId, closure: &ObjectId) -> Vec<u8> {
+    let mut b = Vec::with_capacity(SESSION_NODE_MAGIC.len() + 64);
+    b.extend_from_slice(SESSION_NODE_MAGIC);
+    b.extend_from_slice(tree.as_bytes());
+    b.extend_from_slice(closure.as_bytes());
+    b
+}
+
+/// The tree a session node links to, `None` when `bytes` is not a session node.
+pub(crate) fn session_node_tree(bytes: &[u8]) -> Option<ObjectId> {
+    let rest = bytes.strip_prefix(SESSION_NODE_MAGIC)?;
+    (rest.len() == 64)
+        .then(|| ObjectId::from_slice(&rest[..32]))
+        .flatten()
 }

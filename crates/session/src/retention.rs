@@ -13,7 +13,7 @@ use cfgvault_store::{CommitOutcome, Store, StoreRead};
 use chrono::{DateTime, Datelike, Utc};
 
 use crate::keys::root_name;
-use crate::session::{all_records, delete_in};
+use crate::session::{all_records_bare, delete_in};
 use crate::{Result, SessionId};
 
 /// A retention policy. Construct with `Policy::default()` and set fields.
@@ -47,7 +47,7 @@ pub struct Plan {
 /// Computes what `policy` removes at time `now`, without writing.
 pub fn plan(store: &Store, policy: &Policy, now: DateTime<Utc>) -> Result<Plan> {
     let r = store.read()?;
-    let records = all_records(&r)?; // newest first
+    let records = all_records_bare(&r)?; // newest first
     let mut kept: HashSet<&SessionId> = HashSet::new();
     for rec in &records {
         if rec.pinned {

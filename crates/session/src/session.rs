@@ -7,7 +7,7 @@ use cfgvault_store::{CommitOutcome, ObjectId, Store, StoreRead, WriteTxn};
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::keys::{self, *};
-use crate::record::{ClosureInfo, SessionRecord};
+use crate::record::{ClosureInfo, SessionRecord, session_node, session_node_tree};
 use crate::tree::{self, EntryKind, LeafFile, Tree};
 use crate::{Error, FileSet, Result, SessionId, validate_path};
 
@@ -188,7 +188,9 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     let (root, logical) = tree::build(&leaves, &mut |t: &Tree| {
         Ok(txn.put_node(&t.encode(), &t.links())?.id)
     })?;
-    txn.pin(&root_name(&id), &root, b"")?;
+    let closure_id = txn.put_blob(&new.closure.encode())?.id;
+    let node = txn.put_node(&session_node(&root, &closure_id), &[root, closure_id])?;
+    txn.pin(&root_name(&id), &node.id, b"")?;
 
     let record = SessionRecord {
         id: id.clone(),
@@ -198,6 +200,7 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         workflow: new.workflow,
         strategy: new.strategy,
         closure: new.closure,
+        closure_id,
         labels: new.labels,
         files: new.files.len() as u64,
         logical_bytes: logical,
@@ -211,7 +214,6 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     let t = created_at.timestamp_micros();
     for e in new.files.files() {
         version_add(&mut txn, &e.path, &e.id, e.size, t)?;
-        txn.index_insert(BLOB_SESSIONS, &blob_session_key(&e.id, &id), b"")?;
     }
     add_counter(&mut txn, C_LOGICAL, logical as i128)?;
     add_counter(&mut txn, C_BLOB, new_blob_bytes as i128)?;
@@ -338,9 +340,38 @@ fn version_remove(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result
     Ok(())
 }
 
-pub(crate) fn load_record(r: &impl StoreRead, id: &SessionId) -> Result<Option<SessionRecord>> {
+/// A record without its closure details (enough for everything but showing them).
+pub(crate) fn load_record_bare(
+    r: &impl StoreRead,
+    id: &SessionId,
+) -> Result<Option<SessionRecord>> {
     match r.index_get(RECORDS, id.as_str().as_bytes())? {
         Some(v) => SessionRecord::decode(id.as_str(), &v).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A record with its closure details, read from the closure blob (through `cache`, since
+/// sessions of one workflow usually share one closure blob).
+fn with_closure(
+    r: &impl StoreRead,
+    mut rec: SessionRecord,
+    cache: &mut HashMap<ObjectId, ClosureInfo>,
+) -> Result<SessionRecord> {
+    rec.closure = match cache.get(&rec.closure_id) {
+        Some(c) => c.clone(),
+        None => {
+            let c = ClosureInfo::decode(&rec.closure_id, &r.get(&rec.closure_id)?)?;
+            cache.insert(rec.closure_id, c.clone());
+            c
+        }
+    };
+    Ok(rec)
+}
+
+pub(crate) fn load_record(r: &impl StoreRead, id: &SessionId) -> Result<Option<SessionRecord>> {
+    match load_record_bare(r, id)? {
+        Some(rec) => with_closure(r, rec, &mut HashMap::new()).map(Some),
         None => Ok(None),
     }
 }
@@ -400,6 +431,7 @@ pub fn list(store: &Store, options: &ListOptions) -> Result<Vec<SessionRecord>> 
         options.limit.unwrap_or(usize::MAX),
     )?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut closures = HashMap::new();
     for (k, _) in rows {
         let id_bytes = k.get(prefix.len() + 8..).unwrap_or_default();
         let id: SessionId = std::str::from_utf8(id_bytes)
@@ -409,10 +441,11 @@ pub fn list(store: &Store, options: &ListOptions) -> Result<Vec<SessionRecord>> 
                 key: String::from_utf8_lossy(&k).into_owned(),
                 detail: "not a session id".into(),
             })?;
-        out.push(load_record(&r, &id)?.ok_or_else(|| Error::CorruptIndex {
+        let rec = load_record_bare(&r, &id)?.ok_or_else(|| Error::CorruptIndex {
             key: id.to_string(),
             detail: "listed by time but has no record".into(),
-        })?);
+        })?;
+        out.push(with_closure(&r, rec, &mut closures)?);
     }
     Ok(out)
 }
@@ -536,7 +569,7 @@ pub(crate) fn delete_in(
     let unique: BTreeSet<&SessionId> = ids.iter().collect();
     let mut records = Vec::with_capacity(unique.len());
     for id in unique {
-        match load_record(txn, id)? {
+        match load_record_bare(txn, id)? {
             Some(rec) if strict || !rec.pinned => records.push(rec),
             Some(_) => {}
             None if strict => return Err(Error::SessionNotFound { id: id.to_string() }),
@@ -554,7 +587,6 @@ pub(crate) fn delete_in(
         let id = &rec.id;
         for f in walk(txn, &rec.root)? {
             version_remove(txn, &f.path, &f.id)?;
-            txn.index_remove(BLOB_SESSIONS, &blob_session_key(&f.id, id))?;
         }
         txn.index_remove(BY_TIME, &by_time_key(rec.created_at, id))?;
         for (k, v) in &rec.labels {
@@ -573,6 +605,7 @@ pub(crate) fn delete_in(
 /// links are blobs and how large they are).
 fn released_blob_bytes(r: &impl StoreRead, roots: &[ObjectId]) -> Result<u64> {
     let mut counts: HashMap<ObjectId, u64> = HashMap::new();
+    // `None`: a node (session node or tree); `Some(size)`: a blob of that size.
     let mut stack: Vec<(ObjectId, Option<u64>)> = roots.iter().map(|id| (*id, None)).collect();
     let mut bytes: u64 = 0;
     while let Some((id, blob_size)) = stack.pop() {
@@ -597,7 +630,15 @@ fn released_blob_bytes(r: &impl StoreRead, roots: &[ObjectId]) -> Result<u64> {
                 }
             }
             None => {
-                for e in load_tree(r, &id)?.entries() {
+                let bytes = r.get(&id)?;
+                if let Some(tree) = session_node_tree(&bytes) {
+                    // The closure blob it also links is no config file: not counted.
+                    stack.push((tree, None));
+                    continue;
+                }
+                let tree =
+                    Tree::decode(&bytes).map_err(|source| Error::CorruptTree { id, source })?;
+                for e in tree.entries() {
                     let size = (e.kind != EntryKind::Dir).then_some(e.size);
                     stack.push((e.id, size));
                 }
@@ -610,7 +651,8 @@ fn released_blob_bytes(r: &impl StoreRead, roots: &[ObjectId]) -> Result<u64> {
 /// Sets or clears a session's pinned flag (retention never removes a pinned session).
 pub fn set_pinned(store: &Store, id: &SessionId, pinned: bool) -> Result<()> {
     let mut txn = store.write()?;
-    let mut rec = require_record(&txn, id)?;
+    let mut rec =
+        load_record_bare(&txn, id)?.ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
     if rec.pinned != pinned {
         rec.pinned = pinned;
         txn.index_insert(RECORDS, id.as_str().as_bytes(), &rec.encode())?;
@@ -639,21 +681,52 @@ pub fn versions(store: &Store, path: &str) -> Result<Vec<Version>> {
         .collect()
 }
 
-/// The sessions holding a blob, by id.
+/// The sessions holding a blob, oldest first. There is no index for this (it would cost an
+/// entry per file per session on the backup path): every session's tree is searched, each
+/// distinct subtree once, so the cost is O(sessions + distinct trees).
 pub fn sessions_with_blob(store: &Store, blob: &ObjectId) -> Result<Vec<SessionId>> {
     let r = store.read()?;
-    let rows = r.index_prefix(BLOB_SESSIONS, blob.as_bytes(), usize::MAX)?;
-    rows.iter()
-        .map(|(k, _)| {
-            std::str::from_utf8(&k[32.min(k.len())..])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| Error::CorruptIndex {
-                    key: blob.to_string(),
-                    detail: "not a session id".into(),
-                })
-        })
-        .collect()
+    let mut memo: HashMap<ObjectId, bool> = HashMap::new();
+    let mut out = Vec::new();
+    for rec in all_records_bare(&r)?.into_iter().rev() {
+        if tree_contains(&r, &rec.root, blob, &mut memo)? {
+            out.push(rec.id);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `blob` is a file anywhere below `tree`, memoized per subtree. Iterative: the
+/// depth of a stored tree is not trusted.
+fn tree_contains(
+    r: &impl StoreRead,
+    tree: &ObjectId,
+    blob: &ObjectId,
+    memo: &mut HashMap<ObjectId, bool>,
+) -> Result<bool> {
+    // Post-order over subtrees: a tree is decided once all its subtrees are.
+    let mut stack: Vec<(ObjectId, bool)> = vec![(*tree, false)];
+    while let Some((id, children_done)) = stack.pop() {
+        if memo.contains_key(&id) {
+            continue;
+        }
+        let t = load_tree(r, &id)?;
+        if children_done {
+            let found = t.entries().iter().any(|e| match e.kind {
+                EntryKind::Dir => memo.get(&e.id).copied().unwrap_or(false),
+                _ => e.id == *blob,
+            });
+            memo.insert(id, found);
+        } else {
+            stack.push((id, true));
+            for e in t.entries() {
+                if e.kind == EntryKind::Dir && !memo.contains_key(&e.id) {
+                    stack.push((e.id, false));
+                }
+            }
+        }
+    }
+    Ok(memo.get(tree).copied().unwrap_or(false))
 }
 
 /// Totals of the session layer, in O(1).
@@ -682,8 +755,8 @@ pub fn stats(store: &Store) -> Result<SessionStats> {
     })
 }
 
-/// All sessions, newest first (for retention).
-pub(crate) fn all_records(r: &impl StoreRead) -> Result<Vec<SessionRecord>> {
+/// All sessions, newest first, without closure details (for retention and searches).
+pub(crate) fn all_records_bare(r: &impl StoreRead) -> Result<Vec<SessionRecord>> {
     let rows = r.index_range(
         BY_TIME,
         Bound::Unbounded,
@@ -697,7 +770,7 @@ pub(crate) fn all_records(r: &impl StoreRead) -> Result<Vec<SessionRecord>> {
             .ok()
             .and_then(|s| s.parse::<SessionId>().ok());
         if let Some(rec) = match id {
-            Some(id) => load_record(r, &id)?,
+            Some(id) => load_record_bare(r, &id)?,
             None => None,
         } {
             out.push(rec);

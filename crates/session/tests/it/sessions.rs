@@ -170,8 +170,9 @@ fn delete_releases_only_what_nobody_else_holds() {
     );
     fx.session("b", "2025-01-02", &[("x/shared", "same"), ("y", "b")]);
     let outcome = session::delete(&fx.store, &[sid("a")]).unwrap();
-    // Blob "a", the root tree of a and its subtree x (differs from b's x).
-    assert_eq!(outcome.objects_removed, 3);
+    // Blob "a", the root tree of a, its subtree x (differs from b's x) and the session node
+    // linking a's tree and closure (the empty closure blob is shared with b).
+    assert_eq!(outcome.objects_removed, 4);
     let r = fx.store.read().unwrap();
     assert!(r.contains(&ObjectId::for_blob(b"same")).unwrap());
     assert!(!r.contains(&ObjectId::for_blob(b"a")).unwrap());
