@@ -38,7 +38,7 @@ mod vault;
 
 pub use error::Error;
 pub use vault::{
-    BackupOptions, BackupReport, BackedUpFile, EnsureFile, EnsureOptions, EnsureReport,
+    BackedUpFile, BackupOptions, BackupReport, EnsureFile, EnsureOptions, EnsureReport,
     EnsureStatus, Options, Vault,
 };
 

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
 use cfgvault_closure as closure;
 use cfgvault_session as session;
 use cfgvault_session::{SessionId, SessionRecord};
 use cfgvault_store::{ObjectId, Progress, Store, StoreOptions};
+use chrono::{DateTime, Utc};
 
 use crate::Error;
 
@@ -26,7 +26,11 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         let s = StoreOptions::default();
-        Options { zstd_level: s.zstd_level, max_file_size: s.max_object_size, shared: s.shared }
+        Options {
+            zstd_level: s.zstd_level,
+            max_file_size: s.max_object_size,
+            shared: s.shared,
+        }
     }
 }
 
@@ -126,7 +130,11 @@ pub struct EnsureReport {
 
 impl EnsureReport {
     fn with(&self, want: impl Fn(&EnsureStatus) -> bool) -> Vec<&str> {
-        self.files.iter().filter(|f| want(&f.status)).map(|f| f.path.as_str()).collect()
+        self.files
+            .iter()
+            .filter(|f| want(&f.status))
+            .map(|f| f.path.as_str())
+            .collect()
     }
     /// Paths written back.
     pub fn restored(&self) -> Vec<&str> {
@@ -160,17 +168,23 @@ impl Vault {
 
     /// Creates a new store (and its parent directories).
     pub fn create(path: impl AsRef<Path>, options: &Options) -> Result<Vault, Error> {
-        Ok(Vault { store: Store::create(path, &options.store())? })
+        Ok(Vault {
+            store: Store::create(path, &options.store())?,
+        })
     }
 
     /// Opens an existing store.
     pub fn open(path: impl AsRef<Path>, options: &Options) -> Result<Vault, Error> {
-        Ok(Vault { store: Store::open(path, &options.store())? })
+        Ok(Vault {
+            store: Store::open(path, &options.store())?,
+        })
     }
 
     /// Opens a store, creating it when no file exists there.
     pub fn open_or_create(path: impl AsRef<Path>, options: &Options) -> Result<Vault, Error> {
-        Ok(Vault { store: Store::open_or_create(path, &options.store())? })
+        Ok(Vault {
+            store: Store::open_or_create(path, &options.store())?,
+        })
     }
 
     /// The path of the store file.
@@ -188,7 +202,9 @@ impl Vault {
         options: &BackupOptions,
     ) -> Result<BackupReport, Error> {
         if !config_root.is_dir() {
-            return Err(Error::NotADirectory { path: config_root.to_path_buf() });
+            return Err(Error::NotADirectory {
+                path: config_root.to_path_buf(),
+            });
         }
         let mut copts = closure::Options::default();
         copts.strategy = options.strategy.clone();
@@ -202,10 +218,20 @@ impl Vault {
                 closure::resolve_tree(config_root, &copts)?
             }
             None => {
-                return Err(Error::WorkflowRequired { strategy: options.strategy.to_string() });
+                return Err(Error::WorkflowRequired {
+                    strategy: options.strategy.to_string(),
+                });
             }
         };
-        let paths: Vec<String> = analysis.files.iter().map(|f| f.path.clone()).collect();
+        // A store kept inside the config root (the default `.cfgvault/store.redb` under a
+        // project directory) must not back itself up.
+        let own_file = self.path_under(config_root);
+        let paths: Vec<String> = analysis
+            .files
+            .iter()
+            .map(|f| f.path.clone())
+            .filter(|p| Some(p) != own_file.as_ref())
+            .collect();
         // Read and hash before the write transaction, so the store is held only for the commit.
         let files = session::FileSet::read(config_root, &session::Selection::Paths(paths))?;
         let created_at = options.created_at.unwrap_or_else(Utc::now);
@@ -226,8 +252,11 @@ impl Vault {
         new.closure = closure_info(&analysis);
         new.labels = options.labels.clone();
         let created = session::create(&self.store, new)?;
-        let kinds: BTreeMap<&str, closure::FileKind> =
-            analysis.files.iter().map(|f| (f.path.as_str(), f.kind)).collect();
+        let kinds: BTreeMap<&str, closure::FileKind> = analysis
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.kind))
+            .collect();
         let files = created
             .files
             .iter()
@@ -236,7 +265,10 @@ impl Vault {
                 id: f.id,
                 size: f.size,
                 new: f.new,
-                kind: kinds.get(f.path.as_str()).copied().unwrap_or(closure::FileKind::Other),
+                kind: kinds
+                    .get(f.path.as_str())
+                    .copied()
+                    .unwrap_or(closure::FileKind::Other),
             })
             .collect();
         Ok(BackupReport {
@@ -246,6 +278,15 @@ impl Vault {
             new_objects: created.commit.objects_added,
             bytes_added: created.commit.bytes_added,
         })
+    }
+
+    /// The store file's path relative to `root`, `/`-separated, when it lies inside it.
+    fn path_under(&self, root: &Path) -> Option<String> {
+        let store = std::fs::canonicalize(self.path()).ok()?;
+        let root = std::fs::canonicalize(root).ok()?;
+        let rel = store.strip_prefix(root).ok()?;
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        Some(parts?.join("/"))
     }
 
     /// Brings a session's configs back where they are missing (the restore-with-fallback of a
@@ -259,7 +300,9 @@ impl Vault {
         options: &EnsureOptions,
     ) -> Result<EnsureReport, Error> {
         let record = session::get(&self.store, id)?;
-        let root = config_root.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(&record.source_root));
+        let root = config_root
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(&record.source_root));
         let mut ropts = session::restore::Options::default();
         ropts.overwrite = options.overwrite;
         let report = session::restore::restore(&self.store, id, &root, &ropts)?;
@@ -279,14 +322,27 @@ impl Vault {
                 }
                 Action::Failed(why) => (EnsureStatus::Failed(why), None),
             };
-            files.push(EnsureFile { path: f.path, status, diff });
+            files.push(EnsureFile {
+                path: f.path,
+                status,
+                diff,
+            });
         }
-        Ok(EnsureReport { session: id.clone(), root, files })
+        Ok(EnsureReport {
+            session: id.clone(),
+            root,
+            files,
+        })
     }
 
     fn drift_diff(&self, id: &SessionId, root: &Path, path: &str) -> Result<String, Error> {
         use session::diff::Side;
-        Ok(session::diff::unified(&self.store, Side::Session(id), Side::Dir(root), path)?)
+        Ok(session::diff::unified(
+            &self.store,
+            Side::Session(id),
+            Side::Dir(root),
+            path,
+        )?)
     }
 
     /// Restores a session (or some of its paths) into `target` (default: its source root).
@@ -300,7 +356,12 @@ impl Vault {
             Some(t) => t.to_path_buf(),
             None => PathBuf::from(session::get(&self.store, id)?.source_root),
         };
-        Ok(session::restore::restore(&self.store, id, &target, options)?)
+        Ok(session::restore::restore(
+            &self.store,
+            id,
+            &target,
+            options,
+        )?)
     }
 
     /// Added, removed and modified paths from session `a` to session `b`.
@@ -406,14 +467,28 @@ impl Vault {
 fn id_prefix(workflow: Option<&str>) -> String {
     let stem = workflow
         .and_then(|w| w.rsplit('/').next())
-        .map(|n| n.strip_suffix(".yaml").or_else(|| n.strip_suffix(".yml")).unwrap_or(n))
+        .map(|n| {
+            n.strip_suffix(".yaml")
+                .or_else(|| n.strip_suffix(".yml"))
+                .unwrap_or(n)
+        })
         .unwrap_or("tree");
     let clean: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(40)
         .collect();
-    if clean.is_empty() { "session".into() } else { clean }
+    if clean.is_empty() {
+        "session".into()
+    } else {
+        clean
+    }
 }
 
 fn closure_info(c: &closure::Closure) -> session::ClosureInfo {
@@ -447,7 +522,11 @@ fn closure_info(c: &closure::Closure) -> session::ClosureInfo {
             (Some(l), Some(col)) => format!("{}:{l}:{col}: {}", p.path, p.message),
             _ => format!("{}: {}", p.path, p.message),
         })
-        .chain(c.cycles.iter().map(|cy| format!("inheritance cycle: {}", cy.join(" -> "))))
+        .chain(
+            c.cycles
+                .iter()
+                .map(|cy| format!("inheritance cycle: {}", cy.join(" -> "))),
+        )
         .collect();
     info
 }
@@ -459,9 +538,34 @@ mod tests {
     #[test]
     fn generated_id_prefixes_are_valid_session_id_material() {
         assert_eq!(id_prefix(Some("workflows/react.yaml")), "react");
-        assert_eq!(id_prefix(Some("workflows/DS-R1(qwen2.5).yaml")), "DS-R1-qwen2-5-");
+        assert_eq!(
+            id_prefix(Some("workflows/DS-R1(qwen2.5).yaml")),
+            "DS-R1-qwen2-5-"
+        );
         assert_eq!(id_prefix(None), "tree");
         assert_eq!(id_prefix(Some("workflows/.yaml")), "session");
+    }
+
+    #[test]
+    fn a_store_inside_the_root_does_not_back_itself_up() -> Result<(), Error> {
+        let dir = tempfile::tempdir().map_err(|source| Error::Io {
+            action: "create temp dir",
+            path: PathBuf::new(),
+            source,
+        })?;
+        let root = dir.path();
+        std::fs::write(root.join("global.yaml"), "a: 1\n").map_err(|source| Error::Io {
+            action: "write",
+            path: root.join("global.yaml"),
+            source,
+        })?;
+        let vault = Vault::create(root.join(".cfgvault/store.redb"), &Options::default())?;
+        let mut o = BackupOptions::default();
+        o.strategy = closure::Strategy::Tree;
+        let r = vault.backup(root, None, &o)?;
+        let paths: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["global.yaml"]);
+        Ok(())
     }
 
     #[test]
