@@ -48,8 +48,8 @@ pub use cfgvault_store::{NoProgress, ObjectId, Progress, gc, verify};
 /// The dependency analysis: strategies, profiles and what a closure reports.
 pub mod closure {
     pub use cfgvault_closure::{
-        Closure, CustomStrategy, Edge, FileEntry, FileKind, Options, ParseError, Profile, Strategy,
-        Unresolved, resolve, resolve_tree,
+        Cache, Closure, CustomStrategy, Edge, FileEntry, FileKind, Options, ParseError, Profile,
+        Strategy, Unresolved, resolve, resolve_cached, resolve_tree,
     };
 }
 

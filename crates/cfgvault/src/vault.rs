@@ -158,6 +158,8 @@ impl EnsureReport {
 #[derive(Debug)]
 pub struct Vault {
     store: Store,
+    /// Parsed configs reused by later backups while the files are unchanged.
+    closures: closure::Cache,
 }
 
 impl Vault {
@@ -166,25 +168,26 @@ impl Vault {
         PathBuf::from(".cfgvault").join("store.redb")
     }
 
+    fn with(store: Store) -> Vault {
+        Vault {
+            store,
+            closures: closure::Cache::new(),
+        }
+    }
+
     /// Creates a new store (and its parent directories).
     pub fn create(path: impl AsRef<Path>, options: &Options) -> Result<Vault, Error> {
-        Ok(Vault {
-            store: Store::create(path, &options.store())?,
-        })
+        Ok(Vault::with(Store::create(path, &options.store())?))
     }
 
     /// Opens an existing store.
     pub fn open(path: impl AsRef<Path>, options: &Options) -> Result<Vault, Error> {
-        Ok(Vault {
-            store: Store::open(path, &options.store())?,
-        })
+        Ok(Vault::with(Store::open(path, &options.store())?))
     }
 
     /// Opens a store, creating it when no file exists there.
     pub fn open_or_create(path: impl AsRef<Path>, options: &Options) -> Result<Vault, Error> {
-        Ok(Vault {
-            store: Store::open_or_create(path, &options.store())?,
-        })
+        Ok(Vault::with(Store::open_or_create(path, &options.store())?))
     }
 
     /// The path of the store file.
@@ -213,7 +216,7 @@ impl Vault {
             copts.profile = p.clone();
         }
         let analysis = match workflow {
-            Some(wf) => closure::resolve(config_root, wf, &copts)?,
+            Some(wf) => closure::resolve_cached(config_root, wf, &copts, &self.closures)?,
             None if options.strategy == closure::Strategy::Tree => {
                 closure::resolve_tree(config_root, &copts)?
             }

@@ -56,7 +56,11 @@ fn unpack(snaps: &[u32]) -> tempfile::TempDir {
         .stdin(zstd.stdout.take().unwrap())
         .status()
         .unwrap();
-    assert!(zstd.wait().unwrap().success() && status.success(), "unpacking {}", file.display());
+    assert!(
+        zstd.wait().unwrap().success() && status.success(),
+        "unpacking {}",
+        file.display()
+    );
     dir
 }
 
@@ -100,11 +104,14 @@ fn vault_is_send_and_sync() {
 fn many_threads_back_up_through_one_vault() {
     let (threads, per_thread) = if long() { (8, 200) } else { (8, 25) };
     let corpus = unpack(SNAPS);
-    let roots: Vec<PathBuf> =
-        SNAPS.iter().map(|n| corpus.path().join(format!("snap-{n:04}/configs"))).collect();
+    let roots: Vec<PathBuf> = SNAPS
+        .iter()
+        .map(|n| corpus.path().join(format!("snap-{n:04}/configs")))
+        .collect();
     let expected: Vec<BTreeMap<String, ObjectId>> = roots.iter().map(|r| hashes(r)).collect();
     let tmp = tempfile::tempdir().unwrap();
-    let vault = Arc::new(Vault::create(tmp.path().join("store.redb"), &Default::default()).unwrap());
+    let vault =
+        Arc::new(Vault::create(tmp.path().join("store.redb"), &Default::default()).unwrap());
 
     let done = Arc::new(AtomicBool::new(false));
     let reader = {
@@ -142,8 +149,10 @@ fn many_threads_back_up_through_one_vault() {
             })
         })
         .collect();
-    let made: Vec<(SessionId, usize)> =
-        writers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let made: Vec<(SessionId, usize)> = writers
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     let elapsed = start.elapsed();
     done.store(true, Ordering::Relaxed);
     let reads = reader.join().unwrap();
@@ -158,10 +167,21 @@ fn many_threads_back_up_through_one_vault() {
     assert_eq!(listed.len(), threads * per_thread);
     let listed: BTreeMap<&str, _> = listed.iter().map(|r| (r.id.as_str(), r)).collect();
     for (id, snap) in &made {
-        assert!(listed.contains_key(id.as_str()), "session {id} is not listed");
-        let files: BTreeMap<String, ObjectId> =
-            vault.files(id).unwrap().into_iter().map(|f| (f.path, f.id)).collect();
-        assert!(files == expected[*snap], "session {id} does not hold snapshot {}", SNAPS[*snap]);
+        assert!(
+            listed.contains_key(id.as_str()),
+            "session {id} is not listed"
+        );
+        let files: BTreeMap<String, ObjectId> = vault
+            .files(id)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.path, f.id))
+            .collect();
+        assert!(
+            files == expected[*snap],
+            "session {id} does not hold snapshot {}",
+            SNAPS[*snap]
+        );
     }
     // A real restore of one session per snapshot (each restore fsyncs every file).
     let mut restored = std::collections::BTreeSet::new();
@@ -170,11 +190,18 @@ fn many_threads_back_up_through_one_vault() {
             let to = tmp.path().join(format!("restore-{id}"));
             let report = vault.restore(id, Some(&to), &Default::default()).unwrap();
             assert!(!report.has_failures(), "{id}: {report:?}");
-            assert!(hashes(&to) == expected[*snap], "restore of {id} differs from its snapshot");
+            assert!(
+                hashes(&to) == expected[*snap],
+                "restore of {id} differs from its snapshot"
+            );
         }
     }
     let v = vault.verify(&Default::default(), &NoProgress).unwrap();
-    assert!(v.is_clean(), "verify after concurrent backups: {:?}", v.problems);
+    assert!(
+        v.is_clean(),
+        "verify after concurrent backups: {:?}",
+        v.problems
+    );
     assert_eq!(v.roots_checked, (threads * per_thread) as u64);
 }
 
@@ -183,10 +210,13 @@ fn many_threads_back_up_through_one_vault() {
 #[test]
 fn backups_race_with_deletes_and_gc() {
     let corpus = unpack(&SNAPS[..4]);
-    let roots: Vec<PathBuf> =
-        SNAPS[..4].iter().map(|n| corpus.path().join(format!("snap-{n:04}/configs"))).collect();
+    let roots: Vec<PathBuf> = SNAPS[..4]
+        .iter()
+        .map(|n| corpus.path().join(format!("snap-{n:04}/configs")))
+        .collect();
     let tmp = tempfile::tempdir().unwrap();
-    let vault = Arc::new(Vault::create(tmp.path().join("store.redb"), &Default::default()).unwrap());
+    let vault =
+        Arc::new(Vault::create(tmp.path().join("store.redb"), &Default::default()).unwrap());
     let rounds = if long() { 100 } else { 15 };
     let writer = {
         let (vault, roots) = (vault.clone(), roots.clone());
@@ -209,7 +239,11 @@ fn backups_race_with_deletes_and_gc() {
                 }
                 let list = vault.sessions(&ListOptions::default()).unwrap();
                 // Delete the oldest even-numbered session, if any.
-                if let Some(r) = list.iter().rev().find(|r| r.id.as_str().ends_with(['0', '2', '4', '6', '8'])) {
+                if let Some(r) = list
+                    .iter()
+                    .rev()
+                    .find(|r| r.id.as_str().ends_with(['0', '2', '4', '6', '8']))
+                {
                     vault.delete(std::slice::from_ref(&r.id)).unwrap();
                     deleted.push(r.id.clone());
                 }
@@ -228,7 +262,11 @@ fn backups_race_with_deletes_and_gc() {
     for i in 0..rounds {
         let id = format!("w-{i:04}");
         let was_deleted = deleted.iter().any(|d| d.as_str() == id);
-        assert_eq!(listed.contains(&id), !was_deleted, "{id}: deleted={was_deleted}, listed={listed:?}");
+        assert_eq!(
+            listed.contains(&id),
+            !was_deleted,
+            "{id}: deleted={was_deleted}, listed={listed:?}"
+        );
     }
     let v = vault.verify(&Default::default(), &NoProgress).unwrap();
     assert!(v.is_clean(), "{:?}", v.problems);

@@ -30,6 +30,7 @@
 //! # Ok::<(), cfgvault_closure::Error>(())
 //! ```
 
+mod cache;
 mod cycles;
 mod error;
 mod index;
@@ -40,6 +41,7 @@ mod strategy;
 
 use std::path::Path;
 
+pub use cache::Cache;
 pub use error::Error;
 pub use model::{Closure, Edge, FileEntry, FileKind, ParseError, Unresolved};
 pub use profile::Profile;
@@ -89,7 +91,7 @@ impl Options {
 /// Fails only when the root cannot be read, the workflow is missing, not a regular file or outside
 /// the root, or an exclude glob is invalid.
 pub fn resolve(root: &Path, workflow: &str, options: &Options) -> Result<Closure, Error> {
-    resolve::run(root, Some(workflow), options)
+    resolve::run(root, Some(workflow), options, None)
 }
 
 /// Every regular file under `root` (minus excludes), without a workflow: no references are
@@ -97,5 +99,16 @@ pub fn resolve(root: &Path, workflow: &str, options: &Options) -> Result<Closure
 /// cannot be stored (not UTF-8) or symlinks leading out of the root are reported as unresolved.
 /// `options.strategy` is ignored except for a custom strategy's excludes.
 pub fn resolve_tree(root: &Path, options: &Options) -> Result<Closure, Error> {
-    resolve::run(root, None, options)
+    resolve::run(root, None, options, None)
+}
+
+/// [`resolve`], reusing parses from `cache` for files unchanged since they were parsed. The
+/// result is the same as `resolve`'s; only the time differs.
+pub fn resolve_cached(
+    root: &Path,
+    workflow: &str,
+    options: &Options,
+    cache: &Cache,
+) -> Result<Closure, Error> {
+    resolve::run(root, Some(workflow), options, Some(cache))
 }

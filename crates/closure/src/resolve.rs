@@ -4,10 +4,12 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{GlobSet, GlobSetBuilder};
 use serde_yaml::Value;
 
+use crate::cache::Cache;
 use crate::cycles::find_cycles;
 use crate::index::{Index, walk};
 use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, anchored_glob, render_key_path};
@@ -42,7 +44,7 @@ pub(crate) fn exclude_set(patterns: &[String]) -> Result<GlobSet, Error> {
     })
 }
 
-enum Doc {
+pub(crate) enum Doc {
     Parsed(Value),
     Failed(ParseError),
     /// Not YAML by the profile: backed up, never read.
@@ -67,7 +69,8 @@ struct Analysis<'a> {
     root: &'a Path,
     profile: &'a Compiled,
     index: &'a Index,
-    docs: HashMap<String, Doc>,
+    docs: HashMap<String, Arc<Doc>>,
+    cache: Option<&'a Cache>,
     field_indexes: HashMap<usize, FieldIndex>,
     edges: Vec<Edge>,
     unresolved: Vec<Unresolved>,
@@ -76,12 +79,18 @@ struct Analysis<'a> {
 }
 
 impl<'a> Analysis<'a> {
-    fn new(root: &'a Path, profile: &'a Compiled, index: &'a Index) -> Self {
+    fn new(
+        root: &'a Path,
+        profile: &'a Compiled,
+        index: &'a Index,
+        cache: Option<&'a Cache>,
+    ) -> Self {
         Analysis {
             root,
             profile,
             index,
             docs: HashMap::new(),
+            cache,
             field_indexes: HashMap::new(),
             edges: Vec::new(),
             unresolved: Vec::new(),
@@ -99,14 +108,19 @@ impl<'a> Analysis<'a> {
     fn doc(&mut self, path: &str, force: bool) -> &Doc {
         if !self.docs.contains_key(path) {
             let doc = if force || self.is_yaml(path) {
-                load(&self.root.join(path), path)
+                let abs = self.root.join(path);
+                match self.cache {
+                    Some(c) => c.get_or_load(&abs, path, || load(&abs, path)),
+                    None => Arc::new(load(&abs, path)),
+                }
             } else {
-                Doc::Skipped
+                Arc::new(Doc::Skipped)
             };
             self.docs.insert(path.to_owned(), doc);
         }
         self.docs
             .get(path)
+            .map(|d| d.as_ref())
             .expect("inserted above when it was missing")
     }
 
@@ -680,6 +694,7 @@ pub(crate) fn run(
     root: &Path,
     workflow: Option<&str>,
     options: &Options,
+    cache: Option<&Cache>,
 ) -> Result<Closure, Error> {
     let selection = match workflow {
         Some(_) => options.strategy.selection(),
@@ -701,7 +716,7 @@ pub(crate) fn run(
         None => None,
     };
 
-    let mut analysis = Analysis::new(root, profile, &index);
+    let mut analysis = Analysis::new(root, profile, &index, cache);
     let mut roots: Vec<String> = workflow.iter().cloned().collect();
     if selection.globals && workflow.is_some() {
         roots.extend(
@@ -748,7 +763,7 @@ pub(crate) fn run(
         let doc = if workflow.is_none() {
             Some(analysis.doc(path, false))
         } else if analysis.reached.contains(path) {
-            analysis.docs.get(path)
+            analysis.docs.get(path).map(|d| d.as_ref())
         } else {
             None
         };
