@@ -495,43 +495,43 @@ fn id_prefix(workflow: Option<&str>) -> String {
 }
 
 fn closure_info(c: &closure::Closure) -> session::ClosureInfo {
-    let mut info = session::ClosureInfo::default();
-    info.deps = c.files.iter().map(|f| f.path.clone()).collect();
-    info.edges = c
-        .edges
-        .iter()
-        .map(|e| session::EdgeInfo {
-            from: e.from.clone(),
-            key: e.key.clone(),
-            value: e.value.clone(),
-            to: e.to.clone(),
-            rule: e.rule.clone(),
-        })
-        .collect();
-    info.unresolved = c
-        .unresolved
-        .iter()
-        .map(|u| session::UnresolvedInfo {
-            from: u.from.clone(),
-            key: u.key.clone(),
-            value: u.value.clone(),
-            reason: u.reason.clone(),
-        })
-        .collect();
-    info.warnings = c
-        .parse_errors
-        .iter()
-        .map(|p| match (p.line, p.column) {
-            (Some(l), Some(col)) => format!("{}:{l}:{col}: {}", p.path, p.message),
-            _ => format!("{}: {}", p.path, p.message),
-        })
-        .chain(
-            c.cycles
-                .iter()
-                .map(|cy| format!("inheritance cycle: {}", cy.join(" -> "))),
-        )
-        .collect();
-    info
+    session::ClosureInfo {
+        deps: c.files.iter().map(|f| f.path.clone()).collect(),
+        edges: c
+            .edges
+            .iter()
+            .map(|e| session::EdgeInfo {
+                from: e.from.clone(),
+                key: e.key.clone(),
+                value: e.value.clone(),
+                to: e.to.clone(),
+                rule: e.rule.clone(),
+            })
+            .collect(),
+        unresolved: c
+            .unresolved
+            .iter()
+            .map(|u| session::UnresolvedInfo {
+                from: u.from.clone(),
+                key: u.key.clone(),
+                value: u.value.clone(),
+                reason: u.reason.clone(),
+            })
+            .collect(),
+        warnings: c
+            .parse_errors
+            .iter()
+            .map(|p| match (p.line, p.column) {
+                (Some(l), Some(col)) => format!("{}:{l}:{col}: {}", p.path, p.message),
+                _ => format!("{}: {}", p.path, p.message),
+            })
+            .chain(
+                c.cycles
+                    .iter()
+                    .map(|cy| format!("reference cycle: {}", cy.join(" -> "))),
+            )
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -563,8 +563,10 @@ mod tests {
             source,
         })?;
         let vault = Vault::create(root.join(".cfgvault/store.redb"), &Options::default())?;
-        let mut o = BackupOptions::default();
-        o.strategy = closure::Strategy::Tree;
+        let o = BackupOptions {
+            strategy: closure::Strategy::Tree,
+            ..BackupOptions::default()
+        };
         let r = vault.backup(root, None, &o)?;
         let paths: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["global.yaml"]);
