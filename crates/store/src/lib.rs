@@ -41,6 +41,9 @@ mod progress;
 mod store;
 pub mod verify;
 
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod testing;
+
 #[cfg(test)]
 mod tests;
 

@@ -108,6 +108,8 @@ pub struct Store {
     db: RwLock<Database>,
     path: PathBuf,
     options: StoreOptions,
+    /// Where the file's size comes from when the store is not a file (fault-injection tests).
+    size_probe: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -178,6 +180,7 @@ impl Store {
             db: RwLock::new(db),
             path: path.to_path_buf(),
             options: options.clone(),
+            size_probe: None,
         })
     }
 
@@ -219,6 +222,7 @@ impl Store {
             db: RwLock::new(db),
             path: path.to_path_buf(),
             options: options.clone(),
+            size_probe: None,
         };
         store.check_schema()?;
         Ok(store)
@@ -271,13 +275,16 @@ impl Store {
     }
 
     /// A store on a caller-supplied storage backend, for fault-injection tests.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fault-injection"))]
     pub(crate) fn with_backend(
-        backend: impl redb::StorageBackend,
+        backend: impl redb::StorageBackend + Clone,
         label: &Path,
         options: &StoreOptions,
         init: bool,
     ) -> Result<Store, Error> {
+        let probe = backend.clone();
+        let size_probe: Box<dyn Fn() -> u64 + Send + Sync> =
+            Box::new(move || probe.len().unwrap_or(0));
         let mut b = builder(options);
         b.set_concurrency_mode(redb::ConcurrencyMode::ExclusiveWriter);
         let db = b.create_with_backend(backend).db(label)?;
@@ -288,6 +295,7 @@ impl Store {
             db: RwLock::new(db),
             path: label.to_path_buf(),
             options: options.clone(),
+            size_probe: Some(size_probe),
         };
         store.check_schema()?;
         Ok(store)
@@ -343,13 +351,16 @@ impl Store {
             .db(&self.path)?
             .len()
             .db(&self.path)?;
-        let file_bytes = fs::metadata(&self.path)
-            .map_err(|source| Error::Io {
-                action: "stat",
-                path: self.path.clone(),
-                source,
-            })?
-            .len();
+        let file_bytes = match &self.size_probe {
+            Some(probe) => probe(),
+            None => fs::metadata(&self.path)
+                .map_err(|source| Error::Io {
+                    action: "stat",
+                    path: self.path.clone(),
+                    source,
+                })?
+                .len(),
+        };
         Ok(Stats {
             objects: read_counter(&meta, K_OBJECTS, &self.path)?,
             roots,

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::new_without_default)]
 
 mod corpus;
+mod crash;
 mod diff;
 mod fileset;
 mod props;

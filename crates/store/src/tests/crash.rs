@@ -3,85 +3,10 @@
 //! (only synced bytes, or every completed write) and must equal the state before or after the
 //! interrupted operation, never a mix.
 
+use crate::testing::MemDisk;
+use crate::{NoProgress, ObjectId, Store, StoreOptions, StoreRead, verify};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-
-use redb::StorageBackend;
-
-use crate::{NoProgress, ObjectId, Store, StoreOptions, StoreRead, verify};
-
-#[derive(Debug, Default)]
-struct DiskState {
-    volatile: Vec<u8>,
-    durable: Vec<u8>,
-    ops: u64,
-    fail_at: Option<u64>,
-    failed: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-struct Disk(Arc<Mutex<DiskState>>);
-
-impl Disk {
-    fn from_image(image: Vec<u8>) -> Disk {
-        Disk(Arc::new(Mutex::new(DiskState {
-            volatile: image.clone(),
-            durable: image,
-            ..Default::default()
-        })))
-    }
-    fn state(&self) -> std::sync::MutexGuard<'_, DiskState> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    /// Counts a write or sync; fails from the chosen one on, like a machine that went down.
-    fn tick(&self) -> Result<(), std::io::Error> {
-        let mut s = self.state();
-        s.ops += 1;
-        if s.failed || s.fail_at.is_some_and(|n| s.ops >= n) {
-            s.failed = true;
-            return Err(std::io::Error::other("injected fault"));
-        }
-        Ok(())
-    }
-}
-
-impl StorageBackend for Disk {
-    fn len(&self) -> Result<u64, std::io::Error> {
-        Ok(self.state().volatile.len() as u64)
-    }
-    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
-        let s = self.state();
-        let start = usize::try_from(offset).map_err(|_| std::io::Error::other("offset"))?;
-        let src = s
-            .volatile
-            .get(start..start + out.len())
-            .ok_or_else(|| std::io::Error::other("read past end"))?;
-        out.copy_from_slice(src);
-        Ok(())
-    }
-    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
-        self.tick()?;
-        self.state().volatile.resize(len as usize, 0);
-        Ok(())
-    }
-    fn sync_data(&self) -> Result<(), std::io::Error> {
-        self.tick()?;
-        let mut s = self.state();
-        s.durable = s.volatile.clone();
-        Ok(())
-    }
-    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
-        self.tick()?;
-        let mut s = self.state();
-        let start = offset as usize;
-        if s.volatile.len() < start + data.len() {
-            s.volatile.resize(start + data.len(), 0);
-        }
-        s.volatile[start..start + data.len()].copy_from_slice(data);
-        Ok(())
-    }
-}
 
 type Observed = (
     BTreeMap<String, ObjectId>,
@@ -143,11 +68,10 @@ fn step(store: &Store, i: usize) -> Result<(), crate::Error> {
 const STEPS: usize = 6;
 
 fn states_without_faults() -> Vec<Observed> {
-    let store = Store::with_backend(
-        Disk::default(),
+    let store = Store::create_on(
+        &MemDisk::new(),
         Path::new("model"),
         &StoreOptions::default(),
-        true,
     )
     .unwrap();
     let mut states = vec![observe(&store)];
@@ -165,10 +89,9 @@ fn every_failed_write_or_sync_leaves_old_or_new_state() {
     let mut n = 1u64;
     let mut crashes = 0;
     loop {
-        let disk = Disk::default();
-        let store = Store::with_backend(disk.clone(), Path::new("crash"), &opts, true).unwrap();
-        let base = disk.state().ops;
-        disk.state().fail_at = Some(base + n);
+        let disk = MemDisk::new();
+        let store = Store::create_on(&disk, Path::new("crash"), &opts).unwrap();
+        disk.fail_after(n);
         let mut crashed_in = None;
         for i in 0..STEPS {
             if step(&store, i).is_err() {
@@ -179,16 +102,13 @@ fn every_failed_write_or_sync_leaves_old_or_new_state() {
         drop(store);
         let Some(i) = crashed_in else { break };
         crashes += 1;
-        let (durable, volatile) = {
-            let s = disk.state();
-            (s.durable.clone(), s.volatile.clone())
-        };
+        let (durable, volatile) = (disk.synced_image(), disk.written_image());
         for (what, image) in [
             ("synced bytes only", durable),
             ("all completed writes", volatile),
         ] {
             let reopened =
-                Store::with_backend(Disk::from_image(image), Path::new("reopened"), &opts, false)
+                Store::open_on(&MemDisk::from_image(image), Path::new("reopened"), &opts)
                     .unwrap_or_else(|e| {
                         panic!("fault {n} in step {i} ({what}): reopen failed: {e}")
                     });

@@ -395,3 +395,56 @@ fn store_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Store>();
 }
+
+#[test]
+fn a_100_mb_object_is_refused_by_the_default_limit() {
+    let (_d, store) = temp_store();
+    let big = vec![b'x'; 100 << 20];
+    let mut t = store.write().unwrap();
+    assert!(matches!(
+        t.put_blob(&big),
+        Err(Error::TooLarge { size, limit }) if size == 100 << 20 && limit == 64 << 20
+    ));
+    // The transaction is still usable and nothing was written.
+    t.commit().unwrap();
+    assert_eq!(store.stats().unwrap().objects, 0);
+}
+
+mod put_get {
+    use proptest::prelude::*;
+
+    use crate::{NoProgress, Store, StoreOptions, StoreRead, verify};
+
+    fn sizes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(Vec::new()),
+            proptest::collection::vec(any::<u8>(), 1..64),
+            proptest::collection::vec(any::<u8>(), 64..70_000),
+            // Several MB, compressible and not.
+            (1usize..4, any::<u8>()).prop_map(|(mb, b)| vec![b; mb << 20]),
+            (1usize..3).prop_map(|mb| (0..(mb << 20) as u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8)
+                .collect()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn put_then_get_returns_the_bytes(objects in proptest::collection::vec(sizes(), 1..4)) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::create(dir.path().join("s.redb"), &StoreOptions::default()).unwrap();
+            let mut t = store.write().unwrap();
+            let ids: Vec<_> = objects.iter().map(|o| t.put_blob(o).unwrap().id).collect();
+            let node = t.put_node(b"holder", &ids).unwrap().id;
+            t.pin("r", &node, b"").unwrap();
+            t.commit().unwrap();
+            let r = store.read().unwrap();
+            for (o, id) in objects.iter().zip(&ids) {
+                prop_assert_eq!(&r.get(id).unwrap(), o);
+                prop_assert_eq!(r.raw_size(id).unwrap(), o.len() as u64);
+            }
+            prop_assert!(store.verify(&verify::Options::default(), &NoProgress).unwrap().is_clean());
+        }
+    }
+}

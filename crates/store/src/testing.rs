@@ -1,0 +1,132 @@
+//! Fault injection for tests of this crate and the layers above (feature `fault-injection`):
+//! an in-memory disk that fails its N-th write or sync, like a machine going down, and keeps
+//! both what was synced and what was written, so a test can reopen the store from either.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::{Error, Store, StoreOptions};
+
+#[derive(Debug, Default)]
+struct DiskState {
+    volatile: Vec<u8>,
+    durable: Vec<u8>,
+    ops: u64,
+    fail_at: Option<u64>,
+    failed: bool,
+}
+
+/// An in-memory disk. Clones share the same bytes.
+#[derive(Debug, Clone, Default)]
+pub struct MemDisk(Arc<Mutex<DiskState>>);
+
+impl MemDisk {
+    /// An empty disk.
+    pub fn new() -> MemDisk {
+        MemDisk::default()
+    }
+
+    /// A disk holding `image` (synced).
+    pub fn from_image(image: Vec<u8>) -> MemDisk {
+        MemDisk(Arc::new(Mutex::new(DiskState {
+            volatile: image.clone(),
+            durable: image,
+            ..DiskState::default()
+        })))
+    }
+
+    fn state(&self) -> MutexGuard<'_, DiskState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes and syncs so far.
+    pub fn ops(&self) -> u64 {
+        self.state().ops
+    }
+
+    /// Makes the `n`-th write or sync from now fail, and every one after it.
+    pub fn fail_after(&self, n: u64) {
+        let mut s = self.state();
+        s.fail_at = Some(s.ops + n);
+    }
+
+    /// Whether a fault has been injected.
+    pub fn failed(&self) -> bool {
+        self.state().failed
+    }
+
+    /// The bytes as of the last successful sync (what a power cut leaves).
+    pub fn synced_image(&self) -> Vec<u8> {
+        self.state().durable.clone()
+    }
+
+    /// Every completed write (what a killed process leaves, the OS surviving).
+    pub fn written_image(&self) -> Vec<u8> {
+        self.state().volatile.clone()
+    }
+
+    fn tick(&self) -> Result<(), std::io::Error> {
+        let mut s = self.state();
+        s.ops += 1;
+        if s.failed || s.fail_at.is_some_and(|n| s.ops >= n) {
+            s.failed = true;
+            return Err(std::io::Error::other("injected fault"));
+        }
+        Ok(())
+    }
+}
+
+impl redb::StorageBackend for MemDisk {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        Ok(self.state().volatile.len() as u64)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        let s = self.state();
+        let start = usize::try_from(offset).map_err(|_| std::io::Error::other("offset"))?;
+        let src = start
+            .checked_add(out.len())
+            .and_then(|end| s.volatile.get(start..end))
+            .ok_or_else(|| std::io::Error::other("read past end"))?;
+        out.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.tick()?;
+        let len = usize::try_from(len).map_err(|_| std::io::Error::other("length"))?;
+        self.state().volatile.resize(len, 0);
+        Ok(())
+    }
+
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        self.tick()?;
+        let mut s = self.state();
+        s.durable = s.volatile.clone();
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        self.tick()?;
+        let mut s = self.state();
+        let start = usize::try_from(offset).map_err(|_| std::io::Error::other("offset"))?;
+        let end = start + data.len();
+        if s.volatile.len() < end {
+            s.volatile.resize(end, 0);
+        }
+        s.volatile[start..end].copy_from_slice(data);
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A new store on `disk` (exclusive mode; `label` stands in for the path in errors).
+    pub fn create_on(disk: &MemDisk, label: &Path, options: &StoreOptions) -> Result<Store, Error> {
+        Store::with_backend(disk.clone(), label, options, true)
+    }
+
+    /// Opens the store held by `disk`.
+    pub fn open_on(disk: &MemDisk, label: &Path, options: &StoreOptions) -> Result<Store, Error> {
+        Store::with_backend(disk.clone(), label, options, false)
+    }
+}
