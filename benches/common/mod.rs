@@ -93,7 +93,9 @@ pub fn walk_files(dir: &Path, f: &mut dyn FnMut(&Path)) {
 /// Sum of the sizes of the regular files below `dir`.
 pub fn dir_bytes(dir: &Path) -> u64 {
     let mut total = 0;
-    walk_files(dir, &mut |p| total += std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+    walk_files(dir, &mut |p| {
+        total += std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    });
     total
 }
 

@@ -100,6 +100,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
                 out.push_str(&" ".repeat(pad));
             }
         }
+        // No trailing blanks when the last cells are empty.
+        out.truncate(out.trim_end_matches(' ').len());
         out.push('\n');
     };
     line(header.to_vec(), &mut out);

@@ -44,7 +44,7 @@ fn short(id: &ObjectId) -> String {
     id.to_hex_with_len(12)
 }
 
-fn progress<'a>(bar: &'a Option<crate::progress::Bar>) -> &'a dyn Progress {
+fn progress(bar: &Option<crate::progress::Bar>) -> &dyn Progress {
     match bar {
         Some(b) => b,
         None => &NoProgress,
@@ -313,8 +313,15 @@ fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Re
         table(&["ACTION", "PATH", "REASON"], &rows)
     })?;
     if failed {
-        let n = report.files.iter().filter(|f| matches!(f.action, restore::Action::Failed(_))).count();
-        let _ = writeln!(std::io::stderr(), "cfgvault restore: {n} file(s) could not be restored");
+        let n = report
+            .files
+            .iter()
+            .filter(|f| matches!(f.action, restore::Action::Failed(_)))
+            .count();
+        let _ = writeln!(
+            std::io::stderr(),
+            "cfgvault restore: {n} file(s) could not be restored"
+        );
         return Ok(crate::EXIT_ERROR);
     }
     Ok(EXIT_OK)

@@ -1,1 +1,16 @@
+//! The one integration-test binary: drives the real `cfgvault` binary
+//! (`env!("CARGO_BIN_EXE_cfgvault")`) through [`util::Dir`] and [`util::TestCommand`].
+//! Every test works in its own temp dir with its own store; none touches the repository's
+//! `.cfgvault`.
 
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+mod concurrency;
+mod corpus;
+mod corrupt;
+mod errors;
+mod lifecycle;
+mod output;
+mod reliability;

@@ -109,7 +109,8 @@ fn a_workflow_of_many_references_just_under_the_parse_limit() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = String::from("nodes:\n");
     let mut i = 0;
-    while w.len() < (7 << 20) {
+    let size = if long() { 7 << 20 } else { 2 << 20 };
+    while w.len() < size {
         w.push_str(&format!(
             "  n{i}:\n    config:\n      llm_client: m{}\n",
             i % 5000
@@ -121,11 +122,8 @@ fn a_workflow_of_many_references_just_under_the_parse_limit() {
     let c = bounded(dir.path(), "workflows/w.yaml", Duration::from_secs(120));
     assert!(c.parse_errors.is_empty(), "{:?}", c.parse_errors);
     assert!(c.contains("llms/m1.yaml"));
-    assert!(
-        c.unresolved.len() <= 5000 * 2,
-        "{} unresolved reported",
-        c.unresolved.len()
-    );
+    // One entry per dangling occurrence: linear in the (bounded) input, never more.
+    assert!(c.unresolved.len() <= i, "{} unresolved for {i} references", c.unresolved.len());
 }
 
 /// Nesting 10,000 levels in every YAML shape: flow sequences, flow mappings, block mappings,

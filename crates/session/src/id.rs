@@ -62,8 +62,19 @@ impl FromStr for SessionId {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Control characters are escaped, so the message stays one line on a terminal.
         let bad = |reason| Error::InvalidSessionId {
-            input: s.chars().take(140).collect(),
+            input: s
+                .chars()
+                .take(140)
+                .flat_map(|c| {
+                    let escaped = c.is_control().then(|| c.escape_default());
+                    escaped
+                        .into_iter()
+                        .flatten()
+                        .chain((!c.is_control()).then_some(c))
+                })
+                .collect(),
             reason,
         };
         if s.is_empty() {

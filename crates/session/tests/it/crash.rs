@@ -12,7 +12,11 @@ use cfgvault_store::{NoProgress, Store, StoreOptions, verify};
 use crate::{sid, t};
 
 fn files(set: &[(&str, &str)]) -> FileSet {
-    FileSet::from_memory(set.iter().map(|(p, c)| (p.to_string(), c.repeat(30).into_bytes(), 0o644))).unwrap()
+    FileSet::from_memory(
+        set.iter()
+            .map(|(p, c)| (p.to_string(), c.repeat(30).into_bytes(), 0o644)),
+    )
+    .unwrap()
 }
 
 fn create(store: &Store, id: &str, at: &str, set: &[(&str, &str)]) -> Result<(), session::Error> {
@@ -26,11 +30,33 @@ fn create(store: &Store, id: &str, at: &str, set: &[(&str, &str)]) -> Result<(),
 const STEPS: usize = 7;
 
 fn step(store: &Store, i: usize) -> Result<(), session::Error> {
-    let common = ("llms/provider/openai/common.yaml", "base_url: ${OPENAI_URL}\n");
+    let common = (
+        "llms/provider/openai/common.yaml",
+        "base_url: ${OPENAI_URL}\n",
+    );
     match i {
-        0 => create(store, "a", "2025-01-01", &[("workflows/react.yaml", "llm_client: gpt4\n"), common]),
-        1 => create(store, "b", "2025-01-02", &[("workflows/react.yaml", "llm_client: gpt5\n"), common, ("global.yaml", "debug: true\n")]),
-        2 => create(store, "c", "2025-01-03", &[("workflows/react.yaml", "llm_client: gpt5\n"), common]),
+        0 => create(
+            store,
+            "a",
+            "2025-01-01",
+            &[("workflows/react.yaml", "llm_client: gpt4\n"), common],
+        ),
+        1 => create(
+            store,
+            "b",
+            "2025-01-02",
+            &[
+                ("workflows/react.yaml", "llm_client: gpt5\n"),
+                common,
+                ("global.yaml", "debug: true\n"),
+            ],
+        ),
+        2 => create(
+            store,
+            "c",
+            "2025-01-03",
+            &[("workflows/react.yaml", "llm_client: gpt5\n"), common],
+        ),
         3 => session::set_pinned(store, &sid("b"), true),
         4 => {
             let mut policy = retention::Policy::default();
@@ -39,7 +65,12 @@ fn step(store: &Store, i: usize) -> Result<(), session::Error> {
             retention::apply(store, &plan).map(drop)
         }
         5 => session::delete(store, &[sid("b")]).map(drop),
-        6 => create(store, "d", "2025-01-04", &[("workflows/react.yaml", "llm_client: gpt5\n"), common]),
+        6 => create(
+            store,
+            "d",
+            "2025-01-04",
+            &[("workflows/react.yaml", "llm_client: gpt5\n"), common],
+        ),
         _ => Ok(()),
     }
 }
@@ -48,10 +79,16 @@ fn step(store: &Store, i: usize) -> Result<(), session::Error> {
 fn observe(store: &Store) -> String {
     let mut out = String::new();
     let st = session::stats(store).unwrap();
-    out.push_str(&format!("sessions {} logical {} unique {}\n", st.sessions, st.logical_bytes, st.unique_bytes));
+    out.push_str(&format!(
+        "sessions {} logical {} unique {}\n",
+        st.sessions, st.logical_bytes, st.unique_bytes
+    ));
     let mut paths = std::collections::BTreeSet::new();
     for rec in session::list(store, &Default::default()).unwrap() {
-        out.push_str(&format!("session {} pinned {} root {}\n", rec.id, rec.pinned, rec.root));
+        out.push_str(&format!(
+            "session {} pinned {} root {}\n",
+            rec.id, rec.pinned, rec.root
+        ));
         for f in session::files(store, &rec.id).unwrap() {
             let bytes = session::read_file(store, &rec.id, &f.path).unwrap();
             out.push_str(&format!("  {} {} {}\n", f.path, f.id, bytes.len()));
@@ -90,16 +127,28 @@ fn every_failed_write_or_sync_in_session_operations_leaves_old_or_new_state() {
         drop(store);
         let Some(i) = crashed_in else { break };
         faults += 1;
-        for (what, image) in [("synced", disk.synced_image()), ("written", disk.written_image())] {
-            let reopened = Store::open_on(&MemDisk::from_image(image), Path::new("reopened"), &opts)
-                .unwrap_or_else(|e| panic!("fault {n} in step {i} ({what}): reopen failed: {e}"));
+        for (what, image) in [
+            ("synced", disk.synced_image()),
+            ("written", disk.written_image()),
+        ] {
+            let reopened =
+                Store::open_on(&MemDisk::from_image(image), Path::new("reopened"), &opts)
+                    .unwrap_or_else(|e| {
+                        panic!("fault {n} in step {i} ({what}): reopen failed: {e}")
+                    });
             let seen = observe(&reopened);
             assert!(
                 seen == states[i] || seen == states[i + 1],
                 "fault {n} in step {i} ({what}): neither before nor after:\n{seen}"
             );
-            let v = reopened.verify(&verify::Options::default(), &NoProgress).unwrap();
-            assert!(v.is_clean(), "fault {n} in step {i} ({what}): {:?}", v.problems);
+            let v = reopened
+                .verify(&verify::Options::default(), &NoProgress)
+                .unwrap();
+            assert!(
+                v.is_clean(),
+                "fault {n} in step {i} ({what}): {:?}",
+                v.problems
+            );
         }
         n += 1;
         assert!(n < 20_000, "workload never completed");
