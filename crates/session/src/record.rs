@@ -117,22 +117,20 @@ impl ClosureInfo {
     }
 }
 
-/// The node a session's store root names: it links the root tree and the closure blob, so
-/// both are held by one reference, and sessions with the same files and closure share it.
-pub(crate) const SESSION_NODE_MAGIC: &[u8] = b"cfgvault session node v1\0";
+/// The node a session's store root names: it links the root tree and the closure blob (in
+/// that order), so both are held by one reference, and sessions with the same files and
+/// closure share it. Its payload is this marker alone.
+pub(crate) const SESSION_NODE_MAGIC: &[u8] = b"cfgvault session node v1";
 
-pub(crate) fn session_node(tree: &ObjectId, closure: &ObjectId) -> Vec<u8> {
-    let mut b = Vec::with_capacity(SESSION_NODE_MAGIC.len() + 64);
-    b.extend_from_slice(SESSION_NODE_MAGIC);
-    b.extend_from_slice(tree.as_bytes());
-    b.extend_from_slice(closure.as_bytes());
-    b
+/// The payload and links of a session node.
+pub(crate) fn session_node(tree: &ObjectId, closure: &ObjectId) -> (&'static [u8], [ObjectId; 2]) {
+    (SESSION_NODE_MAGIC, [*tree, *closure])
 }
 
 /// The tree a session node links to, `None` when `bytes` is not a session node.
 pub(crate) fn session_node_tree(bytes: &[u8]) -> Option<ObjectId> {
-    let rest = bytes.strip_prefix(SESSION_NODE_MAGIC)?;
-    (rest.len() == 64)
-        .then(|| ObjectId::from_slice(&rest[..32]))
-        .flatten()
+    match cfgvault_store::split_node(bytes)? {
+        (links, SESSION_NODE_MAGIC) if links.len() == 2 => Some(links[0]),
+        _ => None,
+    }
 }

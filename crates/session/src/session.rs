@@ -186,10 +186,11 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         })
         .collect();
     let (root, logical) = tree::build(&leaves, &mut |t: &Tree| {
-        Ok(txn.put_node(&t.encode(), &t.links())?.id)
+        Ok(txn.put_node(&t.payload(), &t.links())?.id)
     })?;
     let closure_id = txn.put_blob(&new.closure.encode())?.id;
-    let node = txn.put_node(&session_node(&root, &closure_id), &[root, closure_id])?;
+    let (payload, links) = session_node(&root, &closure_id);
+    let node = txn.put_node(payload, &links)?;
     txn.pin(&root_name(&id), &node.id, b"")?;
 
     let record = SessionRecord {

@@ -173,9 +173,10 @@ impl Tree {
         self.entries.iter().map(|e| e.id).collect()
     }
 
-    /// The canonical bytes.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(2 + self.entries.len() * 48);
+    /// The payload stored with [`Tree::links`] as a store node: the entries without their
+    /// ids, which the node's links carry in entry order.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(2 + self.entries.len() * 16);
         out.push(TREE_VERSION);
         put_varint(&mut out, self.entries.len() as u64);
         for e in &self.entries {
@@ -183,10 +184,14 @@ impl Tree {
             put_varint(&mut out, u64::from(e.mode));
             put_varint(&mut out, e.name.len() as u64);
             out.extend_from_slice(e.name.as_bytes());
-            out.extend_from_slice(e.id.as_bytes());
             put_varint(&mut out, e.size);
         }
         out
+    }
+
+    /// The canonical bytes: the store's node encoding of links and payload.
+    pub fn encode(&self) -> Vec<u8> {
+        cfgvault_store::node_bytes(&self.links(), &self.payload())
     }
 
     /// The tree's object id (the store's node id of [`Tree::encode`]).
@@ -194,22 +199,30 @@ impl Tree {
         ObjectId::for_node(&self.encode())
     }
 
-    /// Decodes canonical bytes; anything else (another version, unsorted or duplicate names,
-    /// invalid names, non-minimal integers, trailing bytes) is an error.
+    /// Decodes canonical bytes (as [`Tree::encode`] writes and the store returns); anything
+    /// else (another version, a link count unequal to the entry count, unsorted or duplicate
+    /// names, invalid names, non-minimal integers, trailing bytes) is an error.
     pub fn decode(bytes: &[u8]) -> Result<Tree, DecodeError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let (links, payload) =
+            cfgvault_store::split_node(bytes).ok_or_else(|| err(None, "malformed node links"))?;
+        let mut r = Reader {
+            bytes: payload,
+            pos: 0,
+        };
         let version = r.byte().ok_or_else(|| err(None, "empty"))?;
         if version != TREE_VERSION {
             return Err(err(None, format!("unknown tree version {version}")));
         }
         let count = r.varint().map_err(|e| err(None, e))?;
-        // Every entry takes at least 36 bytes: never trust a count the input cannot hold.
-        if count > (bytes.len() as u64) / 36 {
-            return Err(err(None, "entry count exceeds the data"));
+        if count != links.len() as u64 {
+            return Err(err(
+                None,
+                format!("{count} entries but {} links", links.len()),
+            ));
         }
-        let mut entries: Vec<TreeEntry> = Vec::with_capacity(count as usize);
-        for i in 0..count as usize {
-            let e = r.entry().map_err(|reason| err(Some(i), reason))?;
+        let mut entries: Vec<TreeEntry> = Vec::with_capacity(links.len());
+        for (i, id) in links.into_iter().enumerate() {
+            let e = r.entry(id).map_err(|reason| err(Some(i), reason))?;
             check_entry(i, &e)?;
             if let Some(prev) = entries.last()
                 && prev.name.as_bytes() >= e.name.as_bytes()
@@ -218,7 +231,7 @@ impl Tree {
             }
             entries.push(e);
         }
-        if r.pos != bytes.len() {
+        if r.pos != payload.len() {
             return Err(err(None, "trailing bytes"));
         }
         Ok(Tree { entries })
@@ -276,7 +289,7 @@ impl Reader<'_> {
         Err("integer overflows 64 bits")
     }
 
-    fn entry(&mut self) -> Result<TreeEntry, String> {
+    fn entry(&mut self, id: ObjectId) -> Result<TreeEntry, String> {
         let tag = self.byte().ok_or("truncated")?;
         let kind = EntryKind::from_tag(tag).ok_or_else(|| format!("unknown kind {tag}"))?;
         let mode = self.varint()?;
@@ -285,7 +298,6 @@ impl Reader<'_> {
         let name = std::str::from_utf8(self.take(len)?)
             .map_err(|_| "name is not UTF-8")?
             .to_string();
-        let id = ObjectId::from_slice(self.take(32)?).ok_or("truncated")?;
         let size = self.varint()?;
         Ok(TreeEntry {
             name,
@@ -442,18 +454,25 @@ mod tests {
         assert!(Tree::decode(&trailing).is_err());
         assert!(Tree::decode(&good[..good.len() - 1]).is_err());
         assert!(Tree::decode(&[]).is_err());
-        assert!(Tree::decode(&[2, 0]).is_err());
+        assert!(Tree::decode(&[0]).is_err());
+        assert!(Tree::decode(&[0, 2, 0]).is_err());
         // A non-minimal count (0 written as 0x80 0x00).
-        assert!(Tree::decode(&[1, 0x80, 0x00]).is_err());
+        assert!(Tree::decode(&[0, 1, 0x80, 0x00]).is_err());
         // A huge count does not allocate.
-        assert!(Tree::decode(&[1, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
-        assert_eq!(Tree::decode(&[1, 0]).unwrap(), Tree::default());
+        assert!(Tree::decode(&[0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+        assert!(Tree::decode(&[0xff, 0xff, 0xff, 0xff, 0x0f, 1, 0]).is_err());
+        // Entry count and link count disagree.
+        let mut one_link = cfgvault_store::node_bytes(&[ObjectId::for_blob(b"")], &[]);
+        one_link.extend_from_slice(&[1, 0]);
+        assert!(Tree::decode(&one_link).is_err());
+        assert_eq!(Tree::decode(&[0, 1, 0]).unwrap(), Tree::default());
     }
 
     #[test]
     fn tree_id_is_not_a_blob_id() {
         let t = Tree::new(vec![entry("a", EntryKind::File, 0o644)]).unwrap();
         assert_ne!(t.id(), ObjectId::for_blob(&t.encode()));
+        assert_eq!(Tree::decode(&t.encode()).unwrap(), t);
     }
 
     #[test]

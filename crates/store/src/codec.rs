@@ -44,6 +44,35 @@ impl ObjectKind {
     }
 }
 
+/// The bytes of a node: its links (LEB128 count, then 32 bytes each, in order), then the
+/// caller's payload. Links are part of what is hashed, so a node's id commits to them, and they
+/// are stored once: the layers above refer to them by position instead of repeating ids.
+pub fn node_bytes(links: &[ObjectId], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10 + links.len() * 32 + payload.len());
+    write_varint(&mut out, links.len() as u64);
+    for l in links {
+        out.extend_from_slice(l.as_bytes());
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Splits node bytes into links and payload; `None` when they are malformed.
+pub fn split_node(bytes: &[u8]) -> Option<(Vec<ObjectId>, &[u8])> {
+    let (n, used) = read_varint(bytes)?;
+    let rest = &bytes[used..];
+    let n = usize::try_from(n).ok()?;
+    let ids_len = n.checked_mul(32)?;
+    if rest.len() < ids_len {
+        return None;
+    }
+    let links = rest[..ids_len]
+        .chunks_exact(32)
+        .filter_map(ObjectId::from_slice)
+        .collect();
+    Some((links, &rest[ids_len..]))
+}
+
 /// Objects shorter than this are stored raw: a zstd frame header alone costs more than
 /// anything compression could save on them.
 const MIN_COMPRESS: usize = 32;
@@ -173,6 +202,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn node_bytes_split_back() {
+        let a = ObjectId::for_blob(b"a");
+        let b = node_bytes(&[a, a], b"payload");
+        assert_eq!(split_node(&b), Some((vec![a, a], &b"payload"[..])));
+        assert_eq!(split_node(&node_bytes(&[], b"")), Some((vec![], &b""[..])));
+        // A count the bytes cannot hold.
+        assert_eq!(split_node(&[5, 1, 2, 3]), None);
+        assert_eq!(split_node(&[0xff; 11]), None);
+    }
 
     #[test]
     fn incompressible_and_tiny_objects_stay_raw() {

@@ -2,7 +2,7 @@
 
 use redb::ReadableTable;
 
-use crate::store::{DbResult, REFS};
+use crate::store::{DbResult, IDS};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// What a `gc` did.
@@ -29,11 +29,11 @@ impl Store {
         progress.start("sweep", None);
         let mut txn = self.write()?;
         let zero: Vec<ObjectId> = {
-            let refs = txn.raw().open_table(REFS).db(self.path())?;
+            let ids = txn.raw().open_table(IDS).db(self.path())?;
             let mut out = Vec::new();
-            for item in refs.iter().db(self.path())? {
+            for item in ids.iter().db(self.path())? {
                 let (k, v) = item.db(self.path())?;
-                if v.value() == 0 {
+                if v.value().1 == 0 {
                     out.push(ObjectId::from_bytes(k.value()));
                 }
                 if progress.should_cancel() {

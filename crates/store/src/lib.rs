@@ -47,7 +47,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use codec::ObjectKind;
+pub use codec::{ObjectKind, node_bytes, split_node};
 pub use error::{DatabaseError, Error};
 pub use id::{NODE_CONTEXT, ObjectId};
 pub use progress::{NoProgress, Progress};

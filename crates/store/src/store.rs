@@ -19,9 +19,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 const MAGIC: &[u8] = b"cfgvault-store";
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-pub(crate) const OBJECTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("objects");
-pub(crate) const REFS: TableDefinition<[u8; 32], u64> = TableDefinition::new("refcounts");
-pub(crate) const LINKS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("links");
+/// Frames by sequence number: keys grow with every new object, so pages fill densely.
+pub(crate) const OBJECTS: TableDefinition<u64, &[u8]> = TableDefinition::new("objects");
+/// Object id → (sequence number of its frame, reference count).
+pub(crate) const IDS: TableDefinition<[u8; 32], (u64, u64)> = TableDefinition::new("ids");
 pub(crate) const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("roots");
 const INDEX_PREFIX: &str = "index:";
 
@@ -30,6 +31,7 @@ const K_SCHEMA: &str = "schema_version";
 pub(crate) const K_OBJECTS: &str = "count.objects";
 pub(crate) const K_RAW: &str = "count.raw_bytes";
 pub(crate) const K_STORED: &str = "count.stored_bytes";
+const K_NEXT_SEQ: &str = "next_seq";
 
 /// How a store is opened. Construct with `StoreOptions::default()` and set fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,6 +327,7 @@ impl Store {
             store: self,
             txn,
             zero: BTreeSet::new(),
+            next_seq: None,
             delta: Delta::default(),
             outcome: CommitOutcome::default(),
         })
@@ -399,13 +402,12 @@ fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
         meta.insert(K_MAGIC, MAGIC).db(path)?;
         meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
             .db(path)?;
-        for k in [K_OBJECTS, K_RAW, K_STORED] {
+        for k in [K_OBJECTS, K_RAW, K_STORED, K_NEXT_SEQ] {
             meta.insert(k, 0u64.to_le_bytes().as_slice()).db(path)?;
         }
         // Create every fixed table so that read transactions find them.
         txn.open_table(OBJECTS).db(path)?;
-        txn.open_table(REFS).db(path)?;
-        txn.open_table(LINKS).db(path)?;
+        txn.open_table(IDS).db(path)?;
         txn.open_table(ROOTS).db(path)?;
     }
     txn.commit().db(path)?;
@@ -482,13 +484,6 @@ pub(crate) fn decode_root(name: &str, value: &[u8]) -> Option<Root> {
         id,
         meta: value[32..].to_vec(),
     })
-}
-
-pub(crate) fn decode_links(value: &[u8]) -> Vec<ObjectId> {
-    value
-        .chunks_exact(32)
-        .filter_map(ObjectId::from_slice)
-        .collect()
 }
 
 /// Reads shared by [`ReadTxn`] and [`WriteTxn`], so layers above can write code once for both.
@@ -603,29 +598,38 @@ fn index_table_name(space: &str) -> Result<String, Error> {
 
 // Shared table readers: redb's `ReadableTable` is implemented by write-transaction tables and
 // read-only tables alike.
-fn t_get(
-    t: &impl ReadableTable<[u8; 32], &'static [u8]>,
+
+/// The frame of `id`, copied out.
+pub(crate) fn t_frame(
+    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
+    objects: &impl ReadableTable<u64, &'static [u8]>,
     id: &ObjectId,
-    max: u64,
     path: &Path,
 ) -> Result<Vec<u8>, Error> {
-    let v = t
+    let (seq, _) = ids
         .get(id.as_bytes())
         .db(path)?
-        .ok_or(Error::ObjectMissing { id: *id })?;
-    codec::decode(id, v.value(), max).map(|(_, b)| b)
+        .ok_or(Error::ObjectMissing { id: *id })?
+        .value();
+    let frame = objects.get(seq).db(path)?.ok_or_else(|| Error::Corrupt {
+        id: *id,
+        detail: format!("its frame {seq} is missing"),
+    })?;
+    Ok(frame.value().to_vec())
 }
 
-fn t_raw_size(
-    t: &impl ReadableTable<[u8; 32], &'static [u8]>,
-    id: &ObjectId,
-    path: &Path,
-) -> Result<u64, Error> {
-    let v = t
-        .get(id.as_bytes())
-        .db(path)?
-        .ok_or(Error::ObjectMissing { id: *id })?;
-    Ok(codec::header(id, v.value())?.raw_len)
+/// The links of a node (empty for a blob), read from its decoded bytes.
+pub(crate) fn node_links(id: &ObjectId, frame: &[u8], max: u64) -> Result<Vec<ObjectId>, Error> {
+    if codec::header(id, frame)?.kind != ObjectKind::Node {
+        return Ok(Vec::new());
+    }
+    let (_, bytes) = codec::decode(id, frame, max)?;
+    codec::split_node(&bytes)
+        .map(|(links, _)| links)
+        .ok_or_else(|| Error::Corrupt {
+            id: *id,
+            detail: "malformed node links".into(),
+        })
 }
 
 fn t_roots(
@@ -686,44 +690,39 @@ impl ReadTxn<'_> {
     pub(crate) fn raw(&self) -> &redb::ReadTransaction {
         &self.txn
     }
+
+    fn frame(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
+        let ids = self.txn.open_table(IDS).db(self.path())?;
+        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_frame(&ids, &objects, id, self.path())
+    }
 }
 
 impl StoreRead for ReadTxn<'_> {
     fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        let t = self.txn.open_table(OBJECTS).db(self.path())?;
-        let v = t
-            .get(id.as_bytes())
-            .db(self.path())?
-            .ok_or(Error::ObjectMissing { id: *id })?;
-        Ok(v.value().len() as u64)
+        Ok(self.frame(id)?.len() as u64)
     }
 
     fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        let t = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_get(&t, id, self.store.options.max_object_size, self.path())
+        let frame = self.frame(id)?;
+        codec::decode(id, &frame, self.store.options.max_object_size).map(|(_, b)| b)
     }
 
     fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
-        let t = self.txn.open_table(OBJECTS).db(self.path())?;
-        Ok(t.get(id.as_bytes()).db(self.path())?.is_some())
+        Ok(self.refcount(id)?.is_some())
     }
 
     fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        let t = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_raw_size(&t, id, self.path())
+        Ok(codec::header(id, &self.frame(id)?)?.raw_len)
     }
 
     fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
-        let t = self.txn.open_table(REFS).db(self.path())?;
-        Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value()))
+        let t = self.txn.open_table(IDS).db(self.path())?;
+        Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
     }
 
     fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
-        let t = self.txn.open_table(LINKS).db(self.path())?;
-        Ok(t.get(id.as_bytes())
-            .db(self.path())?
-            .map(|v| decode_links(v.value()))
-            .unwrap_or_default())
+        node_links(id, &self.frame(id)?, self.store.options.max_object_size)
     }
 
     fn root(&self, name: &str) -> Result<Option<Root>, Error> {
@@ -800,6 +799,8 @@ pub struct WriteTxn<'s> {
     txn: redb::WriteTransaction,
     /// Objects whose count is (or may be) zero, checked at commit.
     zero: BTreeSet<ObjectId>,
+    /// The next frame sequence number, once read.
+    next_seq: Option<u64>,
     delta: Delta,
     outcome: CommitOutcome,
 }
@@ -822,57 +823,60 @@ impl<'s> WriteTxn<'s> {
 
     fn put(&mut self, kind: ObjectKind, bytes: &[u8], links: &[ObjectId]) -> Result<Put, Error> {
         let path = self.path();
+        let node;
+        let data: &[u8] = match kind {
+            ObjectKind::Blob => bytes,
+            ObjectKind::Node => {
+                node = codec::node_bytes(links, bytes);
+                &node
+            }
+        };
         let limit = self.store.options.max_object_size;
-        if bytes.len() as u64 > limit {
+        if data.len() as u64 > limit {
             return Err(Error::TooLarge {
-                size: bytes.len() as u64,
+                size: data.len() as u64,
                 limit,
             });
         }
-        let id = kind.id_of(bytes);
-        let mut objects = self.txn.open_table(OBJECTS).db(path)?;
-        if objects.get(id.as_bytes()).db(path)?.is_some() {
-            return Ok(Put {
-                id,
-                new: false,
-                stored_bytes: 0,
-            });
-        }
-        for link in links {
-            if objects.get(link.as_bytes()).db(path)?.is_none() {
-                return Err(Error::ObjectMissing { id: *link });
+        let id = kind.id_of(data);
+        {
+            let ids = self.txn.open_table(IDS).db(path)?;
+            if ids.get(id.as_bytes()).db(path)?.is_some() {
+                return Ok(Put {
+                    id,
+                    new: false,
+                    stored_bytes: 0,
+                });
+            }
+            for link in links {
+                if ids.get(link.as_bytes()).db(path)?.is_none() {
+                    return Err(Error::ObjectMissing { id: *link });
+                }
             }
         }
-        let frame = codec::encode(kind, bytes, self.store.options.zstd_level);
-        objects.insert(id.as_bytes(), frame.as_slice()).db(path)?;
-        drop(objects);
-        let mut refs = self.txn.open_table(REFS).db(path)?;
-        refs.insert(id.as_bytes(), 0u64).db(path)?;
+        let seq = self.take_seq()?;
+        let mut ids = self.txn.open_table(IDS).db(path)?;
         for link in links {
-            let n = refs
+            let (lseq, n) = ids
                 .get(link.as_bytes())
                 .db(path)?
                 .map(|v| v.value())
-                .unwrap_or(0);
-            refs.insert(link.as_bytes(), n + 1).db(path)?;
+                .ok_or(Error::ObjectMissing { id: *link })?;
+            ids.insert(link.as_bytes(), (lseq, n + 1)).db(path)?;
             self.zero.remove(link);
         }
-        drop(refs);
-        if !links.is_empty() {
-            let mut buf = Vec::with_capacity(links.len() * 32);
-            for l in links {
-                buf.extend_from_slice(l.as_bytes());
-            }
-            self.txn
-                .open_table(LINKS)
-                .db(path)?
-                .insert(id.as_bytes(), buf.as_slice())
-                .db(path)?;
-        }
+        ids.insert(id.as_bytes(), (seq, 0)).db(path)?;
+        drop(ids);
+        let frame = codec::encode(kind, data, self.store.options.zstd_level);
+        self.txn
+            .open_table(OBJECTS)
+            .db(path)?
+            .insert(seq, frame.as_slice())
+            .db(path)?;
         self.zero.insert(id);
         let stored = frame.len() as u64;
         self.delta.objects += 1;
-        self.delta.raw += bytes.len() as i64;
+        self.delta.raw += data.len() as i64;
         self.delta.stored += stored as i64;
         self.outcome.objects_added += 1;
         self.outcome.bytes_added += stored;
@@ -881,6 +885,25 @@ impl<'s> WriteTxn<'s> {
             new: true,
             stored_bytes: stored,
         })
+    }
+
+    /// The next frame sequence number (read once per transaction, written at commit).
+    fn take_seq(&mut self) -> Result<u64, Error> {
+        let seq = match self.next_seq {
+            Some(s) => s,
+            None => {
+                let meta = self.txn.open_table(META).db(self.path())?;
+                read_counter(&meta, K_NEXT_SEQ, self.path())?
+            }
+        };
+        self.next_seq = Some(seq + 1);
+        Ok(seq)
+    }
+
+    fn frame(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
+        let ids = self.txn.open_table(IDS).db(self.path())?;
+        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_frame(&ids, &objects, id, self.path())
     }
 
     /// Adds a named root holding one reference to `id`.
@@ -921,23 +944,23 @@ impl<'s> WriteTxn<'s> {
 
     fn incref(&mut self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path();
-        let mut refs = self.txn.open_table(REFS).db(path)?;
-        let n = match refs.get(id.as_bytes()).db(path)? {
+        let mut ids = self.txn.open_table(IDS).db(path)?;
+        let (seq, n) = match ids.get(id.as_bytes()).db(path)? {
             Some(v) => v.value(),
             None => return Err(Error::ObjectMissing { id: *id }),
         };
-        refs.insert(id.as_bytes(), n + 1).db(path)?;
+        ids.insert(id.as_bytes(), (seq, n + 1)).db(path)?;
         self.zero.remove(id);
         Ok(())
     }
 
     fn decref(&mut self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path();
-        let mut refs = self.txn.open_table(REFS).db(path)?;
-        let n = refs.get(id.as_bytes()).db(path)?.map(|v| v.value());
-        match n {
-            Some(n) if n > 0 => {
-                refs.insert(id.as_bytes(), n - 1).db(path)?;
+        let mut ids = self.txn.open_table(IDS).db(path)?;
+        let entry = ids.get(id.as_bytes()).db(path)?.map(|v| v.value());
+        match entry {
+            Some((seq, n)) if n > 0 => {
+                ids.insert(id.as_bytes(), (seq, n - 1)).db(path)?;
                 if n == 1 {
                     self.zero.insert(*id);
                 }
@@ -990,70 +1013,67 @@ impl<'s> WriteTxn<'s> {
         self.sweep()?;
         let path = self.path();
         let d = self.delta;
+        let mut meta = self.txn.open_table(META).db(path)?;
         if d.objects != 0 || d.raw != 0 || d.stored != 0 {
-            let mut meta = self.txn.open_table(META).db(path)?;
             for (k, dv) in [(K_OBJECTS, d.objects), (K_RAW, d.raw), (K_STORED, d.stored)] {
                 let cur = read_counter(&meta, k, path)?;
                 let new = cur.saturating_add_signed(dv);
                 meta.insert(k, new.to_le_bytes().as_slice()).db(path)?;
             }
         }
+        if let Some(seq) = self.next_seq {
+            meta.insert(K_NEXT_SEQ, seq.to_le_bytes().as_slice())
+                .db(path)?;
+        }
+        drop(meta);
         let outcome = self.outcome;
         self.txn.commit().db(path)?;
         Ok(outcome)
     }
 
     fn sweep(&mut self) -> Result<(), Error> {
-        let path = self.path();
         while let Some(id) = self.zero.pop_first() {
-            let n = self
-                .txn
-                .open_table(REFS)
-                .db(path)?
-                .get(id.as_bytes())
-                .db(path)?
-                .map(|v| v.value());
-            if n != Some(0) {
-                continue;
+            if self.refcount(&id)? == Some(0) {
+                self.remove_object(&id)?;
             }
-            self.remove_object(&id)?;
         }
         Ok(())
     }
 
-    /// Removes an object, its count and links, releasing what it linked to.
+    /// Removes an object (its id entry and frame), releasing what it linked to.
     fn remove_object(&mut self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path();
-        let (raw, stored) = {
-            let mut objects = self.txn.open_table(OBJECTS).db(path)?;
-            match objects.remove(id.as_bytes()).db(path)? {
-                Some(v) => {
-                    let frame = v.value();
-                    let raw = codec::header(id, frame).map(|h| h.raw_len).unwrap_or(0);
-                    (raw, frame.len() as u64)
-                }
-                None => (0, 0),
-            }
-        };
-        self.txn
-            .open_table(REFS)
+        let Some((seq, _)) = self
+            .txn
+            .open_table(IDS)
             .db(path)?
             .remove(id.as_bytes())
-            .db(path)?;
-        let links = {
-            let mut t = self.txn.open_table(LINKS).db(path)?;
-            t.remove(id.as_bytes())
-                .db(path)?
-                .map(|v| decode_links(v.value()))
-                .unwrap_or_default()
+            .db(path)?
+            .map(|v| v.value())
+        else {
+            return Ok(());
         };
-        if stored > 0 {
-            self.delta.objects -= 1;
-            self.delta.raw -= raw as i64;
-            self.delta.stored -= stored as i64;
-            self.outcome.objects_removed += 1;
-            self.outcome.bytes_freed += stored;
-        }
+        let frame = self
+            .txn
+            .open_table(OBJECTS)
+            .db(path)?
+            .remove(seq)
+            .db(path)?
+            .map(|v| v.value().to_vec());
+        let Some(frame) = frame else {
+            return Err(Error::Corrupt {
+                id: *id,
+                detail: format!("its frame {seq} is missing"),
+            });
+        };
+        let raw = codec::header(id, &frame)?.raw_len;
+        let links = node_links(id, &frame, self.store.options.max_object_size)?;
+        let stored = frame.len() as u64;
+        self.delta.objects -= 1;
+        self.delta.raw -= raw as i64;
+        self.delta.stored -= stored as i64;
+        self.outcome.objects_removed += 1;
+        self.outcome.bytes_freed += stored;
         for link in links {
             self.decref(&link)?;
         }
@@ -1071,40 +1091,29 @@ impl<'s> WriteTxn<'s> {
 
 impl StoreRead for WriteTxn<'_> {
     fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        let t = self.txn.open_table(OBJECTS).db(self.path())?;
-        let v = t
-            .get(id.as_bytes())
-            .db(self.path())?
-            .ok_or(Error::ObjectMissing { id: *id })?;
-        Ok(v.value().len() as u64)
+        Ok(self.frame(id)?.len() as u64)
     }
 
     fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        let t = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_get(&t, id, self.store.options.max_object_size, self.path())
+        let frame = self.frame(id)?;
+        codec::decode(id, &frame, self.store.options.max_object_size).map(|(_, b)| b)
     }
 
     fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
-        let t = self.txn.open_table(OBJECTS).db(self.path())?;
-        Ok(t.get(id.as_bytes()).db(self.path())?.is_some())
+        Ok(self.refcount(id)?.is_some())
     }
 
     fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        let t = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_raw_size(&t, id, self.path())
+        Ok(codec::header(id, &self.frame(id)?)?.raw_len)
     }
 
     fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
-        let t = self.txn.open_table(REFS).db(self.path())?;
-        Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value()))
+        let t = self.txn.open_table(IDS).db(self.path())?;
+        Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
     }
 
     fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
-        let t = self.txn.open_table(LINKS).db(self.path())?;
-        Ok(t.get(id.as_bytes())
-            .db(self.path())?
-            .map(|v| decode_links(v.value()))
-            .unwrap_or_default())
+        node_links(id, &self.frame(id)?, self.store.options.max_object_size)
     }
 
     fn root(&self, name: &str) -> Result<Option<Root>, Error> {

@@ -7,8 +7,7 @@ use redb::ReadableTable;
 
 use crate::codec;
 use crate::store::{
-    DbResult, K_OBJECTS, K_RAW, K_STORED, LINKS, META, OBJECTS, REFS, ROOTS, decode_links,
-    decode_root, read_counter,
+    DbResult, IDS, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, decode_root, read_counter,
 };
 use crate::{Error, ObjectId, Progress, Store};
 
@@ -33,7 +32,7 @@ pub enum ProblemKind {
     RefcountMismatch,
     /// An object that no root reaches survived a commit (I3).
     Unreachable,
-    /// A reference count is stored for an object that does not exist, or none for one that does.
+    /// A stored frame no object id names (left by a damaged index).
     RefcountOrphan,
     /// The stored totals (objects, raw bytes, stored bytes) differ from the sums.
     Totals,
@@ -93,7 +92,7 @@ struct Scan {
     expected: HashMap<ObjectId, u64>,
     reachable: HashSet<ObjectId>,
     unreachable: Vec<ObjectId>,
-    orphan_refs: Vec<ObjectId>,
+    orphan_frames: Vec<u64>,
     totals: (u64, u64, u64),
 }
 
@@ -101,9 +100,8 @@ struct Scan {
 fn scan(
     path: &std::path::Path,
     max: u64,
-    objects: &impl ReadableTable<[u8; 32], &'static [u8]>,
-    refs: &impl ReadableTable<[u8; 32], u64>,
-    links_t: &impl ReadableTable<[u8; 32], &'static [u8]>,
+    objects: &impl ReadableTable<u64, &'static [u8]>,
+    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
     roots: &impl ReadableTable<&'static str, &'static [u8]>,
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
     progress: &dyn Progress,
@@ -113,24 +111,50 @@ fn scan(
         s.outcome.problems.push(Problem { kind, id, detail });
     };
 
-    // 1. Every object decodes and hashes to its id.
-    progress.start("hash", Some(objects.len().db(path)?));
-    let mut present: HashSet<ObjectId> = HashSet::new();
-    for item in objects.iter().db(path)? {
+    // 1. Every object's frame exists, decodes and hashes to its id; nodes' links are read.
+    progress.start("hash", Some(ids.len().db(path)?));
+    let mut stored_counts: HashMap<ObjectId, u64> = HashMap::new();
+    let mut links: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
+    let mut used_seqs: HashSet<u64> = HashSet::new();
+    for item in ids.iter().db(path)? {
         if progress.should_cancel() {
             return Err(Error::Cancelled);
         }
         let (k, v) = item.db(path)?;
         let id = ObjectId::from_bytes(k.value());
-        let frame = v.value();
-        present.insert(id);
+        let (seq, count) = v.value();
+        stored_counts.insert(id, count);
+        used_seqs.insert(seq);
         s.outcome.objects_checked += 1;
         s.totals.0 += 1;
+        let Some(frame) = objects.get(seq).db(path)? else {
+            problem(
+                &mut s,
+                ProblemKind::Missing,
+                Some(id),
+                format!("its frame {seq} is missing"),
+            );
+            continue;
+        };
+        let frame = frame.value();
         s.totals.2 += frame.len() as u64;
         match codec::decode(&id, frame, max) {
-            Ok((_, bytes)) => {
+            Ok((kind, bytes)) => {
                 s.outcome.bytes_checked += bytes.len() as u64;
                 s.totals.1 += bytes.len() as u64;
+                if kind == codec::ObjectKind::Node {
+                    match codec::split_node(&bytes) {
+                        Some((l, _)) => {
+                            links.insert(id, l);
+                        }
+                        None => problem(
+                            &mut s,
+                            ProblemKind::Corrupt,
+                            Some(id),
+                            "malformed node links".into(),
+                        ),
+                    }
+                }
             }
             Err(Error::Corrupt { detail, .. }) => {
                 // Count the size the header claims, if it is readable, so totals stay comparable.
@@ -142,6 +166,20 @@ fn scan(
             Err(e) => return Err(e),
         }
         progress.inc(1);
+    }
+    for item in objects.iter().db(path)? {
+        let (k, v) = item.db(path)?;
+        if !used_seqs.contains(&k.value()) {
+            s.orphan_frames.push(k.value());
+            s.totals.2 += 0;
+            let _ = v;
+            problem(
+                &mut s,
+                ProblemKind::RefcountOrphan,
+                None,
+                format!("frame {} belongs to no object", k.value()),
+            );
+        }
     }
 
     // 2. Walk from the roots, counting every link of every reachable object.
@@ -168,7 +206,7 @@ fn scan(
         if !s.reachable.insert(id) {
             continue;
         }
-        if !present.contains(&id) {
+        if !stored_counts.contains_key(&id) {
             if missing_reported.insert(id) {
                 problem(
                     &mut s,
@@ -179,62 +217,34 @@ fn scan(
             }
             continue;
         }
-        if let Some(v) = links_t.get(id.as_bytes()).db(path)? {
-            for child in decode_links(v.value()) {
-                *s.expected.entry(child).or_insert(0) += 1;
-                stack.push(child);
-            }
+        for child in links.get(&id).into_iter().flatten() {
+            *s.expected.entry(*child).or_insert(0) += 1;
+            stack.push(*child);
         }
     }
 
     // 3. Compare stored counts with recomputed ones.
-    let mut with_refcount: HashSet<ObjectId> = HashSet::new();
-    for item in refs.iter().db(path)? {
-        let (k, v) = item.db(path)?;
-        let id = ObjectId::from_bytes(k.value());
-        with_refcount.insert(id);
-        let stored = v.value();
-        if !present.contains(&id) {
-            s.orphan_refs.push(id);
-            problem(
-                &mut s,
-                ProblemKind::RefcountOrphan,
-                Some(id),
-                "count stored for an absent object".into(),
-            );
-            continue;
-        }
-        if !s.reachable.contains(&id) {
-            s.unreachable.push(id);
+    let mut ids_sorted: Vec<(&ObjectId, &u64)> = stored_counts.iter().collect();
+    ids_sorted.sort();
+    for (id, stored) in ids_sorted {
+        if !s.reachable.contains(id) {
+            s.unreachable.push(*id);
             problem(
                 &mut s,
                 ProblemKind::Unreachable,
-                Some(id),
+                Some(*id),
                 format!("no root reaches it (stored count {stored})"),
             );
             continue;
         }
-        let expected = s.expected.get(&id).copied().unwrap_or(0);
-        if stored != expected {
+        let expected = s.expected.get(id).copied().unwrap_or(0);
+        if *stored != expected {
             problem(
                 &mut s,
                 ProblemKind::RefcountMismatch,
-                Some(id),
+                Some(*id),
                 format!("stored {stored}, recomputed {expected}"),
             );
-        }
-    }
-    for id in &present {
-        if !with_refcount.contains(id) {
-            problem(
-                &mut s,
-                ProblemKind::RefcountOrphan,
-                Some(*id),
-                "object has no stored count".into(),
-            );
-            if !s.reachable.contains(id) {
-                s.unreachable.push(*id);
-            }
         }
     }
 
@@ -258,7 +268,7 @@ fn scan(
 impl Store {
     /// Re-hashes every object and recomputes every reference count from the roots, reporting
     /// each discrepancy. With `options.repair`, rebuilds counts and totals and removes
-    /// unreachable objects in one transaction.
+    /// unreachable objects and orphan frames in one transaction.
     pub fn verify(&self, options: &Options, progress: &dyn Progress) -> Result<Outcome, Error> {
         let path = self.path().to_path_buf();
         let max = self.options().max_object_size;
@@ -268,19 +278,18 @@ impl Store {
             &path,
             max,
             &t.open_table(OBJECTS).db(&path)?,
-            &t.open_table(REFS).db(&path)?,
-            &t.open_table(LINKS).db(&path)?,
+            &t.open_table(IDS).db(&path)?,
             &t.open_table(ROOTS).db(&path)?,
             &t.open_table(META).db(&path)?,
             progress,
         )?;
         drop(r);
-        if !options.repair
-            || s.outcome
-                .problems
-                .iter()
-                .all(|p| matches!(p.kind, ProblemKind::Corrupt | ProblemKind::Missing))
-        {
+        let repairable = s
+            .outcome
+            .problems
+            .iter()
+            .any(|p| !matches!(p.kind, ProblemKind::Corrupt | ProblemKind::Missing));
+        if !options.repair || !repairable {
             return Ok(s.outcome);
         }
         self.repair(progress)
@@ -297,8 +306,7 @@ impl Store {
                 &path,
                 max,
                 &t.open_table(OBJECTS).db(&path)?,
-                &t.open_table(REFS).db(&path)?,
-                &t.open_table(LINKS).db(&path)?,
+                &t.open_table(IDS).db(&path)?,
                 &t.open_table(ROOTS).db(&path)?,
                 &t.open_table(META).db(&path)?,
                 progress,
@@ -307,37 +315,36 @@ impl Store {
         {
             let t = txn.raw();
             let mut objects = t.open_table(OBJECTS).db(&path)?;
-            let mut refs = t.open_table(REFS).db(&path)?;
-            let mut links = t.open_table(LINKS).db(&path)?;
+            let mut ids = t.open_table(IDS).db(&path)?;
             // Unreachable objects go without cascading: the counts below are computed from the
             // reachable graph alone, so they never included links from these.
-            let mut removed_raw = 0u64;
-            let mut removed_stored = 0u64;
-            let mut removed = 0u64;
+            let (mut removed, mut removed_raw, mut removed_stored) = (0u64, 0u64, 0u64);
             for id in &s.unreachable {
-                if let Some(v) = objects.remove(id.as_bytes()).db(&path)? {
-                    removed += 1;
+                let Some((seq, _)) = ids.remove(id.as_bytes()).db(&path)?.map(|v| v.value()) else {
+                    continue;
+                };
+                removed += 1;
+                if let Some(v) = objects.remove(seq).db(&path)? {
                     removed_stored += v.value().len() as u64;
                     removed_raw += codec::header(id, v.value()).map(|h| h.raw_len).unwrap_or(0);
                 }
-                refs.remove(id.as_bytes()).db(&path)?;
-                links.remove(id.as_bytes()).db(&path)?;
             }
-            for id in &s.orphan_refs {
-                refs.remove(id.as_bytes()).db(&path)?;
+            for seq in &s.orphan_frames {
+                objects.remove(*seq).db(&path)?;
             }
             for id in &s.reachable {
-                if objects.get(id.as_bytes()).db(&path)?.is_some() {
+                let entry = ids.get(id.as_bytes()).db(&path)?.map(|v| v.value());
+                if let Some((seq, _)) = entry {
                     let n = s.expected.get(id).copied().unwrap_or(0);
-                    refs.insert(id.as_bytes(), n).db(&path)?;
+                    ids.insert(id.as_bytes(), (seq, n)).db(&path)?;
                 }
             }
             let mut meta = t.open_table(META).db(&path)?;
             let (o, r, st) = s.totals;
             for (k, v) in [
-                (K_OBJECTS, o - removed),
+                (K_OBJECTS, o.saturating_sub(removed)),
                 (K_RAW, r.saturating_sub(removed_raw)),
-                (K_STORED, st - removed_stored),
+                (K_STORED, st.saturating_sub(removed_stored)),
             ] {
                 meta.insert(k, v.to_le_bytes().as_slice()).db(&path)?;
             }

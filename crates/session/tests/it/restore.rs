@@ -97,10 +97,9 @@ fn symlink_at_a_file_is_replaced_not_written_through() {
 fn crafted_tree_with_dotdot_is_rejected() {
     let fx = Fixture::new();
     let blob = ObjectId::for_blob(b"evil");
-    // A tree naming `..`, encoded by hand (the encoder would not produce it).
+    // A tree payload naming `..`, encoded by hand (the encoder would not produce it).
     let mut bytes = vec![1u8, 1, 1, 0xa4, 0x03, 2];
     bytes.extend_from_slice(b"..");
-    bytes.extend_from_slice(blob.as_bytes());
     bytes.push(4);
     let mut txn = fx.store.write().unwrap();
     txn.put_blob(b"evil").unwrap();

@@ -241,16 +241,19 @@ fn corrupt_object(path: &PathBuf, id: &ObjectId) {
     let db = redb::Database::open(path).unwrap();
     let t = db.begin_write().unwrap();
     {
-        let mut objects = t.open_table(crate::store::OBJECTS).unwrap();
-        let mut frame = objects
+        let seq = t
+            .open_table(crate::store::IDS)
+            .unwrap()
             .get(id.as_bytes())
             .unwrap()
             .unwrap()
             .value()
-            .to_vec();
+            .0;
+        let mut objects = t.open_table(crate::store::OBJECTS).unwrap();
+        let mut frame = objects.get(seq).unwrap().unwrap().value().to_vec();
         let last = frame.len() - 1;
         frame[last] ^= 0x40;
-        objects.insert(id.as_bytes(), frame.as_slice()).unwrap();
+        objects.insert(seq, frame.as_slice()).unwrap();
     }
     t.commit().unwrap();
 }
@@ -305,16 +308,18 @@ fn verify_finds_and_repair_fixes_refcount_drift() {
         // Drift: a wrong count, and a stray object nothing references.
         let db = redb::Database::open(&p).unwrap();
         let t = db.begin_write().unwrap();
-        let mut refs = t.open_table(crate::store::REFS).unwrap();
-        refs.insert(a.as_bytes(), 7u64).unwrap();
+        let mut ids = t.open_table(crate::store::IDS).unwrap();
+        let seq = ids.get(a.as_bytes()).unwrap().unwrap().value().0;
+        ids.insert(a.as_bytes(), (seq, 7u64)).unwrap();
         let stray = ObjectId::for_blob(b"stray");
-        refs.insert(stray.as_bytes(), 1u64).unwrap();
-        drop(refs);
+        ids.insert(stray.as_bytes(), (1_000_000u64, 1u64)).unwrap();
+        drop(ids);
         let frame = crate::codec::encode(crate::ObjectKind::Blob, b"stray", 3);
-        t.open_table(crate::store::OBJECTS)
-            .unwrap()
-            .insert(stray.as_bytes(), frame.as_slice())
-            .unwrap();
+        let mut objects = t.open_table(crate::store::OBJECTS).unwrap();
+        objects.insert(1_000_000u64, frame.as_slice()).unwrap();
+        // And a frame no id names.
+        objects.insert(2_000_000u64, frame.as_slice()).unwrap();
+        drop(objects);
         t.commit().unwrap();
     }
     let store = Store::open(&p, &StoreOptions::default()).unwrap();
@@ -324,6 +329,10 @@ fn verify_finds_and_repair_fixes_refcount_drift() {
     let kinds: Vec<_> = out.problems.iter().map(|p| p.kind).collect();
     assert!(
         kinds.contains(&verify::ProblemKind::RefcountMismatch),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&verify::ProblemKind::RefcountOrphan),
         "{kinds:?}"
     );
     assert!(

@@ -141,8 +141,9 @@ fn run(ops: Vec<Op>) {
                                     .collect()
                             };
                             let bytes = format!("node {links:?}").into_bytes();
-                            let id = ObjectId::for_node(&bytes);
-                            next.known.insert(id, (bytes.clone(), links.clone()));
+                            let full = crate::node_bytes(&links, &bytes);
+                            let id = ObjectId::for_node(&full);
+                            next.known.insert(id, (full, links.clone()));
                             txn.put_node(&bytes, &links).map(|p| {
                                 assert_eq!(p.new, !present.contains(&id));
                                 present.insert(id);
