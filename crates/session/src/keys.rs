@@ -19,10 +19,9 @@ pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
 /// `path ‖ 0x00 ‖ blob id(32)` → `seq u32`.
 pub(crate) const PATH_BLOBS: &str = "session.path_blobs";
 /// `blob id(32) ‖ session id` → empty.
-/// Running totals: `logical_bytes`, `blob_bytes` → u64.
+/// Running totals: `logical_bytes` → u64.
 pub(crate) const COUNTERS: &str = "session.counters";
 pub(crate) const C_LOGICAL: &[u8] = b"logical_bytes";
-pub(crate) const C_BLOB: &[u8] = b"blob_bytes";
 
 pub(crate) fn root_name(id: &SessionId) -> String {
     format!("{ROOT_PREFIX}{id}")

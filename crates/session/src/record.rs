@@ -126,11 +126,3 @@ pub(crate) const SESSION_NODE_MAGIC: &[u8] = b"cfgvault session node v1";
 pub(crate) fn session_node(tree: &ObjectId, closure: &ObjectId) -> (&'static [u8], [ObjectId; 2]) {
     (SESSION_NODE_MAGIC, [*tree, *closure])
 }
-
-/// The tree a session node links to, `None` when `bytes` is not a session node.
-pub(crate) fn session_node_tree(bytes: &[u8]) -> Option<ObjectId> {
-    match cfgvault_store::split_node(bytes)? {
-        (links, SESSION_NODE_MAGIC) if links.len() == 2 => Some(links[0]),
-        _ => None,
-    }
-}

@@ -7,7 +7,7 @@ use cfgvault_store::{CommitOutcome, ObjectId, Store, StoreRead, WriteTxn};
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::keys::{self, *};
-use crate::record::{ClosureInfo, SessionRecord, session_node, session_node_tree};
+use crate::record::{ClosureInfo, SessionRecord, session_node};
 use crate::tree::{self, EntryKind, LeafFile, Tree};
 use crate::{Error, FileSet, Result, SessionId, validate_path};
 
@@ -160,13 +160,17 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
             id
         }
     };
+    // New contents are stored as deltas against what the newest earlier session had at the
+    // same path (the previous version of a file, the previous tree of a directory).
+    let mut previous = Previous::newest_before(&txn, created_at)?;
     let mut outcomes = Vec::with_capacity(new.files.len());
-    let mut new_blob_bytes: u64 = 0;
     for (e, data) in new.files.iter() {
-        let put = txn.put_blob(data)?;
-        if put.new {
-            new_blob_bytes += e.size;
-        }
+        let put = if txn.contains(&e.id)? {
+            txn.put_blob(data)?
+        } else {
+            let base = previous.file_at(&txn, &e.path)?;
+            txn.put_blob_near(data, base.as_ref())?
+        };
         outcomes.push(FileOutcome {
             path: e.path.clone(),
             id: put.id,
@@ -185,10 +189,18 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
             mode: e.mode,
         })
         .collect();
-    let (root, logical) = tree::build(&leaves, &mut |t: &Tree| {
-        Ok(txn.put_node(&t.payload(), &t.links())?.id)
+    let (root, logical) = tree::build(&leaves, &mut |dir: &str, t: &Tree| {
+        let id = t.id();
+        if txn.contains(&id)? {
+            return Ok(id);
+        }
+        let base = previous.dir_at(&txn, dir)?;
+        Ok(txn
+            .put_node_near(&t.payload(), &t.links(), base.as_ref())?
+            .id)
     })?;
-    let closure_id = txn.put_blob(&new.closure.encode())?.id;
+    // A node without links, so blobs are config files alone (the store counts their bytes).
+    let closure_id = txn.put_node(&new.closure.encode(), &[])?.id;
     let (payload, links) = session_node(&root, &closure_id);
     let node = txn.put_node(payload, &links)?;
     txn.pin(&root_name(&id), &node.id, b"")?;
@@ -217,7 +229,6 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         version_add(&mut txn, &e.path, &e.id, e.size, t)?;
     }
     add_counter(&mut txn, C_LOGICAL, logical as i128)?;
-    add_counter(&mut txn, C_BLOB, new_blob_bytes as i128)?;
     let commit = txn.commit()?;
     Ok(Created {
         record,
@@ -362,7 +373,11 @@ fn with_closure(
     rec.closure = match cache.get(&rec.closure_id) {
         Some(c) => c.clone(),
         None => {
-            let c = ClosureInfo::decode(&rec.closure_id, &r.get(&rec.closure_id)?)?;
+            let bytes = r.get(&rec.closure_id)?;
+            let payload = cfgvault_store::split_node(&bytes)
+                .map(|(_, p)| p)
+                .unwrap_or_default();
+            let c = ClosureInfo::decode(&rec.closure_id, payload)?;
             cache.insert(rec.closure_id, c.clone());
             c
         }
@@ -583,7 +598,6 @@ pub(crate) fn delete_in(
             roots.push(root.id);
         }
     }
-    let freed_blob_bytes = released_blob_bytes(txn, &roots)?;
     for rec in &records {
         let id = &rec.id;
         for f in walk(txn, &rec.root)? {
@@ -597,56 +611,7 @@ pub(crate) fn delete_in(
         add_counter(txn, C_LOGICAL, -(rec.logical_bytes as i128))?;
         txn.unpin(&root_name(id))?;
     }
-    add_counter(txn, C_BLOB, -(freed_blob_bytes as i128))?;
     Ok(records.into_iter().map(|r| r.id).collect())
-}
-
-/// Raw bytes of the blobs that releasing one reference to each tree in `roots` frees: the
-/// cascade a commit performs, run on a copy of the counts (trees are decoded to know which
-/// links are blobs and how large they are).
-fn released_blob_bytes(r: &impl StoreRead, roots: &[ObjectId]) -> Result<u64> {
-    let mut counts: HashMap<ObjectId, u64> = HashMap::new();
-    // `None`: a node (session node or tree); `Some(size)`: a blob of that size.
-    let mut stack: Vec<(ObjectId, Option<u64>)> = roots.iter().map(|id| (*id, None)).collect();
-    let mut bytes: u64 = 0;
-    while let Some((id, blob_size)) = stack.pop() {
-        let n = match counts.get(&id) {
-            Some(n) => *n,
-            None => match r.refcount(&id)? {
-                Some(n) => n,
-                None => continue,
-            },
-        };
-        let n = n.saturating_sub(1);
-        counts.insert(id, n);
-        if n > 0 {
-            continue;
-        }
-        match blob_size {
-            Some(size) => {
-                bytes = bytes.saturating_add(size);
-                // A blob stored as a delta links to its base, which the store releases too.
-                for base in r.links(&id)? {
-                    stack.push((base, Some(r.raw_size(&base)?)));
-                }
-            }
-            None => {
-                let bytes = r.get(&id)?;
-                if let Some(tree) = session_node_tree(&bytes) {
-                    // The closure blob it also links is no config file: not counted.
-                    stack.push((tree, None));
-                    continue;
-                }
-                let tree =
-                    Tree::decode(&bytes).map_err(|source| Error::CorruptTree { id, source })?;
-                for e in tree.entries() {
-                    let size = (e.kind != EntryKind::Dir).then_some(e.size);
-                    stack.push((e.id, size));
-                }
-            }
-        }
-    }
-    Ok(bytes)
 }
 
 /// Sets or clears a session's pinned flag (retention never removes a pinned session).
@@ -736,7 +701,7 @@ pub fn stats(store: &Store) -> Result<SessionStats> {
     let r = store.read()?;
     let sessions = r.index_len(RECORDS)?;
     let logical_bytes = u64_value(r.index_get(COUNTERS, C_LOGICAL)?);
-    let unique_bytes = u64_value(r.index_get(COUNTERS, C_BLOB)?);
+    let unique_bytes = st.blob_raw_bytes;
     let edge = |reverse| -> Result<Option<DateTime<Utc>>> {
         let rows = r.index_range(BY_TIME, Bound::Unbounded, Bound::Unbounded, reverse, 1)?;
         Ok(rows.first().and_then(|(k, _)| keys::time_from_key(k)))
@@ -778,4 +743,90 @@ pub(crate) fn all_records_bare(r: &impl StoreRead) -> Result<Vec<SessionRecord>>
         }
     }
     Ok(out)
+}
+
+/// The newest session created before a new one, whose files and directories serve as delta
+/// bases for the new one's. Trees read are kept for the duration of one `create`.
+struct Previous {
+    root: Option<ObjectId>,
+    trees: HashMap<ObjectId, Tree>,
+}
+
+impl Previous {
+    fn newest_before(r: &impl StoreRead, t: DateTime<Utc>) -> Result<Previous> {
+        let end = time_key(t);
+        let rows = r.index_range(BY_TIME, Bound::Unbounded, Bound::Excluded(&end), true, 1)?;
+        let root = match rows.first() {
+            Some((k, _)) => {
+                let id = std::str::from_utf8(k.get(8..).unwrap_or_default())
+                    .ok()
+                    .and_then(|s| s.parse::<SessionId>().ok());
+                match id {
+                    Some(id) => load_record_bare(r, &id)?.map(|rec| rec.root),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        Ok(Previous {
+            root,
+            trees: HashMap::new(),
+        })
+    }
+
+    fn tree(&mut self, r: &impl StoreRead, id: &ObjectId) -> Result<&Tree> {
+        if !self.trees.contains_key(id) {
+            let t = load_tree(r, id)?;
+            self.trees.insert(*id, t);
+        }
+        self.trees.get(id).ok_or_else(|| Error::CorruptTree {
+            id: *id,
+            source: tree::DecodeError {
+                entry: None,
+                reason: "vanished from the cache".into(),
+            },
+        })
+    }
+
+    /// The entry at `path` in the previous session (`""` is its root tree).
+    fn entry_at(
+        &mut self,
+        r: &impl StoreRead,
+        path: &str,
+    ) -> Result<Option<(EntryKind, ObjectId)>> {
+        let Some(mut cur) = self.root else {
+            return Ok(None);
+        };
+        if path.is_empty() {
+            return Ok(Some((EntryKind::Dir, cur)));
+        }
+        let mut parts = path.split('/').peekable();
+        while let Some(part) = parts.next() {
+            let Some(e) = self.tree(r, &cur)?.get(part).map(|e| (e.kind, e.id)) else {
+                return Ok(None);
+            };
+            if parts.peek().is_none() {
+                return Ok(Some(e));
+            }
+            if e.0 != EntryKind::Dir {
+                return Ok(None);
+            }
+            cur = e.1;
+        }
+        Ok(None)
+    }
+
+    fn file_at(&mut self, r: &impl StoreRead, path: &str) -> Result<Option<ObjectId>> {
+        Ok(self
+            .entry_at(r, path)?
+            .filter(|(k, _)| *k != EntryKind::Dir)
+            .map(|(_, id)| id))
+    }
+
+    fn dir_at(&mut self, r: &impl StoreRead, path: &str) -> Result<Option<ObjectId>> {
+        Ok(self
+            .entry_at(r, path)?
+            .filter(|(k, _)| *k == EntryKind::Dir)
+            .map(|(_, id)| id))
+    }
 }

@@ -328,7 +328,7 @@ enum Node<'a> {
 /// (see [`crate::validate_path`]); a path that is both a file and a directory is an error.
 pub fn build(
     files: &[LeafFile<'_>],
-    put: &mut dyn FnMut(&Tree) -> Result<ObjectId>,
+    put: &mut dyn FnMut(&str, &Tree) -> Result<ObjectId>,
 ) -> Result<(ObjectId, u64)> {
     let mut root: BTreeMap<&str, Node<'_>> = BTreeMap::new();
     for f in files {
@@ -357,41 +357,85 @@ pub fn build(
     build_dir(&root, put)
 }
 
+/// Builds every directory bottom-up, calling `put(dir_path, tree)` for each (the root's path
+/// is empty). Iterative: a path of thousands of components must not exhaust the stack.
 fn build_dir(
-    dir: &BTreeMap<&str, Node<'_>>,
-    put: &mut dyn FnMut(&Tree) -> Result<ObjectId>,
+    root: &BTreeMap<&str, Node<'_>>,
+    put: &mut dyn FnMut(&str, &Tree) -> Result<ObjectId>,
 ) -> Result<(ObjectId, u64)> {
-    let mut entries = Vec::with_capacity(dir.len());
-    let mut total: u64 = 0;
-    for (name, node) in dir {
-        let e = match node {
-            Node::File(f) => TreeEntry {
-                name: (*name).to_string(),
-                kind: EntryKind::for_mode(f.mode),
-                mode: f.mode & 0o777,
-                id: f.id,
-                size: f.size,
-            },
-            Node::Dir(d) => {
-                let (id, size) = build_dir(d, put)?;
-                TreeEntry {
+    struct Frame<'m, 'a> {
+        path: String,
+        iter: std::collections::btree_map::Iter<'m, &'a str, Node<'a>>,
+        entries: Vec<TreeEntry>,
+        total: u64,
+        /// The name of the subdirectory being built below this one.
+        pending: Option<&'a str>,
+    }
+    fn frame<'m, 'a>(path: String, dir: &'m BTreeMap<&'a str, Node<'a>>) -> Frame<'m, 'a> {
+        Frame {
+            path,
+            iter: dir.iter(),
+            entries: Vec::with_capacity(dir.len()),
+            total: 0,
+            pending: None,
+        }
+    }
+    let mut stack = vec![frame(String::new(), root)];
+    loop {
+        let Some(top) = stack.last_mut() else {
+            // The root frame always returns below before the stack empties.
+            return Err(Error::InvalidPath {
+                path: String::new(),
+                reason: "empty tree",
+            });
+        };
+        match top.iter.next() {
+            Some((name, Node::File(f))) => {
+                top.total = top.total.saturating_add(f.size);
+                top.entries.push(TreeEntry {
                     name: (*name).to_string(),
-                    kind: EntryKind::Dir,
-                    mode: 0,
-                    id,
-                    size,
+                    kind: EntryKind::for_mode(f.mode),
+                    mode: f.mode & 0o777,
+                    id: f.id,
+                    size: f.size,
+                });
+            }
+            Some((name, Node::Dir(d))) => {
+                top.pending = Some(name);
+                let path = if top.path.is_empty() {
+                    (*name).to_string()
+                } else {
+                    format!("{}/{name}", top.path)
+                };
+                stack.push(frame(path, d));
+            }
+            None => {
+                let done = stack.pop().ok_or_else(|| Error::InvalidPath {
+                    path: String::new(),
+                    reason: "empty tree",
+                })?;
+                let tree = Tree::new(done.entries).map_err(|e| Error::InvalidPath {
+                    path: e.to_string(),
+                    reason: "cannot be placed in a tree",
+                })?;
+                let id = put(&done.path, &tree)?;
+                match stack.last_mut() {
+                    Some(parent) => {
+                        let name = parent.pending.take().unwrap_or_default();
+                        parent.total = parent.total.saturating_add(done.total);
+                        parent.entries.push(TreeEntry {
+                            name: name.to_string(),
+                            kind: EntryKind::Dir,
+                            mode: 0,
+                            id,
+                            size: done.total,
+                        });
+                    }
+                    None => return Ok((id, done.total)),
                 }
             }
-        };
-        total = total.saturating_add(e.size);
-        entries.push(e);
+        }
     }
-    let tree = Tree::new(entries).map_err(|e| Error::InvalidPath {
-        path: e.to_string(),
-        reason: "cannot be placed in a tree",
-    })?;
-    let id = put(&tree)?;
-    Ok((id, total))
 }
 
 #[cfg(test)]
@@ -484,9 +528,9 @@ mod tests {
             size: 0,
             mode: 0o644,
         };
-        let r = build(&[f("a"), f("a/b")], &mut |t| Ok(t.id()));
+        let r = build(&[f("a"), f("a/b")], &mut |_, t| Ok(t.id()));
         assert!(matches!(r, Err(Error::PathConflict { .. })));
-        let r = build(&[f("a/b"), f("a")], &mut |t| Ok(t.id()));
+        let r = build(&[f("a/b"), f("a")], &mut |_, t| Ok(t.id()));
         assert!(matches!(r, Err(Error::PathConflict { .. })));
     }
 }

@@ -1,8 +1,11 @@
 //! Garbage collection: sweep objects left without references, then compact the file.
 
+use std::collections::HashMap;
+
 use redb::ReadableTable;
 
-use crate::store::{DbResult, IDS};
+use crate::codec;
+use crate::store::{DbResult, IDS, OBJECTS};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// What a `gc` did.
@@ -13,6 +16,8 @@ pub struct Outcome {
     pub objects_removed: u64,
     /// Stored bytes of those objects.
     pub bytes_freed: u64,
+    /// Delta objects re-encoded whole so that a base only deltas still held could go.
+    pub rewritten: u64,
     pub file_bytes_before: u64,
     pub file_bytes_after: u64,
     /// Whether compaction ran and changed the file.
@@ -45,6 +50,25 @@ impl Store {
         for id in zero {
             txn.mark_zero(id);
         }
+        // Bases that nothing but deltas hold (their sessions were deleted): re-encode the
+        // deltas whole so the bases can go. Freeing one base can leave its own base in the same
+        // position, so repeat until nothing changes (at most the chain depth).
+        progress.start("rewrite", None);
+        let mut rewritten = 0u64;
+        loop {
+            let orphaned = self.bases_held_only_by_deltas(&mut txn)?;
+            if orphaned.is_empty() {
+                break;
+            }
+            for dependent in orphaned {
+                if progress.should_cancel() {
+                    return Err(Error::Cancelled);
+                }
+                txn.rewrite_whole(&dependent)?;
+                rewritten += 1;
+            }
+            txn.sweep_now()?;
+        }
         let swept = txn.commit()?;
         progress.start("compact", None);
         let (compacted, compaction_skipped) = match self.compact()? {
@@ -54,10 +78,51 @@ impl Store {
         Ok(Outcome {
             objects_removed: swept.objects_removed,
             bytes_freed: swept.bytes_freed,
+            rewritten,
             file_bytes_before,
             file_bytes_after: self.stats()?.file_bytes,
             compacted,
             compaction_skipped,
         })
+    }
+}
+
+impl Store {
+    /// Deltas whose base is referenced by deltas alone.
+    fn bases_held_only_by_deltas(
+        &self,
+        txn: &mut crate::WriteTxn<'_>,
+    ) -> Result<Vec<ObjectId>, Error> {
+        let path = self.path();
+        let t = txn.raw();
+        let ids = t.open_table(IDS).db(path)?;
+        let objects = t.open_table(OBJECTS).db(path)?;
+        let mut by_seq: HashMap<u64, ObjectId> = HashMap::new();
+        let mut counts: HashMap<ObjectId, u64> = HashMap::new();
+        for item in ids.iter().db(path)? {
+            let (k, v) = item.db(path)?;
+            let id = ObjectId::from_bytes(k.value());
+            let (seq, n) = v.value();
+            by_seq.insert(seq, id);
+            counts.insert(id, n);
+        }
+        let mut dependents: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
+        for item in objects.iter().db(path)? {
+            let (k, v) = item.db(path)?;
+            let Some(id) = by_seq.get(&k.value()) else {
+                continue;
+            };
+            if let Some(base) = codec::header(id, v.value())?.base() {
+                dependents.entry(base).or_default().push(*id);
+            }
+        }
+        let mut out = Vec::new();
+        for (base, deps) in dependents {
+            if counts.get(&base).copied() == Some(deps.len() as u64) {
+                out.extend(deps);
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 }

@@ -31,6 +31,7 @@ const K_SCHEMA: &str = "schema_version";
 pub(crate) const K_OBJECTS: &str = "count.objects";
 pub(crate) const K_RAW: &str = "count.raw_bytes";
 pub(crate) const K_STORED: &str = "count.stored_bytes";
+pub(crate) const K_BLOB_RAW: &str = "count.blob_raw_bytes";
 const K_NEXT_SEQ: &str = "next_seq";
 
 /// How a store is opened. Construct with `StoreOptions::default()` and set fields.
@@ -44,6 +45,9 @@ pub struct StoreOptions {
     pub max_object_size: u64,
     /// Page cache of the embedded database, in bytes. Default: 64 MiB.
     pub cache_size: usize,
+    /// Longest chain of deltas a read may have to follow (objects put with a base are stored
+    /// as a delta only below this depth); 0 stores everything whole. At most 64. Default: 16.
+    pub max_delta_depth: u32,
     /// Let other processes open the store at the same time (writers take turns, readers never
     /// block). When `false` the first opener holds the file exclusively and others get
     /// [`Error::AlreadyOpen`]. Default: `true`.
@@ -56,6 +60,7 @@ impl Default for StoreOptions {
             zstd_level: 3,
             max_object_size: 64 << 20,
             cache_size: 64 << 20,
+            max_delta_depth: 16,
             shared: true,
         }
     }
@@ -99,6 +104,8 @@ pub struct Stats {
     pub raw_bytes: u64,
     /// Sum of the stored frame sizes of all objects.
     pub stored_bytes: u64,
+    /// Sum of the uncompressed sizes of blobs alone (nodes excluded).
+    pub blob_raw_bytes: u64,
     /// Size of the store file on disk.
     pub file_bytes: u64,
 }
@@ -369,6 +376,7 @@ impl Store {
             roots,
             raw_bytes: read_counter(&meta, K_RAW, &self.path)?,
             stored_bytes: read_counter(&meta, K_STORED, &self.path)?,
+            blob_raw_bytes: read_counter(&meta, K_BLOB_RAW, &self.path)?,
             file_bytes,
         })
     }
@@ -402,7 +410,7 @@ fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
         meta.insert(K_MAGIC, MAGIC).db(path)?;
         meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
             .db(path)?;
-        for k in [K_OBJECTS, K_RAW, K_STORED, K_NEXT_SEQ] {
+        for k in [K_OBJECTS, K_RAW, K_STORED, K_BLOB_RAW, K_NEXT_SEQ] {
             meta.insert(k, 0u64.to_le_bytes().as_slice()).db(path)?;
         }
         // Create every fixed table so that read transactions find them.
@@ -498,7 +506,8 @@ pub trait StoreRead {
     fn stored_size(&self, id: &ObjectId) -> Result<u64, Error>;
     /// The object's reference count, `None` when absent.
     fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error>;
-    /// The objects this object links to (empty for blobs).
+    /// Everything this object holds a reference to: a node's links (in order), then the base
+    /// of a delta frame. Empty for a whole blob.
     fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error>;
     /// One root by name.
     fn root(&self, name: &str) -> Result<Option<Root>, Error>;
@@ -618,18 +627,69 @@ pub(crate) fn t_frame(
     Ok(frame.value().to_vec())
 }
 
-/// The links of a node (empty for a blob), read from its decoded bytes.
-pub(crate) fn node_links(id: &ObjectId, frame: &[u8], max: u64) -> Result<Vec<ObjectId>, Error> {
-    if codec::header(id, frame)?.kind != ObjectKind::Node {
-        return Ok(Vec::new());
+/// Decodes `id`, following its delta chain down to a whole frame and back up, checking every
+/// level's hash. The chain is bounded by `MAX_DEPTH_LIMIT` and its depths must descend.
+pub(crate) fn t_load(
+    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
+    objects: &impl ReadableTable<u64, &'static [u8]>,
+    id: &ObjectId,
+    max: u64,
+    path: &Path,
+) -> Result<(ObjectKind, Vec<u8>), Error> {
+    let mut chain: Vec<(ObjectId, Vec<u8>)> = Vec::new();
+    let mut cur = *id;
+    let mut want_depth: Option<u64> = None;
+    loop {
+        let frame = t_frame(ids, objects, &cur, path)?;
+        let h = codec::header(&cur, &frame)?;
+        // Depths must strictly descend along a chain (a base re-encoded whole by gc sits lower
+        // than its dependents claim), which bounds every read by the top frame's depth.
+        if want_depth.is_some_and(|d| h.depth() >= d) {
+            return Err(Error::Corrupt {
+                id: cur,
+                detail: "delta chain depth does not descend".into(),
+            });
+        }
+        let base = h.base();
+        chain.push((cur, frame));
+        match base {
+            Some(b) => {
+                want_depth = Some(h.depth());
+                cur = b;
+            }
+            None => break,
+        }
     }
-    let (_, bytes) = codec::decode(id, frame, max)?;
-    codec::split_node(&bytes)
-        .map(|(links, _)| links)
-        .ok_or_else(|| Error::Corrupt {
-            id: *id,
-            detail: "malformed node links".into(),
-        })
+    let mut bytes: Option<(ObjectKind, Vec<u8>)> = None;
+    while let Some((cid, frame)) = chain.pop() {
+        let base = bytes.as_ref().map(|(_, b)| b.as_slice());
+        bytes = Some(codec::decode_with(&cid, &frame, max, base)?);
+    }
+    bytes.ok_or(Error::ObjectMissing { id: *id })
+}
+
+/// Everything `id` holds a reference to: a node's links, then a delta frame's base.
+pub(crate) fn t_refs(
+    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
+    objects: &impl ReadableTable<u64, &'static [u8]>,
+    id: &ObjectId,
+    max: u64,
+    path: &Path,
+) -> Result<Vec<ObjectId>, Error> {
+    let frame = t_frame(ids, objects, id, path)?;
+    let h = codec::header(id, &frame)?;
+    let mut refs = Vec::new();
+    if h.kind == ObjectKind::Node {
+        let (_, bytes) = t_load(ids, objects, id, max, path)?;
+        refs = codec::split_node(&bytes)
+            .map(|(links, _)| links)
+            .ok_or_else(|| Error::Corrupt {
+                id: *id,
+                detail: "malformed node links".into(),
+            })?;
+    }
+    refs.extend(h.base());
+    Ok(refs)
 }
 
 fn t_roots(
@@ -691,6 +751,11 @@ impl ReadTxn<'_> {
         &self.txn
     }
 
+    #[cfg(test)]
+    pub(crate) fn frame_for_tests(&self, id: &ObjectId) -> Vec<u8> {
+        self.frame(id).unwrap_or_default()
+    }
+
     fn frame(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
         let ids = self.txn.open_table(IDS).db(self.path())?;
         let objects = self.txn.open_table(OBJECTS).db(self.path())?;
@@ -704,8 +769,16 @@ impl StoreRead for ReadTxn<'_> {
     }
 
     fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        let frame = self.frame(id)?;
-        codec::decode(id, &frame, self.store.options.max_object_size).map(|(_, b)| b)
+        let ids = self.txn.open_table(IDS).db(self.path())?;
+        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_load(
+            &ids,
+            &objects,
+            id,
+            self.store.options.max_object_size,
+            self.path(),
+        )
+        .map(|(_, b)| b)
     }
 
     fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
@@ -722,7 +795,15 @@ impl StoreRead for ReadTxn<'_> {
     }
 
     fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
-        node_links(id, &self.frame(id)?, self.store.options.max_object_size)
+        let ids = self.txn.open_table(IDS).db(self.path())?;
+        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_refs(
+            &ids,
+            &objects,
+            id,
+            self.store.options.max_object_size,
+            self.path(),
+        )
     }
 
     fn root(&self, name: &str) -> Result<Option<Root>, Error> {
@@ -786,6 +867,7 @@ struct Delta {
     objects: i64,
     raw: i64,
     stored: i64,
+    blob_raw: i64,
 }
 
 /// The single write transaction of one mutating operation (invariant I5).
@@ -812,16 +894,39 @@ impl<'s> WriteTxn<'s> {
 
     /// Stores a blob (no links). An object already present costs one lookup, no compression.
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<Put, Error> {
-        self.put(ObjectKind::Blob, bytes, &[])
+        self.put(ObjectKind::Blob, bytes, &[], None)
+    }
+
+    /// [`WriteTxn::put_blob`], storing a new object as a delta against `base` (for example
+    /// the previous version of the same file) when that is smaller and the base's chain is
+    /// shorter than [`StoreOptions::max_delta_depth`]. The base then holds one more reference.
+    pub fn put_blob_near(&mut self, bytes: &[u8], base: Option<&ObjectId>) -> Result<Put, Error> {
+        self.put(ObjectKind::Blob, bytes, &[], base)
+    }
+
+    /// [`WriteTxn::put_node`] with a delta base, as [`WriteTxn::put_blob_near`].
+    pub fn put_node_near(
+        &mut self,
+        payload: &[u8],
+        links: &[ObjectId],
+        base: Option<&ObjectId>,
+    ) -> Result<Put, Error> {
+        self.put(ObjectKind::Node, payload, links, base)
     }
 
     /// Stores a node: bytes plus the objects it links to, each of which gains one reference
     /// per link when the node is new. Every linked object must already exist.
     pub fn put_node(&mut self, bytes: &[u8], links: &[ObjectId]) -> Result<Put, Error> {
-        self.put(ObjectKind::Node, bytes, links)
+        self.put(ObjectKind::Node, bytes, links, None)
     }
 
-    fn put(&mut self, kind: ObjectKind, bytes: &[u8], links: &[ObjectId]) -> Result<Put, Error> {
+    fn put(
+        &mut self,
+        kind: ObjectKind,
+        bytes: &[u8],
+        links: &[ObjectId],
+        base: Option<&ObjectId>,
+    ) -> Result<Put, Error> {
         let path = self.path();
         let node;
         let data: &[u8] = match kind {
@@ -867,16 +972,30 @@ impl<'s> WriteTxn<'s> {
         }
         ids.insert(id.as_bytes(), (seq, 0)).db(path)?;
         drop(ids);
-        let frame = codec::encode(kind, data, self.store.options.zstd_level);
+        let mut frame = codec::encode(kind, data, self.store.options.zstd_level);
+        let mut used_base = None;
+        if let Some(base) = base
+            && let Some(delta) = self.try_delta(kind, data, base)?
+            && delta.len() < frame.len()
+        {
+            frame = delta;
+            used_base = Some(*base);
+        }
         self.txn
             .open_table(OBJECTS)
             .db(path)?
             .insert(seq, frame.as_slice())
             .db(path)?;
         self.zero.insert(id);
+        if let Some(base) = used_base {
+            self.incref(&base)?;
+        }
         let stored = frame.len() as u64;
         self.delta.objects += 1;
         self.delta.raw += data.len() as i64;
+        if kind == ObjectKind::Blob {
+            self.delta.blob_raw += data.len() as i64;
+        }
         self.delta.stored += stored as i64;
         self.outcome.objects_added += 1;
         self.outcome.bytes_added += stored;
@@ -904,6 +1023,40 @@ impl<'s> WriteTxn<'s> {
         let ids = self.txn.open_table(IDS).db(self.path())?;
         let objects = self.txn.open_table(OBJECTS).db(self.path())?;
         t_frame(&ids, &objects, id, self.path())
+    }
+
+    /// `data` encoded as a delta against `base`, when the base exists and its chain leaves room.
+    fn try_delta(
+        &self,
+        kind: ObjectKind,
+        data: &[u8],
+        base: &ObjectId,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let max_depth = u64::from(self.store.options.max_delta_depth).min(codec::MAX_DEPTH_LIMIT);
+        if self.refcount(base)?.is_none() {
+            return Ok(None);
+        }
+        let depth = codec::header(base, &self.frame(base)?)?.depth() + 1;
+        if depth > max_depth {
+            return Ok(None);
+        }
+        let ids = self.txn.open_table(IDS).db(self.path())?;
+        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+        let (_, base_bytes) = t_load(
+            &ids,
+            &objects,
+            base,
+            self.store.options.max_object_size,
+            self.path(),
+        )?;
+        Ok(codec::encode_delta(
+            kind,
+            data,
+            self.store.options.zstd_level,
+            base,
+            &base_bytes,
+            depth,
+        ))
     }
 
     /// Adds a named root holding one reference to `id`.
@@ -1014,8 +1167,13 @@ impl<'s> WriteTxn<'s> {
         let path = self.path();
         let d = self.delta;
         let mut meta = self.txn.open_table(META).db(path)?;
-        if d.objects != 0 || d.raw != 0 || d.stored != 0 {
-            for (k, dv) in [(K_OBJECTS, d.objects), (K_RAW, d.raw), (K_STORED, d.stored)] {
+        if d.objects != 0 || d.raw != 0 || d.stored != 0 || d.blob_raw != 0 {
+            for (k, dv) in [
+                (K_OBJECTS, d.objects),
+                (K_RAW, d.raw),
+                (K_STORED, d.stored),
+                (K_BLOB_RAW, d.blob_raw),
+            ] {
                 let cur = read_counter(&meta, k, path)?;
                 let new = cur.saturating_add_signed(dv);
                 meta.insert(k, new.to_le_bytes().as_slice()).db(path)?;
@@ -1031,6 +1189,11 @@ impl<'s> WriteTxn<'s> {
         Ok(outcome)
     }
 
+    /// Removes what is unreferenced now (commit does this too).
+    pub(crate) fn sweep_now(&mut self) -> Result<(), Error> {
+        self.sweep()
+    }
+
     fn sweep(&mut self) -> Result<(), Error> {
         while let Some(id) = self.zero.pop_first() {
             if self.refcount(&id)? == Some(0) {
@@ -1043,6 +1206,8 @@ impl<'s> WriteTxn<'s> {
     /// Removes an object (its id entry and frame), releasing what it linked to.
     fn remove_object(&mut self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path();
+        // Read what it references while its delta base still exists.
+        let refs = self.links(id)?;
         let Some((seq, _)) = self
             .txn
             .open_table(IDS)
@@ -1066,18 +1231,52 @@ impl<'s> WriteTxn<'s> {
                 detail: format!("its frame {seq} is missing"),
             });
         };
-        let raw = codec::header(id, &frame)?.raw_len;
-        let links = node_links(id, &frame, self.store.options.max_object_size)?;
+        let h = codec::header(id, &frame)?;
         let stored = frame.len() as u64;
         self.delta.objects -= 1;
-        self.delta.raw -= raw as i64;
+        self.delta.raw -= h.raw_len as i64;
+        if h.kind == ObjectKind::Blob {
+            self.delta.blob_raw -= h.raw_len as i64;
+        }
         self.delta.stored -= stored as i64;
         self.outcome.objects_removed += 1;
         self.outcome.bytes_freed += stored;
-        for link in links {
-            self.decref(&link)?;
+        for r in refs {
+            self.decref(&r)?;
         }
         Ok(())
+    }
+
+    /// Re-encodes the object at `id` as a whole frame (no delta), releasing its base. Used by
+    /// `gc` to free bases that only deltas still hold.
+    pub(crate) fn rewrite_whole(&mut self, id: &ObjectId) -> Result<(), Error> {
+        let path = self.path();
+        let frame = self.frame(id)?;
+        let h = codec::header(id, &frame)?;
+        let Some(base) = h.base() else {
+            return Ok(());
+        };
+        let (kind, bytes) = {
+            let ids = self.txn.open_table(IDS).db(path)?;
+            let objects = self.txn.open_table(OBJECTS).db(path)?;
+            t_load(&ids, &objects, id, self.store.options.max_object_size, path)?
+        };
+        let whole = codec::encode(kind, &bytes, self.store.options.zstd_level);
+        let seq = self
+            .txn
+            .open_table(IDS)
+            .db(path)?
+            .get(id.as_bytes())
+            .db(path)?
+            .map(|v| v.value().0)
+            .ok_or(Error::ObjectMissing { id: *id })?;
+        self.txn
+            .open_table(OBJECTS)
+            .db(path)?
+            .insert(seq, whole.as_slice())
+            .db(path)?;
+        self.delta.stored += whole.len() as i64 - frame.len() as i64;
+        self.decref(&base)
     }
 
     pub(crate) fn raw(&mut self) -> &mut redb::WriteTransaction {
@@ -1095,8 +1294,16 @@ impl StoreRead for WriteTxn<'_> {
     }
 
     fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        let frame = self.frame(id)?;
-        codec::decode(id, &frame, self.store.options.max_object_size).map(|(_, b)| b)
+        let ids = self.txn.open_table(IDS).db(self.path())?;
+        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_load(
+            &ids,
+            &objects,
+            id,
+            self.store.options.max_object_size,
+            self.path(),
+        )
+        .map(|(_, b)| b)
     }
 
     fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
@@ -1113,7 +1320,15 @@ impl StoreRead for WriteTxn<'_> {
     }
 
     fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
-        node_links(id, &self.frame(id)?, self.store.options.max_object_size)
+        let ids = self.txn.open_table(IDS).db(self.path())?;
+        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+        t_refs(
+            &ids,
+            &objects,
+            id,
+            self.store.options.max_object_size,
+            self.path(),
+        )
     }
 
     fn root(&self, name: &str) -> Result<Option<Root>, Error> {

@@ -7,7 +7,8 @@ use redb::ReadableTable;
 
 use crate::codec;
 use crate::store::{
-    DbResult, IDS, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, decode_root, read_counter,
+    DbResult, IDS, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, decode_root,
+    read_counter, t_load,
 };
 use crate::{Error, ObjectId, Progress, Store};
 
@@ -93,7 +94,8 @@ struct Scan {
     reachable: HashSet<ObjectId>,
     unreachable: Vec<ObjectId>,
     orphan_frames: Vec<u64>,
-    totals: (u64, u64, u64),
+    /// (objects, raw bytes, stored bytes, blob raw bytes)
+    totals: (u64, u64, u64, u64),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -138,15 +140,18 @@ fn scan(
         };
         let frame = frame.value();
         s.totals.2 += frame.len() as u64;
-        match codec::decode(&id, frame, max) {
+        let base = codec::header(&id, frame).ok().and_then(|h| h.base());
+        let mut refs: Vec<ObjectId> = Vec::new();
+        match t_load(ids, objects, &id, max, path) {
             Ok((kind, bytes)) => {
                 s.outcome.bytes_checked += bytes.len() as u64;
                 s.totals.1 += bytes.len() as u64;
+                if kind == codec::ObjectKind::Blob {
+                    s.totals.3 += bytes.len() as u64;
+                }
                 if kind == codec::ObjectKind::Node {
                     match codec::split_node(&bytes) {
-                        Some((l, _)) => {
-                            links.insert(id, l);
-                        }
+                        Some((l, _)) => refs = l,
                         None => problem(
                             &mut s,
                             ProblemKind::Corrupt,
@@ -156,14 +161,25 @@ fn scan(
                     }
                 }
             }
-            Err(Error::Corrupt { detail, .. }) => {
+            Err(e @ (Error::Corrupt { .. } | Error::ObjectMissing { .. })) => {
                 // Count the size the header claims, if it is readable, so totals stay comparable.
                 if let Ok(h) = codec::header(&id, frame) {
                     s.totals.1 += h.raw_len;
+                    if h.kind == codec::ObjectKind::Blob {
+                        s.totals.3 += h.raw_len;
+                    }
                 }
-                problem(&mut s, ProblemKind::Corrupt, Some(id), detail);
+                let kind = match e {
+                    Error::ObjectMissing { .. } => ProblemKind::Missing,
+                    _ => ProblemKind::Corrupt,
+                };
+                problem(&mut s, kind, Some(id), e.to_string());
             }
             Err(e) => return Err(e),
+        }
+        refs.extend(base);
+        if !refs.is_empty() {
+            links.insert(id, refs);
         }
         progress.inc(1);
     }
@@ -253,10 +269,11 @@ fn scan(
         read_counter(meta, K_OBJECTS, path)?,
         read_counter(meta, K_RAW, path)?,
         read_counter(meta, K_STORED, path)?,
+        read_counter(meta, K_BLOB_RAW, path)?,
     );
     if stored != s.totals {
         let detail = format!(
-            "stored (objects, raw, stored) = {stored:?}, recomputed {:?}",
+            "stored (objects, raw, stored, blob raw) = {stored:?}, recomputed {:?}",
             s.totals
         );
         problem(&mut s, ProblemKind::Totals, None, detail);
@@ -318,7 +335,8 @@ impl Store {
             let mut ids = t.open_table(IDS).db(&path)?;
             // Unreachable objects go without cascading: the counts below are computed from the
             // reachable graph alone, so they never included links from these.
-            let (mut removed, mut removed_raw, mut removed_stored) = (0u64, 0u64, 0u64);
+            let (mut removed, mut removed_raw, mut removed_stored, mut removed_blob) =
+                (0u64, 0u64, 0u64, 0u64);
             for id in &s.unreachable {
                 let Some((seq, _)) = ids.remove(id.as_bytes()).db(&path)?.map(|v| v.value()) else {
                     continue;
@@ -326,7 +344,12 @@ impl Store {
                 removed += 1;
                 if let Some(v) = objects.remove(seq).db(&path)? {
                     removed_stored += v.value().len() as u64;
-                    removed_raw += codec::header(id, v.value()).map(|h| h.raw_len).unwrap_or(0);
+                    if let Ok(h) = codec::header(id, v.value()) {
+                        removed_raw += h.raw_len;
+                        if h.kind == codec::ObjectKind::Blob {
+                            removed_blob += h.raw_len;
+                        }
+                    }
                 }
             }
             for seq in &s.orphan_frames {
@@ -340,11 +363,12 @@ impl Store {
                 }
             }
             let mut meta = t.open_table(META).db(&path)?;
-            let (o, r, st) = s.totals;
+            let (o, r, st, b) = s.totals;
             for (k, v) in [
                 (K_OBJECTS, o.saturating_sub(removed)),
                 (K_RAW, r.saturating_sub(removed_raw)),
                 (K_STORED, st.saturating_sub(removed_stored)),
+                (K_BLOB_RAW, b.saturating_sub(removed_blob)),
             ] {
                 meta.insert(k, v.to_le_bytes().as_slice()).db(&path)?;
             }

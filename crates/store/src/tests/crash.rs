@@ -46,7 +46,9 @@ fn step(store: &Store, i: usize) -> Result<(), crate::Error> {
     let mut t = store.write()?;
     match i {
         0..=3 => {
-            let a = t.put_blob(&blob(i as u32))?.id;
+            // Each version is stored near the one before, so faults also hit delta puts.
+            let prev = (i > 0).then(|| ObjectId::for_blob(&blob(i as u32 - 1)));
+            let a = t.put_blob_near(&blob(i as u32), prev.as_ref())?.id;
             let b = t.put_blob(&blob(100))?.id; // shared by every session
             let node = t.put_node(format!("tree {i}").as_bytes(), &[a, b])?.id;
             t.pin(&format!("session/{i}"), &node, b"")?;
