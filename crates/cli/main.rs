@@ -56,7 +56,11 @@ fn usage_error(e: &clap::Error) -> String {
     // The message is the first paragraph (a list of missing arguments is indented below the
     // first line); usage and tips follow a blank line.
     let text = e.to_string();
-    let para: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let para: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
     let joined = para.join(" ");
     let what = joined.strip_prefix("error: ").unwrap_or(&joined);
     match subcommand_name() {

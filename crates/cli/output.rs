@@ -15,7 +15,12 @@ pub struct Out {
 
 impl Out {
     /// Prints the result: `doc` (with `format` added) under `--json`, else the human text.
-    pub fn emit(&self, command: &str, mut doc: Value, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+    pub fn emit(
+        &self,
+        command: &str,
+        mut doc: Value,
+        human: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
         let mut stdout = std::io::stdout().lock();
         if self.json {
             // serde_json's map is sorted, so `format` and `command` are written by hand to
@@ -61,7 +66,11 @@ pub fn human_size(bytes: u64) -> String {
         v /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 /// A ratio for people: `12.3x`, or `-` when undefined.
@@ -77,7 +86,11 @@ pub fn human_ratio(r: f64) -> String {
 
 /// A JSON number for a ratio: `null` when undefined.
 pub fn json_ratio(r: f64) -> Value {
-    if r.is_finite() { json!((r * 1000.0).round() / 1000.0) } else { Value::Null }
+    if r.is_finite() {
+        json!((r * 1000.0).round() / 1000.0)
+    } else {
+        Value::Null
+    }
 }
 
 /// Left-aligned columns, two spaces apart.

@@ -14,7 +14,9 @@ pub struct Bar {
 impl Bar {
     /// A bar when stderr is a terminal and output is for people; otherwise `None`.
     pub fn new(json: bool, quiet: bool) -> Option<Bar> {
-        (!json && !quiet && std::io::stderr().is_terminal()).then(|| Bar { bar: Mutex::new(None) })
+        (!json && !quiet && std::io::stderr().is_terminal()).then(|| Bar {
+            bar: Mutex::new(None),
+        })
     }
 }
 

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use cfgvault::closure::{self, Strategy};
+use cfgvault::diff::{Scope, Side};
 use cfgvault::{
     BackupOptions, EnsureOptions, EnsureStatus, ListOptions, NoProgress, ObjectId, Options,
     Progress, SessionId, Vault, restore, retention, verify,
 };
-use cfgvault::diff::{Scope, Side};
 use serde_json::{Value, json};
 
 use crate::args::{Cli, Command};
@@ -37,7 +37,11 @@ fn session_id(s: &str) -> anyhow::Result<SessionId> {
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
 }
 
 fn short(id: &ObjectId) -> String {
@@ -52,7 +56,10 @@ fn progress(bar: &Option<crate::progress::Bar>) -> &dyn Progress {
 }
 
 pub fn run(cli: &Cli) -> anyhow::Result<u8> {
-    let out = Out { json: cli.json, quiet: cli.quiet };
+    let out = Out {
+        json: cli.json,
+        quiet: cli.quiet,
+    };
     match &cli.command {
         Command::Init => init(cli, &out),
         Command::Backup(a) => backup(cli, &out, a),
@@ -76,22 +83,31 @@ fn init(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
     let path = store_path(cli);
     Vault::create(&path, &Options::default())?;
     let shown = path.display().to_string();
-    out.emit("init", json!({ "store": shown }), || format!("created store {shown}"))?;
+    out.emit("init", json!({ "store": shown }), || {
+        format!("created store {shown}")
+    })?;
     Ok(EXIT_OK)
 }
 
 fn parse_strategy(s: Option<&str>) -> anyhow::Result<Strategy> {
-    let Some(s) = s else { return Ok(Strategy::default()) };
+    let Some(s) = s else {
+        return Ok(Strategy::default());
+    };
     if let Ok(st) = s.parse::<Strategy>() {
         return Ok(st);
     }
     if Path::new(s).is_file() {
         return Ok(Strategy::load(s)?);
     }
-    bail!("unknown strategy '{s}' (expected minimal, standard, comprehensive, tree, or a strategy file)")
+    bail!(
+        "unknown strategy '{s}' (expected minimal, standard, comprehensive, tree, or a strategy file)"
+    )
 }
 
-fn closure_options(a: &crate::args::ClosureArgs, strategy: Strategy) -> anyhow::Result<closure::Options> {
+fn closure_options(
+    a: &crate::args::ClosureArgs,
+    strategy: Strategy,
+) -> anyhow::Result<closure::Options> {
     let mut o = closure::Options::default().strategy(strategy);
     for g in &a.exclude {
         o = o.exclude(g.clone());
@@ -168,7 +184,11 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
 }
 
 fn unresolved_json(u: &[closure::Unresolved]) -> Value {
-    json!(u.iter().map(|u| json!({"from": u.from, "key": u.key, "value": u.value, "reason": u.reason})).collect::<Vec<_>>())
+    json!(
+        u.iter()
+            .map(|u| json!({"from": u.from, "key": u.key, "value": u.value, "reason": u.reason}))
+            .collect::<Vec<_>>()
+    )
 }
 
 fn push_unresolved(s: &mut String, u: &[closure::Unresolved]) {
@@ -177,7 +197,10 @@ fn push_unresolved(s: &mut String, u: &[closure::Unresolved]) {
     }
     s.push_str(&format!("\nunresolved references ({}):\n", u.len()));
     for u in u {
-        s.push_str(&format!("  {}: {} = {}  ({})\n", u.from, u.key, u.value, u.reason));
+        s.push_str(&format!(
+            "  {}: {} = {}  ({})\n",
+            u.from, u.key, u.value, u.reason
+        ));
     }
 }
 
@@ -197,10 +220,10 @@ fn record_json(r: &cfgvault::SessionRecord) -> Value {
 }
 
 fn sessions(cli: &Cli, out: &Out, a: &crate::args::SessionsArgs) -> anyhow::Result<u8> {
-    let vault = open(cli)?;
     let mut lo = ListOptions::default();
     lo.limit = a.limit;
     lo.label = a.label.as_deref().map(parse_label).transpose()?;
+    let vault = open(cli)?;
     let list = vault.sessions(&lo)?;
     let doc = json!({ "sessions": list.iter().map(record_json).collect::<Vec<_>>() });
     out.emit("sessions", doc, || {
@@ -217,19 +240,37 @@ fn sessions(cli: &Cli, out: &Out, a: &crate::args::SessionsArgs) -> anyhow::Resu
                 ]
             })
             .collect();
-        table(&["SESSION", "CREATED (UTC)", "WORKFLOW", "STRATEGY", "FILES", "SIZE"], &rows)
+        table(
+            &[
+                "SESSION",
+                "CREATED (UTC)",
+                "WORKFLOW",
+                "STRATEGY",
+                "FILES",
+                "SIZE",
+            ],
+            &rows,
+        )
     })?;
     Ok(EXIT_OK)
 }
 
 fn show(cli: &Cli, out: &Out, session: &str) -> anyhow::Result<u8> {
-    let vault = open(cli)?;
     let id = session_id(session)?;
+    let vault = open(cli)?;
     let r = vault.session(&id)?;
     let files = vault.files(&id)?;
     let mut doc = record_json(&r);
     if let Value::Object(m) = &mut doc {
-        m.insert("files".into(), json!(files.iter().map(|f| json!({"path": f.path, "id": f.id.to_string(), "size": f.size})).collect::<Vec<_>>()));
+        m.insert(
+            "files".into(),
+            json!(
+                files
+                    .iter()
+                    .map(|f| json!({"path": f.path, "id": f.id.to_string(), "size": f.size}))
+                    .collect::<Vec<_>>()
+            ),
+        );
         m.insert("edges".into(), json!(r.closure.edges.iter().map(|e| json!({"from": e.from, "key": e.key, "value": e.value, "to": e.to, "rule": e.rule})).collect::<Vec<_>>()));
         m.insert("unresolved".into(), json!(r.closure.unresolved.iter().map(|u| json!({"from": u.from, "key": u.key, "value": u.value, "reason": u.reason})).collect::<Vec<_>>()));
         m.insert("warnings".into(), json!(r.closure.warnings));
@@ -285,15 +326,18 @@ fn action_str(a: &restore::Action) -> (&'static str, Option<&str>) {
 }
 
 fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Result<u8> {
-    let vault = open(cli)?;
     let id = session_id(&a.session)?;
     let mut ro = restore::Options::default();
     ro.overwrite = a.overwrite.parse()?;
+    let vault = open(cli)?;
     if !a.path.is_empty() {
         ro.paths = Some(a.path.clone());
     }
     let report = vault.restore(&id, a.to.as_deref(), &ro)?;
-    let failed = report.files.iter().any(|f| matches!(f.action, restore::Action::Failed(_)));
+    let failed = report
+        .files
+        .iter()
+        .any(|f| matches!(f.action, restore::Action::Failed(_)));
     let doc = json!({
         "session": id.as_str(),
         "files": report.files.iter().map(|f| {
@@ -307,7 +351,11 @@ fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Re
             .iter()
             .map(|f| {
                 let (action, reason) = action_str(&f.action);
-                vec![action.to_string(), f.path.clone(), reason.unwrap_or("").to_string()]
+                vec![
+                    action.to_string(),
+                    f.path.clone(),
+                    reason.unwrap_or("").to_string(),
+                ]
             })
             .collect();
         table(&["ACTION", "PATH", "REASON"], &rows)
@@ -328,10 +376,10 @@ fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Re
 }
 
 fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u8> {
-    let vault = open(cli)?;
     let id = session_id(&a.session)?;
     let mut eo = EnsureOptions::default();
     eo.overwrite = a.overwrite.parse()?;
+    let vault = open(cli)?;
     eo.diff = a.diff;
     let r = vault.ensure(&id, a.root.as_deref(), &eo)?;
     let drifted = r.drifted();
@@ -391,7 +439,8 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
 fn log(cli: &Cli, out: &Out, path: &str) -> anyhow::Result<u8> {
     let vault = open(cli)?;
     let versions = vault.versions(path)?;
-    let ts = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let ts =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let doc = json!({
         "path": path,
         "versions": versions.iter().map(|v| json!({
@@ -414,17 +463,20 @@ fn log(cli: &Cli, out: &Out, path: &str) -> anyhow::Result<u8> {
                 ]
             })
             .collect();
-        table(&["#", "ID", "SIZE", "FIRST SEEN", "LAST SEEN", "SESSIONS"], &rows)
+        table(
+            &["#", "ID", "SIZE", "FIRST SEEN", "LAST SEEN", "SESSIONS"],
+            &rows,
+        )
     })?;
     Ok(EXIT_OK)
 }
 
 fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
-    let vault = open(cli)?;
     let ida = session_id(&a.a)?;
-    let (d, patches) = match (&a.b, &a.root) {
-        (Some(b), None) => {
-            let idb = session_id(b)?;
+    let idb = a.b.as_deref().map(session_id).transpose()?;
+    let vault = open(cli)?;
+    let (d, patches) = match (idb, &a.root) {
+        (Some(idb), None) => {
             let d = vault.diff(&ida, &idb)?;
             let mut patches = Vec::new();
             if a.patch {
@@ -481,13 +533,24 @@ fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
 }
 
 fn cat(cli: &Cli, spec: &str) -> anyhow::Result<u8> {
+    enum Target<'a> {
+        File(SessionId, &'a str),
+        Object(ObjectId),
+    }
+    // The spec is checked before the store is opened: bad input is reported as such.
+    let target = match spec.split_once(':') {
+        Some((s, p)) => Target::File(session_id(s)?, p),
+        None => Target::Object(spec.parse().with_context(|| {
+            format!(
+                "'{}' is neither SESSION:PATH nor an object id",
+                truncate(spec, 80)
+            )
+        })?),
+    };
     let vault = open(cli)?;
-    let bytes = match spec.split_once(':') {
-        Some((s, p)) => vault.read_file(&session_id(s)?, p)?,
-        None => {
-            let id: ObjectId = spec.parse().with_context(|| format!("'{}' is neither SESSION:PATH nor an object id", truncate(spec, 80)))?;
-            vault.read_object(&id)?
-        }
+    let bytes = match target {
+        Target::File(id, p) => vault.read_file(&id, p)?,
+        Target::Object(id) => vault.read_object(&id)?,
     };
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&bytes)?;
@@ -496,20 +559,33 @@ fn cat(cli: &Cli, spec: &str) -> anyhow::Result<u8> {
 }
 
 fn rm(cli: &Cli, out: &Out, sessions: &[String]) -> anyhow::Result<u8> {
+    let ids = sessions
+        .iter()
+        .map(|s| session_id(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let vault = open(cli)?;
-    let ids = sessions.iter().map(|s| session_id(s)).collect::<anyhow::Result<Vec<_>>>()?;
     let c = vault.delete(&ids)?;
     let names: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
-    let doc = json!({"removed": names, "objects_freed": c.objects_removed, "bytes_freed": c.bytes_freed});
+    let doc =
+        json!({"removed": names, "objects_freed": c.objects_removed, "bytes_freed": c.bytes_freed});
     out.emit("rm", doc, || {
-        format!("removed {} session(s); freed {} objects, {}", ids.len(), c.objects_removed, human_size(c.bytes_freed))
+        format!(
+            "removed {} session(s); freed {} objects, {}",
+            ids.len(),
+            c.objects_removed,
+            human_size(c.bytes_freed)
+        )
     })?;
     Ok(EXIT_OK)
 }
 
 /// `30d`, `12h`, `2w`, `90m`, `45s`.
 pub fn parse_age(s: &str) -> anyhow::Result<chrono::Duration> {
-    let bad = || anyhow::anyhow!("invalid age '{s}': expected a number and a unit s, m, h, d or w (e.g. 30d)");
+    let bad = || {
+        anyhow::anyhow!(
+            "invalid age '{s}': expected a number and a unit s, m, h, d or w (e.g. 30d)"
+        )
+    };
     let unit = s.chars().last().ok_or_else(bad)?;
     let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
     if n < 0 {
@@ -532,12 +608,20 @@ fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result
     policy.keep_last = a.keep_last;
     policy.keep_daily = a.keep_daily;
     policy.keep_weekly = a.keep_weekly;
-    if policy.older_than.is_none() && policy.keep_last.is_none() && policy.keep_daily.is_none() && policy.keep_weekly.is_none() {
+    if policy.older_than.is_none()
+        && policy.keep_last.is_none()
+        && policy.keep_daily.is_none()
+        && policy.keep_weekly.is_none()
+    {
         bail!("give at least one of --older-than, --keep-last, --keep-daily, --keep-weekly");
     }
     let vault = open(cli)?;
     let plan = vault.cleanup_plan(&policy, chrono::Utc::now())?;
-    let applied = if a.dry_run || plan.remove.is_empty() { None } else { Some(vault.cleanup_apply(&plan)?) };
+    let applied = if a.dry_run || plan.remove.is_empty() {
+        None
+    } else {
+        Some(vault.cleanup_apply(&plan)?)
+    };
     let remove: Vec<&str> = plan.remove.iter().map(|i| i.as_str()).collect();
     let doc = json!({
         "dry_run": a.dry_run,
@@ -556,7 +640,9 @@ fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result
             "{verb} {} session(s), keeping {}; {} objects, {} freed\n",
             remove.len(),
             plan.keep.len(),
-            applied.map(|c| c.objects_removed).unwrap_or(plan.objects_freed),
+            applied
+                .map(|c| c.objects_removed)
+                .unwrap_or(plan.objects_freed),
             human_size(applied.map(|c| c.bytes_freed).unwrap_or(plan.bytes_freed)),
         ));
         if !a.dry_run && !remove.is_empty() {
@@ -628,17 +714,31 @@ fn verify_cmd(cli: &Cli, out: &Out, repair: bool) -> anyhow::Result<u8> {
     })?;
     // After a repair, what remains is what the repair could not fix.
     let remaining = if o.repaired {
-        o.problems.iter().filter(|p| matches!(p.kind, verify::ProblemKind::Corrupt | verify::ProblemKind::Missing)).count()
+        o.problems
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    verify::ProblemKind::Corrupt | verify::ProblemKind::Missing
+                )
+            })
+            .count()
     } else {
         o.problems.len()
     };
-    Ok(if remaining == 0 { EXIT_OK } else { EXIT_PROBLEMS })
+    Ok(if remaining == 0 {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    })
 }
 
 fn stats(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
     let vault = open(cli)?;
     let s = vault.stats()?;
-    let ts = |t: &Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let ts = |t: &Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
     let doc = json!({
         "sessions": s.sessions, "objects": s.objects, "logical_bytes": s.logical_bytes,
         "unique_bytes": s.unique_bytes, "stored_bytes": s.stored_bytes, "file_bytes": s.file_bytes,
@@ -675,7 +775,11 @@ fn deps(out: &Out, a: &crate::args::DepsArgs) -> anyhow::Result<u8> {
         None => bail!("--workflow is required unless --strategy tree"),
     };
     let via = |f: &closure::FileEntry| -> Vec<String> {
-        f.via.iter().filter_map(|i| c.edges.get(*i)).map(|e| format!("{}:{}", e.from, e.key)).collect()
+        f.via
+            .iter()
+            .filter_map(|i| c.edges.get(*i))
+            .map(|e| format!("{}:{}", e.from, e.key))
+            .collect()
     };
     let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &c.files {
@@ -695,7 +799,15 @@ fn deps(out: &Out, a: &crate::args::DepsArgs) -> anyhow::Result<u8> {
             .iter()
             .map(|f| {
                 let v = via(f);
-                vec![f.path.clone(), f.kind.as_str().into(), if v.is_empty() { "(root)".into() } else { v.join(", ") }]
+                vec![
+                    f.path.clone(),
+                    f.kind.as_str().into(),
+                    if v.is_empty() {
+                        "(root)".into()
+                    } else {
+                        v.join(", ")
+                    },
+                ]
             })
             .collect();
         let mut s = table(&["PATH", "KIND", "VIA"], &rows);
@@ -718,7 +830,11 @@ fn deps(out: &Out, a: &crate::args::DepsArgs) -> anyhow::Result<u8> {
         s.push_str(&format!(", {} unresolved\n", c.unresolved.len()));
         s
     })?;
-    Ok(if c.unresolved.is_empty() { EXIT_OK } else { EXIT_PROBLEMS })
+    Ok(if c.unresolved.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    })
 }
 
 #[cfg(test)]

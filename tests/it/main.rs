@@ -7,10 +7,8 @@
 
 mod util;
 
-mod concurrency;
 mod corpus;
 mod corrupt;
 mod errors;
 mod lifecycle;
 mod output;
-mod reliability;

@@ -104,10 +104,13 @@ impl fmt::Display for DatabaseError {
         let s = self.0.to_string();
         // redb's messages start with a capital and sometimes end with a period; ours do not.
         let s = s.trim_end_matches('.');
+        // Lowercase a leading capital of a word ("Database …"), not of an acronym ("I/O …").
         let mut chars = s.chars();
-        match chars.next() {
-            Some(c) => write!(f, "{}{}", c.to_lowercase(), chars.as_str()),
-            None => Ok(()),
+        match (chars.next(), chars.clone().next()) {
+            (Some(c), Some(n)) if n.is_lowercase() => {
+                write!(f, "{}{}", c.to_lowercase(), chars.as_str())
+            }
+            _ => f.write_str(s),
         }
     }
 }
@@ -115,5 +118,18 @@ impl fmt::Display for DatabaseError {
 impl std::error::Error for DatabaseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseError;
+
+    #[test]
+    fn messages_are_lowercased_but_acronyms_kept() {
+        let e = |m: &str| DatabaseError::new(std::io::Error::other(m.to_string())).to_string();
+        assert_eq!(e("Database already open."), "database already open");
+        assert_eq!(e("I/O error: disk full"), "I/O error: disk full");
+        assert_eq!(e(""), "");
     }
 }
