@@ -51,17 +51,17 @@ pub struct SessionRecord {
     /// Creation time, UTC, with microsecond precision.
     pub created_at: DateTime<Utc>,
     /// The root tree. (The session's store root names a session node linking this tree and
-    /// the closure blob; see docs/FORMAT.md.)
+    /// the closure node; see docs/FORMAT.md.)
     pub root: ObjectId,
     /// The config root the files were read from.
     pub source_root: String,
     pub workflow: Option<String>,
     pub strategy: String,
-    /// The closure details. Stored apart from the record, as a blob shared by every session
+    /// The closure details. Stored apart from the record, as a node shared by every session
     /// with the same closure (see `closure_id`).
     #[serde(skip)]
     pub closure: ClosureInfo,
-    /// The blob holding `closure` as JSON.
+    /// The node holding `closure` as JSON.
     pub closure_id: ObjectId,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -112,12 +112,12 @@ impl ClosureInfo {
     pub(crate) fn decode(id: &ObjectId, bytes: &[u8]) -> Result<ClosureInfo> {
         serde_json::from_slice(bytes).map_err(|e| Error::CorruptIndex {
             key: id.to_string(),
-            detail: format!("closure blob: {e}"),
+            detail: format!("closure node: {e}"),
         })
     }
 }
 
-/// The node a session's store root names: it links the root tree and the closure blob (in
+/// The node a session's store root names: it links the root tree and the closure node (in
 /// that order), so both are held by one reference, and sessions with the same files and
 /// closure share it. Its payload is this marker alone.
 pub(crate) const SESSION_NODE_MAGIC: &[u8] = b"cfgvault session node v1";

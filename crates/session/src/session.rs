@@ -363,8 +363,8 @@ pub(crate) fn load_record_bare(
     }
 }
 
-/// A record with its closure details, read from the closure blob (through `cache`, since
-/// sessions of one workflow usually share one closure blob).
+/// A record with its closure details, read from the closure node (through `cache`, since
+/// sessions of one workflow usually share one closure node).
 fn with_closure(
     r: &impl StoreRead,
     mut rec: SessionRecord,
