@@ -750,6 +750,9 @@ pub(crate) fn all_records_bare(r: &impl StoreRead) -> Result<Vec<SessionRecord>>
 struct Previous {
     root: Option<ObjectId>,
     trees: HashMap<ObjectId, Tree>,
+    /// File and directory ids of the previous session by entry name, for contents that moved
+    /// (built on first need).
+    by_name: Option<HashMap<(bool, String), ObjectId>>,
 }
 
 impl Previous {
@@ -771,6 +774,7 @@ impl Previous {
         Ok(Previous {
             root,
             trees: HashMap::new(),
+            by_name: None,
         })
     }
 
@@ -816,17 +820,51 @@ impl Previous {
         Ok(None)
     }
 
+    /// The previous session's file at `path`, else one with the same file name elsewhere.
     fn file_at(&mut self, r: &impl StoreRead, path: &str) -> Result<Option<ObjectId>> {
-        Ok(self
-            .entry_at(r, path)?
-            .filter(|(k, _)| *k != EntryKind::Dir)
-            .map(|(_, id)| id))
+        match self.entry_at(r, path)? {
+            Some((k, id)) if k != EntryKind::Dir => Ok(Some(id)),
+            _ => self.named(r, false, path),
+        }
     }
 
+    /// The previous session's directory at `path`, else one with the same name elsewhere.
     fn dir_at(&mut self, r: &impl StoreRead, path: &str) -> Result<Option<ObjectId>> {
+        match self.entry_at(r, path)? {
+            Some((EntryKind::Dir, id)) => Ok(Some(id)),
+            _ if path.is_empty() => Ok(None),
+            _ => self.named(r, true, path),
+        }
+    }
+
+    fn named(&mut self, r: &impl StoreRead, dir: bool, path: &str) -> Result<Option<ObjectId>> {
+        let Some(root) = self.root else {
+            return Ok(None);
+        };
+        if self.by_name.is_none() {
+            // Breadth-first over the previous session's distinct subtrees; the first entry of
+            // a name (the shallowest) wins.
+            let mut names: HashMap<(bool, String), ObjectId> = HashMap::new();
+            let mut queue = std::collections::VecDeque::from([root]);
+            let mut seen = BTreeSet::new();
+            while let Some(id) = queue.pop_front() {
+                if !seen.insert(id) {
+                    continue;
+                }
+                for e in self.tree(r, &id)?.entries() {
+                    let is_dir = e.kind == EntryKind::Dir;
+                    names.entry((is_dir, e.name.clone())).or_insert(e.id);
+                    if is_dir {
+                        queue.push_back(e.id);
+                    }
+                }
+            }
+            self.by_name = Some(names);
+        }
+        let name = path.rsplit('/').next().unwrap_or(path).to_string();
         Ok(self
-            .entry_at(r, path)?
-            .filter(|(k, _)| *k == EntryKind::Dir)
-            .map(|(_, id)| id))
+            .by_name
+            .as_ref()
+            .and_then(|m| m.get(&(dir, name)).copied()))
     }
 }

@@ -898,8 +898,9 @@ impl<'s> WriteTxn<'s> {
     }
 
     /// [`WriteTxn::put_blob`], storing a new object as a delta against `base` (for example
-    /// the previous version of the same file) when that is smaller and the base's chain is
-    /// shorter than [`StoreOptions::max_delta_depth`]. The base then holds one more reference.
+    /// the previous version of the same file) when that is smaller. When `base`'s chain is
+    /// already [`StoreOptions::max_delta_depth`] long, the delta is taken against the whole
+    /// object at the bottom of that chain instead. The base used holds one more reference.
     pub fn put_blob_near(&mut self, bytes: &[u8], base: Option<&ObjectId>) -> Result<Put, Error> {
         self.put(ObjectKind::Blob, bytes, &[], base)
     }
@@ -975,11 +976,11 @@ impl<'s> WriteTxn<'s> {
         let mut frame = codec::encode(kind, data, self.store.options.zstd_level);
         let mut used_base = None;
         if let Some(base) = base
-            && let Some(delta) = self.try_delta(kind, data, base)?
+            && let Some((delta, used)) = self.try_delta(kind, data, base)?
             && delta.len() < frame.len()
         {
             frame = delta;
-            used_base = Some(*base);
+            used_base = Some(used);
         }
         self.txn
             .open_table(OBJECTS)
@@ -1025,27 +1026,35 @@ impl<'s> WriteTxn<'s> {
         t_frame(&ids, &objects, id, self.path())
     }
 
-    /// `data` encoded as a delta against `base`, when the base exists and its chain leaves room.
+    /// `data` encoded as a delta, with the base it was encoded against: `base` itself when its
+    /// chain leaves room, else the whole object at the bottom of `base`'s chain (depth 1 again;
+    /// it shares most of its content with `base` in a history of small edits).
     fn try_delta(
         &self,
         kind: ObjectKind,
         data: &[u8],
         base: &ObjectId,
-    ) -> Result<Option<Vec<u8>>, Error> {
+    ) -> Result<Option<(Vec<u8>, ObjectId)>, Error> {
         let max_depth = u64::from(self.store.options.max_delta_depth).min(codec::MAX_DEPTH_LIMIT);
-        if self.refcount(base)?.is_none() {
+        if max_depth == 0 || self.refcount(base)?.is_none() {
             return Ok(None);
         }
-        let depth = codec::header(base, &self.frame(base)?)?.depth() + 1;
-        if depth > max_depth {
-            return Ok(None);
+        let mut base = *base;
+        let mut header = codec::header(&base, &self.frame(&base)?)?;
+        if header.depth() + 1 > max_depth {
+            // Descend to the chain's whole frame; depths strictly descend, so this ends.
+            while let Some(below) = header.base() {
+                base = below;
+                header = codec::header(&base, &self.frame(&base)?)?;
+            }
         }
+        let depth = header.depth() + 1;
         let ids = self.txn.open_table(IDS).db(self.path())?;
         let objects = self.txn.open_table(OBJECTS).db(self.path())?;
         let (_, base_bytes) = t_load(
             &ids,
             &objects,
-            base,
+            &base,
             self.store.options.max_object_size,
             self.path(),
         )?;
@@ -1053,10 +1062,11 @@ impl<'s> WriteTxn<'s> {
             kind,
             data,
             self.store.options.zstd_level,
-            base,
+            &base,
             &base_bytes,
             depth,
-        ))
+        )
+        .map(|frame| (frame, base)))
     }
 
     /// Adds a named root holding one reference to `id`.
