@@ -119,6 +119,8 @@ fn read_disk(dir: &Path, rel: &str) -> Result<Option<(Vec<u8>, bool)>> {
     }
 }
 
+/// Walks two trees side by side, skipping identical subtrees by id. Iterative: stored trees
+/// are not trusted to be shallow.
 fn diff_trees(
     r: &impl StoreRead,
     a: Option<&ObjectId>,
@@ -126,52 +128,62 @@ fn diff_trees(
     prefix: &str,
     d: &mut Diff,
 ) -> Result<()> {
-    if a == b {
-        return Ok(());
-    }
-    let ta = a
-        .map(|id| load_tree(r, id))
-        .transpose()?
-        .unwrap_or_default();
-    let tb = b
-        .map(|id| load_tree(r, id))
-        .transpose()?
-        .unwrap_or_default();
-    let mut ea = ta.entries().iter().peekable();
-    let mut eb = tb.entries().iter().peekable();
-    loop {
-        let order = match (ea.peek(), eb.peek()) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some(x), Some(y)) => x.name.as_bytes().cmp(y.name.as_bytes()),
-        };
-        match order {
-            std::cmp::Ordering::Less => {
-                if let Some(x) = ea.next() {
-                    one_side(r, x, prefix, &mut d.removed)?;
-                }
-            }
-            std::cmp::Ordering::Greater => {
-                if let Some(y) = eb.next() {
-                    one_side(r, y, prefix, &mut d.added)?;
-                }
-            }
-            std::cmp::Ordering::Equal => {
-                let (Some(x), Some(y)) = (ea.next(), eb.next()) else {
-                    break;
-                };
-                let path = join(prefix, &x.name);
-                match (x.kind == EntryKind::Dir, y.kind == EntryKind::Dir) {
-                    (true, true) => diff_trees(r, Some(&x.id), Some(&y.id), &path, d)?,
-                    (false, false) => {
-                        if x.id != y.id || x.kind != y.kind {
-                            d.modified.push(path);
-                        }
+    let mut stack: Vec<(Option<ObjectId>, Option<ObjectId>, String)> =
+        vec![(a.copied(), b.copied(), prefix.to_string())];
+    while let Some((a, b, prefix)) = stack.pop() {
+        if a == b {
+            continue;
+        }
+        if prefix.len() > 4096 {
+            return Err(Error::InvalidPath {
+                path: prefix.chars().take(200).collect(),
+                reason: "nested too deep",
+            });
+        }
+        let ta = a
+            .map(|id| load_tree(r, &id))
+            .transpose()?
+            .unwrap_or_default();
+        let tb = b
+            .map(|id| load_tree(r, &id))
+            .transpose()?
+            .unwrap_or_default();
+        let mut ea = ta.entries().iter().peekable();
+        let mut eb = tb.entries().iter().peekable();
+        loop {
+            let order = match (ea.peek(), eb.peek()) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(x), Some(y)) => x.name.as_bytes().cmp(y.name.as_bytes()),
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    if let Some(x) = ea.next() {
+                        one_side(r, x, &prefix, &mut d.removed)?;
                     }
-                    _ => {
-                        one_side(r, x, prefix, &mut d.removed)?;
-                        one_side(r, y, prefix, &mut d.added)?;
+                }
+                std::cmp::Ordering::Greater => {
+                    if let Some(y) = eb.next() {
+                        one_side(r, y, &prefix, &mut d.added)?;
+                    }
+                }
+                std::cmp::Ordering::Equal => {
+                    let (Some(x), Some(y)) = (ea.next(), eb.next()) else {
+                        break;
+                    };
+                    let path = join(&prefix, &x.name);
+                    match (x.kind == EntryKind::Dir, y.kind == EntryKind::Dir) {
+                        (true, true) => stack.push((Some(x.id), Some(y.id), path)),
+                        (false, false) => {
+                            if x.id != y.id || x.kind != y.kind {
+                                d.modified.push(path);
+                            }
+                        }
+                        _ => {
+                            one_side(r, x, &prefix, &mut d.removed)?;
+                            one_side(r, y, &prefix, &mut d.added)?;
+                        }
                     }
                 }
             }

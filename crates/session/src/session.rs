@@ -474,44 +474,64 @@ pub(crate) fn load_tree(r: &impl StoreRead, id: &ObjectId) -> Result<Tree> {
 /// Trees are at most this deep (paths are at most 4096 bytes, so 2048 components).
 const MAX_DEPTH: usize = 2048;
 
-/// Every file below the tree `root`, in tree order (depth first, names by bytes).
-pub(crate) fn walk(r: &impl StoreRead, root: &ObjectId) -> Result<Vec<TreeFile>> {
-    let mut out = Vec::new();
-    walk_into(r, root, "", 0, &mut out)?;
-    Ok(out)
+/// At most this many files are listed from one tree. Subtrees are shared by id, so a handful of
+/// crafted objects can name 2^60 paths; walking them must end in an error, not run forever.
+pub(crate) const MAX_FILES: usize = 1 << 20;
+
+fn too_big(id: &ObjectId, reason: &str) -> Error {
+    Error::CorruptTree {
+        id: *id,
+        source: tree::DecodeError {
+            entry: None,
+            reason: reason.into(),
+        },
+    }
 }
 
-fn walk_into(
-    r: &impl StoreRead,
-    id: &ObjectId,
-    prefix: &str,
-    depth: usize,
-    out: &mut Vec<TreeFile>,
-) -> Result<()> {
-    let tree = load_tree(r, id)?;
-    if depth > MAX_DEPTH {
-        return Err(Error::CorruptTree {
-            id: *id,
-            source: tree::DecodeError {
-                entry: None,
-                reason: "nested too deep".into(),
-            },
-        });
-    }
-    for e in tree.entries() {
+/// Every file below the tree `root`, in tree order (depth first, names by bytes). Iterative,
+/// with each distinct subtree decoded once, and bounded by `MAX_DEPTH` and `MAX_FILES`.
+pub(crate) fn walk(r: &impl StoreRead, root: &ObjectId) -> Result<Vec<TreeFile>> {
+    let mut out = Vec::new();
+    let mut trees: HashMap<ObjectId, std::rc::Rc<Tree>> = HashMap::new();
+    let mut load = |id: &ObjectId| -> Result<std::rc::Rc<Tree>> {
+        if let Some(t) = trees.get(id) {
+            return Ok(t.clone());
+        }
+        let t = std::rc::Rc::new(load_tree(r, id)?);
+        trees.insert(*id, t.clone());
+        Ok(t)
+    };
+    let mut stack: Vec<(std::rc::Rc<Tree>, String, usize)> = vec![(load(root)?, String::new(), 0)];
+    while let Some((tree, prefix, next)) = stack.last_mut() {
+        let Some(e) = tree.entries().get(*next).cloned() else {
+            stack.pop();
+            continue;
+        };
+        *next += 1;
         let path = join(prefix, &e.name);
         match e.kind {
-            EntryKind::Dir => walk_into(r, &e.id, &path, depth + 1, out)?,
-            kind => out.push(TreeFile {
-                path,
-                id: e.id,
-                size: e.size,
-                kind,
-                mode: e.mode,
-            }),
+            EntryKind::Dir => {
+                if stack.len() > MAX_DEPTH {
+                    return Err(too_big(&e.id, "nested too deep"));
+                }
+                let sub = load(&e.id)?;
+                stack.push((sub, path, 0));
+            }
+            kind => {
+                if out.len() >= MAX_FILES {
+                    return Err(too_big(root, "lists too many files"));
+                }
+                out.push(TreeFile {
+                    path,
+                    id: e.id,
+                    size: e.size,
+                    kind,
+                    mode: e.mode,
+                });
+            }
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 pub(crate) fn join(prefix: &str, name: &str) -> String {
