@@ -403,13 +403,7 @@ impl Result1 {
     }
 
     fn json(&self) -> Value {
-        let per = |b: u64| {
-            if self.sessions == 0 {
-                0
-            } else {
-                b / self.sessions
-            }
-        };
+        let per = |b: u64| b.checked_div(self.sessions).unwrap_or(0);
         let git = match &self.git {
             Ok(g) => json!({
                 "available": true,

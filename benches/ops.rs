@@ -504,14 +504,14 @@ fn scale(n: usize, every: usize, json_path: Option<&str>) {
     );
     for &cp in &checkpoints {
         while made < cp {
-            match backup_one(made, made % every == 0) {
+            match backup_one(made, made.is_multiple_of(every)) {
                 Ok((r, dt)) => {
                     recent.push(dt);
                     if first_session.is_none() {
                         let paths = r.files.iter().map(|f| f.path.clone()).collect();
                         first_session = Some((r.session.id.clone(), paths));
                     }
-                    if made % every == 0 && edited_path.is_none() {
+                    if made.is_multiple_of(every) && edited_path.is_none() {
                         edited_path = Some(pairs[made % pairs.len()].1.clone());
                     }
                 }
@@ -523,7 +523,7 @@ fn scale(n: usize, every: usize, json_path: Option<&str>) {
                 }
             }
             made += 1;
-            if made % 10_000 == 0 {
+            if made.is_multiple_of(10_000) {
                 eprintln!(
                     "scale: {made} sessions, {:.0} s",
                     started.elapsed().as_secs_f64()

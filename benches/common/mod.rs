@@ -43,10 +43,10 @@ impl Snapshot {
     pub fn workflows(&self) -> Vec<String> {
         let mut out = Vec::new();
         walk_files(&self.configs.join("workflows"), &mut |p| {
-            if p.extension().is_some_and(|e| e == "yaml") {
-                if let Ok(rel) = p.strip_prefix(&self.configs) {
-                    out.push(rel_string(rel));
-                }
+            if p.extension().is_some_and(|e| e == "yaml")
+                && let Ok(rel) = p.strip_prefix(&self.configs)
+            {
+                out.push(rel_string(rel));
             }
         });
         out.sort();

@@ -33,7 +33,18 @@ fn main() -> ExitCode {
         }
     };
     let name = cli.command.name();
-    match run::run(&cli) {
+    // A panic is a bug, or the storage engine failing on a damaged file (the library turns
+    // those into errors): either way one line on stderr and exit 2, never a backtrace.
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(|| run::run(&cli)).unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(anyhow::anyhow!("internal error: {msg}"))
+    });
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if is_broken_pipe(&e) {

@@ -7,8 +7,10 @@
 
 mod util;
 
+mod concurrency;
 mod corpus;
 mod corrupt;
 mod errors;
 mod lifecycle;
 mod output;
+mod reliability;

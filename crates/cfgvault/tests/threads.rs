@@ -4,7 +4,7 @@
 //! listed, holds exactly its snapshot's bytes, a sample restores byte-identical, and `verify`
 //! (refcounts recomputed from the roots) is clean.
 //!
-//! Default size: 8 threads × 25 backups. `CFGVAULT_LONG=1`: 8 × 200 (numbers in
+//! Default size: 8 threads × 10 backups. `CFGVAULT_LONG=1`: 8 × 200 (numbers in
 //! docs/TESTING.md). Needs the packed corpus (`CFGVAULT_CORPUS` overrides its path).
 
 #![allow(clippy::unwrap_used)]
@@ -102,7 +102,7 @@ fn vault_is_send_and_sync() {
 
 #[test]
 fn many_threads_back_up_through_one_vault() {
-    let (threads, per_thread) = if long() { (8, 200) } else { (8, 25) };
+    let (threads, per_thread) = if long() { (8, 200) } else { (8, 10) };
     let corpus = unpack(SNAPS);
     let roots: Vec<PathBuf> = SNAPS
         .iter()

@@ -123,7 +123,11 @@ fn a_workflow_of_many_references_just_under_the_parse_limit() {
     assert!(c.parse_errors.is_empty(), "{:?}", c.parse_errors);
     assert!(c.contains("llms/m1.yaml"));
     // One entry per dangling occurrence: linear in the (bounded) input, never more.
-    assert!(c.unresolved.len() <= i, "{} unresolved for {i} references", c.unresolved.len());
+    assert!(
+        c.unresolved.len() <= i,
+        "{} unresolved for {i} references",
+        c.unresolved.len()
+    );
 }
 
 /// Nesting 10,000 levels in every YAML shape: flow sequences, flow mappings, block mappings,
@@ -263,7 +267,11 @@ fn ten_thousand_files_wide() {
     }
     write(dir.path(), "tool-sets/all.yaml", &tools);
     write(dir.path(), "agents/a.yaml", "name: a\ntool_sets: [all]\n");
-    write(dir.path(), "workflows/w.yaml", "nodes:\n  n:\n    config:\n      agent: a\n");
+    write(
+        dir.path(),
+        "workflows/w.yaml",
+        "nodes:\n  n:\n    config:\n      agent: a\n",
+    );
     let c = bounded(dir.path(), "workflows/w.yaml", Duration::from_secs(120));
     assert_eq!(c.files.len(), N + 3, "{c}");
     assert_eq!(c.unresolved.len(), N, "one per missing tool");

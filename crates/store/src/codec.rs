@@ -312,12 +312,21 @@ pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-/// LEB128; `None` on truncation or more than 10 bytes.
+/// Minimal LEB128; `None` on truncation, more than 10 bytes, overflow, or a non-minimal
+/// encoding (a final zero byte after the first), so every value has exactly one encoding and
+/// a node's id cannot be changed by padding its link count.
 pub(crate) fn read_varint(buf: &[u8]) -> Option<(u64, usize)> {
     let mut v: u64 = 0;
     for (i, &b) in buf.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f).checked_shl(7 * i as u32)?;
+        let bits = u64::from(b & 0x7f);
+        if i == 9 && b > 1 {
+            return None;
+        }
+        v |= bits << (7 * i as u32);
         if b & 0x80 == 0 {
+            if i > 0 && b == 0 {
+                return None;
+            }
             return Some((v, i + 1));
         }
     }
@@ -338,6 +347,8 @@ mod tests {
         assert_eq!(split_node(&node_bytes(&[], b"")), Some((vec![], &b""[..])));
         // A count the bytes cannot hold.
         assert_eq!(split_node(&[5, 1, 2, 3]), None);
+        // A padded (non-minimal) count: one tree must not have two encodings.
+        assert_eq!(split_node(&[0x80, 0x00, 0x01, 0x00]), None);
         assert_eq!(split_node(&[0xff; 11]), None);
     }
 

@@ -55,6 +55,10 @@ pub enum Error {
     /// A string that is not an object id.
     #[error("invalid object id '{input}': {reason}")]
     InvalidId { input: String, reason: &'static str },
+    /// The storage engine failed on a damaged file (it panicked instead of returning an
+    /// error). The store refuses writes from then on; `verify` names what it can still read.
+    #[error("store '{path}' is damaged: {detail}")]
+    Damaged { path: PathBuf, detail: String },
     /// The caller's progress handle asked to stop; nothing was committed.
     #[error("operation cancelled")]
     Cancelled,

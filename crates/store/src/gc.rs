@@ -30,6 +30,10 @@ impl Store {
     /// Sweeps unreferenced objects in one transaction, then compacts the file so freed pages
     /// go back to the file system.
     pub fn gc(&self, progress: &dyn Progress) -> Result<Outcome, Error> {
+        self.guarded(|| self.gc_unguarded(progress))
+    }
+
+    fn gc_unguarded(&self, progress: &dyn Progress) -> Result<Outcome, Error> {
         let file_bytes_before = self.stats()?.file_bytes;
         progress.start("sweep", None);
         let mut txn = self.write()?;

@@ -119,6 +119,8 @@ pub struct Store {
     options: StoreOptions,
     /// Where the file's size comes from when the store is not a file (fault-injection tests).
     size_probe: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
+    /// Set once the storage engine failed on this file: writes are refused from then on.
+    damaged: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -163,34 +165,47 @@ impl Store {
                 path: path.to_path_buf(),
             });
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent).map_err(|source| Error::Io {
-                action: "create directory",
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
-        create_private_file(path)?;
-        let db = match builder(options).create(path) {
-            Ok(db) => db,
-            Err(e) => {
-                let err = map_db_error(e.into(), path);
-                // Only we created it, and it holds nothing yet.
-                let _ = fs::remove_file(path);
-                return Err(err);
+        let parent = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(parent) => {
+                fs::create_dir_all(parent).map_err(|source| Error::Io {
+                    action: "create directory",
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+                parent.to_path_buf()
             }
+            None => PathBuf::from("."),
         };
-        if let Err(e) = initialize(&db, path) {
+        // Build the store under a temporary name and give it its real name only when it is
+        // complete, so no process (nor a crash) can ever see a half-made store there.
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "store".into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let tmp = parent.join(format!(".{name}.creating-{}-{nanos}", std::process::id()));
+        let built = (|| {
+            create_private_file(&tmp)?;
+            let db = builder(options).create(&tmp).db(&tmp)?;
+            initialize(&db, &tmp)?;
             drop(db);
-            let _ = fs::remove_file(path);
-            return Err(e);
-        }
-        Ok(Store {
-            db: RwLock::new(db),
-            path: path.to_path_buf(),
-            options: options.clone(),
-            size_probe: None,
-        })
+            fs::hard_link(&tmp, path).map_err(|source| match source.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+                    path: path.to_path_buf(),
+                },
+                _ => Error::Io {
+                    action: "name new store",
+                    path: path.to_path_buf(),
+                    source,
+                },
+            })
+        })();
+        let _ = fs::remove_file(&tmp);
+        built?;
+        Store::open(path, options)
     }
 
     /// Opens an existing store. A missing file, a file that is not a store, a store of a newer
@@ -218,23 +233,35 @@ impl Store {
                 });
             }
         }
-        let db = builder(options)
-            .open(path)
-            .map_err(|e| match map_db_error(e.into(), path) {
-                Error::Database { source, .. } if !source.is_io() => Error::NotAStore {
-                    path: path.to_path_buf(),
-                    detail: source.to_string(),
-                },
-                other => other,
-            })?;
-        let store = Store {
-            db: RwLock::new(db),
-            path: path.to_path_buf(),
-            options: options.clone(),
-            size_probe: None,
-        };
-        store.check_schema()?;
-        Ok(store)
+        // redb panics on some damaged files instead of returning an error: such a file is not
+        // a store this build can open.
+        let opened = std::panic::catch_unwind(|| {
+            let db =
+                builder(options)
+                    .open(path)
+                    .map_err(|e| match map_db_error(e.into(), path) {
+                        Error::Database { source, .. } if !source.is_io() => Error::NotAStore {
+                            path: path.to_path_buf(),
+                            detail: source.to_string(),
+                        },
+                        other => other,
+                    })?;
+            let store = Store {
+                db: RwLock::new(db),
+                path: path.to_path_buf(),
+                options: options.clone(),
+                size_probe: None,
+                damaged: Default::default(),
+            };
+            store.check_schema()?;
+            Ok(store)
+        });
+        opened.unwrap_or_else(|payload| {
+            Err(Error::NotAStore {
+                path: path.to_path_buf(),
+                detail: format!("damaged: {}", panic_message(payload.as_ref())),
+            })
+        })
     }
 
     /// Opens the store at `path`, creating it first if no file exists there.
@@ -305,9 +332,26 @@ impl Store {
             path: label.to_path_buf(),
             options: options.clone(),
             size_probe: Some(size_probe),
+            damaged: Default::default(),
         };
         store.check_schema()?;
         Ok(store)
+    }
+
+    /// Runs `f`, turning a panic of the storage engine (redb panics on some damaged files
+    /// instead of returning an error) into [`Error::Damaged`]; the store then refuses writes.
+    pub(crate) fn guarded<T>(&self, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => r,
+            Err(payload) => {
+                self.damaged
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                Err(Error::Damaged {
+                    path: self.path.clone(),
+                    detail: panic_message(payload.as_ref()),
+                })
+            }
+        }
     }
 
     fn db(&self) -> RwLockReadGuard<'_, Database> {
@@ -329,7 +373,13 @@ impl Store {
     /// Begins the one write transaction of a mutating operation. Writers take turns: this
     /// waits while another writer (thread or process) holds the store.
     pub fn write(&self) -> Result<WriteTxn<'_>, Error> {
-        let txn = self.db().begin_write().db(&self.path)?;
+        if self.damaged.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Damaged {
+                path: self.path.clone(),
+                detail: "an earlier operation found the file damaged; writes are refused".into(),
+            });
+        }
+        let txn = self.guarded(|| self.db().begin_write().db(&self.path))?;
         Ok(WriteTxn {
             store: self,
             txn,
@@ -342,7 +392,7 @@ impl Store {
 
     /// Begins a read transaction: a consistent snapshot that never blocks writers.
     pub fn read(&self) -> Result<ReadTxn<'_>, Error> {
-        let txn = self.db().begin_read().db(&self.path)?;
+        let txn = self.guarded(|| self.db().begin_read().db(&self.path))?;
         Ok(ReadTxn { store: self, txn })
     }
 
@@ -353,31 +403,33 @@ impl Store {
 
     /// The totals of the store, in O(1).
     pub fn stats(&self) -> Result<Stats, Error> {
-        let r = self.read()?;
-        let meta = r.txn.open_table(META).db(&self.path)?;
-        let roots = r
-            .txn
-            .open_table(ROOTS)
-            .db(&self.path)?
-            .len()
-            .db(&self.path)?;
-        let file_bytes = match &self.size_probe {
-            Some(probe) => probe(),
-            None => fs::metadata(&self.path)
-                .map_err(|source| Error::Io {
-                    action: "stat",
-                    path: self.path.clone(),
-                    source,
-                })?
-                .len(),
-        };
-        Ok(Stats {
-            objects: read_counter(&meta, K_OBJECTS, &self.path)?,
-            roots,
-            raw_bytes: read_counter(&meta, K_RAW, &self.path)?,
-            stored_bytes: read_counter(&meta, K_STORED, &self.path)?,
-            blob_raw_bytes: read_counter(&meta, K_BLOB_RAW, &self.path)?,
-            file_bytes,
+        self.guarded(|| {
+            let r = self.read()?;
+            let meta = r.txn.open_table(META).db(&self.path)?;
+            let roots = r
+                .txn
+                .open_table(ROOTS)
+                .db(&self.path)?
+                .len()
+                .db(&self.path)?;
+            let file_bytes = match &self.size_probe {
+                Some(probe) => probe(),
+                None => fs::metadata(&self.path)
+                    .map_err(|source| Error::Io {
+                        action: "stat",
+                        path: self.path.clone(),
+                        source,
+                    })?
+                    .len(),
+            };
+            Ok(Stats {
+                objects: read_counter(&meta, K_OBJECTS, &self.path)?,
+                roots,
+                raw_bytes: read_counter(&meta, K_RAW, &self.path)?,
+                stored_bytes: read_counter(&meta, K_STORED, &self.path)?,
+                blob_raw_bytes: read_counter(&meta, K_BLOB_RAW, &self.path)?,
+                file_bytes,
+            })
         })
     }
 
@@ -420,6 +472,14 @@ fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
     }
     txn.commit().db(path)?;
     Ok(())
+}
+
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 fn builder(options: &StoreOptions) -> redb::Builder {
@@ -765,69 +825,82 @@ impl ReadTxn<'_> {
 
 impl StoreRead for ReadTxn<'_> {
     fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        Ok(self.frame(id)?.len() as u64)
+        self.store.guarded(|| Ok(self.frame(id)?.len() as u64))
     }
 
     fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        let ids = self.txn.open_table(IDS).db(self.path())?;
-        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_load(
-            &ids,
-            &objects,
-            id,
-            self.store.options.max_object_size,
-            self.path(),
-        )
-        .map(|(_, b)| b)
+        self.store.guarded(|| {
+            let ids = self.txn.open_table(IDS).db(self.path())?;
+            let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+            t_load(
+                &ids,
+                &objects,
+                id,
+                self.store.options.max_object_size,
+                self.path(),
+            )
+            .map(|(_, b)| b)
+        })
     }
 
     fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
-        Ok(self.refcount(id)?.is_some())
+        self.store.guarded(|| Ok(self.refcount(id)?.is_some()))
     }
 
     fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        Ok(codec::header(id, &self.frame(id)?)?.raw_len)
+        self.store
+            .guarded(|| Ok(codec::header(id, &self.frame(id)?)?.raw_len))
     }
 
     fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
-        let t = self.txn.open_table(IDS).db(self.path())?;
-        Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
+        self.store.guarded(|| {
+            let t = self.txn.open_table(IDS).db(self.path())?;
+            Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
+        })
     }
 
     fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
-        let ids = self.txn.open_table(IDS).db(self.path())?;
-        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_refs(
-            &ids,
-            &objects,
-            id,
-            self.store.options.max_object_size,
-            self.path(),
-        )
+        self.store.guarded(|| {
+            let ids = self.txn.open_table(IDS).db(self.path())?;
+            let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+            t_refs(
+                &ids,
+                &objects,
+                id,
+                self.store.options.max_object_size,
+                self.path(),
+            )
+        })
     }
 
     fn root(&self, name: &str) -> Result<Option<Root>, Error> {
-        let t = self.txn.open_table(ROOTS).db(self.path())?;
-        Ok(t.get(name)
-            .db(self.path())?
-            .and_then(|v| decode_root(name, v.value())))
+        self.store.guarded(|| {
+            let t = self.txn.open_table(ROOTS).db(self.path())?;
+            Ok(t.get(name)
+                .db(self.path())?
+                .and_then(|v| decode_root(name, v.value())))
+        })
     }
 
     fn roots(&self, prefix: &str) -> Result<Vec<Root>, Error> {
-        let t = self.txn.open_table(ROOTS).db(self.path())?;
-        t_roots(&t, prefix, self.path())
+        self.store.guarded(|| {
+            let t = self.txn.open_table(ROOTS).db(self.path())?;
+            t_roots(&t, prefix, self.path())
+        })
     }
 
     fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let name = index_table_name(space)?;
-        match self
-            .txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-        {
-            Ok(t) => Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec())),
-            Err(TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(e) => Err(e).db(self.path()),
-        }
+        self.store.guarded(|| {
+            let name = index_table_name(space)?;
+            match self
+                .txn
+                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+            {
+                Ok(t) => Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec())),
+                Err(TableError::TableDoesNotExist(_)) => Ok(None),
+                Err(e) => Err(e).db(self.path()),
+            }
+        })
     }
 
     fn index_range(
@@ -850,15 +923,17 @@ impl StoreRead for ReadTxn<'_> {
     }
 
     fn index_len(&self, space: &str) -> Result<u64, Error> {
-        let name = index_table_name(space)?;
-        match self
-            .txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-        {
-            Ok(t) => t.len().db(self.path()),
-            Err(TableError::TableDoesNotExist(_)) => Ok(0),
-            Err(e) => Err(e).db(self.path()),
-        }
+        self.store.guarded(|| {
+            let name = index_table_name(space)?;
+            match self
+                .txn
+                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+            {
+                Ok(t) => t.len().db(self.path()),
+                Err(TableError::TableDoesNotExist(_)) => Ok(0),
+                Err(e) => Err(e).db(self.path()),
+            }
+        })
     }
 }
 
@@ -894,7 +969,8 @@ impl<'s> WriteTxn<'s> {
 
     /// Stores a blob (no links). An object already present costs one lookup, no compression.
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<Put, Error> {
-        self.put(ObjectKind::Blob, bytes, &[], None)
+        let store = self.store;
+        store.guarded(|| self.put(ObjectKind::Blob, bytes, &[], None))
     }
 
     /// [`WriteTxn::put_blob`], storing a new object as a delta against `base` (for example
@@ -902,7 +978,8 @@ impl<'s> WriteTxn<'s> {
     /// already [`StoreOptions::max_delta_depth`] long, the delta is taken against the whole
     /// object at the bottom of that chain instead. The base used holds one more reference.
     pub fn put_blob_near(&mut self, bytes: &[u8], base: Option<&ObjectId>) -> Result<Put, Error> {
-        self.put(ObjectKind::Blob, bytes, &[], base)
+        let store = self.store;
+        store.guarded(|| self.put(ObjectKind::Blob, bytes, &[], base))
     }
 
     /// [`WriteTxn::put_node`] with a delta base, as [`WriteTxn::put_blob_near`].
@@ -912,13 +989,15 @@ impl<'s> WriteTxn<'s> {
         links: &[ObjectId],
         base: Option<&ObjectId>,
     ) -> Result<Put, Error> {
-        self.put(ObjectKind::Node, payload, links, base)
+        let store = self.store;
+        store.guarded(|| self.put(ObjectKind::Node, payload, links, base))
     }
 
     /// Stores a node: bytes plus the objects it links to, each of which gains one reference
     /// per link when the node is new. Every linked object must already exist.
     pub fn put_node(&mut self, bytes: &[u8], links: &[ObjectId]) -> Result<Put, Error> {
-        self.put(ObjectKind::Node, bytes, links, None)
+        let store = self.store;
+        store.guarded(|| self.put(ObjectKind::Node, bytes, links, None))
     }
 
     fn put(
@@ -1071,38 +1150,44 @@ impl<'s> WriteTxn<'s> {
 
     /// Adds a named root holding one reference to `id`.
     pub fn pin(&mut self, name: &str, id: &ObjectId, meta: &[u8]) -> Result<(), Error> {
-        validate_name(name, "empty root name")?;
-        let path = self.path();
-        // Check the target before touching the roots table, so a failed pin changes nothing.
-        if self.refcount(id)?.is_none() {
-            return Err(Error::ObjectMissing { id: *id });
-        }
-        let mut roots = self.txn.open_table(ROOTS).db(path)?;
-        if roots.get(name).db(path)?.is_some() {
-            return Err(Error::RootExists {
-                name: name.to_string(),
-            });
-        }
-        let mut value = Vec::with_capacity(32 + meta.len());
-        value.extend_from_slice(id.as_bytes());
-        value.extend_from_slice(meta);
-        roots.insert(name, value.as_slice()).db(path)?;
-        drop(roots);
-        self.incref(id)
+        let store = self.store;
+        store.guarded(|| {
+            validate_name(name, "empty root name")?;
+            let path = self.path();
+            // Check the target before touching the roots table, so a failed pin changes nothing.
+            if self.refcount(id)?.is_none() {
+                return Err(Error::ObjectMissing { id: *id });
+            }
+            let mut roots = self.txn.open_table(ROOTS).db(path)?;
+            if roots.get(name).db(path)?.is_some() {
+                return Err(Error::RootExists {
+                    name: name.to_string(),
+                });
+            }
+            let mut value = Vec::with_capacity(32 + meta.len());
+            value.extend_from_slice(id.as_bytes());
+            value.extend_from_slice(meta);
+            roots.insert(name, value.as_slice()).db(path)?;
+            drop(roots);
+            self.incref(id)
+        })
     }
 
     /// Removes a named root and releases its reference; objects nobody else holds go at commit.
     pub fn unpin(&mut self, name: &str) -> Result<Option<Root>, Error> {
-        let path = self.path();
-        let removed = {
-            let mut roots = self.txn.open_table(ROOTS).db(path)?;
-            let v = roots.remove(name).db(path)?;
-            v.and_then(|v| decode_root(name, v.value()))
-        };
-        if let Some(root) = &removed {
-            self.decref(&root.id)?;
-        }
-        Ok(removed)
+        let store = self.store;
+        store.guarded(|| {
+            let path = self.path();
+            let removed = {
+                let mut roots = self.txn.open_table(ROOTS).db(path)?;
+                let v = roots.remove(name).db(path)?;
+                v.and_then(|v| decode_root(name, v.value()))
+            };
+            if let Some(root) = &removed {
+                self.decref(&root.id)?;
+            }
+            Ok(removed)
+        })
     }
 
     fn incref(&mut self, id: &ObjectId) -> Result<(), Error> {
@@ -1147,56 +1232,65 @@ impl<'s> WriteTxn<'s> {
         key: &[u8],
         value: &[u8],
     ) -> Result<Option<Vec<u8>>, Error> {
-        let name = index_table_name(space)?;
-        let mut t = self
-            .txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-            .db(self.path())?;
-        let old = t
-            .insert(key, value)
-            .db(self.path())?
-            .map(|v| v.value().to_vec());
-        Ok(old)
+        let store = self.store;
+        store.guarded(|| {
+            let name = index_table_name(space)?;
+            let mut t = self
+                .txn
+                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                .db(self.path())?;
+            let old = t
+                .insert(key, value)
+                .db(self.path())?
+                .map(|v| v.value().to_vec());
+            Ok(old)
+        })
     }
 
     /// Removes a key from an index keyspace, returning its value.
     pub fn index_remove(&mut self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let name = index_table_name(space)?;
-        let mut t = self
-            .txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-            .db(self.path())?;
-        let old = t.remove(key).db(self.path())?.map(|v| v.value().to_vec());
-        Ok(old)
+        let store = self.store;
+        store.guarded(|| {
+            let name = index_table_name(space)?;
+            let mut t = self
+                .txn
+                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                .db(self.path())?;
+            let old = t.remove(key).db(self.path())?.map(|v| v.value().to_vec());
+            Ok(old)
+        })
     }
 
     /// Releases every object left unreferenced (cascading through links), updates the totals
     /// and commits durably. Nothing is visible to others before this returns.
     pub fn commit(mut self) -> Result<CommitOutcome, Error> {
-        self.sweep()?;
-        let path = self.path();
-        let d = self.delta;
-        let mut meta = self.txn.open_table(META).db(path)?;
-        if d.objects != 0 || d.raw != 0 || d.stored != 0 || d.blob_raw != 0 {
-            for (k, dv) in [
-                (K_OBJECTS, d.objects),
-                (K_RAW, d.raw),
-                (K_STORED, d.stored),
-                (K_BLOB_RAW, d.blob_raw),
-            ] {
-                let cur = read_counter(&meta, k, path)?;
-                let new = cur.saturating_add_signed(dv);
-                meta.insert(k, new.to_le_bytes().as_slice()).db(path)?;
+        let store = self.store;
+        store.guarded(move || {
+            self.sweep()?;
+            let path = self.path();
+            let d = self.delta;
+            let mut meta = self.txn.open_table(META).db(path)?;
+            if d.objects != 0 || d.raw != 0 || d.stored != 0 || d.blob_raw != 0 {
+                for (k, dv) in [
+                    (K_OBJECTS, d.objects),
+                    (K_RAW, d.raw),
+                    (K_STORED, d.stored),
+                    (K_BLOB_RAW, d.blob_raw),
+                ] {
+                    let cur = read_counter(&meta, k, path)?;
+                    let new = cur.saturating_add_signed(dv);
+                    meta.insert(k, new.to_le_bytes().as_slice()).db(path)?;
+                }
             }
-        }
-        if let Some(seq) = self.next_seq {
-            meta.insert(K_NEXT_SEQ, seq.to_le_bytes().as_slice())
-                .db(path)?;
-        }
-        drop(meta);
-        let outcome = self.outcome;
-        self.txn.commit().db(path)?;
-        Ok(outcome)
+            if let Some(seq) = self.next_seq {
+                meta.insert(K_NEXT_SEQ, seq.to_le_bytes().as_slice())
+                    .db(path)?;
+            }
+            drop(meta);
+            let outcome = self.outcome;
+            self.txn.commit().db(path)?;
+            Ok(outcome)
+        })
     }
 
     /// Removes what is unreferenced now (commit does this too).
@@ -1300,66 +1394,79 @@ impl<'s> WriteTxn<'s> {
 
 impl StoreRead for WriteTxn<'_> {
     fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        Ok(self.frame(id)?.len() as u64)
+        self.store.guarded(|| Ok(self.frame(id)?.len() as u64))
     }
 
     fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        let ids = self.txn.open_table(IDS).db(self.path())?;
-        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_load(
-            &ids,
-            &objects,
-            id,
-            self.store.options.max_object_size,
-            self.path(),
-        )
-        .map(|(_, b)| b)
+        self.store.guarded(|| {
+            let ids = self.txn.open_table(IDS).db(self.path())?;
+            let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+            t_load(
+                &ids,
+                &objects,
+                id,
+                self.store.options.max_object_size,
+                self.path(),
+            )
+            .map(|(_, b)| b)
+        })
     }
 
     fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
-        Ok(self.refcount(id)?.is_some())
+        self.store.guarded(|| Ok(self.refcount(id)?.is_some()))
     }
 
     fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        Ok(codec::header(id, &self.frame(id)?)?.raw_len)
+        self.store
+            .guarded(|| Ok(codec::header(id, &self.frame(id)?)?.raw_len))
     }
 
     fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
-        let t = self.txn.open_table(IDS).db(self.path())?;
-        Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
+        self.store.guarded(|| {
+            let t = self.txn.open_table(IDS).db(self.path())?;
+            Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
+        })
     }
 
     fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
-        let ids = self.txn.open_table(IDS).db(self.path())?;
-        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_refs(
-            &ids,
-            &objects,
-            id,
-            self.store.options.max_object_size,
-            self.path(),
-        )
+        self.store.guarded(|| {
+            let ids = self.txn.open_table(IDS).db(self.path())?;
+            let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+            t_refs(
+                &ids,
+                &objects,
+                id,
+                self.store.options.max_object_size,
+                self.path(),
+            )
+        })
     }
 
     fn root(&self, name: &str) -> Result<Option<Root>, Error> {
-        let t = self.txn.open_table(ROOTS).db(self.path())?;
-        Ok(t.get(name)
-            .db(self.path())?
-            .and_then(|v| decode_root(name, v.value())))
+        self.store.guarded(|| {
+            let t = self.txn.open_table(ROOTS).db(self.path())?;
+            Ok(t.get(name)
+                .db(self.path())?
+                .and_then(|v| decode_root(name, v.value())))
+        })
     }
 
     fn roots(&self, prefix: &str) -> Result<Vec<Root>, Error> {
-        let t = self.txn.open_table(ROOTS).db(self.path())?;
-        t_roots(&t, prefix, self.path())
+        self.store.guarded(|| {
+            let t = self.txn.open_table(ROOTS).db(self.path())?;
+            t_roots(&t, prefix, self.path())
+        })
     }
 
     fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let name = index_table_name(space)?;
-        let t = self
-            .txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-            .db(self.path())?;
-        Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec()))
+        self.store.guarded(|| {
+            let name = index_table_name(space)?;
+            let t = self
+                .txn
+                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                .db(self.path())?;
+            Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec()))
+        })
     }
 
     fn index_range(
@@ -1379,11 +1486,13 @@ impl StoreRead for WriteTxn<'_> {
     }
 
     fn index_len(&self, space: &str) -> Result<u64, Error> {
-        let name = index_table_name(space)?;
-        let t = self
-            .txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-            .db(self.path())?;
-        t.len().db(self.path())
+        self.store.guarded(|| {
+            let name = index_table_name(space)?;
+            let t = self
+                .txn
+                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                .db(self.path())?;
+            t.len().db(self.path())
+        })
     }
 }

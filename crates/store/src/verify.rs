@@ -287,6 +287,24 @@ impl Store {
     /// each discrepancy. With `options.repair`, rebuilds counts and totals and removes
     /// unreachable objects and orphan frames in one transaction.
     pub fn verify(&self, options: &Options, progress: &dyn Progress) -> Result<Outcome, Error> {
+        match self.guarded(|| self.verify_unguarded(options, progress)) {
+            Err(Error::Damaged { detail, .. }) => Ok(Outcome {
+                problems: vec![Problem {
+                    kind: ProblemKind::Corrupt,
+                    id: None,
+                    detail: format!("the storage engine failed reading the file: {detail}"),
+                }],
+                ..Outcome::default()
+            }),
+            other => other,
+        }
+    }
+
+    fn verify_unguarded(
+        &self,
+        options: &Options,
+        progress: &dyn Progress,
+    ) -> Result<Outcome, Error> {
         let path = self.path().to_path_buf();
         let max = self.options().max_object_size;
         let r = self.read()?;

@@ -1,0 +1,120 @@
+//! Writes the seed inputs of `corpus/<target>/seed-*` from the real encoders, so the corpus
+//! starts from valid inputs (fuzzers then find the invalid ones). Re-run after a format change:
+//! `cargo run --bin seeds`.
+
+use std::path::Path;
+
+use cfgvault_session::tree::{EntryKind, Tree, TreeEntry};
+use cfgvault_store::ObjectId;
+
+fn leb(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn frame(codec: u8, kind: u8, raw: &[u8], payload: &[u8]) -> Vec<u8> {
+    let id = if kind == 0 {
+        *blake3::hash(raw).as_bytes()
+    } else {
+        blake3::derive_key(cfgvault_store::NODE_CONTEXT, raw)
+    };
+    let mut out = id.to_vec();
+    out.push(codec);
+    out.push(kind);
+    leb(raw.len() as u64, &mut out);
+    out.extend_from_slice(payload);
+    out
+}
+
+fn main() {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let put = |target: &str, name: &str, bytes: &[u8]| {
+        let dir = base.join(target);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join(format!("seed-{name}")), bytes).expect("write");
+    };
+
+    let id = ObjectId::for_blob(b"model: gpt-4\n");
+    let file = |name: &str, mode: u32| TreeEntry {
+        name: name.into(),
+        kind: EntryKind::for_mode(mode),
+        mode,
+        id,
+        size: 13,
+    };
+    let sub = Tree::new(vec![file("react.yaml", 0o644), file("run.sh", 0o755)]).expect("tree");
+    let root = Tree::new(vec![
+        TreeEntry {
+            name: "workflows".into(),
+            kind: EntryKind::Dir,
+            mode: 0,
+            id: sub.id(),
+            size: 26,
+        },
+        file("global.yaml", 0o600),
+        file("café.yaml", 0o644),
+    ])
+    .expect("tree");
+    put(
+        "tree_decode",
+        "empty",
+        &Tree::new(vec![]).expect("tree").encode(),
+    );
+    put("tree_decode", "files", &sub.encode());
+    put("tree_decode", "nested", &root.encode());
+
+    let text = b"nodes:\n  analyze:\n    config:\n      llm_client: gpt4\n".repeat(8);
+    let z = zstd::encode_all(&text[..], 3).expect("zstd");
+    put(
+        "frame_decode",
+        "raw-blob",
+        &frame(0, 0, b"model: gpt-4\n", b"model: gpt-4\n"),
+    );
+    put("frame_decode", "zstd-blob", &frame(1, 0, &text, &z));
+    put(
+        "frame_decode",
+        "raw-node",
+        &frame(0, 1, &sub.encode(), &sub.encode()),
+    );
+    put(
+        "frame_decode",
+        "huge-claim",
+        &frame(0, 0, b"", b"")[..32]
+            .iter()
+            .copied()
+            .chain([1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f])
+            .chain(z.iter().copied())
+            .collect::<Vec<u8>>(),
+    );
+
+    let record = format!(
+        "\x01{{\"id\":\"react-1\",\"created_at\":\"2026-01-02T03:04:05.000006Z\",\"root\":\"{}\",\"source_root\":\"/tmp/configs\",\"workflow\":\"workflows/react.yaml\",\"strategy\":\"comprehensive\",\"closure\":{{\"deps\":[\"llms/a.yaml\"],\"edges\":[{{\"from\":\"workflows/react.yaml\",\"key\":\"llm_client\",\"value\":\"a\",\"to\":\"llms/a.yaml\",\"rule\":\"llm\"}}],\"unresolved\":[{{\"from\":\"w\",\"key\":\"k\",\"value\":\"v\",\"reason\":\"r\"}}],\"warnings\":[\"w\"]}},\"labels\":{{\"k\":\"v\"}},\"files\":2,\"logical_bytes\":26,\"pinned\":false}}",
+        root.id()
+    );
+    put("record_decode", "full", record.as_bytes());
+    put("record_decode", "minimal", format!("\x01{{\"id\":\"a\",\"created_at\":\"2026-01-02T03:04:05Z\",\"root\":\"{}\",\"source_root\":\"\",\"workflow\":null,\"strategy\":\"tree\",\"files\":0,\"logical_bytes\":0}}", id).as_bytes());
+
+    put("closure_yaml", "workflow", b"name: react\nnodes:\n  analyze:\n    config:\n      llm_client: m\n      token_counter: t\n      fallback_models: [m, missing]\n    tool_sets: [s]\ninherits_from: base.yaml\n\0\0inherits_from: [../global.yaml, common]\nname: s\ntools: [t]\ngroup: g\n");
+    put(
+        "closure_yaml",
+        "group",
+        b"group: g\ninherits_from: _group.yaml#start\n\0\0g:\n  start: 1\ninherits_from: w.yaml\n",
+    );
+    put(
+        "closure_yaml",
+        "anchors",
+        b"a: &a [*a]\nb: &b {x: *b}\n<<: {inherits_from: ../../x}\n",
+    );
+    put(
+        "closure_yaml",
+        "multidoc",
+        b"llm_client: m\n---\nllm_client: n\n\0\0key: value: broken\n",
+    );
+}
