@@ -14,6 +14,8 @@ struct DiskState {
     ops: u64,
     fail_at: Option<u64>,
     failed: bool,
+    /// Writes and growth past this many bytes fail with "no space left".
+    capacity: Option<u64>,
 }
 
 /// An in-memory disk. Clones share the same bytes.
@@ -48,6 +50,19 @@ impl MemDisk {
     pub fn fail_after(&self, n: u64) {
         let mut s = self.state();
         s.fail_at = Some(s.ops + n);
+    }
+
+    /// Limits the disk to `bytes`: writing or growing past it fails like a full disk
+    /// (`ErrorKind::StorageFull`) until the limit is lifted with `None`.
+    pub fn set_capacity(&self, bytes: Option<u64>) {
+        self.state().capacity = bytes;
+    }
+
+    fn check_space(&self, end: u64) -> Result<(), std::io::Error> {
+        match self.state().capacity {
+            Some(cap) if end > cap => Err(std::io::Error::from(std::io::ErrorKind::StorageFull)),
+            _ => Ok(()),
+        }
     }
 
     /// Whether a fault has been injected.
@@ -94,6 +109,7 @@ impl redb::StorageBackend for MemDisk {
 
     fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
         self.tick()?;
+        self.check_space(len)?;
         let len = usize::try_from(len).map_err(|_| std::io::Error::other("length"))?;
         self.state().volatile.resize(len, 0);
         Ok(())
@@ -108,6 +124,7 @@ impl redb::StorageBackend for MemDisk {
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
         self.tick()?;
+        self.check_space(offset + data.len() as u64)?;
         let mut s = self.state();
         let start = usize::try_from(offset).map_err(|_| std::io::Error::other("offset"))?;
         let end = start + data.len();

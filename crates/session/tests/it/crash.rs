@@ -155,3 +155,64 @@ fn every_failed_write_or_sync_in_session_operations_leaves_old_or_new_state() {
     }
     assert!(faults >= STEPS, "only {faults} fault points exercised");
 }
+
+/// A disk that fills up mid-backup: the backup that does not fit fails with a typed error,
+/// nothing of it is committed, every earlier session is intact, and once space is back the
+/// same backup succeeds.
+#[test]
+fn a_full_disk_fails_the_backup_cleanly() {
+    let opts = StoreOptions::default();
+    let disk = MemDisk::new();
+    let store = Store::create_on(&disk, Path::new("full"), &opts).unwrap();
+    create(
+        &store,
+        "a",
+        "2025-01-01",
+        &[("global.yaml", "debug: true\n")],
+    )
+    .unwrap();
+    let before = observe(&store);
+    // Room for a little more, not for a session of large, incompressible files.
+    let used = disk.written_image().len() as u64;
+    disk.set_capacity(Some(used + 4096));
+    let mut big = Vec::new();
+    let mut x: u32 = 1;
+    for _ in 0..400_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        big.push(x as u8);
+    }
+    let set = FileSet::from_memory([("huge.bin", big.clone(), 0o644)]).unwrap();
+    let mut new = NewSession::new(set);
+    new.id = Some(sid("b"));
+    new.created_at = t("2025-01-02");
+    let err = session::create(&store, new).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, session::Error::Store(_)), "{err:?}");
+    drop(store);
+    // Reopen what the disk holds: the old state, verified clean.
+    disk.set_capacity(None);
+    let reopened = Store::open_on(
+        &MemDisk::from_image(disk.synced_image()),
+        Path::new("full"),
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(observe(&reopened), before, "after: {msg}");
+    assert!(
+        reopened
+            .verify(&verify::Options::default(), &NoProgress)
+            .unwrap()
+            .is_clean()
+    );
+    // With space again, the same backup goes through.
+    let set = FileSet::from_memory([("huge.bin", big, 0o644)]).unwrap();
+    let mut new = NewSession::new(set);
+    new.id = Some(sid("b"));
+    session::create(&reopened, new).unwrap();
+    assert_eq!(
+        session::list(&reopened, &Default::default()).unwrap().len(),
+        2
+    );
+}
