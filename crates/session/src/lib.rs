@@ -52,4 +52,26 @@ pub mod fuzz {
     pub fn decode_record(data: &[u8]) -> bool {
         crate::record::SessionRecord::decode("fuzz", data).is_ok()
     }
+
+    /// A valid encoded record (with labels and a workflow), as a seed input.
+    pub fn sample_record() -> Vec<u8> {
+        let mut labels = std::collections::BTreeMap::new();
+        labels.insert("env".to_string(), "prod".to_string());
+        crate::record::SessionRecord {
+            id: crate::SessionId::generate("fuzz", chrono::Utc::now()),
+            created_at: chrono::DateTime::from_timestamp_micros(1_764_072_000_000_000)
+                .unwrap_or_default(),
+            root: cfgvault_store::ObjectId::for_blob(b"root"),
+            source_root: "/srv/agent/configs".into(),
+            workflow: Some("workflows/react.yaml".into()),
+            strategy: "comprehensive".into(),
+            closure: crate::ClosureInfo::default(),
+            closure_id: cfgvault_store::ObjectId::for_blob(b"closure"),
+            labels,
+            files: 12,
+            logical_bytes: 14_900,
+            pinned: false,
+        }
+        .encode()
+    }
 }

@@ -75,30 +75,225 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
-    /// `RECORD_VERSION` followed by the record as UTF-8 JSON.
+    /// The compact binary record (docs/FORMAT.md, "Session record"); the id is the key and is
+    /// not repeated.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = vec![RECORD_VERSION];
-        // Serializing plain data to a Vec cannot fail.
-        if serde_json::to_writer(&mut out, self).is_err() {
-            out.truncate(1);
+        let mut out = Vec::with_capacity(96 + self.source_root.len());
+        out.push(RECORD_VERSION);
+        put_varint(&mut out, zigzag(self.created_at.timestamp_micros()));
+        out.extend_from_slice(self.root.as_bytes());
+        out.extend_from_slice(self.closure_id.as_bytes());
+        put_varint(&mut out, self.files);
+        put_varint(&mut out, self.logical_bytes);
+        out.push(u8::from(self.pinned));
+        put_str(&mut out, &self.source_root);
+        match &self.workflow {
+            None => out.push(0),
+            Some(w) => {
+                out.push(1);
+                put_str(&mut out, w);
+            }
+        }
+        put_str(&mut out, &self.strategy);
+        put_varint(&mut out, self.labels.len() as u64);
+        for (k, v) in &self.labels {
+            put_str(&mut out, k);
+            put_str(&mut out, v);
         }
         out
     }
 
     /// Decodes a record without its closure details (`closure` is left empty; the caller
-    /// loads it from `closure_id`).
+    /// loads it from `closure_id`). Anything malformed is a typed error naming the key.
     pub(crate) fn decode(key: &str, bytes: &[u8]) -> Result<SessionRecord> {
-        let corrupt = |detail: String| Error::CorruptIndex {
-            key: key.to_string(),
-            detail,
+        let corrupt = |detail: &str| Error::CorruptIndex {
+            key: key.chars().take(200).collect(),
+            detail: format!("session record: {detail}"),
         };
-        match bytes.split_first() {
-            Some((&RECORD_VERSION, json)) => {
-                serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))
-            }
-            Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
-            None => Err(corrupt("empty record".into())),
+        let id: SessionId = key
+            .parse()
+            .map_err(|_| corrupt("key is not a session id"))?;
+        let mut r = Cursor { bytes, pos: 0 };
+        match r.byte() {
+            Some(RECORD_VERSION) => {}
+            Some(v) => return Err(corrupt(&format!("unknown record version {v}"))),
+            None => return Err(corrupt("empty")),
         }
+        let micros = r
+            .varint()
+            .map(unzigzag)
+            .ok_or_else(|| corrupt("bad time"))?;
+        let created_at =
+            DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt("time out of range"))?;
+        let root = r.id().ok_or_else(|| corrupt("truncated root"))?;
+        let closure_id = r.id().ok_or_else(|| corrupt("truncated closure id"))?;
+        let files = r.varint().ok_or_else(|| corrupt("bad file count"))?;
+        let logical_bytes = r.varint().ok_or_else(|| corrupt("bad size"))?;
+        let pinned = match r.byte() {
+            Some(0) => false,
+            Some(1) => true,
+            _ => return Err(corrupt("bad flags")),
+        };
+        let source_root = r.string().ok_or_else(|| corrupt("bad source root"))?;
+        let workflow = match r.byte() {
+            Some(0) => None,
+            Some(1) => Some(r.string().ok_or_else(|| corrupt("bad workflow"))?),
+            _ => return Err(corrupt("bad workflow tag")),
+        };
+        let strategy = r.string().ok_or_else(|| corrupt("bad strategy"))?;
+        let n = r.varint().ok_or_else(|| corrupt("bad label count"))?;
+        // Every label takes at least two bytes: never trust a count the input cannot hold.
+        if n > (bytes.len() as u64) / 2 {
+            return Err(corrupt("label count exceeds the data"));
+        }
+        let mut labels = BTreeMap::new();
+        for _ in 0..n {
+            let k = r.string().ok_or_else(|| corrupt("bad label"))?;
+            let v = r.string().ok_or_else(|| corrupt("bad label value"))?;
+            labels.insert(k, v);
+        }
+        if r.pos != bytes.len() {
+            return Err(corrupt("trailing bytes"));
+        }
+        Ok(SessionRecord {
+            id,
+            created_at,
+            root,
+            source_root,
+            workflow,
+            strategy,
+            closure: ClosureInfo::default(),
+            closure_id,
+            labels,
+            files,
+            logical_bytes,
+            pinned,
+        })
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.bytes.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+
+    /// Minimal LEB128 (one encoding per value).
+    fn varint(&mut self) -> Option<u64> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let b = self.byte()?;
+            if i == 9 && b > 1 {
+                return None;
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return (i == 0 || b != 0).then_some(v);
+            }
+        }
+        None
+    }
+
+    fn id(&mut self) -> Option<ObjectId> {
+        self.take(32).and_then(ObjectId::from_slice)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        let n = usize::try_from(self.varint()?).ok()?;
+        let b = self.take(n)?;
+        String::from_utf8(b.to_vec()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn record() -> SessionRecord {
+        let mut labels = BTreeMap::new();
+        labels.insert("env".to_string(), "prod".to_string());
+        labels.insert("é".to_string(), String::new());
+        SessionRecord {
+            id: "react-1".parse().unwrap(),
+            created_at: DateTime::from_timestamp_micros(1_764_072_000_123_456).unwrap(),
+            root: ObjectId::for_blob(b"root"),
+            source_root: "/srv/agent/configs".into(),
+            workflow: Some("workflows/react.yaml".into()),
+            strategy: "comprehensive".into(),
+            closure: ClosureInfo::default(),
+            closure_id: ObjectId::for_blob(b"closure"),
+            labels,
+            files: 12,
+            logical_bytes: 14_900,
+            pinned: true,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_stay_small() {
+        let r = record();
+        let bytes = r.encode();
+        assert!(bytes.len() < 160, "{} bytes", bytes.len());
+        assert_eq!(SessionRecord::decode("react-1", &bytes).unwrap(), r);
+        let mut before_epoch = r.clone();
+        before_epoch.created_at = DateTime::from_timestamp_micros(-5).unwrap();
+        before_epoch.workflow = None;
+        before_epoch.labels.clear();
+        let b = before_epoch.encode();
+        assert_eq!(SessionRecord::decode("react-1", &b).unwrap(), before_epoch);
+    }
+
+    #[test]
+    fn malformed_records_are_typed_errors() {
+        let good = record().encode();
+        for cut in 0..good.len() {
+            assert!(
+                SessionRecord::decode("react-1", &good[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(SessionRecord::decode("react-1", &trailing).is_err());
+        let mut version = good.clone();
+        version[0] = 9;
+        assert!(SessionRecord::decode("react-1", &version).is_err());
+        assert!(SessionRecord::decode("../x", &good).is_err());
     }
 }
 

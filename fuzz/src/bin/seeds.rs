@@ -94,12 +94,9 @@ fn main() {
             .collect::<Vec<u8>>(),
     );
 
-    let record = format!(
-        "\x01{{\"id\":\"react-1\",\"created_at\":\"2026-01-02T03:04:05.000006Z\",\"root\":\"{}\",\"source_root\":\"/tmp/configs\",\"workflow\":\"workflows/react.yaml\",\"strategy\":\"comprehensive\",\"closure\":{{\"deps\":[\"llms/a.yaml\"],\"edges\":[{{\"from\":\"workflows/react.yaml\",\"key\":\"llm_client\",\"value\":\"a\",\"to\":\"llms/a.yaml\",\"rule\":\"llm\"}}],\"unresolved\":[{{\"from\":\"w\",\"key\":\"k\",\"value\":\"v\",\"reason\":\"r\"}}],\"warnings\":[\"w\"]}},\"labels\":{{\"k\":\"v\"}},\"files\":2,\"logical_bytes\":26,\"pinned\":false}}",
-        root.id()
-    );
-    put("record_decode", "full", record.as_bytes());
-    put("record_decode", "minimal", format!("\x01{{\"id\":\"a\",\"created_at\":\"2026-01-02T03:04:05Z\",\"root\":\"{}\",\"source_root\":\"\",\"workflow\":null,\"strategy\":\"tree\",\"files\":0,\"logical_bytes\":0}}", id).as_bytes());
+    let record = cfgvault_session::fuzz::sample_record();
+    put("record_decode", "full", &record);
+    put("record_decode", "truncated", &record[..record.len() / 2]);
 
     put("closure_yaml", "workflow", b"name: react\nnodes:\n  analyze:\n    config:\n      llm_client: m\n      token_counter: t\n      fallback_models: [m, missing]\n    tool_sets: [s]\ninherits_from: base.yaml\n\0\0inherits_from: [../global.yaml, common]\nname: s\ntools: [t]\ngroup: g\n");
     put(
