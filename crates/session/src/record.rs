@@ -239,6 +239,31 @@ impl Cursor<'_> {
     }
 }
 
+impl ClosureInfo {
+    /// The closure as stored in its blob: compact JSON.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        // Serializing plain data to a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub(crate) fn decode(id: &ObjectId, bytes: &[u8]) -> Result<ClosureInfo> {
+        serde_json::from_slice(bytes).map_err(|e| Error::CorruptIndex {
+            key: id.to_string(),
+            detail: format!("closure node: {e}"),
+        })
+    }
+}
+
+/// The node a session's store root names: it links the root tree and the closure node (in
+/// that order), so both are held by one reference, and sessions with the same files and
+/// closure share it. Its payload is this marker alone.
+pub(crate) const SESSION_NODE_MAGIC: &[u8] = b"cfgvault session node v1";
+
+/// The payload and links of a session node.
+pub(crate) fn session_node(tree: &ObjectId, closure: &ObjectId) -> (&'static [u8], [ObjectId; 2]) {
+    (SESSION_NODE_MAGIC, [*tree, *closure])
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -295,29 +320,4 @@ mod tests {
         assert!(SessionRecord::decode("react-1", &version).is_err());
         assert!(SessionRecord::decode("../x", &good).is_err());
     }
-}
-
-impl ClosureInfo {
-    /// The closure as stored in its blob: compact JSON.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        // Serializing plain data to a Vec cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
-    pub(crate) fn decode(id: &ObjectId, bytes: &[u8]) -> Result<ClosureInfo> {
-        serde_json::from_slice(bytes).map_err(|e| Error::CorruptIndex {
-            key: id.to_string(),
-            detail: format!("closure node: {e}"),
-        })
-    }
-}
-
-/// The node a session's store root names: it links the root tree and the closure node (in
-/// that order), so both are held by one reference, and sessions with the same files and
-/// closure share it. Its payload is this marker alone.
-pub(crate) const SESSION_NODE_MAGIC: &[u8] = b"cfgvault session node v1";
-
-/// The payload and links of a session node.
-pub(crate) fn session_node(tree: &ObjectId, closure: &ObjectId) -> (&'static [u8], [ObjectId; 2]) {
-    (SESSION_NODE_MAGIC, [*tree, *closure])
 }
