@@ -164,13 +164,24 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     // same path (the previous version of a file, the previous tree of a directory).
     let mut previous = Previous::newest_before(&txn, created_at)?;
     let mut outcomes = Vec::with_capacity(new.files.len());
+    // Files of this session by directory: the base of last resort for a new file (the first
+    // session of a store has no previous one).
+    let mut siblings: HashMap<&str, Vec<(u64, ObjectId)>> = HashMap::new();
     for (e, data) in new.files.iter() {
+        let dir = e.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         let put = if txn.contains(&e.id)? {
             txn.put_blob(data)?
         } else {
-            let base = previous.file_at(&txn, &e.path)?;
+            let base = match previous.file_at(&txn, &e.path, e.size)? {
+                Some(b) => Some(b),
+                None => siblings
+                    .get(dir)
+                    .and_then(|v| v.iter().min_by_key(|(size, _)| size.abs_diff(e.size)))
+                    .map(|(_, id)| *id),
+            };
             txn.put_blob_near(data, base.as_ref())?
         };
+        siblings.entry(dir).or_default().push((e.size, e.id));
         outcomes.push(FileOutcome {
             path: e.path.clone(),
             id: put.id,
@@ -199,8 +210,11 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
             .put_node_near(&t.payload(), &t.links(), base.as_ref())?
             .id)
     })?;
-    // A node without links, so blobs are config files alone (the store counts their bytes).
-    let closure_id = txn.put_node(&new.closure.encode(), &[])?.id;
+    // A node without links, so blobs are config files alone (the store counts their bytes);
+    // near the previous session's closure, which usually differs by a few paths.
+    let closure_id = txn
+        .put_node_near(&new.closure.encode(), &[], previous.closure.as_ref())?
+        .id;
     let (payload, links) = session_node(&root, &closure_id);
     let node = txn.put_node(payload, &links)?;
     txn.pin(&root_name(&id), &node.id, b"")?;
@@ -769,6 +783,7 @@ pub(crate) fn all_records_bare(r: &impl StoreRead) -> Result<Vec<SessionRecord>>
 /// bases for the new one's. Trees read are kept for the duration of one `create`.
 struct Previous {
     root: Option<ObjectId>,
+    closure: Option<ObjectId>,
     trees: HashMap<ObjectId, Tree>,
     /// File and directory ids of the previous session by entry name, for contents that moved
     /// (built on first need).
@@ -779,20 +794,21 @@ impl Previous {
     fn newest_before(r: &impl StoreRead, t: DateTime<Utc>) -> Result<Previous> {
         let end = time_key(t);
         let rows = r.index_range(BY_TIME, Bound::Unbounded, Bound::Excluded(&end), true, 1)?;
-        let root = match rows.first() {
+        let record = match rows.first() {
             Some((k, _)) => {
                 let id = std::str::from_utf8(k.get(8..).unwrap_or_default())
                     .ok()
                     .and_then(|s| s.parse::<SessionId>().ok());
                 match id {
-                    Some(id) => load_record_bare(r, &id)?.map(|rec| rec.root),
+                    Some(id) => load_record_bare(r, &id)?,
                     None => None,
                 }
             }
             None => None,
         };
         Ok(Previous {
-            root,
+            root: record.as_ref().map(|rec| rec.root),
+            closure: record.as_ref().map(|rec| rec.closure_id),
             trees: HashMap::new(),
             by_name: None,
         })
@@ -840,12 +856,29 @@ impl Previous {
         Ok(None)
     }
 
-    /// The previous session's file at `path`, else one with the same file name elsewhere.
-    fn file_at(&mut self, r: &impl StoreRead, path: &str) -> Result<Option<ObjectId>> {
-        match self.entry_at(r, path)? {
-            Some((k, id)) if k != EntryKind::Dir => Ok(Some(id)),
-            _ => self.named(r, false, path),
+    /// The previous session's file at `path`, else one with the same file name elsewhere,
+    /// else the sibling in the same directory closest in size (config files of one folder
+    /// tend to share most of their text, like git's delta search by size).
+    fn file_at(&mut self, r: &impl StoreRead, path: &str, size: u64) -> Result<Option<ObjectId>> {
+        if let Some((k, id)) = self.entry_at(r, path)?
+            && k != EntryKind::Dir
+        {
+            return Ok(Some(id));
         }
+        if let Some(id) = self.named(r, false, path)? {
+            return Ok(Some(id));
+        }
+        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let Some((EntryKind::Dir, dir_id)) = self.entry_at(r, dir)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .tree(r, &dir_id)?
+            .entries()
+            .iter()
+            .filter(|e| e.kind != EntryKind::Dir)
+            .min_by_key(|e| e.size.abs_diff(size))
+            .map(|e| e.id))
     }
 
     /// The previous session's directory at `path`, else one with the same name elsewhere.
