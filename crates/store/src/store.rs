@@ -696,10 +696,54 @@ pub(crate) fn t_load(
     max: u64,
     path: &Path,
 ) -> Result<(ObjectKind, Vec<u8>), Error> {
+    t_load_cached(ids, objects, id, max, path, None)
+}
+
+/// Decoded bases kept while walking many objects (verify): a delta chain's lower levels are
+/// then decoded once, not once per object above them. Bounded in bytes; starts over when full.
+#[derive(Default)]
+pub(crate) struct BaseCache {
+    bytes: std::collections::HashMap<ObjectId, (ObjectKind, std::sync::Arc<Vec<u8>>)>,
+    size: usize,
+}
+
+impl BaseCache {
+    const BUDGET: usize = 64 << 20;
+
+    fn get(&self, id: &ObjectId) -> Option<(ObjectKind, std::sync::Arc<Vec<u8>>)> {
+        self.bytes.get(id).cloned()
+    }
+
+    pub(crate) fn put(&mut self, id: ObjectId, kind: ObjectKind, bytes: std::sync::Arc<Vec<u8>>) {
+        if self.size + bytes.len() > Self::BUDGET {
+            self.bytes.clear();
+            self.size = 0;
+        }
+        self.size += bytes.len();
+        self.bytes.insert(id, (kind, bytes));
+    }
+}
+
+/// [`t_load`], reading and filling `cache` with the bases it decodes on the way.
+pub(crate) fn t_load_cached(
+    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
+    objects: &impl ReadableTable<u64, &'static [u8]>,
+    id: &ObjectId,
+    max: u64,
+    path: &Path,
+    mut cache: Option<&mut BaseCache>,
+) -> Result<(ObjectKind, Vec<u8>), Error> {
     let mut chain: Vec<(ObjectId, Vec<u8>)> = Vec::new();
     let mut cur = *id;
     let mut want_depth: Option<u64> = None;
+    let mut start: Option<(ObjectKind, std::sync::Arc<Vec<u8>>)> = None;
     loop {
+        if cur != *id
+            && let Some(hit) = cache.as_ref().and_then(|c| c.get(&cur))
+        {
+            start = Some(hit);
+            break;
+        }
         let frame = t_frame(ids, objects, &cur, path)?;
         let h = codec::header(&cur, &frame)?;
         // Depths must strictly descend along a chain (a base re-encoded whole by gc sits lower
@@ -720,12 +764,24 @@ pub(crate) fn t_load(
             None => break,
         }
     }
-    let mut bytes: Option<(ObjectKind, Vec<u8>)> = None;
+    let mut bytes: Option<(ObjectKind, std::sync::Arc<Vec<u8>>)> = start;
     while let Some((cid, frame)) = chain.pop() {
         let base = bytes.as_ref().map(|(_, b)| b.as_slice());
-        bytes = Some(codec::decode_with(&cid, &frame, max, base)?);
+        let (kind, decoded) = codec::decode_with(&cid, &frame, max, base)?;
+        let decoded = std::sync::Arc::new(decoded);
+        // Keep what others may be based on (everything below the top of this chain).
+        if cid != *id
+            && let Some(c) = cache.as_deref_mut()
+        {
+            c.put(cid, kind, decoded.clone());
+        }
+        bytes = Some((kind, decoded));
     }
-    bytes.ok_or(Error::ObjectMissing { id: *id })
+    let (kind, bytes) = bytes.ok_or(Error::ObjectMissing { id: *id })?;
+    Ok((
+        kind,
+        std::sync::Arc::try_unwrap(bytes).unwrap_or_else(|shared| (*shared).clone()),
+    ))
 }
 
 /// Everything `id` holds a reference to: a node's links, then a delta frame's base.

@@ -7,8 +7,8 @@ use redb::ReadableTable;
 
 use crate::codec;
 use crate::store::{
-    DbResult, IDS, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, decode_root,
-    read_counter, t_load,
+    BaseCache, DbResult, IDS, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS,
+    decode_root, read_counter, t_load_cached,
 };
 use crate::{Error, ObjectId, Progress, Store};
 
@@ -118,6 +118,7 @@ fn scan(
     let mut stored_counts: HashMap<ObjectId, u64> = HashMap::new();
     let mut links: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
     let mut used_seqs: HashSet<u64> = HashSet::new();
+    let mut bases = BaseCache::default();
     for item in ids.iter().db(path)? {
         if progress.should_cancel() {
             return Err(Error::Cancelled);
@@ -142,7 +143,15 @@ fn scan(
         s.totals.2 += frame.len() as u64;
         let base = codec::header(&id, frame).ok().and_then(|h| h.base());
         let mut refs: Vec<ObjectId> = Vec::new();
-        match t_load(ids, objects, &id, max, path) {
+        // Objects that are bases of others get decoded as part of their dependents' chains;
+        // caching them makes the whole scan O(objects) decompressions, not O(objects × depth).
+        let loaded = t_load_cached(ids, objects, &id, max, path, Some(&mut bases));
+        if let Ok((kind, bytes)) = &loaded
+            && base.is_none()
+        {
+            bases.put(id, *kind, std::sync::Arc::new(bytes.clone()));
+        }
+        match loaded {
             Ok((kind, bytes)) => {
                 s.outcome.bytes_checked += bytes.len() as u64;
                 s.totals.1 += bytes.len() as u64;
