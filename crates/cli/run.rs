@@ -146,7 +146,7 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
             "path": f.path, "id": f.id.to_string(), "size": f.size, "new": f.new, "kind": f.kind.as_str(),
         })).collect::<Vec<_>>(),
         "unresolved": unresolved_json(&r.closure.unresolved),
-        "warnings": r.session.closure.warnings,
+        "warnings": r.session.closure.as_ref().map(|c| c.warnings.clone()).unwrap_or_default(),
         "new_objects": r.new_objects,
         "bytes_added": r.bytes_added,
         "logical_bytes": r.session.logical_bytes,
@@ -175,7 +175,7 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
             .collect();
         s.push_str(&table(&["PATH", "KIND", "SIZE", "ID", "STATE"], &rows));
         push_unresolved(&mut s, &r.closure.unresolved);
-        for w in &r.session.closure.warnings {
+        for w in r.session.closure.iter().flat_map(|c| &c.warnings) {
             s.push_str(&format!("warning: {w}\n"));
         }
         s
@@ -259,6 +259,7 @@ fn show(cli: &Cli, out: &Out, session: &str) -> anyhow::Result<u8> {
     let id = session_id(session)?;
     let vault = open(cli)?;
     let r = vault.session(&id)?;
+    let details = r.closure.clone().unwrap_or_default();
     let files = vault.files(&id)?;
     let mut doc = record_json(&r);
     if let Value::Object(m) = &mut doc {
@@ -271,9 +272,9 @@ fn show(cli: &Cli, out: &Out, session: &str) -> anyhow::Result<u8> {
                     .collect::<Vec<_>>()
             ),
         );
-        m.insert("edges".into(), json!(r.closure.edges.iter().map(|e| json!({"from": e.from, "key": e.key, "value": e.value, "to": e.to, "rule": e.rule})).collect::<Vec<_>>()));
-        m.insert("unresolved".into(), json!(r.closure.unresolved.iter().map(|u| json!({"from": u.from, "key": u.key, "value": u.value, "reason": u.reason})).collect::<Vec<_>>()));
-        m.insert("warnings".into(), json!(r.closure.warnings));
+        m.insert("edges".into(), json!(details.edges.iter().map(|e| json!({"from": e.from, "key": e.key, "value": e.value, "to": e.to, "rule": e.rule})).collect::<Vec<_>>()));
+        m.insert("unresolved".into(), json!(details.unresolved.iter().map(|u| json!({"from": u.from, "key": u.key, "value": u.value, "reason": u.reason})).collect::<Vec<_>>()));
+        m.insert("warnings".into(), json!(details.warnings));
     }
     out.emit("show", doc, || {
         let mut s = format!(
@@ -296,19 +297,19 @@ fn show(cli: &Cli, out: &Out, session: &str) -> anyhow::Result<u8> {
         s.push('\n');
         let rows: Vec<Vec<String>> = files.iter().map(|f| vec![f.path.clone(), human_size(f.size), short(&f.id)]).collect();
         s.push_str(&table(&["PATH", "SIZE", "ID"], &rows));
-        if !r.closure.edges.is_empty() {
+        if !details.edges.is_empty() {
             s.push_str("\nreferences:\n");
-            for e in &r.closure.edges {
+            for e in &details.edges {
                 s.push_str(&format!("  {} [{} = {}] -> {}  ({})\n", e.from, e.key, e.value, e.to, e.rule));
             }
         }
-        if !r.closure.unresolved.is_empty() {
-            s.push_str(&format!("\nunresolved references ({}):\n", r.closure.unresolved.len()));
-            for u in &r.closure.unresolved {
+        if !details.unresolved.is_empty() {
+            s.push_str(&format!("\nunresolved references ({}):\n", details.unresolved.len()));
+            for u in &details.unresolved {
                 s.push_str(&format!("  {}: {} = {}  ({})\n", u.from, u.key, u.value, u.reason));
             }
         }
-        for w in &r.closure.warnings {
+        for w in &details.warnings {
             s.push_str(&format!("warning: {w}\n"));
         }
         s

@@ -39,7 +39,7 @@ fn a_store_of_schema_v1_opens_verifies_and_reads() {
     assert_eq!(record.workflow.as_deref(), Some("workflows/react.yaml"));
     assert_eq!(record.labels.get("fixture").map(String::as_str), Some("v1"));
     assert!(
-        !record.closure.unresolved.is_empty(),
+        !record.closure.as_ref().unwrap().unresolved.is_empty(),
         "the fixture's dangling fallback model"
     );
     for f in vault.files(&first).unwrap() {

@@ -65,7 +65,7 @@ pub mod fuzz {
             source_root: "/srv/agent/configs".into(),
             workflow: Some("workflows/react.yaml".into()),
             strategy: "comprehensive".into(),
-            closure: crate::ClosureInfo::default(),
+            closure: None,
             closure_id: cfgvault_store::ObjectId::for_blob(b"closure"),
             labels,
             files: 12,

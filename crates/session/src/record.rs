@@ -57,10 +57,11 @@ pub struct SessionRecord {
     pub source_root: String,
     pub workflow: Option<String>,
     pub strategy: String,
-    /// The closure details. Stored apart from the record, as a node shared by every session
-    /// with the same closure (see `closure_id`).
+    /// The closure details, stored apart from the record as a node shared by every session
+    /// with the same closure (`closure_id`). `get` and `create` fill it; `list` leaves it
+    /// `None`, so that listing sessions reads records alone.
     #[serde(skip)]
-    pub closure: ClosureInfo,
+    pub closure: Option<ClosureInfo>,
     /// The node holding `closure` as JSON.
     pub closure_id: ObjectId,
     #[serde(default)]
@@ -162,7 +163,7 @@ impl SessionRecord {
             source_root,
             workflow,
             strategy,
-            closure: ClosureInfo::default(),
+            closure: None,
             closure_id,
             labels,
             files,
@@ -280,7 +281,7 @@ mod tests {
             source_root: "/srv/agent/configs".into(),
             workflow: Some("workflows/react.yaml".into()),
             strategy: "comprehensive".into(),
-            closure: ClosureInfo::default(),
+            closure: None,
             closure_id: ObjectId::for_blob(b"closure"),
             labels,
             files: 12,

@@ -226,7 +226,7 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         source_root: new.source_root,
         workflow: new.workflow,
         strategy: new.strategy,
-        closure: new.closure,
+        closure: Some(new.closure),
         closure_id,
         labels: new.labels,
         files: new.files.len() as u64,
@@ -384,7 +384,7 @@ fn with_closure(
     mut rec: SessionRecord,
     cache: &mut HashMap<ObjectId, ClosureInfo>,
 ) -> Result<SessionRecord> {
-    rec.closure = match cache.get(&rec.closure_id) {
+    rec.closure = Some(match cache.get(&rec.closure_id) {
         Some(c) => c.clone(),
         None => {
             let bytes = r.get(&rec.closure_id)?;
@@ -395,7 +395,7 @@ fn with_closure(
             cache.insert(rec.closure_id, c.clone());
             c
         }
-    };
+    });
     Ok(rec)
 }
 
@@ -415,8 +415,8 @@ pub fn get(store: &Store, id: &SessionId) -> Result<SessionRecord> {
     require_record(&store.read()?, id)
 }
 
-/// Sessions newest first. Without a label the cost is O(returned sessions); with a label,
-/// O(returned) as well, through the label index.
+/// Sessions newest first, without their closure details (`get` has them). Without a label the
+/// cost is O(returned sessions); with a label, O(returned) as well, through the label index.
 pub fn list(store: &Store, options: &ListOptions) -> Result<Vec<SessionRecord>> {
     let r = store.read()?;
     let (space, prefix) = match &options.label {
@@ -461,7 +461,6 @@ pub fn list(store: &Store, options: &ListOptions) -> Result<Vec<SessionRecord>> 
         options.limit.unwrap_or(usize::MAX),
     )?;
     let mut out = Vec::with_capacity(rows.len());
-    let mut closures = HashMap::new();
     for (k, _) in rows {
         let id_bytes = k.get(prefix.len() + 8..).unwrap_or_default();
         let id: SessionId = std::str::from_utf8(id_bytes)
@@ -475,7 +474,7 @@ pub fn list(store: &Store, options: &ListOptions) -> Result<Vec<SessionRecord>> 
             key: id.to_string(),
             detail: "listed by time but has no record".into(),
         })?;
-        out.push(with_closure(&r, rec, &mut closures)?);
+        out.push(rec);
     }
     Ok(out)
 }
