@@ -879,119 +879,132 @@ impl ReadTxn<'_> {
     }
 }
 
-impl StoreRead for ReadTxn<'_> {
-    fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        self.store.guarded(|| Ok(self.frame(id)?.len() as u64))
-    }
-
-    fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        self.store.guarded(|| {
-            let ids = self.txn.open_table(IDS).db(self.path())?;
-            let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-            t_load(
-                &ids,
-                &objects,
-                id,
-                self.store.options.max_object_size,
-                self.path(),
-            )
-            .map(|(_, b)| b)
-        })
-    }
-
-    fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
-        self.store.guarded(|| Ok(self.refcount(id)?.is_some()))
-    }
-
-    fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        self.store
-            .guarded(|| Ok(codec::header(id, &self.frame(id)?)?.raw_len))
-    }
-
-    fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
-        self.store.guarded(|| {
-            let t = self.txn.open_table(IDS).db(self.path())?;
-            Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
-        })
-    }
-
-    fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
-        self.store.guarded(|| {
-            let ids = self.txn.open_table(IDS).db(self.path())?;
-            let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-            t_refs(
-                &ids,
-                &objects,
-                id,
-                self.store.options.max_object_size,
-                self.path(),
-            )
-        })
-    }
-
-    fn root(&self, name: &str) -> Result<Option<Root>, Error> {
-        self.store.guarded(|| {
-            let t = self.txn.open_table(ROOTS).db(self.path())?;
-            Ok(t.get(name)
-                .db(self.path())?
-                .and_then(|v| decode_root(name, v.value())))
-        })
-    }
-
-    fn roots(&self, prefix: &str) -> Result<Vec<Root>, Error> {
-        self.store.guarded(|| {
-            let t = self.txn.open_table(ROOTS).db(self.path())?;
-            t_roots(&t, prefix, self.path())
-        })
-    }
-
-    fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        self.store.guarded(|| {
-            let name = index_table_name(space)?;
-            match self
-                .txn
-                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-            {
-                Ok(t) => Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec())),
-                Err(TableError::TableDoesNotExist(_)) => Ok(None),
-                Err(e) => Err(e).db(self.path()),
+/// One implementation of [`StoreRead`] for both transaction kinds: their redb transactions
+/// differ in type but not in the calls made here. (A write transaction's `open_table` creates a
+/// missing index table instead of reporting it; both answers mean "empty".) Every call is
+/// guarded against storage-engine panics on damaged files.
+macro_rules! impl_store_read {
+    ($t:ty) => {
+        impl StoreRead for $t {
+            fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
+                self.store.guarded(|| Ok(self.frame(id)?.len() as u64))
             }
-        })
-    }
 
-    fn index_range(
-        &self,
-        space: &str,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        reverse: bool,
-        limit: usize,
-    ) -> Result<Vec<IndexEntry>, Error> {
-        let name = index_table_name(space)?;
-        match self
-            .txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-        {
-            Ok(t) => t_range(&t, start, end, reverse, limit, self.path()),
-            Err(TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
-            Err(e) => Err(e).db(self.path()),
+            fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
+                self.store.guarded(|| {
+                    let ids = self.txn.open_table(IDS).db(self.path())?;
+                    let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+                    t_load(
+                        &ids,
+                        &objects,
+                        id,
+                        self.store.options.max_object_size,
+                        self.path(),
+                    )
+                    .map(|(_, b)| b)
+                })
+            }
+
+            fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
+                self.store.guarded(|| Ok(self.refcount(id)?.is_some()))
+            }
+
+            fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
+                self.store
+                    .guarded(|| Ok(codec::header(id, &self.frame(id)?)?.raw_len))
+            }
+
+            fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
+                self.store.guarded(|| {
+                    let t = self.txn.open_table(IDS).db(self.path())?;
+                    Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
+                })
+            }
+
+            fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
+                self.store.guarded(|| {
+                    let ids = self.txn.open_table(IDS).db(self.path())?;
+                    let objects = self.txn.open_table(OBJECTS).db(self.path())?;
+                    t_refs(
+                        &ids,
+                        &objects,
+                        id,
+                        self.store.options.max_object_size,
+                        self.path(),
+                    )
+                })
+            }
+
+            fn root(&self, name: &str) -> Result<Option<Root>, Error> {
+                self.store.guarded(|| {
+                    let t = self.txn.open_table(ROOTS).db(self.path())?;
+                    Ok(t.get(name)
+                        .db(self.path())?
+                        .and_then(|v| decode_root(name, v.value())))
+                })
+            }
+
+            fn roots(&self, prefix: &str) -> Result<Vec<Root>, Error> {
+                self.store.guarded(|| {
+                    let t = self.txn.open_table(ROOTS).db(self.path())?;
+                    t_roots(&t, prefix, self.path())
+                })
+            }
+
+            fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+                self.store.guarded(|| {
+                    let name = index_table_name(space)?;
+                    match self
+                        .txn
+                        .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                    {
+                        Ok(t) => Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec())),
+                        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+                        Err(e) => Err(e).db(self.path()),
+                    }
+                })
+            }
+
+            fn index_range(
+                &self,
+                space: &str,
+                start: Bound<&[u8]>,
+                end: Bound<&[u8]>,
+                reverse: bool,
+                limit: usize,
+            ) -> Result<Vec<IndexEntry>, Error> {
+                self.store.guarded(|| {
+                    let name = index_table_name(space)?;
+                    match self
+                        .txn
+                        .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                    {
+                        Ok(t) => t_range(&t, start, end, reverse, limit, self.path()),
+                        Err(TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+                        Err(e) => Err(e).db(self.path()),
+                    }
+                })
+            }
+
+            fn index_len(&self, space: &str) -> Result<u64, Error> {
+                self.store.guarded(|| {
+                    let name = index_table_name(space)?;
+                    match self
+                        .txn
+                        .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                    {
+                        Ok(t) => t.len().db(self.path()),
+                        Err(TableError::TableDoesNotExist(_)) => Ok(0),
+                        Err(e) => Err(e).db(self.path()),
+                    }
+                })
+            }
         }
-    }
-
-    fn index_len(&self, space: &str) -> Result<u64, Error> {
-        self.store.guarded(|| {
-            let name = index_table_name(space)?;
-            match self
-                .txn
-                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-            {
-                Ok(t) => t.len().db(self.path()),
-                Err(TableError::TableDoesNotExist(_)) => Ok(0),
-                Err(e) => Err(e).db(self.path()),
-            }
-        })
-    }
+    };
 }
+
+impl_store_read!(ReadTxn<'_>);
+impl_store_read!(WriteTxn<'_>);
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Delta {
@@ -1445,110 +1458,5 @@ impl<'s> WriteTxn<'s> {
 
     pub(crate) fn mark_zero(&mut self, id: ObjectId) {
         self.zero.insert(id);
-    }
-}
-
-impl StoreRead for WriteTxn<'_> {
-    fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        self.store.guarded(|| Ok(self.frame(id)?.len() as u64))
-    }
-
-    fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        self.store.guarded(|| {
-            let ids = self.txn.open_table(IDS).db(self.path())?;
-            let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-            t_load(
-                &ids,
-                &objects,
-                id,
-                self.store.options.max_object_size,
-                self.path(),
-            )
-            .map(|(_, b)| b)
-        })
-    }
-
-    fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
-        self.store.guarded(|| Ok(self.refcount(id)?.is_some()))
-    }
-
-    fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
-        self.store
-            .guarded(|| Ok(codec::header(id, &self.frame(id)?)?.raw_len))
-    }
-
-    fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
-        self.store.guarded(|| {
-            let t = self.txn.open_table(IDS).db(self.path())?;
-            Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
-        })
-    }
-
-    fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
-        self.store.guarded(|| {
-            let ids = self.txn.open_table(IDS).db(self.path())?;
-            let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-            t_refs(
-                &ids,
-                &objects,
-                id,
-                self.store.options.max_object_size,
-                self.path(),
-            )
-        })
-    }
-
-    fn root(&self, name: &str) -> Result<Option<Root>, Error> {
-        self.store.guarded(|| {
-            let t = self.txn.open_table(ROOTS).db(self.path())?;
-            Ok(t.get(name)
-                .db(self.path())?
-                .and_then(|v| decode_root(name, v.value())))
-        })
-    }
-
-    fn roots(&self, prefix: &str) -> Result<Vec<Root>, Error> {
-        self.store.guarded(|| {
-            let t = self.txn.open_table(ROOTS).db(self.path())?;
-            t_roots(&t, prefix, self.path())
-        })
-    }
-
-    fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        self.store.guarded(|| {
-            let name = index_table_name(space)?;
-            let t = self
-                .txn
-                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                .db(self.path())?;
-            Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec()))
-        })
-    }
-
-    fn index_range(
-        &self,
-        space: &str,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        reverse: bool,
-        limit: usize,
-    ) -> Result<Vec<IndexEntry>, Error> {
-        let name = index_table_name(space)?;
-        let t = self
-            .txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-            .db(self.path())?;
-        t_range(&t, start, end, reverse, limit, self.path())
-    }
-
-    fn index_len(&self, space: &str) -> Result<u64, Error> {
-        self.store.guarded(|| {
-            let name = index_table_name(space)?;
-            let t = self
-                .txn
-                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                .db(self.path())?;
-            t.len().db(self.path())
-        })
     }
 }
