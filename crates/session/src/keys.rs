@@ -17,7 +17,6 @@ pub(crate) const BY_LABEL: &str = "session.by_label";
 /// `path ‖ 0x00 ‖ seq u32` → version value (64 bytes).
 pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
 /// `path ‖ 0x00 ‖ blob id(32)` → `seq u32`.
-pub(crate) const PATH_BLOBS: &str = "session.path_blobs";
 /// `blob id(32) ‖ session id` → empty.
 /// Running totals: `logical_bytes` → u64.
 pub(crate) const COUNTERS: &str = "session.counters";
@@ -61,12 +60,6 @@ pub(crate) fn path_prefix(path: &str) -> Vec<u8> {
 pub(crate) fn path_version_key(path: &str, seq: u32) -> Vec<u8> {
     let mut k = path_prefix(path);
     k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-pub(crate) fn path_blob_key(path: &str, blob: &ObjectId) -> Vec<u8> {
-    let mut k = path_prefix(path);
-    k.extend_from_slice(blob.as_bytes());
     k
 }
 

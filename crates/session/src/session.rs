@@ -271,33 +271,47 @@ fn add_counter(txn: &mut WriteTxn<'_>, key: &[u8], delta: i128) -> Result<()> {
     Ok(())
 }
 
-fn last_seq(r: &impl StoreRead, path: &str) -> Result<Option<u32>> {
+/// A version found in the index: its key and value.
+type Found = (Vec<u8>, VersionValue);
+
+/// The version of `path` holding `blob` (its key and value), and the path's last sequence
+/// number. Searched newest first: the version a session holds is almost always the newest, so
+/// this is one short range read; otherwise O(versions of the path).
+fn find_version(
+    r: &impl StoreRead,
+    path: &str,
+    blob: &ObjectId,
+) -> Result<(Option<Found>, Option<u32>)> {
     let prefix = path_prefix(path);
     let end = prefix_end(&prefix);
-    let rows = r.index_range(
-        PATH_VERSIONS,
-        Bound::Included(&prefix),
-        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-        true,
-        1,
-    )?;
-    Ok(rows.first().and_then(|(k, _)| {
+    let seq_of = |k: &[u8]| {
         k.get(prefix.len()..)
             .and_then(|s| <[u8; 4]>::try_from(s).ok())
             .map(u32::from_be_bytes)
-    }))
-}
-
-fn seq_of(key: &[u8], v: Option<Vec<u8>>) -> Result<Option<u32>> {
-    match v {
-        None => Ok(None),
-        Some(v) => <[u8; 4]>::try_from(v.as_slice())
-            .map(|b| Some(u32::from_be_bytes(b)))
-            .map_err(|_| Error::CorruptIndex {
-                key: String::from_utf8_lossy(key).into_owned(),
-                detail: "sequence number is not 4 bytes".into(),
-            }),
+    };
+    let mut last = None;
+    for limit in [4, usize::MAX] {
+        let rows = r.index_range(
+            PATH_VERSIONS,
+            Bound::Included(&prefix),
+            end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+            true,
+            limit,
+        )?;
+        if last.is_none() {
+            last = rows.first().and_then(|(k, _)| seq_of(k));
+        }
+        for (k, v) in &rows {
+            let v = VersionValue::decode(k, v)?;
+            if v.blob == *blob {
+                return Ok((Some((k.clone(), v)), last));
+            }
+        }
+        if rows.len() < limit {
+            break;
+        }
     }
+    Ok((None, last))
 }
 
 fn version_add(
@@ -307,24 +321,15 @@ fn version_add(
     size: u64,
     t: i64,
 ) -> Result<()> {
-    let pb = path_blob_key(path, blob);
-    match seq_of(&pb, txn.index_get(PATH_BLOBS, &pb)?)? {
-        Some(seq) => {
-            let k = path_version_key(path, seq);
-            let v = txn
-                .index_get(PATH_VERSIONS, &k)?
-                .ok_or_else(|| Error::CorruptIndex {
-                    key: format!("{path} #{seq}"),
-                    detail: "version listed by blob but missing".into(),
-                })?;
-            let mut v = VersionValue::decode(&k, &v)?;
+    match find_version(txn, path, blob)? {
+        (Some((k, mut v)), _) => {
             v.sessions += 1;
             v.first = v.first.min(t);
             v.last = v.last.max(t);
             txn.index_insert(PATH_VERSIONS, &k, &v.encode())?;
         }
-        None => {
-            let seq = match last_seq(txn, path)? {
+        (None, last) => {
+            let seq = match last {
                 None => 0,
                 Some(s) => s.checked_add(1).ok_or_else(|| Error::CorruptIndex {
                     key: path.to_string(),
@@ -339,27 +344,18 @@ fn version_add(
                 sessions: 1,
             };
             txn.index_insert(PATH_VERSIONS, &path_version_key(path, seq), &v.encode())?;
-            txn.index_insert(PATH_BLOBS, &pb, &seq.to_be_bytes())?;
         }
     }
     Ok(())
 }
 
 fn version_remove(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result<()> {
-    let pb = path_blob_key(path, blob);
-    let Some(seq) = seq_of(&pb, txn.index_get(PATH_BLOBS, &pb)?)? else {
+    let (Some((k, mut v)), _) = find_version(txn, path, blob)? else {
         return Ok(());
     };
-    let k = path_version_key(path, seq);
-    let Some(v) = txn.index_get(PATH_VERSIONS, &k)? else {
-        txn.index_remove(PATH_BLOBS, &pb)?;
-        return Ok(());
-    };
-    let mut v = VersionValue::decode(&k, &v)?;
     v.sessions = v.sessions.saturating_sub(1);
     if v.sessions == 0 {
         txn.index_remove(PATH_VERSIONS, &k)?;
-        txn.index_remove(PATH_BLOBS, &pb)?;
     } else {
         txn.index_insert(PATH_VERSIONS, &k, &v.encode())?;
     }
