@@ -169,9 +169,10 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     let mut siblings: HashMap<&str, Vec<(u64, ObjectId)>> = HashMap::new();
     for (e, data) in new.files.iter() {
         let dir = e.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-        let put = if txn.contains(&e.id)? {
-            txn.put_blob(data)?
-        } else {
+        // A stored file costs this one lookup (`FileSet::read` already hashed it); only a new
+        // one looks for a delta base and is put.
+        let new_blob = !txn.contains(&e.id)?;
+        if new_blob {
             let base = match previous.file_at(&txn, &e.path, e.size)? {
                 Some(b) => Some(b),
                 None => siblings
@@ -179,14 +180,14 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
                     .and_then(|v| v.iter().min_by_key(|(size, _)| size.abs_diff(e.size)))
                     .map(|(_, id)| *id),
             };
-            txn.put_blob_near(data, base.as_ref())?
-        };
+            txn.put_blob_near(data, base.as_ref())?;
+        }
         siblings.entry(dir).or_default().push((e.size, e.id));
         outcomes.push(FileOutcome {
             path: e.path.clone(),
-            id: put.id,
+            id: e.id,
             size: e.size,
-            new: put.new,
+            new: new_blob,
         });
     }
     let leaves: Vec<LeafFile<'_>> = new
