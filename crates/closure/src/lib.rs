@@ -38,6 +38,7 @@ mod model;
 mod profile;
 mod resolve;
 mod strategy;
+mod wildcard;
 
 use std::path::Path;
 

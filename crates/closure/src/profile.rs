@@ -336,6 +336,20 @@ enum KeySeg {
     Any,
 }
 
+impl crate::wildcard::Wildcard<PathSeg> for KeySeg {
+    fn is_any(&self) -> bool {
+        *self == KeySeg::Any
+    }
+
+    fn accepts(&self, seg: &PathSeg) -> bool {
+        match self {
+            KeySeg::One => true,
+            KeySeg::Lit(l) => matches!(seg, PathSeg::Key(k) if k == l),
+            KeySeg::Any => false,
+        }
+    }
+}
+
 /// A dot-separated key path pattern: `*` matches one segment (key or index), `**` any number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeyPattern(Vec<KeySeg>);
@@ -357,36 +371,9 @@ impl KeyPattern {
         Ok(KeyPattern(segs))
     }
 
-    /// Wildcard matching with a single backtrack point, linear in practice and never recursive.
+    /// Whether `path` matches, `*` standing for one segment and `**` for any number.
     pub(crate) fn matches(&self, path: &[PathSeg]) -> bool {
-        let pat = &self.0;
-        let (mut p, mut s) = (0usize, 0usize);
-        let mut star: Option<(usize, usize)> = None;
-        while s < path.len() {
-            match pat.get(p) {
-                Some(KeySeg::Any) => {
-                    star = Some((p, s));
-                    p += 1;
-                }
-                Some(KeySeg::One) => {
-                    p += 1;
-                    s += 1;
-                }
-                Some(KeySeg::Lit(l)) if matches!(&path[s], PathSeg::Key(k) if k == l) => {
-                    p += 1;
-                    s += 1;
-                }
-                _ => match star {
-                    Some((sp, ss)) => {
-                        p = sp + 1;
-                        s = ss + 1;
-                        star = Some((sp, ss + 1));
-                    }
-                    None => return false,
-                },
-            }
-        }
-        pat[p..].iter().all(|k| *k == KeySeg::Any)
+        crate::wildcard::wildcard_match(&self.0, path)
     }
 }
 

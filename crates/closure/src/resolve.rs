@@ -580,35 +580,22 @@ fn expand(template: &str, dir: &[&str], value: &str) -> Option<Vec<Seg>> {
     if out.is_empty() { None } else { Some(out) }
 }
 
-/// Segment matching with one backtrack point for `**`, never recursive.
-fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
-    let (mut p, mut s) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while s < path.len() {
-        match pat.get(p) {
-            Some(Seg::Any) => {
-                star = Some((p, s));
-                p += 1;
-            }
-            Some(Seg::One) => {
-                p += 1;
-                s += 1;
-            }
-            Some(Seg::Lit(l)) if l == path[s] => {
-                p += 1;
-                s += 1;
-            }
-            _ => match star {
-                Some((sp, ss)) => {
-                    p = sp + 1;
-                    s = ss + 1;
-                    star = Some((sp, ss + 1));
-                }
-                None => return false,
-            },
+impl crate::wildcard::Wildcard<&str> for Seg {
+    fn is_any(&self) -> bool {
+        *self == Seg::Any
+    }
+
+    fn accepts(&self, seg: &&str) -> bool {
+        match self {
+            Seg::One => true,
+            Seg::Lit(l) => l == seg,
+            Seg::Any => false,
         }
     }
-    pat[p..].iter().all(|k| *k == Seg::Any)
+}
+
+fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
+    crate::wildcard::wildcard_match(pat, path)
 }
 
 fn classify(profile: &Compiled, path: &str) -> FileKind {
