@@ -160,6 +160,8 @@ pub struct Vault {
     store: Store,
     /// Parsed configs reused by later backups while the files are unchanged.
     closures: closure::Cache,
+    /// The store file's canonical path, to keep it out of backups of a root that holds it.
+    canonical_path: Option<PathBuf>,
 }
 
 impl Vault {
@@ -170,6 +172,7 @@ impl Vault {
 
     fn with(store: Store) -> Vault {
         Vault {
+            canonical_path: std::fs::canonicalize(store.path()).ok(),
             store,
             closures: closure::Cache::new(),
         }
@@ -228,7 +231,8 @@ impl Vault {
         };
         // A store kept inside the config root (the default `.cfgvault/store.redb` under a
         // project directory) must not back itself up.
-        let own_file = self.path_under(config_root);
+        let canon_root = std::fs::canonicalize(config_root).ok();
+        let own_file = canon_root.as_deref().and_then(|root| self.path_under(root));
         let paths: Vec<String> = analysis
             .files
             .iter()
@@ -242,8 +246,8 @@ impl Vault {
             Some(id) => id.clone(),
             None => SessionId::generate(&id_prefix(workflow), created_at),
         };
-        let source_root = std::fs::canonicalize(config_root)
-            .unwrap_or_else(|_| config_root.to_path_buf())
+        let source_root = canon_root
+            .unwrap_or_else(|| config_root.to_path_buf())
             .to_string_lossy()
             .into_owned();
         let mut new = session::NewSession::new(files);
@@ -283,11 +287,10 @@ impl Vault {
         })
     }
 
-    /// The store file's path relative to `root`, `/`-separated, when it lies inside it.
+    /// The store file's path relative to the canonical `root`, `/`-separated, when it lies
+    /// inside it.
     fn path_under(&self, root: &Path) -> Option<String> {
-        let store = std::fs::canonicalize(self.path()).ok()?;
-        let root = std::fs::canonicalize(root).ok()?;
-        let rel = store.strip_prefix(root).ok()?;
+        let rel = self.canonical_path.as_deref()?.strip_prefix(root).ok()?;
         let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
         Some(parts?.join("/"))
     }

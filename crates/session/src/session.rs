@@ -162,7 +162,7 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     };
     // New contents are stored as deltas against what the newest earlier session had at the
     // same path (the previous version of a file, the previous tree of a directory).
-    let mut previous = Previous::newest_before(&txn, created_at)?;
+    let mut previous = Previous::newest_before(created_at);
     let mut outcomes = Vec::with_capacity(new.files.len());
     // Files of this session by directory: the base of last resort for a new file (the first
     // session of a store has no previous one).
@@ -213,9 +213,12 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     })?;
     // A node without links, so blobs are config files alone (the store counts their bytes);
     // near the previous session's closure, which usually differs by a few paths.
-    let closure_id = txn
-        .put_node_near(&new.closure.encode(), &[], previous.closure.as_ref())?
-        .id;
+    let closure = new.closure.encode();
+    let closure_id = ObjectId::for_node(&cfgvault_store::node_bytes(&[], &closure));
+    if !txn.contains(&closure_id)? {
+        let base = previous.closure(&txn)?;
+        txn.put_node_near(&closure, &[], base.as_ref())?;
+    }
     let (payload, links) = session_node(&root, &closure_id);
     let node = txn.put_node(payload, &links)?;
     txn.pin(&root_name(&id), &node.id, b"")?;
@@ -776,10 +779,12 @@ pub(crate) fn all_records_bare(r: &impl StoreRead) -> Result<Vec<SessionRecord>>
 }
 
 /// The newest session created before a new one, whose files and directories serve as delta
-/// bases for the new one's. Trees read are kept for the duration of one `create`.
+/// bases for the new one's. Read only when a new object needs a base (a backup of stored files
+/// never does), and its trees kept for the duration of one `create`.
 struct Previous {
-    root: Option<ObjectId>,
-    closure: Option<ObjectId>,
+    before: DateTime<Utc>,
+    /// `None` until read; then its root tree and closure node, if there is such a session.
+    record: Option<Option<(ObjectId, ObjectId)>>,
     trees: HashMap<ObjectId, Tree>,
     /// File and directory ids of the previous session by entry name, for contents that moved
     /// (built on first need).
@@ -787,27 +792,41 @@ struct Previous {
 }
 
 impl Previous {
-    fn newest_before(r: &impl StoreRead, t: DateTime<Utc>) -> Result<Previous> {
-        let end = time_key(t);
-        let rows = r.index_range(BY_TIME, Bound::Unbounded, Bound::Excluded(&end), true, 1)?;
-        let record = match rows.first() {
-            Some((k, _)) => {
-                let id = std::str::from_utf8(k.get(8..).unwrap_or_default())
-                    .ok()
-                    .and_then(|s| s.parse::<SessionId>().ok());
-                match id {
-                    Some(id) => load_record_bare(r, &id)?,
-                    None => None,
-                }
-            }
-            None => None,
-        };
-        Ok(Previous {
-            root: record.as_ref().map(|rec| rec.root),
-            closure: record.as_ref().map(|rec| rec.closure_id),
+    fn newest_before(before: DateTime<Utc>) -> Previous {
+        Previous {
+            before,
+            record: None,
             trees: HashMap::new(),
             by_name: None,
-        })
+        }
+    }
+
+    /// The previous session's root tree and closure node, read on first use.
+    fn record(&mut self, r: &impl StoreRead) -> Result<Option<(ObjectId, ObjectId)>> {
+        if let Some(rec) = self.record {
+            return Ok(rec);
+        }
+        let end = time_key(self.before);
+        let rows = r.index_range(BY_TIME, Bound::Unbounded, Bound::Excluded(&end), true, 1)?;
+        let id = rows.first().and_then(|(k, _)| {
+            std::str::from_utf8(k.get(8..).unwrap_or_default())
+                .ok()
+                .and_then(|s| s.parse::<SessionId>().ok())
+        });
+        let rec = match id {
+            Some(id) => load_record_bare(r, &id)?.map(|rec| (rec.root, rec.closure_id)),
+            None => None,
+        };
+        self.record = Some(rec);
+        Ok(rec)
+    }
+
+    fn root(&mut self, r: &impl StoreRead) -> Result<Option<ObjectId>> {
+        Ok(self.record(r)?.map(|(root, _)| root))
+    }
+
+    fn closure(&mut self, r: &impl StoreRead) -> Result<Option<ObjectId>> {
+        Ok(self.record(r)?.map(|(_, closure)| closure))
     }
 
     fn tree(&mut self, r: &impl StoreRead, id: &ObjectId) -> Result<&Tree> {
@@ -830,7 +849,7 @@ impl Previous {
         r: &impl StoreRead,
         path: &str,
     ) -> Result<Option<(EntryKind, ObjectId)>> {
-        let Some(mut cur) = self.root else {
+        let Some(mut cur) = self.root(r)? else {
             return Ok(None);
         };
         if path.is_empty() {
@@ -887,7 +906,7 @@ impl Previous {
     }
 
     fn named(&mut self, r: &impl StoreRead, dir: bool, path: &str) -> Result<Option<ObjectId>> {
-        let Some(root) = self.root else {
+        let Some(root) = self.root(r)? else {
             return Ok(None);
         };
         if self.by_name.is_none() {
