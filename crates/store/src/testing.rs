@@ -147,3 +147,69 @@ impl Store {
         Store::with_backend(disk.clone(), label, options, false)
     }
 }
+
+/// Runs a workload of `steps` operations (`step(store, i)`, each one write transaction) once
+/// per fault point: for every N, the N-th write or sync fails. After each failure the store is
+/// reopened from what a crash would leave — only synced bytes, and every completed write — and
+/// must `observe` as the state before or after the interrupted step (as a fault-free run gives
+/// them), never a mix, and verify clean. Returns the number of fault points exercised.
+///
+/// Panics (it is a test harness) naming the fault, the step and the image on any violation.
+pub fn every_fault<E: std::fmt::Debug, T: PartialEq + std::fmt::Debug>(
+    options: &StoreOptions,
+    steps: usize,
+    step: impl Fn(&Store, usize) -> Result<(), E>,
+    observe: impl Fn(&Store) -> T,
+) -> usize {
+    let label = Path::new("fault-injection");
+    let open = |disk: &MemDisk, create: bool| {
+        let r = if create {
+            Store::create_on(disk, label, options)
+        } else {
+            Store::open_on(disk, label, options)
+        };
+        r.unwrap_or_else(|e| panic!("store on a memory disk: {e}"))
+    };
+    let reference = open(&MemDisk::new(), true);
+    let mut states = vec![observe(&reference)];
+    for i in 0..steps {
+        if let Err(e) = step(&reference, i) {
+            panic!("step {i} fails without faults: {e:?}");
+        }
+        states.push(observe(&reference));
+    }
+    let mut n = 1u64;
+    let mut faults = 0;
+    loop {
+        let disk = MemDisk::new();
+        let store = open(&disk, true);
+        disk.fail_after(n);
+        let crashed_in = (0..steps).find(|&i| step(&store, i).is_err());
+        drop(store);
+        let Some(i) = crashed_in else {
+            return faults;
+        };
+        faults += 1;
+        for (what, image) in [
+            ("synced bytes only", disk.synced_image()),
+            ("all completed writes", disk.written_image()),
+        ] {
+            let reopened = open(&MemDisk::from_image(image), false);
+            let seen = observe(&reopened);
+            assert!(
+                seen == states[i] || seen == states[i + 1],
+                "fault {n} in step {i} ({what}): neither before nor after: {seen:?}"
+            );
+            let v = reopened
+                .verify(&crate::verify::Options::default(), &crate::NoProgress)
+                .unwrap_or_else(|e| panic!("fault {n} in step {i} ({what}): verify: {e}"));
+            assert!(
+                v.is_clean(),
+                "fault {n} in step {i} ({what}): {:?}",
+                v.problems
+            );
+        }
+        n += 1;
+        assert!(n < 100_000, "the workload never completed");
+    }
+}

@@ -3,10 +3,8 @@
 //! (only synced bytes, or every completed write) and must equal the state before or after the
 //! interrupted operation, never a mix.
 
-use crate::testing::MemDisk;
-use crate::{NoProgress, ObjectId, Store, StoreOptions, StoreRead, verify};
+use crate::{ObjectId, Store, StoreOptions, StoreRead};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 type Observed = (
     BTreeMap<String, ObjectId>,
@@ -69,67 +67,8 @@ fn step(store: &Store, i: usize) -> Result<(), crate::Error> {
 
 const STEPS: usize = 6;
 
-fn states_without_faults() -> Vec<Observed> {
-    let store = Store::create_on(
-        &MemDisk::new(),
-        Path::new("model"),
-        &StoreOptions::default(),
-    )
-    .unwrap();
-    let mut states = vec![observe(&store)];
-    for i in 0..STEPS {
-        step(&store, i).unwrap();
-        states.push(observe(&store));
-    }
-    states
-}
-
 #[test]
 fn every_failed_write_or_sync_leaves_old_or_new_state() {
-    let states = states_without_faults();
-    let opts = StoreOptions::default();
-    let mut n = 1u64;
-    let mut crashes = 0;
-    loop {
-        let disk = MemDisk::new();
-        let store = Store::create_on(&disk, Path::new("crash"), &opts).unwrap();
-        disk.fail_after(n);
-        let mut crashed_in = None;
-        for i in 0..STEPS {
-            if step(&store, i).is_err() {
-                crashed_in = Some(i);
-                break;
-            }
-        }
-        drop(store);
-        let Some(i) = crashed_in else { break };
-        crashes += 1;
-        let (durable, volatile) = (disk.synced_image(), disk.written_image());
-        for (what, image) in [
-            ("synced bytes only", durable),
-            ("all completed writes", volatile),
-        ] {
-            let reopened =
-                Store::open_on(&MemDisk::from_image(image), Path::new("reopened"), &opts)
-                    .unwrap_or_else(|e| {
-                        panic!("fault {n} in step {i} ({what}): reopen failed: {e}")
-                    });
-            let seen = observe(&reopened);
-            assert!(
-                seen == states[i] || seen == states[i + 1],
-                "fault {n} in step {i} ({what}): state is neither before nor after"
-            );
-            let v = reopened
-                .verify(&verify::Options::default(), &NoProgress)
-                .unwrap();
-            assert!(
-                v.is_clean(),
-                "fault {n} in step {i} ({what}): {:?}",
-                v.problems
-            );
-        }
-        n += 1;
-        assert!(n < 10_000, "workload never completed");
-    }
-    assert!(crashes >= STEPS, "only {crashes} fault points exercised");
+    let faults = crate::testing::every_fault(&StoreOptions::default(), STEPS, step, observe);
+    assert!(faults >= STEPS, "only {faults} fault points exercised");
 }
