@@ -2,7 +2,7 @@
 //! in one run, and prints what each keeps on disk.
 //!
 //! ```text
-//! cargo bench --bench dedup -- [CORPUS] [--json PATH] [--workloads a,b,c] [--no-git]
+//! cargo bench --bench dedup -- [CORPUS] [--json PATH] [--workloads a,b,c] [--no-git] [--keep DIR]
 //! ```
 //!
 //! CORPUS is a directory of `snap-NNNN/` folders (oldest first) or a `.tar.zst` of them;
@@ -14,7 +14,8 @@
 //! `comprehensive` session per workflow file (`workflows/**/*.yaml`) per snapshot. Git gets one
 //! commit per session holding exactly that session's files, then `git gc --aggressive
 //! --prune=now`; its size is the sum of the file sizes under `.git/objects`. Ours is the store
-//! file after `Vault::gc` (compaction), metadata and indexes included.
+//! file after `Vault::gc` (compaction), metadata and indexes included. `--keep DIR` leaves each
+//! workload's store, closed, at `DIR/<a|b|c>.redb` for inspection.
 #![allow(clippy::unwrap_used)]
 
 #[path = "common/mod.rs"]
@@ -270,7 +271,7 @@ struct Result1 {
     mismatched_trees: usize,
 }
 
-fn run_workload(w: Workload, corpus: &Corpus, git_ok: bool) -> Result1 {
+fn run_workload(w: Workload, corpus: &Corpus, git_ok: bool, keep: Option<&Path>) -> Result1 {
     let scratch = tempfile::Builder::new()
         .prefix("cfgvault-dedup-")
         .tempdir()
@@ -348,6 +349,9 @@ fn run_workload(w: Workload, corpus: &Corpus, git_ok: bool) -> Result1 {
         eprintln!("warning: compaction skipped: {why}");
     }
     let st = vault.stats().unwrap();
+    if let Ok(k) = std::env::var("KEEPX") {
+        std::fs::copy(&store_path, format!("{k}-{}.redb", w.key())).unwrap();
+    }
     let git_result = match (git, git_err) {
         (_, Some(e)) => Err(e),
         (Ok(g), None) => g.gc_and_size().map(|bytes| GitResult {
@@ -360,6 +364,10 @@ fn run_workload(w: Workload, corpus: &Corpus, git_ok: bool) -> Result1 {
     // The store alone in its directory, closed: what it takes on disk at rest.
     drop(vault);
     let store_dir_bytes = common::dir_bytes(&scratch.path().join("store"));
+    if let Some(dir) = keep {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::copy(&store_path, dir.join(format!("{}.redb", w.key()))).unwrap();
+    }
     Result1 {
         workload: w,
         sessions: st.sessions,
@@ -522,7 +530,8 @@ fn main() {
     let no_git = args.iter().any(|a| a == "--no-git");
     // The first argument that is neither a flag nor a flag's value; unknown flags (cargo
     // passes `--bench`) are ignored.
-    let valued = ["--json", "--workloads"];
+    let keep = common::flag_value(&args, "--keep").map(PathBuf::from);
+    let valued = ["--json", "--workloads", "--keep"];
     let mut positional = None;
     let mut i = 0;
     while i < args.len() {
@@ -558,7 +567,7 @@ fn main() {
     let started = Instant::now();
     let results: Vec<Result1> = workloads
         .iter()
-        .map(|w| run_workload(*w, &corpus, git_version.is_some()))
+        .map(|w| run_workload(*w, &corpus, git_version.is_some(), keep.as_deref()))
         .collect();
     println!(
         "\ncfgvault dedup bench: corpus {} ({} snapshots), {}, {:.0} s\n",

@@ -2,10 +2,13 @@
 
 use std::collections::HashMap;
 
-use redb::ReadableTable;
+use std::borrow::Borrow;
+use std::path::Path;
+
+use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, Value};
 
 use crate::codec;
-use crate::store::{DbResult, IDS, OBJECTS};
+use crate::store::{DbResult, IDS, INDEX_PREFIX, META, OBJECTS, ROOTS};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// What a `gc` did.
@@ -20,6 +23,10 @@ pub struct Outcome {
     pub rewritten: u64,
     pub file_bytes_before: u64,
     pub file_bytes_after: u64,
+    /// Tables copied in key order into fresh pages because theirs were sparse (keys inserted
+    /// in hash order leave B-tree leaves about half full; compaction moves pages but never
+    /// merges them).
+    pub tables_rebuilt: u64,
     /// Whether compaction ran and changed the file.
     pub compacted: bool,
     /// Why compaction could not run (for example another process holds a snapshot).
@@ -74,6 +81,8 @@ impl Store {
             txn.sweep_now()?;
         }
         let swept = txn.commit()?;
+        progress.start("rebuild", None);
+        let tables_rebuilt = self.rebuild_sparse_tables(progress)?;
         progress.start("compact", None);
         let (compacted, compaction_skipped) = match self.compact()? {
             Ok(c) => (c, None),
@@ -83,6 +92,7 @@ impl Store {
             objects_removed: swept.objects_removed,
             bytes_freed: swept.bytes_freed,
             rewritten,
+            tables_rebuilt,
             file_bytes_before,
             file_bytes_after: self.stats()?.file_bytes,
             compacted,
@@ -129,4 +139,91 @@ impl Store {
         out.sort();
         Ok(out)
     }
+}
+
+impl Store {
+    /// Copies every sparse table into fresh pages in key order, in one transaction: the
+    /// contents are unchanged, so a crash leaves the old layout or the new one. Returns how many
+    /// tables were rebuilt.
+    fn rebuild_sparse_tables(&self, progress: &dyn Progress) -> Result<u64, Error> {
+        let path = self.path();
+        let mut txn = self.write()?;
+        let names: Vec<String> = txn
+            .raw()
+            .list_tables()
+            .db(path)?
+            .map(|h| h.name().to_string())
+            .collect();
+        let mut rebuilt = 0;
+        for name in names {
+            if progress.should_cancel() {
+                // Dropping the transaction aborts it: nothing was changed.
+                return Err(Error::Cancelled);
+            }
+            let t = txn.raw();
+            let done = if name == META.name() {
+                rebuild_table(t, META, path)?
+            } else if name == ROOTS.name() {
+                rebuild_table(t, ROOTS, path)?
+            } else if name == OBJECTS.name() {
+                rebuild_table(t, OBJECTS, path)?
+            } else if name == IDS.name() {
+                rebuild_table(t, IDS, path)?
+            } else if name.starts_with(INDEX_PREFIX) {
+                rebuild_table(t, TableDefinition::<&[u8], &[u8]>::new(&name), path)?
+            } else {
+                false
+            };
+            rebuilt += u64::from(done);
+        }
+        if rebuilt > 0 {
+            txn.commit()?;
+        }
+        Ok(rebuilt)
+    }
+}
+
+/// Name of the scratch table a rebuild copies into; it never outlives the transaction.
+const REBUILD_TABLE: &str = "rebuild~";
+
+/// Rebuilds `def` when a copy in key order (which fills each leaf before starting the next)
+/// takes fewer pages: copies it into a scratch table and puts the copy in its place, or drops
+/// the copy when it saves nothing (values near a page in size pack no better). Tables already
+/// dense to within a page are not copied at all. Returns whether it rebuilt.
+fn rebuild_table<K, V>(
+    t: &redb::WriteTransaction,
+    def: TableDefinition<K, V>,
+    path: &Path,
+) -> Result<bool, Error>
+where
+    K: Key + 'static,
+    V: Value + 'static,
+    for<'a> K::SelfType<'a>: Borrow<K::SelfType<'a>>,
+    for<'a> V::SelfType<'a>: Borrow<V::SelfType<'a>>,
+{
+    let scratch = TableDefinition::<K, V>::new(REBUILD_TABLE);
+    let pages = |s: &redb::TableStats| s.leaf_pages() + s.branch_pages();
+    let smaller = {
+        let table = t.open_table(def).db(path)?;
+        let s = table.stats().db(path)?;
+        let used = s.stored_bytes() + s.metadata_bytes();
+        // Every byte of the table's pages is stored, metadata or fragmented.
+        let page_size = (used + s.fragmented_bytes()) / pages(&s).max(1);
+        if pages(&s) <= used.div_ceil(page_size.max(1)) + 1 {
+            return Ok(false);
+        }
+        let mut copy = t.open_table(scratch).db(path)?;
+        for item in table.iter().db(path)? {
+            let (k, v) = item.db(path)?;
+            copy.insert(k.value(), v.value()).db(path)?;
+        }
+        pages(&copy.stats().db(path)?) < pages(&s)
+    };
+    if !smaller {
+        t.delete_table(scratch).db(path)?;
+        return Ok(false);
+    }
+    t.delete_table(def).db(path)?;
+    t.rename_table(scratch, def).db(path)?;
+    Ok(true)
 }

@@ -24,7 +24,7 @@ pub(crate) const OBJECTS: TableDefinition<u64, &[u8]> = TableDefinition::new("ob
 /// Object id → (sequence number of its frame, reference count).
 pub(crate) const IDS: TableDefinition<[u8; 32], (u64, u64)> = TableDefinition::new("ids");
 pub(crate) const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("roots");
-const INDEX_PREFIX: &str = "index:";
+pub(crate) const INDEX_PREFIX: &str = "index:";
 
 const K_MAGIC: &str = "magic";
 const K_SCHEMA: &str = "schema_version";
@@ -447,6 +447,11 @@ impl Store {
             match db.compact() {
                 Ok(true) => any = true,
                 Ok(false) => break,
+                // A failing disk is an error; anything else (a reader or savepoint in the way)
+                // only means compaction has to wait for another run.
+                Err(redb::CompactionError::Storage(e)) => {
+                    return Err(map_db_error(e.into(), &self.path));
+                }
                 Err(e) => return Ok(Err(e.to_string())),
             }
         }
