@@ -1,9 +1,9 @@
-//! Writes `fixtures/stores/v1.redb`: a tiny store in the current format, kept in the repository
+//! Writes `fixtures/stores/vN.redb`: a tiny store in the current format, kept in the repository
 //! so that every later build is tested against it (crates/cfgvault/tests/format.rs). Run it only
 //! when a new schema version is introduced, writing to a new file name (v2.redb, …); never
-//! regenerate an existing fixture.
+//! regenerate an existing fixture. Session ids and the label take the file's stem (`v2-first`).
 //!
-//! `cargo run -p cfgvault --example make_format_fixture -- fixtures/stores/v1.redb`
+//! `cargo run -p cfgvault --example make_format_fixture -- fixtures/stores/v2.redb`
 
 use std::path::PathBuf;
 
@@ -15,6 +15,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .nth(1)
             .ok_or("usage: make_format_fixture OUT.redb")?,
     );
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .ok_or("usage: make_format_fixture OUT.redb")?;
     let src = tempfile::tempdir()?;
     let root = src.path().join("configs");
     copy_dir(&PathBuf::from("fixtures/closure/basic/configs"), &root)?;
@@ -22,16 +26,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t0 =
         chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")?.with_timezone(&chrono::Utc);
     let mut o = BackupOptions::default();
-    o.session_id = Some("v1-first".parse()?);
+    o.session_id = Some(format!("{stem}-first").parse()?);
     o.created_at = Some(t0);
-    o.labels.insert("fixture".into(), "v1".into());
+    o.labels.insert("fixture".into(), stem.clone());
     vault.backup(&root, Some("workflows/react.yaml"), &o)?;
     // An edit, so the second session holds a delta against the first's version.
     let llm = root.join("llms/provider/openai/openai-gpt4.yaml");
     let mut text = std::fs::read_to_string(&llm)?;
     text.push_str("# edited for the second session\n");
     std::fs::write(&llm, text)?;
-    o.session_id = Some("v1-second".parse()?);
+    o.session_id = Some(format!("{stem}-second").parse()?);
     o.created_at = Some(t0 + chrono::Duration::hours(1));
     vault.backup(&root, Some("workflows/react.yaml"), &o)?;
     vault.gc(&cfgvault::NoProgress)?;

@@ -1,5 +1,5 @@
-//! Stores written by earlier formats must keep opening: `fixtures/stores/v1.redb` was written by
-//! schema version 1 (crates/cfgvault/examples/make_format_fixture.rs) and is never regenerated.
+//! Stores written by earlier formats must keep opening: `fixtures/stores/vN.redb` was written by
+//! schema version N (crates/cfgvault/examples/make_format_fixture.rs) and is never regenerated.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -14,15 +14,26 @@ fn fixture(rel: &str) -> PathBuf {
 
 #[test]
 fn a_store_of_schema_v1_opens_verifies_and_reads() {
+    check("v1");
+}
+
+#[test]
+fn a_store_of_schema_v2_opens_verifies_and_reads() {
+    check("v2");
+}
+
+/// Opens a copy of `fixtures/stores/{v}.redb` (sessions `{v}-first` and `{v}-second`), verifies
+/// it, reads everything back, then writes to it.
+fn check(v: &str) {
     let dir = tempfile::tempdir().unwrap();
     // Work on a copy: opening may write lock and header bytes.
-    let copy = dir.path().join("v1.redb");
-    std::fs::copy(fixture("stores/v1.redb"), &copy).unwrap();
+    let copy = dir.path().join(format!("{v}.redb"));
+    std::fs::copy(fixture(&format!("stores/{v}.redb")), &copy).unwrap();
     let vault = Vault::open(&copy, &Options::default()).unwrap();
-    let v = vault
+    let outcome = vault
         .verify(&verify::Options::default(), &cfgvault::NoProgress)
         .unwrap();
-    assert!(v.is_clean(), "{:?}", v.problems);
+    assert!(outcome.is_clean(), "{:?}", outcome.problems);
 
     let ids: Vec<String> = vault
         .sessions(&Default::default())
@@ -30,14 +41,14 @@ fn a_store_of_schema_v1_opens_verifies_and_reads() {
         .iter()
         .map(|r| r.id.to_string())
         .collect();
-    assert_eq!(ids, ["v1-second", "v1-first"]);
+    assert_eq!(ids, [format!("{v}-second"), format!("{v}-first")]);
 
     let configs = fixture("closure/basic/configs");
-    let first = "v1-first".parse().unwrap();
-    let second = "v1-second".parse().unwrap();
+    let first = format!("{v}-first").parse().unwrap();
+    let second = format!("{v}-second").parse().unwrap();
     let record = vault.session(&first).unwrap();
     assert_eq!(record.workflow.as_deref(), Some("workflows/react.yaml"));
-    assert_eq!(record.labels.get("fixture").map(String::as_str), Some("v1"));
+    assert_eq!(record.labels.get("fixture").map(String::as_str), Some(v));
     assert!(
         !record.closure.as_ref().unwrap().unresolved.is_empty(),
         "the fixture's dangling fallback model"
@@ -57,9 +68,34 @@ fn a_store_of_schema_v1_opens_verifies_and_reads() {
     assert_eq!(vault.read_file(&second, llm).unwrap(), edited);
     assert_eq!(vault.versions(llm).unwrap().len(), 2);
 
-    // And it takes new writes.
+    // And it takes new writes: a session with a current record lists beside the old ones.
     let d = vault.diff(&first, &second).unwrap();
     assert_eq!(d.modified, [llm]);
+    let mut opts = cfgvault::BackupOptions::default();
+    opts.session_id = Some("new-third".parse().unwrap());
+    let third = vault
+        .backup(&configs, Some("workflows/react.yaml"), &opts)
+        .unwrap();
+    let listed: Vec<(String, Option<String>, String)> = vault
+        .sessions(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id.to_string(), r.workflow, r.strategy))
+        .collect();
+    let react = Some("workflows/react.yaml".to_string());
+    let comprehensive = "comprehensive".to_string();
+    assert_eq!(
+        listed,
+        [
+            ("new-third".into(), react.clone(), comprehensive.clone()),
+            (format!("{v}-second"), react.clone(), comprehensive.clone()),
+            (format!("{v}-first"), react, comprehensive),
+        ]
+    );
+    assert_eq!(
+        vault.session(&third.session.id).unwrap().source_root,
+        std::fs::canonicalize(&configs).unwrap().to_string_lossy()
+    );
     vault.delete(&[first]).unwrap();
     assert!(
         vault

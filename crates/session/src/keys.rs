@@ -16,10 +16,12 @@ pub(crate) const BY_TIME: &str = "session.by_time";
 pub(crate) const BY_LABEL: &str = "session.by_label";
 /// `path ‖ 0x00 ‖ seq u32` → version value (64 bytes).
 pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
-/// `path ‖ 0x00 ‖ blob id(32)` → `seq u32`.
-/// `blob id(32) ‖ session id` → empty.
 /// Running totals: `logical_bytes` → u64.
 pub(crate) const COUNTERS: &str = "session.counters";
+/// The string table, in the counters' space (every space is a redb table of at least one page;
+/// counter names are ASCII words, so the keys never meet): `0x01 ‖ n u64` → string, and
+/// `0x00 ‖ BLAKE3(string)[..8] ‖ n u64` → empty to find a string's number.
+pub(crate) const STRINGS: &str = COUNTERS;
 pub(crate) const C_LOGICAL: &[u8] = b"logical_bytes";
 
 pub(crate) fn root_name(id: &SessionId) -> String {

@@ -32,6 +32,7 @@ mod record;
 pub mod restore;
 pub mod retention;
 mod session;
+mod strings;
 pub mod tree;
 
 pub use error::{Error, Result};
@@ -50,7 +51,11 @@ pub use tree::EntryKind;
 pub mod fuzz {
     /// Decodes arbitrary bytes as a stored session record. Must never panic.
     pub fn decode_record(data: &[u8]) -> bool {
-        crate::record::SessionRecord::decode("fuzz", data).is_ok()
+        // Numbers 0–3 name strings; any other is missing from the table.
+        crate::record::SessionRecord::decode("fuzz", data, &mut |n| {
+            Ok((n < 4).then(|| format!("string {n}")))
+        })
+        .is_ok()
     }
 
     /// A valid encoded record (with labels and a workflow), as a seed input.
@@ -72,6 +77,7 @@ pub mod fuzz {
             logical_bytes: 14_900,
             pinned: false,
         }
-        .encode()
+        .encode(&mut |s| Ok(s.len() as u64 % 4))
+        .unwrap_or_default()
     }
 }

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result, SessionId};
 
-/// The format version byte in front of every encoded record.
-pub const RECORD_VERSION: u8 = 1;
+/// The format version byte in front of every record this build writes. Version 1 (strings
+/// inline) is still read.
+pub const RECORD_VERSION: u8 = 2;
+const RECORD_V1: u8 = 1;
 
 /// One reference edge that pulled a file into the closure.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,9 +79,10 @@ pub struct SessionRecord {
 
 impl SessionRecord {
     /// The compact binary record (docs/FORMAT.md, "Session record"); the id is the key and is
-    /// not repeated.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(96 + self.source_root.len());
+    /// not repeated. The config root, workflow and strategy are written as the numbers `intern`
+    /// gives them (the string table).
+    pub(crate) fn encode(&self, intern: &mut dyn FnMut(&str) -> Result<u64>) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(96);
         out.push(RECORD_VERSION);
         put_varint(&mut out, zigzag(self.created_at.timestamp_micros()));
         out.extend_from_slice(self.root.as_bytes());
@@ -87,26 +90,28 @@ impl SessionRecord {
         put_varint(&mut out, self.files);
         put_varint(&mut out, self.logical_bytes);
         out.push(u8::from(self.pinned));
-        put_str(&mut out, &self.source_root);
+        put_varint(&mut out, intern(&self.source_root)?);
         match &self.workflow {
             None => out.push(0),
-            Some(w) => {
-                out.push(1);
-                put_str(&mut out, w);
-            }
+            Some(w) => put_varint(&mut out, intern(w)?.saturating_add(1)),
         }
-        put_str(&mut out, &self.strategy);
+        put_varint(&mut out, intern(&self.strategy)?);
         put_varint(&mut out, self.labels.len() as u64);
         for (k, v) in &self.labels {
             put_str(&mut out, k);
             put_str(&mut out, v);
         }
-        out
+        Ok(out)
     }
 
     /// Decodes a record without its closure details (`closure` is left empty; the caller
-    /// loads it from `closure_id`). Anything malformed is a typed error naming the key.
-    pub(crate) fn decode(key: &str, bytes: &[u8]) -> Result<SessionRecord> {
+    /// loads it from `closure_id`), resolving string numbers through `resolve` (`None`: no
+    /// such string). Anything malformed is a typed error naming the key.
+    pub(crate) fn decode(
+        key: &str,
+        bytes: &[u8],
+        resolve: &mut dyn FnMut(u64) -> Result<Option<String>>,
+    ) -> Result<SessionRecord> {
         let corrupt = |detail: &str| Error::CorruptIndex {
             key: key.chars().take(200).collect(),
             detail: format!("session record: {detail}"),
@@ -115,11 +120,12 @@ impl SessionRecord {
             .parse()
             .map_err(|_| corrupt("key is not a session id"))?;
         let mut r = Cursor { bytes, pos: 0 };
-        match r.byte() {
-            Some(RECORD_VERSION) => {}
+        let inline = match r.byte() {
+            Some(RECORD_VERSION) => false,
+            Some(RECORD_V1) => true,
             Some(v) => return Err(corrupt(&format!("unknown record version {v}"))),
             None => return Err(corrupt("empty")),
-        }
+        };
         let micros = r
             .varint()
             .map(unzigzag)
@@ -135,13 +141,29 @@ impl SessionRecord {
             Some(1) => true,
             _ => return Err(corrupt("bad flags")),
         };
-        let source_root = r.string().ok_or_else(|| corrupt("bad source root"))?;
-        let workflow = match r.byte() {
-            Some(0) => None,
-            Some(1) => Some(r.string().ok_or_else(|| corrupt("bad workflow"))?),
-            _ => return Err(corrupt("bad workflow tag")),
+        // Version 1 holds the strings inline; version 2 numbers into the string table.
+        let (source_root, workflow, strategy) = if inline {
+            let source_root = r.string().ok_or_else(|| corrupt("bad source root"))?;
+            let workflow = match r.byte() {
+                Some(0) => None,
+                Some(1) => Some(r.string().ok_or_else(|| corrupt("bad workflow"))?),
+                _ => return Err(corrupt("bad workflow tag")),
+            };
+            let strategy = r.string().ok_or_else(|| corrupt("bad strategy"))?;
+            (source_root, workflow, strategy)
+        } else {
+            let mut lookup = |n: Option<u64>, what: &str| -> Result<String> {
+                let n = n.ok_or_else(|| corrupt(&format!("bad {what}")))?;
+                resolve(n)?.ok_or_else(|| corrupt(&format!("{what}: no string numbered {n}")))
+            };
+            let source_root = lookup(r.varint(), "source root")?;
+            let workflow = match r.varint() {
+                Some(0) => None,
+                n => Some(lookup(n.map(|n| n - 1), "workflow")?),
+            };
+            let strategy = lookup(r.varint(), "strategy")?;
+            (source_root, workflow, strategy)
         };
-        let strategy = r.string().ok_or_else(|| corrupt("bad strategy"))?;
         let n = r.varint().ok_or_else(|| corrupt("bad label count"))?;
         // Every label takes at least two bytes: never trust a count the input cannot hold.
         if n > (bytes.len() as u64) / 2 {
@@ -290,35 +312,102 @@ mod tests {
         }
     }
 
+    /// A string table in memory.
+    #[derive(Default)]
+    struct Table(Vec<String>);
+
+    impl Table {
+        fn encode(&mut self, r: &SessionRecord) -> Vec<u8> {
+            r.encode(&mut |s| {
+                let n = match self.0.iter().position(|x| x == s) {
+                    Some(n) => n,
+                    None => {
+                        self.0.push(s.to_string());
+                        self.0.len() - 1
+                    }
+                };
+                Ok(n as u64)
+            })
+            .unwrap()
+        }
+
+        fn decode(&self, key: &str, bytes: &[u8]) -> Result<SessionRecord> {
+            SessionRecord::decode(key, bytes, &mut |n| Ok(self.0.get(n as usize).cloned()))
+        }
+    }
+
+    /// The version-1 encoding (strings inline), as the first release wrote it.
+    fn encode_v1(r: &SessionRecord) -> Vec<u8> {
+        let mut out = vec![RECORD_V1];
+        put_varint(&mut out, zigzag(r.created_at.timestamp_micros()));
+        out.extend_from_slice(r.root.as_bytes());
+        out.extend_from_slice(r.closure_id.as_bytes());
+        put_varint(&mut out, r.files);
+        put_varint(&mut out, r.logical_bytes);
+        out.push(u8::from(r.pinned));
+        put_str(&mut out, &r.source_root);
+        match &r.workflow {
+            None => out.push(0),
+            Some(w) => {
+                out.push(1);
+                put_str(&mut out, w);
+            }
+        }
+        put_str(&mut out, &r.strategy);
+        put_varint(&mut out, r.labels.len() as u64);
+        for (k, v) in &r.labels {
+            put_str(&mut out, k);
+            put_str(&mut out, v);
+        }
+        out
+    }
+
     #[test]
     fn records_round_trip_and_stay_small() {
+        let mut t = Table::default();
         let r = record();
-        let bytes = r.encode();
-        assert!(bytes.len() < 160, "{} bytes", bytes.len());
-        assert_eq!(SessionRecord::decode("react-1", &bytes).unwrap(), r);
+        let bytes = t.encode(&r);
+        // The strings are numbers: the two ids (64 bytes) are most of it.
+        assert!(bytes.len() < 96, "{} bytes", bytes.len());
+        assert_eq!(t.decode("react-1", &bytes).unwrap(), r);
         let mut before_epoch = r.clone();
         before_epoch.created_at = DateTime::from_timestamp_micros(-5).unwrap();
         before_epoch.workflow = None;
         before_epoch.labels.clear();
-        let b = before_epoch.encode();
-        assert_eq!(SessionRecord::decode("react-1", &b).unwrap(), before_epoch);
+        let b = t.encode(&before_epoch);
+        assert_eq!(t.decode("react-1", &b).unwrap(), before_epoch);
+        // The same strings are not added twice.
+        assert_eq!(t.0.len(), 3);
+    }
+
+    #[test]
+    fn version_1_records_still_decode() {
+        let t = Table::default();
+        let mut r = record();
+        assert_eq!(t.decode("react-1", &encode_v1(&r)).unwrap(), r);
+        r.workflow = None;
+        assert_eq!(t.decode("react-1", &encode_v1(&r)).unwrap(), r);
     }
 
     #[test]
     fn malformed_records_are_typed_errors() {
-        let good = record().encode();
-        for cut in 0..good.len() {
-            assert!(
-                SessionRecord::decode("react-1", &good[..cut]).is_err(),
-                "cut at {cut}"
-            );
+        let mut t = Table::default();
+        for good in [t.encode(&record()), encode_v1(&record())] {
+            for cut in 0..good.len() {
+                assert!(t.decode("react-1", &good[..cut]).is_err(), "cut at {cut}");
+            }
+            let mut trailing = good.clone();
+            trailing.push(0);
+            assert!(t.decode("react-1", &trailing).is_err());
+            let mut version = good.clone();
+            version[0] = 9;
+            assert!(t.decode("react-1", &version).is_err());
+            assert!(t.decode("../x", &good).is_err());
         }
-        let mut trailing = good.clone();
-        trailing.push(0);
-        assert!(SessionRecord::decode("react-1", &trailing).is_err());
-        let mut version = good.clone();
-        version[0] = 9;
-        assert!(SessionRecord::decode("react-1", &version).is_err());
-        assert!(SessionRecord::decode("../x", &good).is_err());
+        // A number the string table does not hold.
+        let bytes = t.encode(&record());
+        let empty = Table::default();
+        let e = empty.decode("react-1", &bytes).unwrap_err().to_string();
+        assert!(e.contains("no string numbered 0"), "{e}");
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::keys::{self, *};
 use crate::record::{ClosureInfo, SessionRecord, session_node};
+use crate::strings::{self, Strings};
 use crate::tree::{self, EntryKind, LeafFile, Tree};
 use crate::{Error, FileSet, Result, SessionId, validate_path};
 
@@ -237,7 +238,7 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         logical_bytes: logical,
         pinned: new.pinned,
     };
-    txn.index_insert(RECORDS, id.as_str().as_bytes(), &record.encode())?;
+    put_record(&mut txn, &record)?;
     txn.index_insert(BY_TIME, &by_time_key(created_at, &id), b"")?;
     for (k, v) in &record.labels {
         txn.index_insert(BY_LABEL, &label_key(k, v, created_at, &id), b"")?;
@@ -366,13 +367,29 @@ fn version_remove(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result
     Ok(())
 }
 
+/// Writes a session's record (its strings through the string table).
+fn put_record(txn: &mut WriteTxn<'_>, rec: &SessionRecord) -> Result<()> {
+    let bytes = rec.encode(&mut |s| strings::intern(txn, s))?;
+    txn.index_insert(RECORDS, rec.id.as_str().as_bytes(), &bytes)?;
+    Ok(())
+}
+
 /// A record without its closure details (enough for everything but showing them).
 pub(crate) fn load_record_bare(
     r: &impl StoreRead,
     id: &SessionId,
 ) -> Result<Option<SessionRecord>> {
+    load_record_with(r, id, &mut Strings::default())
+}
+
+/// [`load_record_bare`], resolving strings through `strings` (shared by a listing).
+fn load_record_with(
+    r: &impl StoreRead,
+    id: &SessionId,
+    strings: &mut Strings,
+) -> Result<Option<SessionRecord>> {
     match r.index_get(RECORDS, id.as_str().as_bytes())? {
-        Some(v) => SessionRecord::decode(id.as_str(), &v).map(Some),
+        Some(v) => SessionRecord::decode(id.as_str(), &v, &mut |n| strings.resolve(r, n)).map(Some),
         None => Ok(None),
     }
 }
@@ -461,6 +478,7 @@ pub fn list(store: &Store, options: &ListOptions) -> Result<Vec<SessionRecord>> 
         options.limit.unwrap_or(usize::MAX),
     )?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut strings = Strings::default();
     for (k, _) in rows {
         let id_bytes = k.get(prefix.len() + 8..).unwrap_or_default();
         let id: SessionId = std::str::from_utf8(id_bytes)
@@ -470,7 +488,7 @@ pub fn list(store: &Store, options: &ListOptions) -> Result<Vec<SessionRecord>> 
                 key: String::from_utf8_lossy(&k).into_owned(),
                 detail: "not a session id".into(),
             })?;
-        let rec = load_record_bare(&r, &id)?.ok_or_else(|| Error::CorruptIndex {
+        let rec = load_record_with(&r, &id, &mut strings)?.ok_or_else(|| Error::CorruptIndex {
             key: id.to_string(),
             detail: "listed by time but has no record".into(),
         })?;
@@ -654,7 +672,7 @@ pub fn set_pinned(store: &Store, id: &SessionId, pinned: bool) -> Result<()> {
         load_record_bare(&txn, id)?.ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
     if rec.pinned != pinned {
         rec.pinned = pinned;
-        txn.index_insert(RECORDS, id.as_str().as_bytes(), &rec.encode())?;
+        put_record(&mut txn, &rec)?;
         txn.commit()?;
     }
     Ok(())
@@ -764,12 +782,13 @@ pub(crate) fn all_records_bare(r: &impl StoreRead) -> Result<Vec<SessionRecord>>
         usize::MAX,
     )?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut strings = Strings::default();
     for (k, _) in rows {
         let id = std::str::from_utf8(k.get(8..).unwrap_or_default())
             .ok()
             .and_then(|s| s.parse::<SessionId>().ok());
         if let Some(rec) = match id {
-            Some(id) => load_record_bare(r, &id)?,
+            Some(id) => load_record_with(r, &id, &mut strings)?,
             None => None,
         } {
             out.push(rec);

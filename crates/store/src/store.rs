@@ -15,7 +15,7 @@ use crate::codec::{self, ObjectKind};
 use crate::{Error, ObjectId};
 
 /// The schema version this build writes and the newest it reads. See docs/FORMAT.md.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 const MAGIC: &[u8] = b"cfgvault-store";
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -121,6 +121,9 @@ pub struct Store {
     size_probe: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
     /// Set once the storage engine failed on this file: writes are refused from then on.
     damaged: std::sync::atomic::AtomicBool,
+    /// The schema version of the file as last read or written; a store of an older schema is
+    /// marked with this build's by its first commit (older builds then refuse it cleanly).
+    schema: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for Store {
@@ -252,6 +255,7 @@ impl Store {
                 options: options.clone(),
                 size_probe: None,
                 damaged: Default::default(),
+                schema: Default::default(),
             };
             store.check_schema()?;
             Ok(store)
@@ -307,6 +311,8 @@ impl Store {
                 supported: SCHEMA_VERSION,
             });
         }
+        self.schema
+            .store(version, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
@@ -333,6 +339,7 @@ impl Store {
             options: options.clone(),
             size_probe: Some(size_probe),
             damaged: Default::default(),
+            schema: Default::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -1360,9 +1367,20 @@ impl<'s> WriteTxn<'s> {
                 meta.insert(K_NEXT_SEQ, seq.to_le_bytes().as_slice())
                     .db(path)?;
             }
+            // This build may have written what only its schema describes (docs/FORMAT.md).
+            let upgrade = store.schema.load(std::sync::atomic::Ordering::Relaxed) < SCHEMA_VERSION;
+            if upgrade {
+                meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
+                    .db(path)?;
+            }
             drop(meta);
             let outcome = self.outcome;
             self.txn.commit().db(path)?;
+            if upgrade {
+                store
+                    .schema
+                    .store(SCHEMA_VERSION, std::sync::atomic::Ordering::Relaxed);
+            }
             Ok(outcome)
         })
     }

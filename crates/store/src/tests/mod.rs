@@ -6,7 +6,7 @@ mod model;
 
 use std::path::PathBuf;
 
-use redb::ReadableTable;
+use redb::{ReadableDatabase, ReadableTable};
 
 use crate::{Error, NoProgress, ObjectId, Store, StoreOptions, StoreRead, verify};
 
@@ -96,15 +96,7 @@ fn a_newer_schema_is_refused_with_both_versions() {
     let (dir, store) = temp_store();
     let p = store.path().to_path_buf();
     drop(store);
-    {
-        let db = redb::Database::open(&p).unwrap();
-        let t = db.begin_write().unwrap();
-        t.open_table(crate::store::META)
-            .unwrap()
-            .insert("schema_version", 99u32.to_le_bytes().as_slice())
-            .unwrap();
-        t.commit().unwrap();
-    }
+    set_schema(&p, 99);
     match Store::open(&p, &StoreOptions::default()) {
         Err(Error::UnsupportedSchema {
             found: 99,
@@ -117,6 +109,44 @@ fn a_newer_schema_is_refused_with_both_versions() {
         other => panic!("{other:?}"),
     }
     drop(dir);
+}
+
+fn set_schema(p: &std::path::Path, version: u32) {
+    let db = redb::Database::open(p).unwrap();
+    let t = db.begin_write().unwrap();
+    t.open_table(crate::store::META)
+        .unwrap()
+        .insert("schema_version", version.to_le_bytes().as_slice())
+        .unwrap();
+    t.commit().unwrap();
+}
+
+fn schema_of(p: &std::path::Path) -> u32 {
+    let db = redb::Database::open(p).unwrap();
+    let t = db.begin_read().unwrap();
+    let meta = t.open_table(crate::store::META).unwrap();
+    let v = meta.get("schema_version").unwrap().unwrap();
+    u32::from_le_bytes(v.value().try_into().unwrap())
+}
+
+/// An older store opens and reads as it is; its first commit marks it with this build's schema,
+/// since that commit may write what only the newer schema describes.
+#[test]
+fn an_older_schema_is_marked_current_by_the_first_commit() {
+    let (_dir, store) = temp_store();
+    let p = store.path().to_path_buf();
+    drop(store);
+    set_schema(&p, 1);
+    let store = Store::open(&p, &StoreOptions::default()).unwrap();
+    drop(store.read().unwrap());
+    drop(store);
+    assert_eq!(schema_of(&p), 1, "reading leaves the file alone");
+    let store = Store::open(&p, &StoreOptions::default()).unwrap();
+    let mut t = store.write().unwrap();
+    t.put_blob(b"x").unwrap();
+    t.commit().unwrap();
+    drop(store);
+    assert_eq!(schema_of(&p), crate::SCHEMA_VERSION);
 }
 
 #[test]
