@@ -71,7 +71,6 @@ pub mod fuzz {
             workflow: Some("workflows/react.yaml".into()),
             strategy: "comprehensive".into(),
             closure: None,
-            closure_id: cfgvault_store::ObjectId::for_blob(b"closure"),
             labels,
             files: 12,
             logical_bytes: 14_900,

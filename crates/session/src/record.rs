@@ -59,13 +59,11 @@ pub struct SessionRecord {
     pub source_root: String,
     pub workflow: Option<String>,
     pub strategy: String,
-    /// The closure details, stored apart from the record as a node shared by every session
-    /// with the same closure (`closure_id`). `get` and `create` fill it; `list` leaves it
-    /// `None`, so that listing sessions reads records alone.
+    /// The closure details, stored apart from the record in a node shared by every session
+    /// with the same closure (the session node links it). `get` and `create` fill it; `list`
+    /// leaves it `None`, so that listing sessions reads records alone.
     #[serde(skip)]
     pub closure: Option<ClosureInfo>,
-    /// The node holding `closure` as JSON.
-    pub closure_id: ObjectId,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Number of files.
@@ -86,7 +84,6 @@ impl SessionRecord {
         out.push(RECORD_VERSION);
         put_varint(&mut out, zigzag(self.created_at.timestamp_micros()));
         out.extend_from_slice(self.root.as_bytes());
-        out.extend_from_slice(self.closure_id.as_bytes());
         put_varint(&mut out, self.files);
         put_varint(&mut out, self.logical_bytes);
         out.push(u8::from(self.pinned));
@@ -105,7 +102,7 @@ impl SessionRecord {
     }
 
     /// Decodes a record without its closure details (`closure` is left empty; the caller
-    /// loads it from `closure_id`), resolving string numbers through `resolve` (`None`: no
+    /// loads it through the session node), resolving string numbers through `resolve` (`None`: no
     /// such string). Anything malformed is a typed error naming the key.
     pub(crate) fn decode(
         key: &str,
@@ -133,7 +130,10 @@ impl SessionRecord {
         let created_at =
             DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt("time out of range"))?;
         let root = r.id().ok_or_else(|| corrupt("truncated root"))?;
-        let closure_id = r.id().ok_or_else(|| corrupt("truncated closure id"))?;
+        if inline {
+            // Version 1 also named the closure node, which the session node links anyway.
+            r.id().ok_or_else(|| corrupt("truncated closure id"))?;
+        }
         let files = r.varint().ok_or_else(|| corrupt("bad file count"))?;
         let logical_bytes = r.varint().ok_or_else(|| corrupt("bad size"))?;
         let pinned = match r.byte() {
@@ -186,7 +186,6 @@ impl SessionRecord {
             workflow,
             strategy,
             closure: None,
-            closure_id,
             labels,
             files,
             logical_bytes,
@@ -304,7 +303,6 @@ mod tests {
             workflow: Some("workflows/react.yaml".into()),
             strategy: "comprehensive".into(),
             closure: None,
-            closure_id: ObjectId::for_blob(b"closure"),
             labels,
             files: 12,
             logical_bytes: 14_900,
@@ -341,7 +339,7 @@ mod tests {
         let mut out = vec![RECORD_V1];
         put_varint(&mut out, zigzag(r.created_at.timestamp_micros()));
         out.extend_from_slice(r.root.as_bytes());
-        out.extend_from_slice(r.closure_id.as_bytes());
+        out.extend_from_slice(ObjectId::for_blob(b"closure").as_bytes());
         put_varint(&mut out, r.files);
         put_varint(&mut out, r.logical_bytes);
         out.push(u8::from(r.pinned));
@@ -367,8 +365,8 @@ mod tests {
         let mut t = Table::default();
         let r = record();
         let bytes = t.encode(&r);
-        // The strings are numbers: the two ids (64 bytes) are most of it.
-        assert!(bytes.len() < 96, "{} bytes", bytes.len());
+        // The strings are numbers: the root tree's id (32 bytes) is most of it.
+        assert!(bytes.len() < 64, "{} bytes", bytes.len());
         assert_eq!(t.decode("react-1", &bytes).unwrap(), r);
         let mut before_epoch = r.clone();
         before_epoch.created_at = DateTime::from_timestamp_micros(-5).unwrap();

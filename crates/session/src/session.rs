@@ -7,7 +7,7 @@ use cfgvault_store::{CommitOutcome, ObjectId, Store, StoreRead, WriteTxn};
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::keys::{self, *};
-use crate::record::{ClosureInfo, SessionRecord, session_node};
+use crate::record::{ClosureInfo, SESSION_NODE_MAGIC, SessionRecord, session_node};
 use crate::strings::{self, Strings};
 use crate::tree::{self, EntryKind, LeafFile, Tree};
 use crate::{Error, FileSet, Result, SessionId, validate_path};
@@ -232,7 +232,6 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         workflow: new.workflow,
         strategy: new.strategy,
         closure: Some(new.closure),
-        closure_id,
         labels: new.labels,
         files: new.files.len() as u64,
         logical_bytes: logical,
@@ -394,6 +393,24 @@ fn load_record_with(
     }
 }
 
+/// The root tree and closure node a session's store root holds (through its session node).
+fn session_links(r: &impl StoreRead, id: &SessionId) -> Result<(ObjectId, ObjectId)> {
+    let name = root_name(id);
+    let corrupt = |detail: String| Error::CorruptIndex {
+        key: name.clone(),
+        detail,
+    };
+    let node = r
+        .root(&name)?
+        .ok_or_else(|| corrupt("the session has a record but no root".into()))?
+        .id;
+    let bytes = r.get(&node)?;
+    match cfgvault_store::split_node(&bytes) {
+        Some((links, SESSION_NODE_MAGIC)) if links.len() == 2 => Ok((links[0], links[1])),
+        _ => Err(corrupt(format!("{node} is not a session node"))),
+    }
+}
+
 /// A record with its closure details, read from the closure node (through `cache`, since
 /// sessions of one workflow usually share one closure node).
 fn with_closure(
@@ -401,15 +418,16 @@ fn with_closure(
     mut rec: SessionRecord,
     cache: &mut HashMap<ObjectId, ClosureInfo>,
 ) -> Result<SessionRecord> {
-    rec.closure = Some(match cache.get(&rec.closure_id) {
+    let (_, closure_id) = session_links(r, &rec.id)?;
+    rec.closure = Some(match cache.get(&closure_id) {
         Some(c) => c.clone(),
         None => {
-            let bytes = r.get(&rec.closure_id)?;
+            let bytes = r.get(&closure_id)?;
             let payload = cfgvault_store::split_node(&bytes)
                 .map(|(_, p)| p)
                 .unwrap_or_default();
-            let c = ClosureInfo::decode(&rec.closure_id, payload)?;
-            cache.insert(rec.closure_id, c.clone());
+            let c = ClosureInfo::decode(&closure_id, payload)?;
+            cache.insert(closure_id, c.clone());
             c
         }
     });
@@ -802,8 +820,8 @@ pub(crate) fn all_records_bare(r: &impl StoreRead) -> Result<Vec<SessionRecord>>
 /// never does), and its trees kept for the duration of one `create`.
 struct Previous {
     before: DateTime<Utc>,
-    /// `None` until read; then its root tree and closure node, if there is such a session.
-    record: Option<Option<(ObjectId, ObjectId)>>,
+    /// `None` until read; then its id and root tree, if there is such a session.
+    record: Option<Option<(SessionId, ObjectId)>>,
     trees: HashMap<ObjectId, Tree>,
     /// File and directory ids of the previous session by entry name, for contents that moved
     /// (built on first need).
@@ -820,10 +838,10 @@ impl Previous {
         }
     }
 
-    /// The previous session's root tree and closure node, read on first use.
-    fn record(&mut self, r: &impl StoreRead) -> Result<Option<(ObjectId, ObjectId)>> {
-        if let Some(rec) = self.record {
-            return Ok(rec);
+    /// The previous session's id and root tree, read on first use.
+    fn record(&mut self, r: &impl StoreRead) -> Result<Option<(SessionId, ObjectId)>> {
+        if let Some(rec) = &self.record {
+            return Ok(rec.clone());
         }
         let end = time_key(self.before);
         let rows = r.index_range(BY_TIME, Bound::Unbounded, Bound::Excluded(&end), true, 1)?;
@@ -833,19 +851,22 @@ impl Previous {
                 .and_then(|s| s.parse::<SessionId>().ok())
         });
         let rec = match id {
-            Some(id) => load_record_bare(r, &id)?.map(|rec| (rec.root, rec.closure_id)),
+            Some(id) => load_record_bare(r, &id)?.map(|rec| (id, rec.root)),
             None => None,
         };
-        self.record = Some(rec);
+        self.record = Some(rec.clone());
         Ok(rec)
     }
 
     fn root(&mut self, r: &impl StoreRead) -> Result<Option<ObjectId>> {
-        Ok(self.record(r)?.map(|(root, _)| root))
+        Ok(self.record(r)?.map(|(_, root)| root))
     }
 
     fn closure(&mut self, r: &impl StoreRead) -> Result<Option<ObjectId>> {
-        Ok(self.record(r)?.map(|(_, closure)| closure))
+        match self.record(r)? {
+            Some((id, _)) => Ok(Some(session_links(r, &id)?.1)),
+            None => Ok(None),
+        }
     }
 
     fn tree(&mut self, r: &impl StoreRead, id: &ObjectId) -> Result<&Tree> {
