@@ -1,25 +1,30 @@
-//! Parsed files kept between analyses, so that resolving the same workflow again (every new
-//! session of an agent framework does) costs a `stat` per file instead of a parse.
+//! Parsed files and walks of the config root kept between analyses, so that resolving the same
+//! workflow again (every new session of an agent framework does) costs a `stat` per file and
+//! per folder instead of a parse per file and a directory listing per folder.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::index::Index;
 use crate::resolve::Doc;
 
 /// At most this many parsed files are kept; past it the cache starts over.
 const MAX_ENTRIES: usize = 16_384;
+/// At most this many config roots' walks are kept; past it they start over.
+const MAX_WALKS: usize = 64;
 
 /// A file modified less than this before it was read may be modified again within the same
 /// timestamp tick without its metadata changing (git's "racily clean" problem): such a parse
 /// is never reused.
 const RACY: Duration = Duration::from_secs(2);
 
-/// What identifies one version of a file on disk.
+/// What identifies one version of a file (or of a folder's list of entries) on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
+pub(crate) struct Stamp {
     len: u64,
     modified: Option<SystemTime>,
     #[cfg(unix)]
@@ -29,7 +34,7 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(m: &Metadata) -> Stamp {
+    pub(crate) fn of(m: &Metadata) -> Stamp {
         #[cfg(unix)]
         use std::os::unix::fs::MetadataExt;
         Stamp {
@@ -43,6 +48,13 @@ impl Stamp {
     }
 }
 
+/// A walk of a config root: valid while every folder it listed has the stamp it had then
+/// (adding, removing or renaming an entry changes its folder's modification time).
+pub(crate) struct Walk {
+    pub(crate) dirs: Vec<(PathBuf, Stamp)>,
+    pub(crate) index: Arc<Index>,
+}
+
 struct Entry {
     stamp: Stamp,
     /// Whether the file was old enough when read for its stamp to identify its content.
@@ -50,15 +62,20 @@ struct Entry {
     doc: Arc<Doc>,
 }
 
-/// A cache of parsed files for [`crate::resolve_cached`], safe to share between threads.
+/// A cache of parsed files and of walks of the config root for [`crate::resolve_cached`], safe
+/// to share between threads.
 ///
-/// An entry is reused only when the file's size, modification and change times and inode are
+/// A parse is reused only when the file's size, modification and change times and inode are
 /// those it had when parsed, and it had not been modified in the two seconds before it was
-/// read. It only saves parsing: which files a closure holds never depends on anything but
-/// their current contents, and the bytes backed up are always read afresh.
+/// read. A walk (the list of every file under the root) is reused only when every folder it
+/// listed has the same stamp, none had been modified in the two seconds before the walk, and
+/// it met no symlink and no unreadable folder. Neither changes a result, only its cost; the
+/// bytes backed up are always read afresh.
 #[derive(Default)]
 pub struct Cache {
     entries: Mutex<HashMap<(PathBuf, String), Entry>>,
+    walks: Mutex<HashMap<PathBuf, Arc<Walk>>>,
+    walks_reused: AtomicU64,
 }
 
 impl std::fmt::Debug for Cache {
@@ -72,6 +89,45 @@ impl Cache {
     /// An empty cache.
     pub fn new() -> Cache {
         Cache::default()
+    }
+
+    /// How many analyses reused a walk of their config root instead of listing its folders.
+    pub fn walks_reused(&self) -> u64 {
+        self.walks_reused.load(Ordering::Relaxed)
+    }
+
+    /// The kept walk of `root`, when every folder it listed is unchanged.
+    pub(crate) fn walk(&self, root: &Path) -> Option<Arc<Index>> {
+        let walk = {
+            let walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
+            walks.get(root)?.clone()
+        };
+        for (dir, stamp) in &walk.dirs {
+            match std::fs::symlink_metadata(dir) {
+                Ok(m) if m.is_dir() && Stamp::of(&m) == *stamp => {}
+                _ => return None,
+            }
+        }
+        self.walks_reused.fetch_add(1, Ordering::Relaxed);
+        Some(walk.index.clone())
+    }
+
+    /// Keeps a walk of `root` begun at `started`, unless a folder it listed had been modified
+    /// less than two seconds before (it could change again without its stamp changing).
+    pub(crate) fn keep_walk(&self, root: &Path, walk: Walk, started: SystemTime) {
+        let settled = walk.dirs.iter().all(|(_, s)| {
+            s.modified
+                .and_then(|m| started.duration_since(m).ok())
+                .is_some_and(|age| age >= RACY)
+        });
+        if !settled {
+            return;
+        }
+        let mut walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
+        if walks.len() >= MAX_WALKS {
+            walks.clear();
+        }
+        walks.insert(root.to_path_buf(), Arc::new(walk));
     }
 
     /// The parse of `abs` (shown as `rel`), from the cache when still valid, else from `load`.

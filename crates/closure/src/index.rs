@@ -1,9 +1,12 @@
-//! The one walk of the config root an analysis makes.
+//! The one walk of the config root an analysis makes (or reuses from the cache).
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
+use crate::cache::{Cache, Stamp, Walk};
 use crate::{Error, Unresolved};
 
 /// Every regular file under the root, found once per analysis.
@@ -35,9 +38,44 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
+/// [`walk`], reused from `cache` while no folder under the root has changed.
+pub(crate) fn walk_cached(
+    root: &Path,
+    canon_root: &Path,
+    cache: Option<&Cache>,
+) -> Result<Arc<Index>, Error> {
+    let Some(cache) = cache else {
+        return walk(root, canon_root, &mut None).map(Arc::new);
+    };
+    if let Some(index) = cache.walk(root) {
+        return Ok(index);
+    }
+    let started = SystemTime::now();
+    let mut dirs = Some(Vec::new());
+    let index = Arc::new(walk(root, canon_root, &mut dirs)?);
+    // Symlinks (whose targets can change without their folder changing) and problems make a
+    // walk not worth keeping.
+    if let Some(dirs) = dirs
+        && index.problems.is_empty()
+    {
+        let kept = Walk {
+            dirs,
+            index: index.clone(),
+        };
+        cache.keep_walk(root, kept, started);
+    }
+    Ok(index)
+}
+
 /// Walks with an explicit stack (no recursion, whatever the depth) and never follows a directory
 /// symlink, so link loops cannot trap it; a file symlink counts only if it stays inside the root.
-pub(crate) fn walk(root: &Path, canon_root: &Path) -> Result<Index, Error> {
+/// With `dirs`, records the stamp of every folder before listing it, or sets it to `None` when
+/// the walk cannot be reused (a symlink, a folder that cannot be stamped).
+pub(crate) fn walk(
+    root: &Path,
+    canon_root: &Path,
+    dirs: &mut Option<Vec<(PathBuf, Stamp)>>,
+) -> Result<Index, Error> {
     let mut index = Index {
         files: BTreeSet::new(),
         problems: Vec::new(),
@@ -45,6 +83,12 @@ pub(crate) fn walk(root: &Path, canon_root: &Path) -> Result<Index, Error> {
     let mut stack = vec![String::new()];
     while let Some(dir) = stack.pop() {
         let abs = root.join(&dir);
+        if let Some(list) = dirs {
+            match fs::symlink_metadata(&abs) {
+                Ok(m) => list.push((abs.clone(), Stamp::of(&m))),
+                Err(_) => *dirs = None,
+            }
+        }
         let entries = match fs::read_dir(&abs) {
             Ok(e) => e,
             Err(source) if dir.is_empty() => {
@@ -84,6 +128,7 @@ pub(crate) fn walk(root: &Path, canon_root: &Path) -> Result<Index, Error> {
             } else if ft.is_file() {
                 index.files.insert(rel);
             } else if ft.is_symlink() {
+                *dirs = None;
                 match fs::canonicalize(entry.path()) {
                     Ok(target) if !target.starts_with(canon_root) => index.problems.push(problem(
                         &dir,

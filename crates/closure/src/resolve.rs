@@ -11,7 +11,7 @@ use serde_yaml::Value;
 
 use crate::cache::Cache;
 use crate::cycles::find_cycles;
-use crate::index::{Index, walk};
+use crate::index::{Index, walk_cached};
 use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, anchored_glob, render_key_path};
 use crate::{Closure, Edge, Error, FileEntry, FileKind, Options, ParseError, Unresolved};
 
@@ -696,7 +696,7 @@ pub(crate) fn run(
     let excludes = exclude_set(&patterns)?;
 
     let canon_root = open_root(root)?;
-    let index = walk(root, &canon_root)?;
+    let index = walk_cached(root, &canon_root, cache)?;
     let profile = &options.profile.compiled;
     let workflow = match workflow {
         Some(w) => Some(check_workflow(root, &canon_root, &index, w)?),

@@ -89,3 +89,109 @@ fn a_same_size_edit_keeping_the_mtime_is_seen() {
         ["llms/b.yaml"]
     );
 }
+
+/// Sets a folder's modification time `age` in the past (files written into it set it to now).
+fn age_dir(dir: &Path, age: Duration) {
+    let f = fs::File::open(dir).unwrap();
+    f.set_modified(SystemTime::now() - age).unwrap();
+}
+
+fn age_all_dirs(root: &Path, age: Duration) {
+    for d in ["tools/web", "tools", "llms", "workflows", ""] {
+        age_dir(&root.join(d), age);
+    }
+}
+
+fn tools(c: &cfgvault_closure::Closure) -> Vec<String> {
+    c.files
+        .iter()
+        .map(|f| f.path.clone())
+        .filter(|p| p.starts_with("tools/"))
+        .collect()
+}
+
+/// `tool_manager: default` pulls in every file under `tools/`, so the walk decides the closure.
+fn tool_tree(root: &Path) {
+    let old = Duration::from_secs(3600);
+    write(root, "llms/a.yaml", "model: a\n", old);
+    write(root, "tools/calc.yaml", "name: calc\n", old);
+    write(root, "tools/web/fetch.yaml", "name: fetch\n", old);
+    write(
+        root,
+        "workflows/w.yaml",
+        "nodes:\n  n:\n    config:\n      llm_client: a\n      tool_manager: default\n",
+        old,
+    );
+}
+
+#[test]
+fn a_walk_is_reused_until_a_folder_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tool_tree(root);
+    age_all_dirs(root, Duration::from_secs(3600));
+    let cache = Cache::new();
+    let o = Options::default();
+    let check = |reused: u64, expect: &[&str]| {
+        let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
+        assert_eq!(cached, resolve(root, "workflows/w.yaml", &o).unwrap());
+        assert_eq!(tools(&cached), expect);
+        assert_eq!(cache.walks_reused(), reused);
+    };
+    check(0, &["tools/calc.yaml", "tools/web/fetch.yaml"]);
+    check(1, &["tools/calc.yaml", "tools/web/fetch.yaml"]);
+
+    // A file added in a nested folder changes that folder's stamp: the next analysis walks.
+    write(
+        root,
+        "tools/web/search.yaml",
+        "name: search\n",
+        Duration::ZERO,
+    );
+    let all = [
+        "tools/calc.yaml",
+        "tools/web/fetch.yaml",
+        "tools/web/search.yaml",
+    ];
+    check(1, &all);
+    // That folder was modified just now, so the new walk was not kept either.
+    check(1, &all);
+    age_dir(&root.join("tools/web"), Duration::from_secs(60));
+    check(1, &all);
+    check(2, &all);
+
+    // A removal and a rename are seen the same way.
+    fs::remove_file(root.join("tools/calc.yaml")).unwrap();
+    check(2, &["tools/web/fetch.yaml", "tools/web/search.yaml"]);
+    fs::rename(root.join("tools/web"), root.join("tools/net")).unwrap();
+    check(2, &["tools/net/fetch.yaml", "tools/net/search.yaml"]);
+}
+
+#[test]
+fn a_walk_is_not_kept_when_a_folder_just_changed_or_holds_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tool_tree(root);
+    let cache = Cache::new();
+    let o = Options::default();
+    for _ in 0..3 {
+        resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
+    }
+    assert_eq!(cache.walks_reused(), 0, "folders modified just now");
+
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(root.join("tools/calc.yaml"), root.join("tools/alias.yaml"))
+            .unwrap();
+        age_all_dirs(root, Duration::from_secs(3600));
+        for _ in 0..3 {
+            let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
+            assert_eq!(cached, resolve(root, "workflows/w.yaml", &o).unwrap());
+        }
+        assert_eq!(
+            cache.walks_reused(),
+            0,
+            "a symlink's target can change unseen"
+        );
+    }
+}
