@@ -77,6 +77,8 @@ fn mode_of(m: &fs::Metadata) -> u32 {
 struct Reader {
     root: PathBuf,
     canon_root: PathBuf,
+    /// Folders under the root (relative) found to be real folders, not symlinks.
+    plain_dirs: std::collections::HashSet<String>,
     files: BTreeMap<String, (FileEntry, Vec<u8>)>,
     skipped: Vec<Skipped>,
 }
@@ -99,6 +101,7 @@ impl FileSet {
         let mut r = Reader {
             root: root.to_path_buf(),
             canon_root,
+            plain_dirs: Default::default(),
             files: BTreeMap::new(),
             skipped: Vec::new(),
         };
@@ -198,8 +201,37 @@ impl FileSet {
 }
 
 impl Reader {
+    /// Whether every folder on the way to `rel` is a real folder (no symlink), checking each
+    /// folder once per file set: then `rel` cannot lead outside the root (validated paths hold
+    /// no `..`), whatever it is itself.
+    fn plain_parents(&mut self, rel: &str) -> bool {
+        let mut end = 0;
+        while let Some(i) = rel[end..].find('/') {
+            end += i;
+            let dir = &rel[..end];
+            if !self.plain_dirs.contains(dir) {
+                match fs::symlink_metadata(self.root.join(dir)) {
+                    Ok(m) if m.is_dir() => {
+                        self.plain_dirs.insert(dir.to_string());
+                    }
+                    _ => return false,
+                }
+            }
+            end += 1;
+        }
+        true
+    }
+
     fn select(&mut self, rel: &str) -> Result<()> {
         let full = self.root.join(rel);
+        // The common case, a regular file under real folders, costs one `lstat` per file and
+        // per folder; anything else (a symlink on the way) is judged on its canonical path.
+        if self.plain_parents(rel)
+            && let Ok(m) = fs::symlink_metadata(&full)
+            && m.is_file()
+        {
+            return self.read_file(&full, rel, &full);
+        }
         let canon = full.canonicalize().map_err(io("read", &full))?;
         if !canon.starts_with(&self.canon_root) {
             return Err(Error::OutsideRoot { path: full });

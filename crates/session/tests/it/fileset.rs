@@ -53,6 +53,17 @@ fn symlinks_are_not_followed_out_of_the_root() {
         let err = FileSet::read(&root, &Selection::Paths(vec![p.into()])).unwrap_err();
         assert!(matches!(err, Error::OutsideRoot { .. }), "{p}: {err}");
     }
+    // Deeper: a real folder holding a file and a symlink out. The real folder, once checked,
+    // must not let the symlink below it pass; a symlink to a file inside is still followed.
+    write_tree(&root, &[("sub/ok.yaml", "k")]);
+    std::os::unix::fs::symlink(&outside, root.join("sub/link")).unwrap();
+    let both = vec!["sub/ok.yaml".to_string(), "sub/link/secret".to_string()];
+    let err = FileSet::read(&root, &Selection::Paths(both)).unwrap_err();
+    assert!(matches!(err, Error::OutsideRoot { .. }), "{err}");
+    let inside = vec!["sub/ok.yaml".to_string(), "in.yaml".to_string()];
+    let set = FileSet::read(&root, &Selection::Paths(inside)).unwrap();
+    let paths: Vec<&str> = set.files().iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["in.yaml", "sub/ok.yaml"]);
 }
 
 #[cfg(unix)]
