@@ -1,8 +1,7 @@
 //! Garbage collection: sweep objects left without references, then compact the file.
 
-use std::collections::HashMap;
-
 use std::borrow::Borrow;
+use std::collections::HashMap;
 use std::path::Path;
 
 use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, Value};
