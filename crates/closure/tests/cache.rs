@@ -15,11 +15,12 @@ fn write(root: &Path, rel: &str, text: &str, age: Duration) {
     f.set_modified(SystemTime::now() - age).unwrap();
 }
 
-fn llms(c: &cfgvault_closure::Closure) -> Vec<String> {
+/// The closure's files under `prefix`.
+fn under(c: &cfgvault_closure::Closure, prefix: &str) -> Vec<String> {
     c.files
         .iter()
         .map(|f| f.path.clone())
-        .filter(|p| p.starts_with("llms/"))
+        .filter(|p| p.starts_with(prefix))
         .collect()
 }
 
@@ -41,7 +42,7 @@ fn cached_results_equal_fresh_ones_and_follow_edits() {
     for _ in 0..2 {
         let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
         assert_eq!(cached, resolve(root, "workflows/w.yaml", &o).unwrap());
-        assert_eq!(llms(&cached), ["llms/a.yaml"]);
+        assert_eq!(under(&cached, "llms/"), ["llms/a.yaml"]);
     }
     // An edit (new size and mtime) is seen.
     write(
@@ -51,7 +52,7 @@ fn cached_results_equal_fresh_ones_and_follow_edits() {
         old / 2,
     );
     let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
-    assert_eq!(llms(&cached), ["llms/b.yaml"]);
+    assert_eq!(under(&cached, "llms/"), ["llms/b.yaml"]);
 }
 
 #[test]
@@ -73,7 +74,10 @@ fn a_same_size_edit_keeping_the_mtime_is_seen() {
     let cache = Cache::new();
     let o = Options::default();
     assert_eq!(
-        llms(&resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap()),
+        under(
+            &resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap(),
+            "llms/"
+        ),
         ["llms/a.yaml"]
     );
     // Same size, same mtime, other content.
@@ -85,7 +89,10 @@ fn a_same_size_edit_keeping_the_mtime_is_seen() {
         .set_modified(stamp)
         .unwrap();
     assert_eq!(
-        llms(&resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap()),
+        under(
+            &resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap(),
+            "llms/"
+        ),
         ["llms/b.yaml"]
     );
 }
@@ -100,14 +107,6 @@ fn age_all_dirs(root: &Path, age: Duration) {
     for d in ["tools/web", "tools", "llms", "workflows", ""] {
         age_dir(&root.join(d), age);
     }
-}
-
-fn tools(c: &cfgvault_closure::Closure) -> Vec<String> {
-    c.files
-        .iter()
-        .map(|f| f.path.clone())
-        .filter(|p| p.starts_with("tools/"))
-        .collect()
 }
 
 /// `tool_manager: default` pulls in every file under `tools/`, so the walk decides the closure.
@@ -135,7 +134,7 @@ fn a_walk_is_reused_until_a_folder_changes() {
     let check = |reused: u64, expect: &[&str]| {
         let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
         assert_eq!(cached, resolve(root, "workflows/w.yaml", &o).unwrap());
-        assert_eq!(tools(&cached), expect);
+        assert_eq!(under(&cached, "tools/"), expect);
         assert_eq!(cache.walks_reused(), reused);
     };
     check(0, &["tools/calc.yaml", "tools/web/fetch.yaml"]);
