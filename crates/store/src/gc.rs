@@ -80,12 +80,25 @@ impl Store {
             txn.sweep_now()?;
         }
         let swept = txn.commit()?;
-        progress.start("rebuild", None);
-        let tables_rebuilt = self.rebuild_sparse_tables(progress)?;
         progress.start("compact", None);
-        let (compacted, compaction_skipped) = match self.compact()? {
-            Ok(c) => (c, None),
-            Err(reason) => (false, Some(reason)),
+        // Rebuilding moves tables to new pages; it pays only when compaction can then return
+        // the old ones, so it runs only when a first compaction could run (nothing held a
+        // snapshot), and a second compaction follows it.
+        let (compacted, compaction_skipped, tables_rebuilt) = match self.compact()? {
+            Err(reason) => (false, Some(reason), 0),
+            Ok(first) => {
+                progress.start("rebuild", None);
+                let rebuilt = self.rebuild_sparse_tables(progress)?;
+                if rebuilt == 0 {
+                    (first, None, 0)
+                } else {
+                    progress.start("compact", None);
+                    match self.compact()? {
+                        Ok(second) => (first || second, None, rebuilt),
+                        Err(reason) => (first, Some(reason), rebuilt),
+                    }
+                }
+            }
         };
         Ok(Outcome {
             objects_removed: swept.objects_removed,
