@@ -8,7 +8,8 @@ use crate::{Error, Result, SessionId};
 
 /// Root name prefix: a session `ID` is the root `session/ID`, holding its root tree.
 pub(crate) const ROOT_PREFIX: &str = "session/";
-/// `id` → record (`0x01` + JSON).
+/// `id` → record: where schema-1 stores (and the first builds of schema 2) kept records. New
+/// sessions keep theirs in their root's metadata; records found here stay here until deleted.
 pub(crate) const RECORDS: &str = "session.records";
 /// `time(8) ‖ id` → empty.
 pub(crate) const BY_TIME: &str = "session.by_time";
@@ -16,13 +17,14 @@ pub(crate) const BY_TIME: &str = "session.by_time";
 pub(crate) const BY_LABEL: &str = "session.by_label";
 /// `path ‖ 0x00 ‖ seq u32` → version value (64 bytes).
 pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
-/// Running totals: `logical_bytes` → u64.
+/// Running totals: `logical_bytes` → u64, `sessions` (with the record in the root) → u64.
 pub(crate) const COUNTERS: &str = "session.counters";
 /// The string table, in the counters' space (every space is a redb table of at least one page;
 /// counter names are ASCII words, so the keys never meet): `0x01 ‖ n u64` → string, and
 /// `0x00 ‖ BLAKE3(string)[..8] ‖ n u64` → empty to find a string's number.
 pub(crate) const STRINGS: &str = COUNTERS;
 pub(crate) const C_LOGICAL: &[u8] = b"logical_bytes";
+pub(crate) const C_SESSIONS: &[u8] = b"sessions";
 
 pub(crate) fn root_name(id: &SessionId) -> String {
     format!("{ROOT_PREFIX}{id}")

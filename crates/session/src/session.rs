@@ -222,7 +222,6 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     }
     let (payload, links) = session_node(&root, &closure_id);
     let node = txn.put_node(payload, &links)?;
-    txn.pin(&root_name(&id), &node.id, b"")?;
 
     let record = SessionRecord {
         id: id.clone(),
@@ -237,7 +236,9 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         logical_bytes: logical,
         pinned: new.pinned,
     };
-    put_record(&mut txn, &record)?;
+    let meta = encode_record(&mut txn, &record)?;
+    txn.pin(&root_name(&id), &node.id, &meta)?;
+    add_counter(&mut txn, C_SESSIONS, 1)?;
     txn.index_insert(BY_TIME, &by_time_key(created_at, &id), b"")?;
     for (k, v) in &record.labels {
         txn.index_insert(BY_LABEL, &label_key(k, v, created_at, &id), b"")?;
@@ -263,8 +264,8 @@ fn label_key(k: &str, v: &str, t: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
 
 fn exists(r: &impl StoreRead, id: &SessionId) -> Result<bool> {
     Ok(
-        r.index_get(RECORDS, id.as_str().as_bytes())?.is_some()
-            || r.root(&root_name(id))?.is_some(),
+        r.root(&root_name(id))?.is_some()
+            || r.index_get(RECORDS, id.as_str().as_bytes())?.is_some(),
     )
 }
 
@@ -366,11 +367,9 @@ fn version_remove(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result
     Ok(())
 }
 
-/// Writes a session's record (its strings through the string table).
-fn put_record(txn: &mut WriteTxn<'_>, rec: &SessionRecord) -> Result<()> {
-    let bytes = rec.encode(&mut |s| strings::intern(txn, s))?;
-    txn.index_insert(RECORDS, rec.id.as_str().as_bytes(), &bytes)?;
-    Ok(())
+/// A session's record as stored (its strings through the string table).
+fn encode_record(txn: &mut WriteTxn<'_>, rec: &SessionRecord) -> Result<Vec<u8>> {
+    rec.encode(&mut |s| strings::intern(txn, s))
 }
 
 /// A record without its closure details (enough for everything but showing them).
@@ -387,10 +386,15 @@ fn load_record_with(
     id: &SessionId,
     strings: &mut Strings,
 ) -> Result<Option<SessionRecord>> {
-    match r.index_get(RECORDS, id.as_str().as_bytes())? {
-        Some(v) => SessionRecord::decode(id.as_str(), &v, &mut |n| strings.resolve(r, n)).map(Some),
-        None => Ok(None),
-    }
+    // The record is the root's metadata; older stores kept it in `RECORDS`, root metadata empty.
+    let bytes = match r.root(&root_name(id))? {
+        Some(root) if !root.meta.is_empty() => root.meta,
+        _ => match r.index_get(RECORDS, id.as_str().as_bytes())? {
+            Some(v) => v,
+            None => return Ok(None),
+        },
+    };
+    SessionRecord::decode(id.as_str(), &bytes, &mut |n| strings.resolve(r, n)).map(Some)
 }
 
 /// The root tree and closure node a session's store root holds (through its session node).
@@ -676,7 +680,9 @@ pub(crate) fn delete_in(
         for (k, v) in &rec.labels {
             txn.index_remove(BY_LABEL, &label_key(k, v, rec.created_at, id))?;
         }
-        txn.index_remove(RECORDS, id.as_str().as_bytes())?;
+        if txn.index_remove(RECORDS, id.as_str().as_bytes())?.is_none() {
+            add_counter(txn, C_SESSIONS, -1)?;
+        }
         add_counter(txn, C_LOGICAL, -(rec.logical_bytes as i128))?;
         txn.unpin(&root_name(id))?;
     }
@@ -690,7 +696,19 @@ pub fn set_pinned(store: &Store, id: &SessionId, pinned: bool) -> Result<()> {
         load_record_bare(&txn, id)?.ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
     if rec.pinned != pinned {
         rec.pinned = pinned;
-        put_record(&mut txn, &rec)?;
+        let bytes = encode_record(&mut txn, &rec)?;
+        let key = id.as_str().as_bytes();
+        if txn.index_get(RECORDS, key)?.is_some() {
+            txn.index_insert(RECORDS, key, &bytes)?;
+        } else {
+            // Re-pinned with the new record: the session node's count goes down and up again
+            // within the transaction, and objects are swept only at commit.
+            let name = root_name(id);
+            let root = txn
+                .unpin(&name)?
+                .ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
+            txn.pin(&name, &root.id, &bytes)?;
+        }
         txn.commit()?;
     }
     Ok(())
@@ -768,7 +786,8 @@ fn tree_contains(
 pub fn stats(store: &Store) -> Result<SessionStats> {
     let st = store.stats()?;
     let r = store.read()?;
-    let sessions = r.index_len(RECORDS)?;
+    // Sessions recorded in their roots, plus any whose record an older build kept apart.
+    let sessions = u64_value(r.index_get(COUNTERS, C_SESSIONS)?) + r.index_len(RECORDS)?;
     let logical_bytes = u64_value(r.index_get(COUNTERS, C_LOGICAL)?);
     let unique_bytes = st.blob_raw_bytes;
     let edge = |reverse| -> Result<Option<DateTime<Utc>>> {

@@ -253,3 +253,51 @@ fn second_backup_of_stored_files_adds_no_objects() {
     let one = session::get(&fx.store, &sid("one")).unwrap();
     assert_eq!(created.record.root, one.root);
 }
+
+/// Records are kept in their session's root; stores written before that (the `v1` and `v2`
+/// fixtures) keep theirs in the `session.records` index, and both kinds must live side by side:
+/// listed, counted, pinned and deleted alike.
+#[test]
+fn records_kept_apart_by_older_builds_live_beside_new_ones() {
+    for v in ["v1", "v2"] {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("old.redb");
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../fixtures/stores/{v}.redb"));
+        std::fs::copy(&fixture, &copy).unwrap();
+        let store = cfgvault_store::Store::open(&copy, &Default::default()).unwrap();
+        let (first, second) = (sid(&format!("{v}-first")), sid(&format!("{v}-second")));
+        assert_eq!(session::stats(&store).unwrap().sessions, 2, "{v}");
+
+        let files = FileSet::from_memory([("workflows/react.yaml", b"x: 1\n".to_vec(), 0o644)]);
+        let mut new = NewSession::new(files.unwrap());
+        new.id = Some(sid("new"));
+        session::create(&store, new).unwrap();
+        assert_eq!(session::stats(&store).unwrap().sessions, 3, "{v}");
+        // The new record went into its root, not beside the old ones.
+        let apart = store.read().unwrap().index_len("session.records").unwrap();
+        assert_eq!(apart, 2, "{v}");
+        let listed = session::list(&store, &ListOptions::default()).unwrap();
+        assert_eq!(ids(&listed).len(), 3, "{v}");
+
+        for id in [&first, &sid("new")] {
+            session::set_pinned(&store, id, true).unwrap();
+            assert!(session::get(&store, id).unwrap().pinned, "{v} {id}");
+        }
+        assert!(!session::get(&store, &second).unwrap().pinned, "{v}");
+
+        session::delete(&store, std::slice::from_ref(&first)).unwrap();
+        assert_eq!(session::stats(&store).unwrap().sessions, 2, "{v}");
+        session::delete(&store, &[sid("new")]).unwrap();
+        assert_eq!(session::stats(&store).unwrap().sessions, 1, "{v}");
+        assert!(matches!(
+            session::get(&store, &first),
+            Err(Error::SessionNotFound { .. })
+        ));
+        assert_eq!(session::get(&store, &second).unwrap().id, second);
+        let v_out = store
+            .verify(&verify::Options::default(), &NoProgress)
+            .unwrap();
+        assert!(v_out.is_clean(), "{v}: {:?}", v_out.problems);
+    }
+}
