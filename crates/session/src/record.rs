@@ -76,8 +76,8 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
-    /// The compact binary record (docs/FORMAT.md, "Session record"); the id is the key and is
-    /// not repeated. The config root, workflow and strategy are written as the numbers `intern`
+    /// The compact binary record (docs/FORMAT.md, "Session record"), kept as the metadata of
+    /// the session's root; the id is in the root's name and is not repeated. The config root, workflow and strategy are written as the numbers `intern`
     /// gives them (the string table).
     pub(crate) fn encode(&self, intern: &mut dyn FnMut(&str) -> Result<u64>) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(96);
