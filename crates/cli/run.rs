@@ -663,6 +663,8 @@ fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
         "objects_removed": o.objects_removed, "bytes_freed": o.bytes_freed,
         "file_bytes_before": o.file_bytes_before, "file_bytes_after": o.file_bytes_after,
         "deltas_rewritten": o.rewritten, "tables_rebuilt": o.tables_rebuilt,
+        "recompressed": o.recompressed,
+        "recompressed_bytes_saved": o.recompressed_bytes_saved,
         "compacted": o.compacted, "compaction_skipped": o.compaction_skipped,
     });
     out.emit("gc", doc, || {

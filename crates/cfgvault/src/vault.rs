@@ -17,6 +17,9 @@ use crate::Error;
 pub struct Options {
     /// zstd level for new objects. Default: 3.
     pub zstd_level: i32,
+    /// zstd level at which `gc` re-encodes what was stored since the previous gc (kept only
+    /// where smaller); at or below `zstd_level`, nothing is re-encoded. Default: 19.
+    pub gc_zstd_level: i32,
     /// Largest single config file accepted. Default: 64 MiB.
     pub max_file_size: u64,
     /// Let several processes use the store at once (writers take turns). Default: `true`.
@@ -28,6 +31,7 @@ impl Default for Options {
         let s = StoreOptions::default();
         Options {
             zstd_level: s.zstd_level,
+            gc_zstd_level: s.gc_zstd_level,
             max_file_size: s.max_object_size,
             shared: s.shared,
         }
@@ -38,6 +42,7 @@ impl Options {
     fn store(&self) -> StoreOptions {
         let mut s = StoreOptions::default();
         s.zstd_level = self.zstd_level;
+        s.gc_zstd_level = self.gc_zstd_level;
         s.max_object_size = self.max_file_size;
         s.shared = self.shared;
         s

@@ -7,7 +7,9 @@ use std::path::Path;
 use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, Value};
 
 use crate::codec;
-use crate::store::{DbResult, IDS, INDEX_PREFIX, META, OBJECTS, ROOTS};
+use crate::store::{
+    DbResult, IDS, INDEX_PREFIX, K_NEXT_SEQ, K_RECOMPRESSED, META, OBJECTS, ROOTS, read_counter,
+};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// What a `gc` did.
@@ -20,6 +22,10 @@ pub struct Outcome {
     pub bytes_freed: u64,
     /// Delta objects re-encoded whole so that a base only deltas still held could go.
     pub rewritten: u64,
+    /// Objects stored since the previous gc that re-encoding at `gc_zstd_level` made smaller.
+    pub recompressed: u64,
+    /// Stored bytes that re-encoding saved.
+    pub recompressed_bytes_saved: u64,
     pub file_bytes_before: u64,
     pub file_bytes_after: u64,
     /// Tables copied in key order into fresh pages because theirs were sparse (keys inserted
@@ -79,6 +85,8 @@ impl Store {
             }
             txn.sweep_now()?;
         }
+        progress.start("recompress", None);
+        let (recompressed, recompressed_bytes_saved) = self.recompress_new(&mut txn, progress)?;
         let swept = txn.commit()?;
         progress.start("compact", None);
         // Rebuilding moves tables to new pages; it pays only when compaction can then return
@@ -104,6 +112,8 @@ impl Store {
             objects_removed: swept.objects_removed,
             bytes_freed: swept.bytes_freed,
             rewritten,
+            recompressed,
+            recompressed_bytes_saved,
             tables_rebuilt,
             file_bytes_before,
             file_bytes_after: self.stats()?.file_bytes,
@@ -154,6 +164,55 @@ impl Store {
 }
 
 impl Store {
+    /// Re-encodes, at `gc_zstd_level`, every object stored since the previous gc (frames at
+    /// or above the `recompressed_below` mark, which then moves to the next sequence number).
+    /// Returns how many objects got smaller and the bytes saved.
+    fn recompress_new(
+        &self,
+        txn: &mut crate::WriteTxn<'_>,
+        progress: &dyn Progress,
+    ) -> Result<(u64, u64), Error> {
+        let level = self.options().gc_zstd_level;
+        if level <= self.options().zstd_level {
+            return Ok((0, 0));
+        }
+        let path = self.path();
+        let (from, next) = {
+            let meta = txn.raw().open_table(META).db(path)?;
+            (
+                read_counter(&meta, K_RECOMPRESSED, path)?,
+                read_counter(&meta, K_NEXT_SEQ, path)?,
+            )
+        };
+        let mut todo: Vec<(u64, ObjectId)> = Vec::new();
+        {
+            let ids = txn.raw().open_table(IDS).db(path)?;
+            for item in ids.iter().db(path)? {
+                let (k, v) = item.db(path)?;
+                let (seq, _) = v.value();
+                if seq >= from {
+                    todo.push((seq, ObjectId::from_bytes(k.value())));
+                }
+            }
+        }
+        todo.sort_unstable();
+        let (mut count, mut saved) = (0, 0);
+        for (_, id) in todo {
+            if progress.should_cancel() {
+                return Err(Error::Cancelled);
+            }
+            let s = txn.recompress(&id, level)?;
+            count += u64::from(s > 0);
+            saved += s;
+        }
+        txn.raw()
+            .open_table(META)
+            .db(path)?
+            .insert(K_RECOMPRESSED, next.to_le_bytes().as_slice())
+            .db(path)?;
+        Ok((count, saved))
+    }
+
     /// Copies every sparse table into fresh pages in key order, in one transaction: the
     /// contents are unchanged, so a crash leaves the old layout or the new one. Returns how many
     /// tables were rebuilt.
