@@ -1465,6 +1465,14 @@ impl<'s> WriteTxn<'s> {
             t_load(&ids, &objects, id, self.store.options.max_object_size, path)?
         };
         let whole = codec::encode(kind, &bytes, self.store.options.zstd_level);
+        self.replace_frame(id, frame.len(), &whole)?;
+        self.decref(&base)
+    }
+
+    /// Puts `new` in place of the object's frame (same sequence number, so same id entry and
+    /// count), which was `old_len` bytes; the caller keeps links and counts right.
+    fn replace_frame(&mut self, id: &ObjectId, old_len: usize, new: &[u8]) -> Result<(), Error> {
+        let path = self.path();
         let seq = self
             .txn
             .open_table(IDS)
@@ -1476,10 +1484,10 @@ impl<'s> WriteTxn<'s> {
         self.txn
             .open_table(OBJECTS)
             .db(path)?
-            .insert(seq, whole.as_slice())
+            .insert(seq, new)
             .db(path)?;
-        self.delta.stored += whole.len() as i64 - frame.len() as i64;
-        self.decref(&base)
+        self.delta.stored += new.len() as i64 - old_len as i64;
+        Ok(())
     }
 
     /// Re-encodes the object at `id` at zstd `level` in the codec it has (whole, or a delta
@@ -1514,22 +1522,8 @@ impl<'s> WriteTxn<'s> {
             return Ok(0);
         }
         codec::decode_with(id, &new, max, base_bytes)?;
-        let seq = self
-            .txn
-            .open_table(IDS)
-            .db(path)?
-            .get(id.as_bytes())
-            .db(path)?
-            .map(|v| v.value().0)
-            .ok_or(Error::ObjectMissing { id: *id })?;
-        self.txn
-            .open_table(OBJECTS)
-            .db(path)?
-            .insert(seq, new.as_slice())
-            .db(path)?;
-        let saved = (frame.len() - new.len()) as u64;
-        self.delta.stored -= saved as i64;
-        Ok(saved)
+        self.replace_frame(id, frame.len(), &new)?;
+        Ok((frame.len() - new.len()) as u64)
     }
 
     pub(crate) fn raw(&mut self) -> &mut redb::WriteTransaction {
