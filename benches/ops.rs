@@ -6,7 +6,8 @@
 //! ```
 //!
 //! The store holds one `tree` session per snapshot (the history) plus one `comprehensive`
-//! session per workflow of the newest snapshot. The typical closure is `workflows/react.yaml`
+//! session per workflow of the newest snapshot, then gc (which packs every object, as in a
+//! store that is maintained). The typical closure is `workflows/react.yaml`
 //! of the newest snapshot. The floor is `Vault::delete(&[])`: one durable commit that changes
 //! one counter, the smallest write transaction the `cfgvault` API can make.
 //!
@@ -111,6 +112,8 @@ impl Fixture {
         }
         let closure_session = closure_session.expect("typical closure backed up");
         let closure_report = closure_report.unwrap();
+        // A maintained store: gc has packed what the history stored.
+        vault.gc(&NoProgress).unwrap();
         let changed = closure_report
             .files
             .iter()

@@ -663,8 +663,10 @@ fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
         "objects_removed": o.objects_removed, "bytes_freed": o.bytes_freed,
         "file_bytes_before": o.file_bytes_before, "file_bytes_after": o.file_bytes_after,
         "deltas_rewritten": o.rewritten, "tables_rebuilt": o.tables_rebuilt,
-        "recompressed": o.recompressed,
-        "recompressed_bytes_saved": o.recompressed_bytes_saved,
+        "packed": o.packed, "packs_written": o.packs_written,
+        "pack_bytes_saved": o.pack_bytes_saved,
+        // Kept for the cfgvault/1 contract: packs replaced per-object re-encoding.
+        "recompressed": 0, "recompressed_bytes_saved": 0,
         "compacted": o.compacted, "compaction_skipped": o.compaction_skipped,
     });
     out.emit("gc", doc, || {
@@ -675,6 +677,12 @@ fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
             human_size(o.file_bytes_before),
             human_size(o.file_bytes_after)
         );
+        if o.packs_written > 0 {
+            s.push_str(&format!(
+                "packed {} objects into {} pack(s)\n",
+                o.packed, o.packs_written
+            ));
+        }
         if let Some(why) = &o.compaction_skipped {
             s.push_str(&format!("compaction skipped: {why}\n"));
         }

@@ -22,6 +22,12 @@ fn a_store_of_schema_v2_opens_verifies_and_reads() {
     check("v2");
 }
 
+/// Its objects are in a pack (the fixture's writer ran gc).
+#[test]
+fn a_store_of_schema_v3_opens_verifies_and_reads() {
+    check("v3");
+}
+
 /// Opens a copy of `fixtures/stores/{v}.redb` (sessions `{v}-first` and `{v}-second`), verifies
 /// it, reads everything back, then writes to it.
 fn check(v: &str) {

@@ -24,14 +24,14 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    fn tag(self) -> u8 {
+    pub(crate) fn tag(self) -> u8 {
         match self {
             ObjectKind::Blob => 0,
             ObjectKind::Node => 1,
         }
     }
 
-    fn from_tag(tag: u8) -> Option<ObjectKind> {
+    pub(crate) fn from_tag(tag: u8) -> Option<ObjectKind> {
         match tag {
             0 => Some(ObjectKind::Blob),
             1 => Some(ObjectKind::Node),

@@ -59,6 +59,9 @@ pub enum Error {
     /// error). The store refuses writes from then on; `verify` names what it can still read.
     #[error("store '{path}' is damaged: {detail}")]
     Damaged { path: PathBuf, detail: String },
+    /// gc could not build a pack (compression failed, or the store ran out of pack numbers).
+    #[error("could not write a pack: {detail}")]
+    Pack { detail: String },
     /// The caller's progress handle asked to stop; nothing was committed.
     #[error("operation cancelled")]
     Cancelled,

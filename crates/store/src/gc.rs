@@ -1,15 +1,14 @@
 //! Garbage collection: sweep objects left without references, then compact the file.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, Value};
 
 use crate::codec;
-use crate::store::{
-    DbResult, IDS, INDEX_PREFIX, K_NEXT_SEQ, K_RECOMPRESSED, META, OBJECTS, ROOTS, read_counter,
-};
+use crate::pack::{self, Builder, Encoded, Loc, PACKS};
+use crate::store::{BaseCache, DbResult, IDS, INDEX_PREFIX, META, OBJECTS, ROOTS, t_load_cached};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// What a `gc` did.
@@ -22,10 +21,13 @@ pub struct Outcome {
     pub bytes_freed: u64,
     /// Delta objects re-encoded whole so that a base only deltas still held could go.
     pub rewritten: u64,
-    /// Objects stored since the previous gc that re-encoding at `gc_zstd_level` made smaller.
-    pub recompressed: u64,
-    /// Stored bytes that re-encoding saved.
-    pub recompressed_bytes_saved: u64,
+    /// Objects in the packs this gc wrote (0 when every object was already in a pack with no
+    /// removed members: gc then repacks nothing).
+    pub packed: u64,
+    /// Packs written.
+    pub packs_written: u64,
+    /// Stored bytes before packing minus after (negative when packing grew them).
+    pub pack_bytes_saved: i64,
     pub file_bytes_before: u64,
     pub file_bytes_after: u64,
     /// Tables copied in key order into fresh pages because theirs were sparse (keys inserted
@@ -85,8 +87,7 @@ impl Store {
             }
             txn.sweep_now()?;
         }
-        progress.start("recompress", None);
-        let (recompressed, recompressed_bytes_saved) = self.recompress_new(&mut txn, progress)?;
+        let (packed, packs_written, pack_bytes_saved) = self.pack(&mut txn, progress)?;
         let swept = txn.commit()?;
         progress.start("compact", None);
         // Rebuilding moves tables to new pages; it pays only when compaction can then return
@@ -112,8 +113,9 @@ impl Store {
             objects_removed: swept.objects_removed,
             bytes_freed: swept.bytes_freed,
             rewritten,
-            recompressed,
-            recompressed_bytes_saved,
+            packed,
+            packs_written,
+            pack_bytes_saved,
             tables_rebuilt,
             file_bytes_before,
             file_bytes_after: self.stats()?.file_bytes,
@@ -164,53 +166,154 @@ impl Store {
 }
 
 impl Store {
-    /// Re-encodes, at `gc_zstd_level`, every object stored since the previous gc (frames at
-    /// or above the `recompressed_below` mark, which then moves to the next sequence number).
-    /// Returns how many objects got smaller and the bytes saved.
-    fn recompress_new(
+    /// Moves every object into packs of at most `pack_bytes` uncompressed bytes, compressed
+    /// at `gc_zstd_level`, in the caller's transaction: loose frames and the old packs are
+    /// replaced by new packs, and each object's `ids` entry points at its new place (its count
+    /// unchanged). A delta's base loses the delta's reference (a pack member is whole). Does
+    /// nothing when no object is loose and no pack holds a removed member. Returns the objects
+    /// packed, the packs written and the stored bytes saved.
+    fn pack(
         &self,
         txn: &mut crate::WriteTxn<'_>,
         progress: &dyn Progress,
-    ) -> Result<(u64, u64), Error> {
-        let level = self.options().gc_zstd_level;
-        if level <= self.options().zstd_level {
-            return Ok((0, 0));
+    ) -> Result<(u64, u64, i64), Error> {
+        let limit = usize::try_from(self.options().pack_bytes).unwrap_or(usize::MAX);
+        if limit == 0 {
+            return Ok((0, 0, 0));
         }
         let path = self.path();
-        let (from, next) = {
-            let meta = txn.raw().open_table(META).db(path)?;
-            (
-                read_counter(&meta, K_RECOMPRESSED, path)?,
-                read_counter(&meta, K_NEXT_SEQ, path)?,
-            )
-        };
-        let mut todo: Vec<(u64, ObjectId)> = Vec::new();
+        let mut loose: Vec<(u64, ObjectId)> = Vec::new();
+        let mut packed: Vec<(u64, u32, ObjectId)> = Vec::new();
         {
             let ids = txn.raw().open_table(IDS).db(path)?;
             for item in ids.iter().db(path)? {
                 let (k, v) = item.db(path)?;
-                let (seq, _) = v.value();
-                if seq >= from {
-                    todo.push((seq, ObjectId::from_bytes(k.value())));
+                let id = ObjectId::from_bytes(k.value());
+                match Loc::from_raw(v.value().0) {
+                    Loc::Loose(seq) => loose.push((seq, id)),
+                    Loc::Packed { pack, member } => packed.push((pack, member, id)),
                 }
             }
         }
-        todo.sort_unstable();
-        let (mut count, mut saved) = (0, 0);
-        for (_, id) in todo {
+        // The packs there are now: every chunk's key, and each pack's declared member count.
+        let mut old_chunks: Vec<((u64, u32), u64)> = Vec::new();
+        let mut declared: BTreeMap<u64, u64> = BTreeMap::new();
+        {
+            let t = txn.raw();
+            if t.list_tables().db(path)?.any(|h| h.name() == PACKS.name()) {
+                let packs = t.open_table(PACKS).db(path)?;
+                for item in packs.iter().db(path)? {
+                    let (k, v) = item.db(path)?;
+                    let key = k.value();
+                    if key.1 == 0 {
+                        let members = pack::parse_header(v.value()).map_or(u64::MAX, |h| h.members);
+                        declared.insert(key.0, members);
+                    }
+                    old_chunks.push((key, v.value().len() as u64));
+                }
+            }
+        }
+        let mut live: BTreeMap<u64, u64> = BTreeMap::new();
+        for (p, _, _) in &packed {
+            *live.entry(*p).or_default() += 1;
+        }
+        let holes = declared.iter().any(|(p, n)| live.get(p) != Some(n))
+            || live.keys().any(|p| !declared.contains_key(p));
+        if loose.is_empty() && !holes {
+            return Ok((0, 0, 0));
+        }
+        // Packed objects first, in their packs' order, then loose ones in the order they came:
+        // a new pack keeps what was close together close together.
+        packed.sort_unstable();
+        loose.sort_unstable();
+        let order: Vec<ObjectId> = packed
+            .iter()
+            .map(|(_, _, id)| *id)
+            .chain(loose.iter().map(|(_, id)| *id))
+            .collect();
+        progress.start("pack", Some(order.len() as u64));
+        let level = self.options().gc_zstd_level;
+        let mut built: Vec<Encoded> = Vec::new();
+        let mut builder = Builder::default();
+        let mut bases = BaseCache::default();
+        for id in &order {
             if progress.should_cancel() {
                 return Err(Error::Cancelled);
             }
-            let s = txn.recompress(&id, level)?;
-            count += u64::from(s > 0);
-            saved += s;
+            let (kind, bytes) = txn.with_src(|src| t_load_cached(src, id, Some(&mut bases)))?;
+            if !builder.is_empty() && (builder.raw_len() + bytes.len() > limit || builder.is_full())
+            {
+                built.push(std::mem::take(&mut builder).finish(level)?);
+            }
+            builder.push(*id, kind, &bytes);
+            // Later deltas are mostly against what came before them.
+            bases.put(*id, kind, std::sync::Arc::new(bytes));
+            progress.inc(1);
         }
-        txn.raw()
-            .open_table(META)
-            .db(path)?
-            .insert(K_RECOMPRESSED, next.to_le_bytes().as_slice())
-            .db(path)?;
-        Ok((count, saved))
+        if !builder.is_empty() {
+            built.push(builder.finish(level)?);
+        }
+        drop(bases);
+        let mut moved: Vec<(ObjectId, u64)> = Vec::with_capacity(order.len());
+        let mut added = 0u64;
+        let packs_written = built.len() as u64;
+        for e in built {
+            let number = txn.take_seq()?;
+            {
+                let mut t = txn.raw().open_table(PACKS).db(path)?;
+                for (i, chunk) in e.chunks.iter().enumerate() {
+                    let i = u32::try_from(i).map_err(|_| Error::Pack {
+                        detail: "too many chunks".into(),
+                    })?;
+                    t.insert((number, i), chunk.as_slice()).db(path)?;
+                }
+            }
+            for (i, id) in e.ids.iter().enumerate() {
+                moved.push((*id, Encoded::loc(number, i)?));
+            }
+            added += e.stored;
+        }
+        let mut freed = 0u64;
+        let mut released: Vec<ObjectId> = Vec::new();
+        {
+            let t = txn.raw();
+            let mut ids = t.open_table(IDS).db(path)?;
+            for (id, loc) in &moved {
+                let (_, n) = ids
+                    .get(id.as_bytes())
+                    .db(path)?
+                    .ok_or(Error::ObjectMissing { id: *id })?
+                    .value();
+                ids.insert(id.as_bytes(), (*loc, n)).db(path)?;
+            }
+            let mut objects = t.open_table(OBJECTS).db(path)?;
+            for (seq, id) in &loose {
+                let frame = objects
+                    .remove(*seq)
+                    .db(path)?
+                    .ok_or_else(|| Error::Corrupt {
+                        id: *id,
+                        detail: format!("its frame {seq} is missing"),
+                    })?;
+                freed += frame.value().len() as u64;
+                released.extend(codec::header(id, frame.value())?.base());
+            }
+            let mut packs = t.open_table(PACKS).db(path)?;
+            for (key, len) in &old_chunks {
+                packs.remove(*key).db(path)?;
+                freed += len;
+            }
+        }
+        txn.add_stored(added as i64 - freed as i64);
+        for base in released {
+            txn.decref(&base)?;
+        }
+        txn.sweep_now()?;
+        Ok((
+            moved.len() as u64,
+            packs_written,
+            freed as i64 - added as i64,
+        ))
     }
 
     /// Copies every sparse table into fresh pages in key order, in one transaction: the
@@ -240,6 +343,8 @@ impl Store {
                 rebuild_table(t, OBJECTS, path)?
             } else if name == IDS.name() {
                 rebuild_table(t, IDS, path)?
+            } else if name == PACKS.name() {
+                rebuild_table(t, PACKS, path)?
             } else if name.starts_with(INDEX_PREFIX) {
                 rebuild_table(t, TableDefinition::<&[u8], &[u8]>::new(&name), path)?
             } else {

@@ -37,6 +37,7 @@ mod codec;
 mod error;
 pub mod gc;
 mod id;
+mod pack;
 mod progress;
 mod store;
 pub mod verify;

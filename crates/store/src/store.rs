@@ -5,17 +5,18 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError,
 };
 
 use crate::codec::{self, ObjectKind};
+use crate::pack::{self, Loc, PACKS, Pack, PackCache};
 use crate::{Error, ObjectId};
 
 /// The schema version this build writes and the newest it reads. See docs/FORMAT.md.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 const MAGIC: &[u8] = b"cfgvault-store";
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -33,8 +34,6 @@ pub(crate) const K_RAW: &str = "count.raw_bytes";
 pub(crate) const K_STORED: &str = "count.stored_bytes";
 pub(crate) const K_BLOB_RAW: &str = "count.blob_raw_bytes";
 pub(crate) const K_NEXT_SEQ: &str = "next_seq";
-/// Frames below this sequence number were re-encoded by `gc` at `gc_zstd_level`.
-pub(crate) const K_RECOMPRESSED: &str = "recompressed_below";
 
 /// How a store is opened. Construct with `StoreOptions::default()` and set fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +41,14 @@ pub(crate) const K_RECOMPRESSED: &str = "recompressed_below";
 pub struct StoreOptions {
     /// zstd level for new objects. Default: 3.
     pub zstd_level: i32,
-    /// zstd level at which `gc` re-encodes the objects stored since the previous gc (each
-    /// object once; a new frame is kept only when smaller). Backups stay fast, gc compresses
-    /// hard, as `git gc` does. At or below `zstd_level`, gc re-encodes nothing. Default: 19.
+    /// zstd level at which `gc` compresses packs. Backups stay fast, gc compresses hard, as
+    /// `git gc` does. Default: 19.
     pub gc_zstd_level: i32,
+    /// Most uncompressed bytes `gc` puts in one pack (an object larger than this gets a pack of
+    /// its own). Larger packs compress better; reading any member of a pack decodes the whole
+    /// pack once (decoded packs are cached, up to 4 of them). 0 leaves every object in a frame
+    /// of its own. Default: 4 MiB.
+    pub pack_bytes: u64,
     /// Largest object `put` accepts, and the most a stored frame may claim to decode to.
     /// Default: 64 MiB.
     pub max_object_size: u64,
@@ -65,6 +68,7 @@ impl Default for StoreOptions {
         StoreOptions {
             zstd_level: 3,
             gc_zstd_level: 19,
+            pack_bytes: 4 << 20,
             max_object_size: 64 << 20,
             cache_size: 64 << 20,
             max_delta_depth: 16,
@@ -98,7 +102,8 @@ pub struct CommitOutcome {
     pub objects_removed: u64,
     /// Stored (compressed) bytes of objects added.
     pub bytes_added: u64,
-    /// Stored bytes of objects removed.
+    /// Stored bytes of objects removed. For a packed object, its share of its pack (in
+    /// proportion to its size), which the store file gives back when `gc` next repacks.
     pub bytes_freed: u64,
 }
 
@@ -131,6 +136,8 @@ pub struct Store {
     /// The schema version of the file as last read or written; a store of an older schema is
     /// marked with this build's by its first commit (older builds then refuse it cleanly).
     schema: std::sync::atomic::AtomicU32,
+    /// Packs decoded lately (reading one member decodes its whole pack).
+    pub(crate) packs: PackCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -263,6 +270,7 @@ impl Store {
                 size_probe: None,
                 damaged: Default::default(),
                 schema: Default::default(),
+                packs: PackCache::default(),
             };
             store.check_schema()?;
             Ok(store)
@@ -347,6 +355,7 @@ impl Store {
             size_probe: Some(size_probe),
             damaged: Default::default(),
             schema: Default::default(),
+            packs: PackCache::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -687,35 +696,125 @@ fn index_table_name(space: &str) -> Result<String, Error> {
 // Shared table readers: redb's `ReadableTable` is implemented by write-transaction tables and
 // read-only tables alike.
 
-/// The frame of `id`, copied out.
-pub(crate) fn t_frame(
+/// Gives decoded pack `pack`; the id is the object being read, named in errors.
+pub(crate) type PackReader<'a> = dyn Fn(u64, &ObjectId) -> Result<Arc<Pack>, Error> + 'a;
+
+/// What a read of objects needs: the `ids` and `objects` tables, a way to get a decoded pack
+/// (through the store's cache), the size limit and the path for errors.
+pub(crate) struct Src<'a, I, O> {
+    pub ids: &'a I,
+    pub objects: &'a O,
+    pub packs: &'a PackReader<'a>,
+    pub max: u64,
+    pub path: &'a Path,
+}
+
+/// An object as stored: a frame of its own, or a member of a pack.
+pub(crate) enum Stored {
+    Frame(Vec<u8>),
+    Member { pack: Arc<Pack>, member: u32 },
+}
+
+/// What an object's stored form says about it without decoding it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Info {
+    pub kind: ObjectKind,
+    pub raw_len: u64,
+    pub base: Option<ObjectId>,
+    pub depth: u64,
+    /// Its frame's bytes; for a pack member, its share of the pack's.
+    pub stored: u64,
+}
+
+impl Stored {
+    pub(crate) fn info(&self, id: &ObjectId) -> Result<Info, Error> {
+        match self {
+            Stored::Frame(frame) => {
+                let h = codec::header(id, frame)?;
+                Ok(Info {
+                    kind: h.kind,
+                    raw_len: h.raw_len,
+                    base: h.base(),
+                    depth: h.depth(),
+                    stored: frame.len() as u64,
+                })
+            }
+            Stored::Member { pack, member } => {
+                let (kind, bytes) = member_of(pack, *member, id)?;
+                Ok(Info {
+                    kind,
+                    raw_len: bytes.len() as u64,
+                    base: None,
+                    depth: 0,
+                    stored: pack.stored_share(bytes.len() as u64),
+                })
+            }
+        }
+    }
+}
+
+fn member_of<'p>(
+    pack: &'p Pack,
+    member: u32,
+    id: &ObjectId,
+) -> Result<(ObjectKind, &'p [u8]), Error> {
+    pack.member(member).ok_or_else(|| Error::Corrupt {
+        id: *id,
+        detail: format!("its pack has no member {member}"),
+    })
+}
+
+/// `id`'s location and reference count.
+pub(crate) fn t_entry(
     ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
-    objects: &impl ReadableTable<u64, &'static [u8]>,
     id: &ObjectId,
     path: &Path,
-) -> Result<Vec<u8>, Error> {
-    let (seq, _) = ids
+) -> Result<(Loc, u64), Error> {
+    let (loc, n) = ids
         .get(id.as_bytes())
         .db(path)?
         .ok_or(Error::ObjectMissing { id: *id })?
         .value();
-    let frame = objects.get(seq).db(path)?.ok_or_else(|| Error::Corrupt {
-        id: *id,
-        detail: format!("its frame {seq} is missing"),
-    })?;
-    Ok(frame.value().to_vec())
+    Ok((Loc::from_raw(loc), n))
 }
 
-/// Decodes `id`, following its delta chain down to a whole frame and back up, checking every
-/// level's hash. The chain is bounded by `MAX_DEPTH_LIMIT` and its depths must descend.
-pub(crate) fn t_load(
-    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
-    objects: &impl ReadableTable<u64, &'static [u8]>,
+/// `id` as stored (its frame copied out, or its pack).
+pub(crate) fn t_stored<I, O>(src: &Src<'_, I, O>, id: &ObjectId) -> Result<Stored, Error>
+where
+    I: ReadableTable<[u8; 32], (u64, u64)>,
+    O: ReadableTable<u64, &'static [u8]>,
+{
+    match t_entry(src.ids, id, src.path)?.0 {
+        Loc::Loose(seq) => {
+            let frame = src
+                .objects
+                .get(seq)
+                .db(src.path)?
+                .ok_or_else(|| Error::Corrupt {
+                    id: *id,
+                    detail: format!("its frame {seq} is missing"),
+                })?;
+            Ok(Stored::Frame(frame.value().to_vec()))
+        }
+        Loc::Packed { pack, member } => Ok(Stored::Member {
+            pack: (src.packs)(pack, id)?,
+            member,
+        }),
+    }
+}
+
+/// Decodes `id`, following its delta chain down to a whole frame (or a pack member) and back
+/// up, checking every level's hash. The chain is bounded by `MAX_DEPTH_LIMIT` and its depths
+/// must descend.
+pub(crate) fn t_load<I, O>(
+    src: &Src<'_, I, O>,
     id: &ObjectId,
-    max: u64,
-    path: &Path,
-) -> Result<(ObjectKind, Vec<u8>), Error> {
-    t_load_cached(ids, objects, id, max, path, None)
+) -> Result<(ObjectKind, Vec<u8>), Error>
+where
+    I: ReadableTable<[u8; 32], (u64, u64)>,
+    O: ReadableTable<u64, &'static [u8]>,
+{
+    t_load_cached(src, id, None)
 }
 
 /// Decoded bases kept while walking many objects (verify): a delta chain's lower levels are
@@ -744,14 +843,15 @@ impl BaseCache {
 }
 
 /// [`t_load`], reading and filling `cache` with the bases it decodes on the way.
-pub(crate) fn t_load_cached(
-    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
-    objects: &impl ReadableTable<u64, &'static [u8]>,
+pub(crate) fn t_load_cached<I, O>(
+    src: &Src<'_, I, O>,
     id: &ObjectId,
-    max: u64,
-    path: &Path,
     mut cache: Option<&mut BaseCache>,
-) -> Result<(ObjectKind, Vec<u8>), Error> {
+) -> Result<(ObjectKind, Vec<u8>), Error>
+where
+    I: ReadableTable<[u8; 32], (u64, u64)>,
+    O: ReadableTable<u64, &'static [u8]>,
+{
     let mut chain: Vec<(ObjectId, Vec<u8>)> = Vec::new();
     let mut cur = *id;
     let mut want_depth: Option<u64> = None;
@@ -763,7 +863,22 @@ pub(crate) fn t_load_cached(
             start = Some(hit);
             break;
         }
-        let frame = t_frame(ids, objects, &cur, path)?;
+        let frame = match t_stored(src, &cur)? {
+            Stored::Frame(frame) => frame,
+            Stored::Member { pack, member } => {
+                // A pack member is whole: the bottom of any chain.
+                let (kind, bytes) = member_of(&pack, member, &cur)?;
+                let actual = kind.id_of(bytes);
+                if actual != cur {
+                    return Err(Error::Corrupt {
+                        id: cur,
+                        detail: format!("its pack member hashes to {actual}"),
+                    });
+                }
+                start = Some((kind, std::sync::Arc::new(bytes.to_vec())));
+                break;
+            }
+        };
         let h = codec::header(&cur, &frame)?;
         // Depths must strictly descend along a chain (a base re-encoded whole by gc sits lower
         // than its dependents claim), which bounds every read by the top frame's depth.
@@ -786,7 +901,7 @@ pub(crate) fn t_load_cached(
     let mut bytes: Option<(ObjectKind, std::sync::Arc<Vec<u8>>)> = start;
     while let Some((cid, frame)) = chain.pop() {
         let base = bytes.as_ref().map(|(_, b)| b.as_slice());
-        let (kind, decoded) = codec::decode_with(&cid, &frame, max, base)?;
+        let (kind, decoded) = codec::decode_with(&cid, &frame, src.max, base)?;
         let decoded = std::sync::Arc::new(decoded);
         // Keep what others may be based on (everything below the top of this chain).
         if cid != *id
@@ -804,18 +919,15 @@ pub(crate) fn t_load_cached(
 }
 
 /// Everything `id` holds a reference to: a node's links, then a delta frame's base.
-pub(crate) fn t_refs(
-    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
-    objects: &impl ReadableTable<u64, &'static [u8]>,
-    id: &ObjectId,
-    max: u64,
-    path: &Path,
-) -> Result<Vec<ObjectId>, Error> {
-    let frame = t_frame(ids, objects, id, path)?;
-    let h = codec::header(id, &frame)?;
+pub(crate) fn t_refs<I, O>(src: &Src<'_, I, O>, id: &ObjectId) -> Result<Vec<ObjectId>, Error>
+where
+    I: ReadableTable<[u8; 32], (u64, u64)>,
+    O: ReadableTable<u64, &'static [u8]>,
+{
+    let info = t_stored(src, id)?.info(id)?;
     let mut refs = Vec::new();
-    if h.kind == ObjectKind::Node {
-        let (_, bytes) = t_load(ids, objects, id, max, path)?;
+    if info.kind == ObjectKind::Node {
+        let (_, bytes) = t_load(src, id)?;
         refs = codec::split_node(&bytes)
             .map(|(links, _)| links)
             .ok_or_else(|| Error::Corrupt {
@@ -823,8 +935,29 @@ pub(crate) fn t_refs(
                 detail: "malformed node links".into(),
             })?;
     }
-    refs.extend(h.base());
+    refs.extend(info.base);
     Ok(refs)
+}
+
+/// Reads pack `pack` from a transaction's `packs` table, through `cache`.
+pub(crate) fn read_pack<T>(
+    open: impl FnOnce() -> Result<T, TableError>,
+    pack: u64,
+    cache: &PackCache,
+    id: &ObjectId,
+    path: &Path,
+) -> Result<Arc<Pack>, Error>
+where
+    T: ReadableTable<(u64, u32), &'static [u8]>,
+{
+    match open() {
+        Ok(t) => pack::load(&t, pack, cache, id, path),
+        Err(TableError::TableDoesNotExist(_)) => Err(Error::Corrupt {
+            id: *id,
+            detail: format!("pack {pack}: missing"),
+        }),
+        Err(e) => Err(e).db(path),
+    }
 }
 
 fn t_roots(
@@ -888,13 +1021,42 @@ impl ReadTxn<'_> {
 
     #[cfg(test)]
     pub(crate) fn frame_for_tests(&self, id: &ObjectId) -> Vec<u8> {
-        self.frame(id).unwrap_or_default()
+        match self.with_src(|src| t_stored(src, id)) {
+            Ok(Stored::Frame(f)) => f,
+            _ => Vec::new(),
+        }
     }
 
-    fn frame(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        let ids = self.txn.open_table(IDS).db(self.path())?;
-        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_frame(&ids, &objects, id, self.path())
+    /// Runs `f` with this snapshot's tables.
+    pub(crate) fn with_src<T>(
+        &self,
+        f: impl FnOnce(
+            &Src<
+                '_,
+                redb::ReadOnlyTable<[u8; 32], (u64, u64)>,
+                redb::ReadOnlyTable<u64, &'static [u8]>,
+            >,
+        ) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let path = self.path();
+        let ids = self.txn.open_table(IDS).db(path)?;
+        let objects = self.txn.open_table(OBJECTS).db(path)?;
+        let packs = |pack: u64, id: &ObjectId| {
+            read_pack(
+                || self.txn.open_table(PACKS),
+                pack,
+                &self.store.packs,
+                id,
+                path,
+            )
+        };
+        f(&Src {
+            ids: &ids,
+            objects: &objects,
+            packs: &packs,
+            max: self.store.options.max_object_size,
+            path,
+        })
     }
 }
 
@@ -906,22 +1068,13 @@ macro_rules! impl_store_read {
     ($t:ty) => {
         impl StoreRead for $t {
             fn stored_size(&self, id: &ObjectId) -> Result<u64, Error> {
-                self.store.guarded(|| Ok(self.frame(id)?.len() as u64))
+                self.store
+                    .guarded(|| self.with_src(|src| Ok(t_stored(src, id)?.info(id)?.stored)))
             }
 
             fn get(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-                self.store.guarded(|| {
-                    let ids = self.txn.open_table(IDS).db(self.path())?;
-                    let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-                    t_load(
-                        &ids,
-                        &objects,
-                        id,
-                        self.store.options.max_object_size,
-                        self.path(),
-                    )
-                    .map(|(_, b)| b)
-                })
+                self.store
+                    .guarded(|| self.with_src(|src| t_load(src, id).map(|(_, b)| b)))
             }
 
             fn contains(&self, id: &ObjectId) -> Result<bool, Error> {
@@ -930,7 +1083,7 @@ macro_rules! impl_store_read {
 
             fn raw_size(&self, id: &ObjectId) -> Result<u64, Error> {
                 self.store
-                    .guarded(|| Ok(codec::header(id, &self.frame(id)?)?.raw_len))
+                    .guarded(|| self.with_src(|src| Ok(t_stored(src, id)?.info(id)?.raw_len)))
             }
 
             fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
@@ -941,17 +1094,7 @@ macro_rules! impl_store_read {
             }
 
             fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
-                self.store.guarded(|| {
-                    let ids = self.txn.open_table(IDS).db(self.path())?;
-                    let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-                    t_refs(
-                        &ids,
-                        &objects,
-                        id,
-                        self.store.options.max_object_size,
-                        self.path(),
-                    )
-                })
+                self.store.guarded(|| self.with_src(|src| t_refs(src, id)))
             }
 
             fn root(&self, name: &str) -> Result<Option<Root>, Error> {
@@ -1175,7 +1318,7 @@ impl<'s> WriteTxn<'s> {
     }
 
     /// The next frame sequence number (read once per transaction, written at commit).
-    fn take_seq(&mut self) -> Result<u64, Error> {
+    pub(crate) fn take_seq(&mut self) -> Result<u64, Error> {
         let seq = match self.next_seq {
             Some(s) => s,
             None => {
@@ -1187,10 +1330,36 @@ impl<'s> WriteTxn<'s> {
         Ok(seq)
     }
 
-    fn frame(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        let ids = self.txn.open_table(IDS).db(self.path())?;
-        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-        t_frame(&ids, &objects, id, self.path())
+    /// Runs `f` with this transaction's tables (as they are now, uncommitted changes included).
+    pub(crate) fn with_src<T>(
+        &self,
+        f: impl FnOnce(
+            &Src<'_, redb::Table<'_, [u8; 32], (u64, u64)>, redb::Table<'_, u64, &'static [u8]>>,
+        ) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let path = self.path();
+        let ids = self.txn.open_table(IDS).db(path)?;
+        let objects = self.txn.open_table(OBJECTS).db(path)?;
+        let packs = |pack: u64, id: &ObjectId| {
+            read_pack(
+                || self.txn.open_table(PACKS),
+                pack,
+                &self.store.packs,
+                id,
+                path,
+            )
+        };
+        f(&Src {
+            ids: &ids,
+            objects: &objects,
+            packs: &packs,
+            max: self.store.options.max_object_size,
+            path,
+        })
+    }
+
+    fn info(&self, id: &ObjectId) -> Result<Info, Error> {
+        self.with_src(|src| t_stored(src, id)?.info(id))
     }
 
     /// `data` encoded as a delta, with the base it was encoded against: `base` itself when its
@@ -1207,24 +1376,16 @@ impl<'s> WriteTxn<'s> {
             return Ok(None);
         }
         let mut base = *base;
-        let mut header = codec::header(&base, &self.frame(&base)?)?;
-        if header.depth() + 1 > max_depth {
+        let mut info = self.info(&base)?;
+        if info.depth + 1 > max_depth {
             // Descend to the chain's whole frame; depths strictly descend, so this ends.
-            while let Some(below) = header.base() {
+            while let Some(below) = info.base {
                 base = below;
-                header = codec::header(&base, &self.frame(&base)?)?;
+                info = self.info(&base)?;
             }
         }
-        let depth = header.depth() + 1;
-        let ids = self.txn.open_table(IDS).db(self.path())?;
-        let objects = self.txn.open_table(OBJECTS).db(self.path())?;
-        let (_, base_bytes) = t_load(
-            &ids,
-            &objects,
-            &base,
-            self.store.options.max_object_size,
-            self.path(),
-        )?;
+        let depth = info.depth + 1;
+        let (_, base_bytes) = self.with_src(|src| t_load(src, &base))?;
         Ok(codec::encode_delta(
             kind,
             data,
@@ -1290,7 +1451,7 @@ impl<'s> WriteTxn<'s> {
         Ok(())
     }
 
-    fn decref(&mut self, id: &ObjectId) -> Result<(), Error> {
+    pub(crate) fn decref(&mut self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path();
         let mut ids = self.txn.open_table(IDS).db(path)?;
         let entry = ids.get(id.as_bytes()).db(path)?.map(|v| v.value());
@@ -1406,12 +1567,14 @@ impl<'s> WriteTxn<'s> {
         Ok(())
     }
 
-    /// Removes an object (its id entry and frame), releasing what it linked to.
+    /// Removes an object (its id entry and frame), releasing what it linked to. A pack
+    /// member's bytes stay in its pack until `gc` next repacks.
     fn remove_object(&mut self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path();
         // Read what it references while its delta base still exists.
-        let refs = self.links(id)?;
-        let Some((seq, _)) = self
+        let (refs, info) =
+            self.with_src(|src| Ok((t_refs(src, id)?, t_stored(src, id)?.info(id)?)))?;
+        let Some((loc, _)) = self
             .txn
             .open_table(IDS)
             .db(path)?
@@ -1421,29 +1584,31 @@ impl<'s> WriteTxn<'s> {
         else {
             return Ok(());
         };
-        let frame = self
-            .txn
-            .open_table(OBJECTS)
-            .db(path)?
-            .remove(seq)
-            .db(path)?
-            .map(|v| v.value().to_vec());
-        let Some(frame) = frame else {
-            return Err(Error::Corrupt {
-                id: *id,
-                detail: format!("its frame {seq} is missing"),
-            });
+        let stored = match Loc::from_raw(loc) {
+            Loc::Loose(seq) => {
+                let frame = self
+                    .txn
+                    .open_table(OBJECTS)
+                    .db(path)?
+                    .remove(seq)
+                    .db(path)?
+                    .map(|v| v.value().len() as u64);
+                frame.ok_or_else(|| Error::Corrupt {
+                    id: *id,
+                    detail: format!("its frame {seq} is missing"),
+                })?
+            }
+            Loc::Packed { .. } => 0,
         };
-        let h = codec::header(id, &frame)?;
-        let stored = frame.len() as u64;
         self.delta.objects -= 1;
-        self.delta.raw -= h.raw_len as i64;
-        if h.kind == ObjectKind::Blob {
-            self.delta.blob_raw -= h.raw_len as i64;
+        self.delta.raw -= info.raw_len as i64;
+        if info.kind == ObjectKind::Blob {
+            self.delta.blob_raw -= info.raw_len as i64;
         }
         self.delta.stored -= stored as i64;
         self.outcome.objects_removed += 1;
-        self.outcome.bytes_freed += stored;
+        // A pack member frees its share of the pack, given back when gc repacks.
+        self.outcome.bytes_freed += info.stored;
         for r in refs {
             self.decref(&r)?;
         }
@@ -1454,80 +1619,36 @@ impl<'s> WriteTxn<'s> {
     /// `gc` to free bases that only deltas still hold.
     pub(crate) fn rewrite_whole(&mut self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path();
-        let frame = self.frame(id)?;
-        let h = codec::header(id, &frame)?;
-        let Some(base) = h.base() else {
+        let info = self.info(id)?;
+        let Some(base) = info.base else {
             return Ok(());
         };
-        let (kind, bytes) = {
-            let ids = self.txn.open_table(IDS).db(path)?;
-            let objects = self.txn.open_table(OBJECTS).db(path)?;
-            t_load(&ids, &objects, id, self.store.options.max_object_size, path)?
-        };
+        let (kind, bytes) = self.with_src(|src| t_load(src, id))?;
         let whole = codec::encode(kind, &bytes, self.store.options.zstd_level);
-        self.replace_frame(id, frame.len(), &whole)?;
-        self.decref(&base)
-    }
-
-    /// Puts `new` in place of the object's frame (same sequence number, so same id entry and
-    /// count), which was `old_len` bytes; the caller keeps links and counts right.
-    fn replace_frame(&mut self, id: &ObjectId, old_len: usize, new: &[u8]) -> Result<(), Error> {
-        let path = self.path();
-        let seq = self
-            .txn
-            .open_table(IDS)
-            .db(path)?
-            .get(id.as_bytes())
-            .db(path)?
-            .map(|v| v.value().0)
-            .ok_or(Error::ObjectMissing { id: *id })?;
+        // Only a loose frame can be a delta.
+        let Loc::Loose(seq) = t_entry(&self.txn.open_table(IDS).db(path)?, id, path)?.0 else {
+            return Ok(());
+        };
         self.txn
             .open_table(OBJECTS)
             .db(path)?
-            .insert(seq, new)
+            .insert(seq, whole.as_slice())
             .db(path)?;
-        self.delta.stored += new.len() as i64 - old_len as i64;
-        Ok(())
+        self.add_stored(whole.len() as i64 - info.stored as i64);
+        self.decref(&base)
     }
 
-    /// Re-encodes the object at `id` at zstd `level` in the codec it has (whole, or a delta
-    /// against the same base at the same depth, so links and chains are unchanged), keeping
-    /// the new frame only when it is smaller and decodes back to the object. Returns the bytes
-    /// saved. Used by `gc`.
-    pub(crate) fn recompress(&mut self, id: &ObjectId, level: i32) -> Result<u64, Error> {
-        let path = self.path();
-        let max = self.store.options.max_object_size;
-        let frame = self.frame(id)?;
-        let h = codec::header(id, &frame)?;
-        let base = match h.base() {
-            Some(base) => {
-                let ids = self.txn.open_table(IDS).db(path)?;
-                let objects = self.txn.open_table(OBJECTS).db(path)?;
-                Some((base, t_load(&ids, &objects, &base, max, path)?.1))
-            }
-            None => None,
-        };
-        let base_bytes = base.as_ref().map(|(_, b)| b.as_slice());
-        let (kind, bytes) = codec::decode_with(id, &frame, max, base_bytes)?;
-        let new = match &base {
-            None => codec::encode(kind, &bytes, level),
-            Some((base, base_bytes)) => {
-                match codec::encode_delta(kind, &bytes, level, base, base_bytes, h.depth()) {
-                    Some(f) => f,
-                    None => return Ok(0),
-                }
-            }
-        };
-        if new.len() >= frame.len() {
-            return Ok(0);
-        }
-        codec::decode_with(id, &new, max, base_bytes)?;
-        self.replace_frame(id, frame.len(), &new)?;
-        Ok((frame.len() - new.len()) as u64)
+    /// Adjusts the stored-bytes total by `d` at commit.
+    pub(crate) fn add_stored(&mut self, d: i64) {
+        self.delta.stored += d;
     }
 
     pub(crate) fn raw(&mut self) -> &mut redb::WriteTransaction {
         &mut self.txn
+    }
+
+    pub(crate) fn raw_ref(&self) -> &redb::WriteTransaction {
+        &self.txn
     }
 
     pub(crate) fn mark_zero(&mut self, id: ObjectId) {

@@ -6,8 +6,9 @@ use std::fmt;
 use redb::ReadableTable;
 
 use crate::codec;
+use crate::pack::{self, Loc, PACKS};
 use crate::store::{
-    BaseCache, DbResult, IDS, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS,
+    BaseCache, DbResult, IDS, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, Src,
     decode_root, read_counter, t_load_cached,
 };
 use crate::{Error, ObjectId, Progress, Store};
@@ -96,18 +97,49 @@ struct Scan {
     orphan_frames: Vec<u64>,
     /// (objects, raw bytes, stored bytes, blob raw bytes)
     totals: (u64, u64, u64, u64),
+    /// Raw size and whether it is a blob, of every object whose size could be read.
+    sizes: HashMap<ObjectId, (u64, bool)>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn scan(
+/// Every chunk of every pack: its key, its length, and the header of a first chunk.
+type Chunks = Vec<((u64, u32), u64, Option<pack::PackHeader>)>;
+
+/// The chunks of the `packs` table (none when it does not exist yet).
+fn chunks<T: ReadableTable<(u64, u32), &'static [u8]>>(
+    t: Result<T, redb::TableError>,
     path: &std::path::Path,
-    max: u64,
-    objects: &impl ReadableTable<u64, &'static [u8]>,
-    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
+) -> Result<Chunks, Error> {
+    let t = match t {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e).db(path),
+    };
+    let mut out = Vec::new();
+    for item in t.iter().db(path)? {
+        let (k, v) = item.db(path)?;
+        let key = k.value();
+        let header = if key.1 == 0 {
+            pack::parse_header(v.value())
+        } else {
+            None
+        };
+        out.push((key, v.value().len() as u64, header));
+    }
+    Ok(out)
+}
+
+fn scan<I, O>(
+    src: &Src<'_, I, O>,
     roots: &impl ReadableTable<&'static str, &'static [u8]>,
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    packs: &Chunks,
     progress: &dyn Progress,
-) -> Result<Scan, Error> {
+) -> Result<Scan, Error>
+where
+    I: ReadableTable<[u8; 32], (u64, u64)>,
+    O: ReadableTable<u64, &'static [u8]>,
+{
+    let (path, ids, objects) = (src.path, src.ids, src.objects);
     let mut s = Scan::default();
     let problem = |s: &mut Scan, kind, id, detail: String| {
         s.outcome.problems.push(Problem { kind, id, detail });
@@ -125,27 +157,33 @@ fn scan(
         }
         let (k, v) = item.db(path)?;
         let id = ObjectId::from_bytes(k.value());
-        let (seq, count) = v.value();
+        let (loc, count) = v.value();
         stored_counts.insert(id, count);
-        used_seqs.insert(seq);
         s.outcome.objects_checked += 1;
         s.totals.0 += 1;
-        let Some(frame) = objects.get(seq).db(path)? else {
-            problem(
-                &mut s,
-                ProblemKind::Missing,
-                Some(id),
-                format!("its frame {seq} is missing"),
-            );
-            continue;
+        // A loose object's frame (a pack's bytes are counted once, below).
+        let frame = match Loc::from_raw(loc) {
+            Loc::Loose(seq) => {
+                used_seqs.insert(seq);
+                let Some(frame) = objects.get(seq).db(path)? else {
+                    problem(
+                        &mut s,
+                        ProblemKind::Missing,
+                        Some(id),
+                        format!("its frame {seq} is missing"),
+                    );
+                    continue;
+                };
+                let frame = frame.value().to_vec();
+                s.totals.2 += frame.len() as u64;
+                Some(frame)
+            }
+            Loc::Packed { .. } => None,
         };
-        let frame = frame.value();
-        s.totals.2 += frame.len() as u64;
-        let base = codec::header(&id, frame).ok().and_then(|h| h.base());
+        let header = frame.as_ref().and_then(|f| codec::header(&id, f).ok());
+        let base = header.and_then(|h| h.base());
         let mut refs: Vec<ObjectId> = Vec::new();
-        // Objects that are bases of others get decoded as part of their dependents' chains;
-        // caching them makes the whole scan O(objects) decompressions, not O(objects × depth).
-        let loaded = t_load_cached(ids, objects, &id, max, path, Some(&mut bases));
+        let loaded = t_load_cached(src, &id, Some(&mut bases));
         if let Ok((kind, bytes)) = &loaded
             && base.is_none()
         {
@@ -155,9 +193,11 @@ fn scan(
             Ok((kind, bytes)) => {
                 s.outcome.bytes_checked += bytes.len() as u64;
                 s.totals.1 += bytes.len() as u64;
-                if kind == codec::ObjectKind::Blob {
+                let blob = kind == codec::ObjectKind::Blob;
+                if blob {
                     s.totals.3 += bytes.len() as u64;
                 }
+                s.sizes.insert(id, (bytes.len() as u64, blob));
                 if kind == codec::ObjectKind::Node {
                     match codec::split_node(&bytes) {
                         Some((l, _)) => refs = l,
@@ -171,12 +211,13 @@ fn scan(
                 }
             }
             Err(e @ (Error::Corrupt { .. } | Error::ObjectMissing { .. })) => {
-                // Count the size the header claims, if it is readable, so totals stay comparable.
-                if let Ok(h) = codec::header(&id, frame) {
+                if let Some(h) = header {
+                    let blob = h.kind == codec::ObjectKind::Blob;
                     s.totals.1 += h.raw_len;
-                    if h.kind == codec::ObjectKind::Blob {
+                    if blob {
                         s.totals.3 += h.raw_len;
                     }
+                    s.sizes.insert(id, (h.raw_len, blob));
                 }
                 let kind = match e {
                     Error::ObjectMissing { .. } => ProblemKind::Missing,
@@ -208,6 +249,35 @@ fn scan(
     }
 
     // 2. Walk from the roots, counting every link of every reachable object.
+    // Packs: complete (every chunk its header counts, no more), and counted in the totals.
+    let mut declared: HashMap<u64, u32> = HashMap::new();
+    let mut present: HashMap<u64, Vec<u32>> = HashMap::new();
+    for ((p, i), len, header) in packs {
+        s.totals.2 += len;
+        present.entry(*p).or_default().push(*i);
+        if let Some(h) = header {
+            declared.insert(*p, h.chunks);
+        }
+    }
+    let mut numbers: Vec<&u64> = present.keys().collect();
+    numbers.sort();
+    for p in numbers {
+        let have = &present[p];
+        let detail = match declared.get(p) {
+            None => "its first chunk is missing or unreadable".to_string(),
+            Some(&n) if have.len() != n as usize || have.iter().any(|&i| i >= n) => {
+                format!("has {} chunks, its header says {n}", have.len())
+            }
+            Some(_) => continue,
+        };
+        problem(
+            &mut s,
+            ProblemKind::Corrupt,
+            None,
+            format!("pack {p} {detail}"),
+        );
+    }
+
     progress.start("walk", None);
     let mut stack: Vec<ObjectId> = Vec::new();
     for item in roots.iter().db(path)? {
@@ -315,18 +385,15 @@ impl Store {
         progress: &dyn Progress,
     ) -> Result<Outcome, Error> {
         let path = self.path().to_path_buf();
-        let max = self.options().max_object_size;
         let r = self.read()?;
         let t = r.raw();
-        let s = scan(
-            &path,
-            max,
-            &t.open_table(OBJECTS).db(&path)?,
-            &t.open_table(IDS).db(&path)?,
-            &t.open_table(ROOTS).db(&path)?,
-            &t.open_table(META).db(&path)?,
-            progress,
-        )?;
+        let packs = chunks(t.open_table(PACKS), &path)?;
+        let (roots, meta) = (
+            t.open_table(ROOTS).db(&path)?,
+            t.open_table(META).db(&path)?,
+        );
+        let s = r.with_src(|src| scan(src, &roots, &meta, &packs, progress))?;
+        drop((roots, meta));
         drop(r);
         let repairable = s
             .outcome
@@ -341,20 +408,16 @@ impl Store {
 
     fn repair(&self, progress: &dyn Progress) -> Result<Outcome, Error> {
         let path = self.path().to_path_buf();
-        let max = self.options().max_object_size;
         let mut txn = self.write()?;
         // Scan again inside the write transaction, so the repair matches what it changes.
         let s = {
-            let t = txn.raw();
-            scan(
-                &path,
-                max,
-                &t.open_table(OBJECTS).db(&path)?,
-                &t.open_table(IDS).db(&path)?,
-                &t.open_table(ROOTS).db(&path)?,
-                &t.open_table(META).db(&path)?,
-                progress,
-            )?
+            let t = txn.raw_ref();
+            let packs = chunks(t.open_table(PACKS), &path)?;
+            let (roots, meta) = (
+                t.open_table(ROOTS).db(&path)?,
+                t.open_table(META).db(&path)?,
+            );
+            txn.with_src(|src| scan(src, &roots, &meta, &packs, progress))?
         };
         {
             let t = txn.raw();
@@ -365,18 +428,21 @@ impl Store {
             let (mut removed, mut removed_raw, mut removed_stored, mut removed_blob) =
                 (0u64, 0u64, 0u64, 0u64);
             for id in &s.unreachable {
-                let Some((seq, _)) = ids.remove(id.as_bytes()).db(&path)?.map(|v| v.value()) else {
+                let Some((loc, _)) = ids.remove(id.as_bytes()).db(&path)?.map(|v| v.value()) else {
                     continue;
                 };
                 removed += 1;
-                if let Some(v) = objects.remove(seq).db(&path)? {
-                    removed_stored += v.value().len() as u64;
-                    if let Ok(h) = codec::header(id, v.value()) {
-                        removed_raw += h.raw_len;
-                        if h.kind == codec::ObjectKind::Blob {
-                            removed_blob += h.raw_len;
-                        }
+                if let Some(&(raw, blob)) = s.sizes.get(id) {
+                    removed_raw += raw;
+                    if blob {
+                        removed_blob += raw;
                     }
+                }
+                // A pack member's bytes stay in its pack until gc repacks.
+                if let Loc::Loose(seq) = Loc::from_raw(loc)
+                    && let Some(v) = objects.remove(seq).db(&path)?
+                {
+                    removed_stored += v.value().len() as u64;
                 }
             }
             for seq in &s.orphan_frames {

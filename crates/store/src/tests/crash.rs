@@ -67,8 +67,9 @@ fn step(store: &Store, i: usize) -> Result<(), crate::Error> {
 
 const STEPS: usize = 6;
 
-/// A store whose `ids` table is sparse (objects put in hash order), then gc, which rebuilds it:
-/// a fault anywhere in the rebuild or the compaction leaves a store that reopens and verifies.
+/// A store whose `ids` table is sparse (objects put in hash order), then gc, which packs every
+/// object and rebuilds the table: a fault anywhere in the packing, the rebuild or the
+/// compaction leaves a store that reopens and verifies.
 fn gc_step(store: &Store, i: usize) -> Result<(), crate::Error> {
     if i < 2 {
         let mut t = store.write()?;
@@ -82,8 +83,8 @@ fn gc_step(store: &Store, i: usize) -> Result<(), crate::Error> {
     }
     let out = store.gc(&crate::NoProgress)?;
     assert!(
-        out.tables_rebuilt > 0,
-        "the workload must exercise the rebuild: {out:?}"
+        out.tables_rebuilt > 0 && out.packed > 0,
+        "the workload must exercise packing and the rebuild: {out:?}"
     );
     match out.compaction_skipped {
         Some(why) => panic!("compaction skipped: {why}"),

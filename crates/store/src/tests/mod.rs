@@ -432,69 +432,210 @@ fn gc_rebuilds_sparse_tables_and_keeps_every_object() {
     assert_eq!(store.gc(&NoProgress).unwrap().tables_rebuilt, 0);
 }
 
-/// Objects stored since the previous gc are re-encoded once at `gc_zstd_level`, whole frames
-/// and deltas alike, and every object still reads back and verifies.
-#[test]
-fn gc_recompresses_new_objects_once() {
-    let (_d, store) = temp_store();
-    let text = |i: u32| -> Vec<u8> {
-        (0..120)
-            .map(|j| {
-                format!(
-                    "node_{j}:\n  llm_client: model-{}\n  temperature: 0.{j}\n",
-                    (i + j) % 7
-                )
-            })
-            .collect::<String>()
-            .into_bytes()
-    };
+fn history(i: u32) -> Vec<u8> {
+    let nodes: String = (0..120)
+        .map(|j| {
+            format!(
+                "node_{j}:\n  llm_client: model-{}\n  temperature: 0.{j}\n",
+                (i + j) % 7
+            )
+        })
+        .collect();
+    format!("version: {i}\n{nodes}").into_bytes()
+}
+
+/// Puts versions `range` of [`history`] as a chain of deltas (each against the one before,
+/// starting from `prev`) under a node pinned as `root`.
+fn put_history(
+    store: &Store,
+    range: std::ops::Range<u32>,
+    mut prev: Option<ObjectId>,
+    root: &str,
+) -> Vec<ObjectId> {
     let mut ids = Vec::new();
     let mut t = store.write().unwrap();
-    let mut prev = None;
-    for i in 0..6u32 {
-        let id = t.put_blob_near(&text(i), prev.as_ref()).unwrap().id;
+    for i in range {
+        let id = t.put_blob_near(&history(i), prev.as_ref()).unwrap().id;
         prev = Some(id);
         ids.push(id);
     }
-    let node = t.put_node(b"all", &ids).unwrap().id;
-    t.pin("r", &node, b"").unwrap();
+    let node = t.put_node(root.as_bytes(), &ids).unwrap().id;
+    t.pin(root, &node, b"").unwrap();
     t.commit().unwrap();
-    let deltas = ids
-        .iter()
-        .filter(|id| store.read().unwrap().links(id).unwrap().len() == 1)
-        .count();
-    assert!(deltas >= 3, "the history is stored as deltas");
-    let before = store.stats().unwrap().stored_bytes;
+    ids
+}
 
-    let out = store.gc(&NoProgress).unwrap();
-    assert!(out.recompressed >= 4, "{out:?}");
-    let after = store.stats().unwrap().stored_bytes;
-    assert_eq!(before - after, out.recompressed_bytes_saved, "{out:?}");
-    let r = store.read().unwrap();
-    for (i, id) in ids.iter().enumerate() {
-        assert_eq!(r.get(id).unwrap(), text(i as u32));
-    }
-    drop(r);
+fn assert_verifies(store: &Store) {
     let v = store
         .verify(&verify::Options::default(), &NoProgress)
         .unwrap();
     assert!(v.is_clean(), "{:?}", v.problems);
+}
 
-    // Each object once: a second gc has nothing new to re-encode.
-    assert_eq!(store.gc(&NoProgress).unwrap().recompressed, 0);
-    // At or below the put level, gc re-encodes nothing.
-    let mut o = StoreOptions::default();
-    o.gc_zstd_level = o.zstd_level;
-    let (_d2, store2) = {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::create(dir.path().join("s.redb"), &o).unwrap();
-        (dir, s)
-    };
-    let mut t = store2.write().unwrap();
-    let id = t.put_blob(&text(0)).unwrap().id;
-    t.pin("r", &id, b"").unwrap();
+/// gc moves every object into a pack: deltas become whole members (their bases lose those
+/// references), everything reads back and verifies, the stored bytes shrink by what gc says,
+/// and a second gc has nothing to do.
+#[test]
+fn gc_packs_every_object() {
+    let (_d, store) = temp_store();
+    let ids = put_history(&store, 0..6, None, "r");
+    let links = |id: &ObjectId| store.read().unwrap().links(id).unwrap().len();
+    assert!(
+        ids.iter().filter(|id| links(id) == 1).count() >= 3,
+        "stored as deltas"
+    );
+    assert!(store.read().unwrap().refcount(&ids[0]).unwrap() >= Some(2));
+    let before = store.stats().unwrap();
+
+    let out = store.gc(&NoProgress).unwrap();
+    assert_eq!((out.packed, out.packs_written), (7, 1), "{out:?}");
+    let after = store.stats().unwrap();
+    assert!(
+        after.stored_bytes < before.stored_bytes,
+        "{before:?} {after:?}"
+    );
+    assert_eq!(
+        before.stored_bytes as i64 - after.stored_bytes as i64,
+        out.pack_bytes_saved
+    );
+    assert_eq!(
+        (after.objects, after.raw_bytes),
+        (before.objects, before.raw_bytes)
+    );
+    let r = store.read().unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(r.get(id).unwrap(), history(i as u32));
+        // Whole now: held by the node alone.
+        assert_eq!(r.links(id).unwrap(), Vec::<ObjectId>::new());
+        assert_eq!(r.refcount(id).unwrap(), Some(1));
+        assert_eq!(r.raw_size(id).unwrap(), history(i as u32).len() as u64);
+    }
+    drop(r);
+    assert_verifies(&store);
+    let again = store.gc(&NoProgress).unwrap();
+    assert_eq!((again.packed, again.packs_written), (0, 0), "{again:?}");
+
+    // New versions go loose, as deltas against packed ones; the next gc packs all again.
+    let more = put_history(&store, 6..9, ids.last().copied(), "s");
+    assert_eq!(links(&more[0]), 1, "a delta against a pack member");
+    assert_verifies(&store);
+    let out = store.gc(&NoProgress).unwrap();
+    assert_eq!((out.packed, out.packs_written), (11, 1), "{out:?}");
+    assert_verifies(&store);
+    for (i, id) in ids.iter().chain(&more).enumerate() {
+        assert_eq!(store.get(id).unwrap(), history(i as u32));
+    }
+}
+
+/// Removing sessions removes their packed objects at once; their bytes stay in the pack until
+/// the next gc, which repacks what is left and frees the rest.
+#[test]
+fn removed_pack_members_are_freed_by_the_next_gc() {
+    let (_d, store) = temp_store();
+    let ids = put_history(&store, 0..4, None, "r");
+    let more = put_history(&store, 10..13, None, "s");
+    store.gc(&NoProgress).unwrap();
+    let packed = store.stats().unwrap();
+
+    let mut t = store.write().unwrap();
+    t.unpin("s").unwrap();
+    let removed = t.commit().unwrap();
+    assert_eq!(removed.objects_removed, 4);
+    // Their share of the pack, which stays until gc repacks.
+    assert!(removed.bytes_freed > 0);
+    let r = store.read().unwrap();
+    assert!(more.iter().all(|id| !r.contains(id).unwrap()));
+    drop(r);
+    assert_eq!(store.stats().unwrap().stored_bytes, packed.stored_bytes);
+    assert_verifies(&store);
+
+    let out = store.gc(&NoProgress).unwrap();
+    assert_eq!(out.packed, 5, "{out:?}");
+    assert!(store.stats().unwrap().stored_bytes < packed.stored_bytes);
+    assert_verifies(&store);
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(store.get(id).unwrap(), history(i as u32));
+    }
+
+    // Nothing left: the last gc leaves no pack behind.
+    let mut t = store.write().unwrap();
+    t.unpin("r").unwrap();
     t.commit().unwrap();
-    assert_eq!(store2.gc(&NoProgress).unwrap().recompressed, 0);
+    let out = store.gc(&NoProgress).unwrap();
+    assert_eq!((out.packed, out.packs_written), (0, 0), "{out:?}");
+    let s = store.stats().unwrap();
+    assert_eq!((s.objects, s.stored_bytes), (0, 0), "{s:?}");
+    assert_verifies(&store);
+}
+
+/// A small `pack_bytes` gives several packs (more than the cache keeps), each object in one;
+/// 0 packs nothing.
+#[test]
+fn pack_size_bounds_each_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = StoreOptions {
+        pack_bytes: 8 << 10,
+        ..StoreOptions::default()
+    };
+    let store = Store::create(dir.path().join("s.redb"), &o).unwrap();
+    let ids = put_history(&store, 0..12, None, "r");
+    let out = store.gc(&NoProgress).unwrap();
+    // Each version is about 4 KB: two to a pack, the node in a pack of its own or with one.
+    assert!(out.packs_written >= 6, "{out:?}");
+    assert_eq!(out.packed, 13);
+    // Read in an order that misses the cache of decoded packs.
+    for i in (0..12).rev().chain(0..12) {
+        assert_eq!(store.get(&ids[i]).unwrap(), history(i as u32));
+    }
+    assert_verifies(&store);
+
+    o.pack_bytes = 0;
+    let store = Store::create(dir.path().join("t.redb"), &o).unwrap();
+    put_history(&store, 0..3, None, "r");
+    let out = store.gc(&NoProgress).unwrap();
+    assert_eq!((out.packed, out.packs_written), (0, 0), "{out:?}");
+    assert_verifies(&store);
+}
+
+/// A damaged pack is an error naming the object read, and verify reports it.
+#[test]
+fn damaged_pack_is_reported() {
+    let (_d, store) = temp_store();
+    let ids = put_history(&store, 0..3, None, "r");
+    store.gc(&NoProgress).unwrap();
+    {
+        let mut t = store.write().unwrap();
+        {
+            let mut packs = t.raw().open_table(crate::pack::PACKS).unwrap();
+            let key = packs.first().unwrap().unwrap().0.value();
+            let mut chunk = packs.get(key).unwrap().unwrap().value().to_vec();
+            let last = chunk.len() - 1;
+            chunk[last] ^= 0x55;
+            packs.insert(key, chunk.as_slice()).unwrap();
+        }
+        t.commit().unwrap();
+    }
+    // The store's cache still holds the good pack; a fresh handle reads the damaged one.
+    let path = store.path().to_path_buf();
+    drop(store);
+    let store = Store::open(&path, &StoreOptions::default()).unwrap();
+    match store.get(&ids[1]) {
+        Err(Error::Corrupt { id, detail }) => {
+            assert_eq!(id, ids[1]);
+            assert!(detail.contains("pack"), "{detail}");
+        }
+        other => panic!("expected a corrupt object, got {other:?}"),
+    }
+    let v = store
+        .verify(&verify::Options::default(), &NoProgress)
+        .unwrap();
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.kind == verify::ProblemKind::Corrupt && p.id == Some(ids[1])),
+        "{:?}",
+        v.problems
+    );
 }
 
 /// Rebuilt tables take new pages; with a snapshot open, compaction could not return the old
@@ -716,12 +857,8 @@ mod delta {
         let r = store.read().unwrap();
         assert_eq!(r.get(&ids[3]).unwrap(), version(3));
         assert!(!r.contains(&ids[0]).unwrap());
-        assert_eq!(
-            crate::codec::header(&ids[3], &r.frame_for_tests(&ids[3]))
-                .unwrap()
-                .depth(),
-            0
-        );
+        // Whole (and then packed): it holds no base.
+        assert_eq!(r.links(&ids[3]).unwrap(), Vec::<ObjectId>::new());
         drop(r);
         assert!(
             store
