@@ -11,11 +11,14 @@ use std::time::{Duration, SystemTime};
 
 use crate::index::Index;
 use crate::resolve::Doc;
+use crate::{Closure, Options};
 
 /// At most this many parsed files are kept; past it the cache starts over.
 const MAX_ENTRIES: usize = 16_384;
 /// At most this many config roots' walks are kept; past it they start over.
 const MAX_WALKS: usize = 64;
+/// At most this many (root, workflow) results are kept; past it they start over.
+const MAX_RESULTS: usize = 256;
 
 /// A file modified less than this before it was read may be modified again within the same
 /// timestamp tick without its metadata changing (git's "racily clean" problem): such a parse
@@ -55,6 +58,15 @@ pub(crate) struct Walk {
     pub(crate) index: Arc<Index>,
 }
 
+/// A finished analysis, valid while its walk is reused (every folder unchanged) and every file
+/// it parsed has the stamp it had when parsed.
+struct Memo {
+    options: Options,
+    index: Arc<Index>,
+    parsed: Vec<(PathBuf, Stamp)>,
+    closure: Closure,
+}
+
 struct Entry {
     stamp: Stamp,
     /// Whether the file was old enough when read for its stamp to identify its content.
@@ -69,13 +81,17 @@ struct Entry {
 /// those it had when parsed, and it had not been modified in the two seconds before it was
 /// read. A walk (the list of every file under the root) is reused only when every folder it
 /// listed has the same stamp, none had been modified in the two seconds before the walk, and
-/// it met no symlink and no unreadable folder. Neither changes a result, only its cost; the
-/// bytes backed up are always read afresh.
+/// it met no symlink and no unreadable folder. A whole result is reused when it was computed
+/// with the same options over the walk being reused and every file it parsed has its stamp (so
+/// the analysis would read exactly what it read). None of this changes a result, only its
+/// cost; the bytes backed up are always read afresh.
 #[derive(Default)]
 pub struct Cache {
     entries: Mutex<HashMap<(PathBuf, String), Entry>>,
     walks: Mutex<HashMap<PathBuf, Arc<Walk>>>,
     walks_reused: AtomicU64,
+    results: Mutex<HashMap<(PathBuf, String), Arc<Memo>>>,
+    results_reused: AtomicU64,
 }
 
 impl std::fmt::Debug for Cache {
@@ -94,6 +110,78 @@ impl Cache {
     /// How many analyses reused a walk of their config root instead of listing its folders.
     pub fn walks_reused(&self) -> u64 {
         self.walks_reused.load(Ordering::Relaxed)
+    }
+
+    /// How many analyses returned a kept result (after checking its walk and parsed files).
+    pub fn results_reused(&self) -> u64 {
+        self.results_reused.load(Ordering::Relaxed)
+    }
+
+    /// The kept result for `workflow` under `root`, when it was computed with `options` over
+    /// `index` (the walk this analysis reuses) and every file it parsed is unchanged.
+    pub(crate) fn result(
+        &self,
+        root: &Path,
+        workflow: &str,
+        options: &Options,
+        index: &Arc<Index>,
+    ) -> Option<Closure> {
+        let memo = {
+            let results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+            results
+                .get(&(root.to_path_buf(), workflow.to_owned()))?
+                .clone()
+        };
+        if !Arc::ptr_eq(&memo.index, index) || memo.options != *options {
+            return None;
+        }
+        for (abs, stamp) in &memo.parsed {
+            match std::fs::metadata(abs) {
+                Ok(m) if Stamp::of(&m) == *stamp => {}
+                _ => return None,
+            }
+        }
+        self.results_reused.fetch_add(1, Ordering::Relaxed);
+        Some(memo.closure.clone())
+    }
+
+    /// Keeps `closure`, the result for `workflow` under `root` with `options` over `index`,
+    /// when every file it parsed (`parsed`: path, path relative to the root, parse) is in the
+    /// cache with that very parse and a trusted stamp.
+    pub(crate) fn keep_result(
+        &self,
+        root: &Path,
+        workflow: &str,
+        options: &Options,
+        index: &Arc<Index>,
+        parsed: &[(PathBuf, String, Arc<Doc>)],
+        closure: &Closure,
+    ) {
+        let mut stamps = Vec::with_capacity(parsed.len());
+        {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            for (abs, rel, doc) in parsed {
+                match entries.get(&(abs.clone(), rel.clone())) {
+                    Some(e) if e.trusted && Arc::ptr_eq(&e.doc, doc) => {
+                        stamps.push((abs.clone(), e.stamp.clone()));
+                    }
+                    _ => return,
+                }
+            }
+        }
+        let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+        if results.len() >= MAX_RESULTS {
+            results.clear();
+        }
+        results.insert(
+            (root.to_path_buf(), workflow.to_owned()),
+            Arc::new(Memo {
+                options: options.clone(),
+                index: index.clone(),
+                parsed: stamps,
+                closure: closure.clone(),
+            }),
+        );
     }
 
     /// The kept walk of `root`, when every folder it listed is unchanged.

@@ -693,10 +693,19 @@ pub(crate) fn run(
     }
     patterns.sort();
     patterns.dedup();
-    let excludes = exclude_set(&patterns)?;
-
     let canon_root = open_root(root)?;
     let index = walk_cached(root, &canon_root, cache)?;
+    // The same analysis over the same walk and the same parsed files gives the same closure.
+    let remember = match (cache, workflow) {
+        (Some(cache), Some(w)) => {
+            if let Some(hit) = cache.result(root, w, options, &index) {
+                return Ok(hit);
+            }
+            Some((cache, w))
+        }
+        _ => None,
+    };
+    let excludes = exclude_set(&patterns)?;
     let profile = &options.profile.compiled;
     let workflow = match workflow {
         Some(w) => Some(check_workflow(root, &canon_root, &index, w)?),
@@ -793,14 +802,24 @@ pub(crate) fn run(
     unresolved.sort();
     unresolved.dedup();
 
-    Ok(Closure {
+    let closure = Closure {
         workflow,
         files,
         edges,
         unresolved,
         parse_errors,
         cycles,
-    })
+    };
+    if let Some((cache, w)) = remember {
+        let read: Vec<(PathBuf, String, Arc<Doc>)> = analysis
+            .docs
+            .iter()
+            .filter(|(_, d)| !matches!(d.as_ref(), Doc::Skipped))
+            .map(|(rel, d)| (root.join(rel), rel.clone(), d.clone()))
+            .collect();
+        cache.keep_result(root, w, options, &index, &read, &closure);
+    }
+    Ok(closure)
 }
 
 #[cfg(test)]

@@ -194,3 +194,58 @@ fn a_walk_is_not_kept_when_a_folder_just_changed_or_holds_a_symlink() {
         );
     }
 }
+
+#[test]
+fn a_result_is_reused_until_its_options_a_parsed_file_or_a_folder_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let old = Duration::from_secs(3600);
+    tool_tree(root);
+    write(root, "llms/b.yaml", "model: b\n", old);
+    age_all_dirs(root, old);
+    let cache = Cache::new();
+    let o = Options::default();
+    let check = |o: &Options, reused: u64, llms: &[&str]| {
+        let cached = resolve_cached(root, "workflows/w.yaml", o, &cache).unwrap();
+        assert_eq!(cached, resolve(root, "workflows/w.yaml", o).unwrap());
+        assert_eq!(under(&cached, "llms/"), llms);
+        assert_eq!(cache.results_reused(), reused);
+    };
+    check(&o, 0, &["llms/a.yaml"]);
+    check(&o, 1, &["llms/a.yaml"]);
+    check(&o, 2, &["llms/a.yaml"]);
+
+    // Other options: analysed afresh (and kept in place of the first).
+    let minimal = Options::default().strategy(cfgvault_closure::Strategy::Minimal);
+    check(&minimal, 2, &[]);
+    check(&minimal, 3, &[]);
+    check(&o, 3, &["llms/a.yaml"]);
+
+    // A parsed file edited in place (its folder unchanged, so the walk is still reused).
+    write(
+        root,
+        "workflows/w.yaml",
+        "nodes:\n  n:\n    config:\n      llm_client: b\n      tool_manager: default\n",
+        old / 2,
+    );
+    check(&o, 3, &["llms/b.yaml"]);
+    check(&o, 4, &["llms/b.yaml"]);
+
+    // A new tool file: its folder changed, so the walk and the result are not reused.
+    write(root, "tools/more.yaml", "name: more\n", old);
+    let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
+    assert!(under(&cached, "tools/").contains(&"tools/more.yaml".to_string()));
+    assert_eq!(cache.results_reused(), 4);
+
+    // A parsed file modified just now could change again unseen: its result is not kept.
+    age_all_dirs(root, old);
+    write(
+        root,
+        "workflows/w.yaml",
+        "nodes:\n  n:\n    config:\n      llm_client: a\n      tool_manager: default\n",
+        Duration::ZERO,
+    );
+    age_all_dirs(root, old);
+    check(&o, 4, &["llms/a.yaml"]);
+    check(&o, 4, &["llms/a.yaml"]);
+}
