@@ -1,7 +1,7 @@
 //! Garbage collection: sweep objects left without references, then compact the file.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, Value};
@@ -166,12 +166,13 @@ impl Store {
 }
 
 impl Store {
-    /// Moves every object into packs of at most `pack_bytes` uncompressed bytes, compressed
-    /// at `gc_zstd_level`, in the caller's transaction: loose frames and the old packs are
-    /// replaced by new packs, and each object's `ids` entry points at its new place (its count
-    /// unchanged). A delta's base loses the delta's reference (a pack member is whole). Does
-    /// nothing when no object is loose and no pack holds a removed member. Returns the objects
-    /// packed, the packs written and the stored bytes saved.
+    /// Moves every loose object into packs of at most `pack_bytes` uncompressed bytes,
+    /// compressed at `gc_zstd_level`, in the caller's transaction, together with the members of
+    /// packs that hold removed members and of packs under half that size; full packs are left
+    /// alone. Each moved object's `ids` entry points at its new place (its count unchanged);
+    /// the loose frames and the packs written again are deleted; a delta's base loses the
+    /// delta's reference (a pack member is whole). Returns the objects packed, the packs
+    /// written and the stored bytes saved.
     fn pack(
         &self,
         txn: &mut crate::WriteTxn<'_>,
@@ -195,9 +196,9 @@ impl Store {
                 }
             }
         }
-        // The packs there are now: every chunk's key, and each pack's declared member count.
-        let mut old_chunks: Vec<((u64, u32), u64)> = Vec::new();
-        let mut declared: BTreeMap<u64, u64> = BTreeMap::new();
+        // The packs there are now: every chunk's key and length, and each pack's header.
+        let mut chunks: Vec<((u64, u32), u64)> = Vec::new();
+        let mut headers: BTreeMap<u64, Option<pack::PackHeader>> = BTreeMap::new();
         {
             let t = txn.raw();
             if t.list_tables().db(path)?.any(|h| h.name() == PACKS.name()) {
@@ -206,10 +207,9 @@ impl Store {
                     let (k, v) = item.db(path)?;
                     let key = k.value();
                     if key.1 == 0 {
-                        let members = pack::parse_header(v.value()).map_or(u64::MAX, |h| h.members);
-                        declared.insert(key.0, members);
+                        headers.insert(key.0, pack::parse_header(v.value()));
                     }
-                    old_chunks.push((key, v.value().len() as u64));
+                    chunks.push((key, v.value().len() as u64));
                 }
             }
         }
@@ -217,11 +217,35 @@ impl Store {
         for (p, _, _) in &packed {
             *live.entry(*p).or_default() += 1;
         }
-        let holes = declared.iter().any(|(p, n)| live.get(p) != Some(n))
-            || live.keys().any(|p| !declared.contains_key(p));
-        if loose.is_empty() && !holes {
+        // Which packs to write again: those holding a removed member (or none left, or with a
+        // damaged header), and, when there is anything to pack at all, the small ones, so that
+        // packs grow towards `pack_bytes` and compress together. Full packs stay as they are:
+        // a gc compresses what is new, not the whole store again.
+        let mut holes: BTreeSet<u64> = BTreeSet::new();
+        let mut small: BTreeSet<u64> = BTreeSet::new();
+        let numbers: BTreeSet<u64> = chunks.iter().map(|((p, _), _)| *p).collect();
+        for p in numbers.iter().chain(live.keys()) {
+            match (headers.get(p).copied().flatten(), live.get(p)) {
+                (Some(h), Some(&n)) if h.members == n => {
+                    if h.raw_len < limit as u64 / 2 {
+                        small.insert(*p);
+                    }
+                }
+                _ => {
+                    holes.insert(*p);
+                }
+            }
+        }
+        if loose.is_empty() && holes.is_empty() && small.len() < 2 {
             return Ok((0, 0, 0));
         }
+        let mut repack = holes;
+        if !loose.is_empty() || small.len() >= 2 {
+            repack.extend(small);
+        }
+        packed.retain(|(p, _, _)| repack.contains(p));
+        chunks.retain(|((p, _), _)| repack.contains(p));
+        let old_chunks = chunks;
         // Packed objects first, in their packs' order, then loose ones in the order they came:
         // a new pack keeps what was close together close together.
         packed.sort_unstable();

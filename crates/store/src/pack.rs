@@ -3,9 +3,10 @@
 //! A file's versions, and a folder's trees from one session to the next, share most of their
 //! bytes. Per-object frames (even deltas) cannot use that fully; one frame over all of them can:
 //! on the shared corpus the 690 objects of 102 sessions take 103 KB as one level-19 frame,
-//! against 196 KB as separate frames. `gc` moves every object into packs of at most
+//! against 196 KB as separate frames. `gc` moves objects into packs of at most
 //! [`crate::StoreOptions::pack_bytes`] uncompressed bytes; backups keep writing loose frames,
-//! which the next `gc` packs. See docs/FORMAT.md, "Packs".
+//! which the next `gc` packs (with the members of small packs and of packs holding removed
+//! members). See docs/FORMAT.md, "Packs".
 //!
 //! A pack is stored in the `packs` table as chunks `(pack, 0..n)` of at most [`CHUNK`] bytes,
 //! so that each chunk takes one page of the file (a value just over a page would take two).

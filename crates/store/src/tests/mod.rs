@@ -589,6 +589,21 @@ fn pack_size_bounds_each_pack() {
     }
     assert_verifies(&store);
 
+    // New objects: the next gc packs them (with any pack under half the size), and leaves the
+    // full packs alone.
+    let more = put_history(&store, 12..14, ids.last().copied(), "s");
+    let again = store.gc(&NoProgress).unwrap();
+    assert!(
+        (3..13).contains(&again.packed),
+        "the three new objects and the small packs only: {again:?}"
+    );
+    for (i, id) in ids.iter().chain(&more).enumerate() {
+        assert_eq!(store.get(id).unwrap(), history(i as u32));
+    }
+    assert_verifies(&store);
+    let idle = store.gc(&NoProgress).unwrap();
+    assert_eq!((idle.packed, idle.packs_written), (0, 0), "{idle:?}");
+
     o.pack_bytes = 0;
     let store = Store::create(dir.path().join("t.redb"), &o).unwrap();
     put_history(&store, 0..3, None, "r");
