@@ -670,6 +670,26 @@ fn gc_does_not_rebuild_while_a_snapshot_is_open() {
     assert!(out.file_bytes_after < before, "{out:?}, before {before}");
 }
 
+/// A snapshot taken before gc packed its objects keeps reading them from where it saw them,
+/// while new snapshots read the pack.
+#[test]
+fn a_snapshot_older_than_the_packs_reads_what_it_saw() {
+    let (_d, store) = temp_store();
+    let ids = put_history(&store, 0..5, None, "r");
+    let before = store.read().unwrap();
+    let out = store.gc(&NoProgress).unwrap();
+    assert_eq!(out.packed, 6, "{out:?}");
+    let after = store.read().unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(before.get(id).unwrap(), history(i as u32));
+        assert_eq!(after.get(id).unwrap(), history(i as u32));
+    }
+    assert!(!before.frame_for_tests(&ids[0]).is_empty(), "a loose frame");
+    assert!(after.frame_for_tests(&ids[0]).is_empty(), "a pack member");
+    drop((before, after));
+    assert_verifies(&store);
+}
+
 #[test]
 fn gc_shrinks_the_file_after_deletes() {
     let (_d, store) = temp_store();
