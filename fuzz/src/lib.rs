@@ -24,6 +24,11 @@ pub fn frame_decode(data: &[u8]) {
     let _ = cfgvault_store::fuzz::decode_frame(data, MAX_FRAME);
 }
 
+/// The store's pack decoder: the bytes are the first (and only) chunk of a pack.
+pub fn pack_decode(data: &[u8]) {
+    let _ = cfgvault_store::fuzz::decode_pack(data, MAX_FRAME);
+}
+
 /// The session-record decoder.
 pub fn record_decode(data: &[u8]) {
     let _ = cfgvault_session::fuzz::decode_record(data);
@@ -79,6 +84,7 @@ fn write(root: &Path, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("tree_decode", tree_decode),
     ("frame_decode", frame_decode),
+    ("pack_decode", pack_decode),
     ("record_decode", record_decode),
     ("closure_yaml", closure_yaml),
 ];

@@ -69,4 +69,24 @@ pub mod fuzz {
         };
         crate::codec::decode(&id, frame, max_size).is_ok()
     }
+
+    /// Decodes arbitrary bytes as the first (and only) chunk of a pack. Must never panic or
+    /// allocate beyond `max_raw`.
+    pub fn decode_pack(data: &[u8], max_raw: u64) -> bool {
+        crate::pack::fuzz_decode(data, max_raw)
+    }
+
+    /// A valid single-chunk pack of `members` (kind 0 = blob, 1 = node), for fuzz seeds.
+    pub fn encode_pack(members: &[(u8, &[u8])]) -> Option<Vec<u8>> {
+        let mut b = crate::pack::Builder::default();
+        for (kind, bytes) in members {
+            let kind = crate::ObjectKind::from_tag(*kind)?;
+            b.push(kind.id_of(bytes), kind, bytes);
+        }
+        let e = b.finish(3).ok()?;
+        match e.chunks.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        }
+    }
 }

@@ -201,14 +201,20 @@ pub(crate) fn load(
 }
 
 fn decode(compressed: &[u8], h: PackHeader, stored: u64) -> Result<Pack, String> {
-    use zstd::zstd_safe::{DCtx, DParameter};
+    use std::io::Read;
     let cap = usize::try_from(h.raw_len).map_err(|_| "length overflow".to_string())?;
-    let mut dctx = DCtx::create();
-    dctx.set_parameter(DParameter::WindowLogMax(31))
-        .map_err(|_| "zstd: window".to_string())?;
-    let mut raw = Vec::with_capacity(cap);
-    dctx.decompress(&mut raw, compressed)
-        .map_err(|code| format!("zstd: {}", zstd::zstd_safe::get_error_name(code)))?;
+    let mut decoder =
+        zstd::stream::read::Decoder::with_buffer(compressed).map_err(|e| format!("zstd: {e}"))?;
+    decoder
+        .window_log_max(31)
+        .map_err(|e| format!("zstd: {e}"))?;
+    // Memory follows what really decodes (a damaged header cannot make this allocate), and
+    // never exceeds the header's claim by more than a byte.
+    let mut raw = Vec::with_capacity(cap.min(compressed.len().saturating_mul(16)));
+    decoder
+        .take(h.raw_len.saturating_add(1))
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("zstd: {e}"))?;
     if raw.len() != cap {
         return Err(format!(
             "decompressed to {} bytes, header says {cap}",
@@ -248,6 +254,16 @@ fn decode(compressed: &[u8], h: PackHeader, stored: u64) -> Result<Pack, String>
         raw,
         stored,
     })
+}
+
+/// Decodes arbitrary bytes as chunk 0 of a single-chunk pack, for the fuzz target: must never
+/// panic, nor allocate beyond `max_raw` (a larger claim is refused before decoding).
+pub(crate) fn fuzz_decode(chunk0: &[u8], max_raw: u64) -> bool {
+    match parse_header(chunk0) {
+        Some(h) if h.raw_len <= max_raw => decode(&chunk0[h.len..], h, chunk0.len() as u64)
+            .is_ok_and(|p| (0..p.members.len() as u32).all(|i| p.member(i).is_some())),
+        _ => false,
+    }
 }
 
 /// Gathers members for one pack.

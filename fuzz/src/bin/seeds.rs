@@ -94,6 +94,15 @@ fn main() {
             .collect::<Vec<u8>>(),
     );
 
+    let pack = cfgvault_store::fuzz::encode_pack(&[
+        (0, b"model: gpt-4\n"),
+        (0, &text),
+        (1, &sub.encode()),
+    ])
+    .expect("pack");
+    put("pack_decode", "three", &pack);
+    put("pack_decode", "truncated", &pack[..pack.len() - 3]);
+
     let record = cfgvault_session::fuzz::sample_record();
     put("record_decode", "full", &record);
     put("record_decode", "truncated", &record[..record.len() / 2]);
