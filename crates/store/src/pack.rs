@@ -448,6 +448,33 @@ mod tests {
         assert_eq!(parse_header(&[9, 1, 1, 1]), None);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any members, in any number and size, come back in order and whole.
+        #[test]
+        fn any_members_round_trip(
+            members in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::collection::vec(0u8..4, 0..6000)),
+                0..24,
+            )
+        ) {
+            let objects: Vec<(&[u8], ObjectKind)> = members
+                .iter()
+                .map(|(node, b)| {
+                    (b.as_slice(), if *node { ObjectKind::Node } else { ObjectKind::Blob })
+                })
+                .collect();
+            let e = build(&objects);
+            proptest::prop_assert!(e.chunks.iter().all(|c| c.len() <= CHUNK));
+            let (h, body) = join(&e);
+            let p = decode(&body, h, e.stored).unwrap();
+            for (i, (bytes, kind)) in objects.iter().enumerate() {
+                proptest::prop_assert_eq!(p.member(i as u32), Some((*kind, *bytes)));
+            }
+            proptest::prop_assert_eq!(p.member(objects.len() as u32), None);
+        }
+    }
+
     #[test]
     fn locations_round_trip() {
         assert_eq!(Loc::from_raw(42), Loc::Loose(42));
