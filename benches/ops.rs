@@ -15,7 +15,8 @@
 //! comprehensive closures of every (snapshot, workflow) pair in turn, with every K-th
 //! (default 10) session appending a line to its workflow file first — and measures backup,
 //! restore, `versions`, listing the newest 100 and `stats` at 10^3, 10^4, 10^5 … sessions,
-//! with the process's peak RSS (VmHWM).
+//! with the process's peak RSS (VmHWM); then runs gc on the final store and restores the first
+//! session from the packs.
 #![allow(clippy::unwrap_used)]
 
 #[path = "common/mod.rs"]
@@ -622,10 +623,47 @@ fn scale(n: usize, every: usize, json_path: Option<&str>) {
         points.push(p);
         recent.clear();
     }
-    print_scale(&points, every, failed, json_path);
+    // A maintained store: what gc makes of the largest one (it packs every object), what it
+    // takes, and a restore from the packs.
+    let t0 = Instant::now();
+    let g = vault.gc(&NoProgress).unwrap();
+    let gc_secs = t0.elapsed().as_secs_f64();
+    let target = scratch.path().join("restore-after-gc");
+    let first_id = first_session.clone().unwrap().0;
+    let t0 = Instant::now();
+    black_box(
+        vault
+            .restore(&first_id, Some(&target), &Default::default())
+            .unwrap(),
+    );
+    let after = AfterGc {
+        file_before: g.file_bytes_before,
+        file_after: vault.stats().unwrap().file_bytes,
+        secs: gc_secs,
+        packed: g.packed,
+        packs: g.packs_written,
+        restore_secs: t0.elapsed().as_secs_f64(),
+    };
+    print_scale(&points, &after, every, failed, json_path);
 }
 
-fn print_scale(points: &[Point], every: usize, failed: usize, json_path: Option<&str>) {
+/// What the scale run's final gc did.
+struct AfterGc {
+    file_before: u64,
+    file_after: u64,
+    secs: f64,
+    packed: u64,
+    packs: u64,
+    restore_secs: f64,
+}
+
+fn print_scale(
+    points: &[Point],
+    after: &AfterGc,
+    every: usize,
+    failed: usize,
+    json_path: Option<&str>,
+) {
     type Get = fn(&Point) -> f64;
     let cols: [(&str, Get); 8] = [
         ("backup (median of last 1000 while growing)", |p| {
@@ -687,6 +725,16 @@ fn print_scale(points: &[Point], every: usize, failed: usize, json_path: Option<
         row.push_str(&format!(" {:.0} s |", p.elapsed_s));
     }
     println!("{row} |");
+    println!(
+        "\nthen gc: file {} -> {} in {:.1} s ({} objects into {} pack(s)); restoring the \
+         first session after it (decoding its pack on the way): {}",
+        human(after.file_before),
+        human(after.file_after),
+        after.secs,
+        after.packed,
+        after.packs,
+        fmt_secs(after.restore_secs)
+    );
     if let Some(path) = json_path {
         let pts: Vec<_> = points
             .iter()
@@ -714,6 +762,14 @@ fn print_scale(points: &[Point], every: usize, failed: usize, json_path: Option<
             "edit_every": every,
             "failed": failed,
             "points": pts,
+            "gc": {
+                "file_bytes_before": after.file_before,
+                "file_bytes_after": after.file_after,
+                "seconds": after.secs,
+                "packed": after.packed,
+                "packs": after.packs,
+                "restore_after_s": after.restore_secs,
+            },
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
         println!("wrote {path}");

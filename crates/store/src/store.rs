@@ -1026,39 +1026,51 @@ impl ReadTxn<'_> {
             _ => Vec::new(),
         }
     }
-
-    /// Runs `f` with this snapshot's tables.
-    pub(crate) fn with_src<T>(
-        &self,
-        f: impl FnOnce(
-            &Src<
-                '_,
-                redb::ReadOnlyTable<[u8; 32], (u64, u64)>,
-                redb::ReadOnlyTable<u64, &'static [u8]>,
-            >,
-        ) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let path = self.path();
-        let ids = self.txn.open_table(IDS).db(path)?;
-        let objects = self.txn.open_table(OBJECTS).db(path)?;
-        let packs = |pack: u64, id: &ObjectId| {
-            read_pack(
-                || self.txn.open_table(PACKS),
-                pack,
-                &self.store.packs,
-                id,
-                path,
-            )
-        };
-        f(&Src {
-            ids: &ids,
-            objects: &objects,
-            packs: &packs,
-            max: self.store.options.max_object_size,
-            path,
-        })
-    }
 }
+
+/// `with_src` for both transaction kinds: runs `f` with the transaction's tables (a write
+/// transaction's as they are now, its uncommitted changes included) and the store's pack cache.
+macro_rules! impl_with_src {
+    ($t:ty, $ids:ty, $objects:ty) => {
+        impl $t {
+            pub(crate) fn with_src<T>(
+                &self,
+                f: impl FnOnce(&Src<'_, $ids, $objects>) -> Result<T, Error>,
+            ) -> Result<T, Error> {
+                let path = self.path();
+                let ids = self.txn.open_table(IDS).db(path)?;
+                let objects = self.txn.open_table(OBJECTS).db(path)?;
+                let packs = |pack: u64, id: &ObjectId| {
+                    read_pack(
+                        || self.txn.open_table(PACKS),
+                        pack,
+                        &self.store.packs,
+                        id,
+                        path,
+                    )
+                };
+                f(&Src {
+                    ids: &ids,
+                    objects: &objects,
+                    packs: &packs,
+                    max: self.store.options.max_object_size,
+                    path,
+                })
+            }
+        }
+    };
+}
+
+impl_with_src!(
+    ReadTxn<'_>,
+    redb::ReadOnlyTable<[u8; 32], (u64, u64)>,
+    redb::ReadOnlyTable<u64, &'static [u8]>
+);
+impl_with_src!(
+    WriteTxn<'_>,
+    redb::Table<'_, [u8; 32], (u64, u64)>,
+    redb::Table<'_, u64, &'static [u8]>
+);
 
 /// One implementation of [`StoreRead`] for both transaction kinds: their redb transactions
 /// differ in type but not in the calls made here. (A write transaction's `open_table` creates a
@@ -1328,34 +1340,6 @@ impl<'s> WriteTxn<'s> {
         };
         self.next_seq = Some(seq + 1);
         Ok(seq)
-    }
-
-    /// Runs `f` with this transaction's tables (as they are now, uncommitted changes included).
-    pub(crate) fn with_src<T>(
-        &self,
-        f: impl FnOnce(
-            &Src<'_, redb::Table<'_, [u8; 32], (u64, u64)>, redb::Table<'_, u64, &'static [u8]>>,
-        ) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let path = self.path();
-        let ids = self.txn.open_table(IDS).db(path)?;
-        let objects = self.txn.open_table(OBJECTS).db(path)?;
-        let packs = |pack: u64, id: &ObjectId| {
-            read_pack(
-                || self.txn.open_table(PACKS),
-                pack,
-                &self.store.packs,
-                id,
-                path,
-            )
-        };
-        f(&Src {
-            ids: &ids,
-            objects: &objects,
-            packs: &packs,
-            max: self.store.options.max_object_size,
-            path,
-        })
     }
 
     fn info(&self, id: &ObjectId) -> Result<Info, Error> {
