@@ -15,7 +15,7 @@ pub(crate) const RECORDS: &str = "session.records";
 pub(crate) const BY_TIME: &str = "session.by_time";
 /// `len(k) u32 ‖ k ‖ len(v) u32 ‖ v ‖ time(8) ‖ id` → empty.
 pub(crate) const BY_LABEL: &str = "session.by_label";
-/// `path ‖ 0x00 ‖ seq u32` → version value (64 bytes).
+/// `path ‖ 0x00 ‖ seq u32` → version value ([`VersionValue`]).
 pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
 /// Running totals: `logical_bytes` → u64, `sessions` (with the record in the root) → u64.
 pub(crate) const COUNTERS: &str = "session.counters";
@@ -79,8 +79,11 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// A value of [`PATH_VERSIONS`]: `blob(32) ‖ size u64 ‖ first_seen i64 µs ‖ last_seen i64 µs
-/// ‖ sessions u64`.
+/// A value of [`PATH_VERSIONS`]: `blob(32) ‖ LEB128 size ‖ LEB128 zigzag(first_seen µs) ‖
+/// LEB128 zigzag(last_seen − first_seen) ‖ LEB128 sessions`, about 48 bytes. A value of exactly
+/// 64 bytes is the fixed form `blob(32) ‖ size u64 ‖ first_seen i64 ‖ last_seen i64 ‖ sessions
+/// u64` (big-endian), which schema ≤ 2 wrote and which is still written whenever the compact
+/// form would not be shorter than 64 bytes, so the length alone tells the two apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct VersionValue {
     pub blob: ObjectId,
@@ -90,34 +93,62 @@ pub(crate) struct VersionValue {
     pub sessions: u64,
 }
 
+const FIXED: usize = 64;
+
 impl VersionValue {
-    pub(crate) fn encode(&self) -> [u8; 64] {
-        let mut out = [0u8; 64];
-        out[..32].copy_from_slice(self.blob.as_bytes());
-        out[32..40].copy_from_slice(&self.size.to_be_bytes());
-        out[40..48].copy_from_slice(&self.first.to_be_bytes());
-        out[48..56].copy_from_slice(&self.last.to_be_bytes());
-        out[56..64].copy_from_slice(&self.sessions.to_be_bytes());
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        use crate::record::{put_varint, zigzag};
+        let mut out = Vec::with_capacity(FIXED);
+        out.extend_from_slice(self.blob.as_bytes());
+        put_varint(&mut out, self.size);
+        put_varint(&mut out, zigzag(self.first));
+        put_varint(&mut out, zigzag(self.last.wrapping_sub(self.first)));
+        put_varint(&mut out, self.sessions);
+        if out.len() < FIXED {
+            return out;
+        }
+        out.clear();
+        out.extend_from_slice(self.blob.as_bytes());
+        out.extend_from_slice(&self.size.to_be_bytes());
+        out.extend_from_slice(&self.first.to_be_bytes());
+        out.extend_from_slice(&self.last.to_be_bytes());
+        out.extend_from_slice(&self.sessions.to_be_bytes());
         out
     }
 
     pub(crate) fn decode(key: &[u8], v: &[u8]) -> Result<VersionValue> {
         let corrupt = || Error::CorruptIndex {
             key: String::from_utf8_lossy(key).into_owned(),
-            detail: "version value is not 64 bytes".into(),
+            detail: "unreadable version value".into(),
         };
-        if v.len() != 64 {
+        if v.len() == FIXED {
+            let u = |r: std::ops::Range<usize>| -> Result<[u8; 8]> {
+                v.get(r).and_then(|s| s.try_into().ok()).ok_or_else(corrupt)
+            };
+            return Ok(VersionValue {
+                blob: ObjectId::from_slice(&v[..32]).ok_or_else(corrupt)?,
+                size: u64::from_be_bytes(u(32..40)?),
+                first: i64::from_be_bytes(u(40..48)?),
+                last: i64::from_be_bytes(u(48..56)?),
+                sessions: u64::from_be_bytes(u(56..64)?),
+            });
+        }
+        use crate::record::{Cursor, unzigzag};
+        let mut c = Cursor { bytes: v, pos: 0 };
+        let blob = c.id().ok_or_else(corrupt)?;
+        let size = c.varint().ok_or_else(corrupt)?;
+        let first = unzigzag(c.varint().ok_or_else(corrupt)?);
+        let last = first.wrapping_add(unzigzag(c.varint().ok_or_else(corrupt)?));
+        let sessions = c.varint().ok_or_else(corrupt)?;
+        if c.pos != v.len() {
             return Err(corrupt());
         }
-        let u = |r: std::ops::Range<usize>| -> Result<[u8; 8]> {
-            v.get(r).and_then(|s| s.try_into().ok()).ok_or_else(corrupt)
-        };
         Ok(VersionValue {
-            blob: ObjectId::from_slice(&v[..32]).ok_or_else(corrupt)?,
-            size: u64::from_be_bytes(u(32..40)?),
-            first: i64::from_be_bytes(u(40..48)?),
-            last: i64::from_be_bytes(u(48..56)?),
-            sessions: u64::from_be_bytes(u(56..64)?),
+            blob,
+            size,
+            first,
+            last,
+            sessions,
         })
     }
 }
@@ -126,4 +157,68 @@ pub(crate) fn u64_value(v: Option<Vec<u8>>) -> u64 {
     v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
         .map(u64::from_be_bytes)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value(size: u64, first: i64, last: i64, sessions: u64) -> VersionValue {
+        VersionValue {
+            blob: ObjectId::for_blob(b"model: gpt-4\n"),
+            size,
+            first,
+            last,
+            sessions,
+        }
+    }
+
+    #[test]
+    fn version_values_are_compact_and_the_fixed_form_still_reads() {
+        // A config file seen from 2025 to 2026 in 40 sessions.
+        let v = value(1054, 1_760_000_000_000_000, 1_790_000_000_000_000, 40);
+        let e = v.encode();
+        assert!(e.len() <= 50, "{} bytes", e.len());
+        assert_eq!(VersionValue::decode(b"k", &e).unwrap(), v);
+
+        // Values the compact form cannot hold in under 64 bytes get the fixed form.
+        let huge = value(u64::MAX, i64::MIN, 0, u64::MAX);
+        let e = huge.encode();
+        assert_eq!(e.len(), 64);
+        assert_eq!(VersionValue::decode(b"k", &e).unwrap(), huge);
+
+        // The fixed form as schema-2 builds wrote it.
+        let mut fixed = v.blob.as_bytes().to_vec();
+        for x in [1054u64, 1_760_000_000_000_000, 1_790_000_000_000_000, 40] {
+            fixed.extend_from_slice(&x.to_be_bytes());
+        }
+        assert_eq!(VersionValue::decode(b"k", &fixed).unwrap(), v);
+
+        // Truncated or followed by stray bytes: an error naming the key.
+        let e = v.encode();
+        for n in 0..e.len() {
+            assert!(VersionValue::decode(b"k", &e[..n]).is_err(), "{n}");
+        }
+        let mut longer = e.clone();
+        longer.push(0);
+        assert!(matches!(
+            VersionValue::decode(b"a/b.yaml", &longer),
+            Err(Error::CorruptIndex { key, .. }) if key == "a/b.yaml"
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn any_version_value_round_trips(
+            size in any::<u64>(),
+            first in any::<i64>(),
+            last in any::<i64>(),
+            sessions in any::<u64>(),
+        ) {
+            let v = value(size, first, last, sessions);
+            prop_assert_eq!(VersionValue::decode(b"k", &v.encode()).unwrap(), v);
+        }
+    }
 }

@@ -194,15 +194,15 @@ impl SessionRecord {
     }
 }
 
-fn zigzag(v: i64) -> u64 {
+pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-fn unzigzag(v: u64) -> i64 {
+pub(crate) fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -215,9 +215,9 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub(crate) struct Cursor<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Cursor<'_> {
@@ -235,7 +235,7 @@ impl Cursor<'_> {
     }
 
     /// Minimal LEB128 (one encoding per value).
-    fn varint(&mut self) -> Option<u64> {
+    pub(crate) fn varint(&mut self) -> Option<u64> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let b = self.byte()?;
@@ -250,7 +250,7 @@ impl Cursor<'_> {
         None
     }
 
-    fn id(&mut self) -> Option<ObjectId> {
+    pub(crate) fn id(&mut self) -> Option<ObjectId> {
         self.take(32).and_then(ObjectId::from_slice)
     }
 
