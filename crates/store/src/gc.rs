@@ -8,7 +8,9 @@ use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHand
 
 use crate::codec;
 use crate::pack::{self, Builder, Encoded, Loc, PACKS};
-use crate::store::{BaseCache, DbResult, IDS, INDEX_PREFIX, META, OBJECTS, ROOTS, t_load_cached};
+use crate::store::{
+    BaseCache, DbResult, IDS, INDEX, INDEX_PREFIX, META, OBJECTS, ROOTS, t_load_cached,
+};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// What a `gc` did.
@@ -369,6 +371,8 @@ impl Store {
                 rebuild_table(t, IDS, path)?
             } else if name == PACKS.name() {
                 rebuild_table(t, PACKS, path)?
+            } else if name == INDEX.name() {
+                rebuild_table(t, INDEX, path)?
             } else if name.starts_with(INDEX_PREFIX) {
                 rebuild_table(t, TableDefinition::<&[u8], &[u8]>::new(&name), path)?
             } else {

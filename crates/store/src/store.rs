@@ -26,6 +26,16 @@ pub(crate) const OBJECTS: TableDefinition<u64, &[u8]> = TableDefinition::new("ob
 pub(crate) const IDS: TableDefinition<[u8; 32], (u64, u64)> = TableDefinition::new("ids");
 pub(crate) const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("roots");
 pub(crate) const INDEX_PREFIX: &str = "index:";
+/// The one table every index keyspace of a store created at schema 3 or later lives in: a key
+/// is the space's number (LEB128, so no number's bytes start another's) then the caller's key.
+/// Stores created earlier keep a table per space, `index:<space>`.
+pub(crate) const INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("index");
+/// In `meta`: `shared` when the index keyspaces share [`INDEX`].
+const K_INDEX_LAYOUT: &str = "index_layout";
+const SHARED_LAYOUT: &[u8] = b"shared";
+/// In `meta`: the last space number given out; `index_space:<name>` holds each space's.
+const K_INDEX_SPACES: &str = "index_spaces";
+const K_INDEX_SPACE: &str = "index_space:";
 
 const K_MAGIC: &str = "magic";
 const K_SCHEMA: &str = "schema_version";
@@ -138,6 +148,8 @@ pub struct Store {
     schema: std::sync::atomic::AtomicU32,
     /// Packs decoded lately (reading one member decodes its whole pack).
     pub(crate) packs: PackCache,
+    /// Whether the index keyspaces share the [`INDEX`] table (read from `meta` at open).
+    shared_index: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -271,6 +283,7 @@ impl Store {
                 damaged: Default::default(),
                 schema: Default::default(),
                 packs: PackCache::default(),
+                shared_index: Default::default(),
             };
             store.check_schema()?;
             Ok(store)
@@ -328,7 +341,26 @@ impl Store {
         }
         self.schema
             .store(version, std::sync::atomic::Ordering::Relaxed);
+        let shared = meta
+            .get(K_INDEX_LAYOUT)
+            .db(&self.path)?
+            .map(|v| v.value() == SHARED_LAYOUT);
+        self.shared_index
+            .store(shared == Some(true), std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Where index keyspace `space` lives: its own table, or (the name of its number in
+    /// `meta`) the shared one.
+    fn index_place(&self, space: &str) -> Result<IndexPlace, Error> {
+        let name = index_table_name(space)?;
+        Ok(
+            if self.shared_index.load(std::sync::atomic::Ordering::Relaxed) {
+                IndexPlace::Shared(format!("{K_INDEX_SPACE}{space}"))
+            } else {
+                IndexPlace::Own(name)
+            },
+        )
     }
 
     /// A store on a caller-supplied storage backend, for fault-injection tests.
@@ -356,6 +388,7 @@ impl Store {
             damaged: Default::default(),
             schema: Default::default(),
             packs: PackCache::default(),
+            shared_index: Default::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -493,10 +526,12 @@ fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
         for k in [K_OBJECTS, K_RAW, K_STORED, K_BLOB_RAW, K_NEXT_SEQ] {
             meta.insert(k, 0u64.to_le_bytes().as_slice()).db(path)?;
         }
+        meta.insert(K_INDEX_LAYOUT, SHARED_LAYOUT).db(path)?;
         // Create every fixed table so that read transactions find them.
         txn.open_table(OBJECTS).db(path)?;
         txn.open_table(IDS).db(path)?;
         txn.open_table(ROOTS).db(path)?;
+        txn.open_table(INDEX).db(path)?;
     }
     txn.commit().db(path)?;
     Ok(())
@@ -636,7 +671,9 @@ pub trait StoreRead {
             ),
         }
     }
-    /// Number of entries in an index keyspace.
+    /// Number of entries in an index keyspace: O(1) in a store created before schema 3 (a
+    /// table per space), a count over the space's range in one created since (one table shared
+    /// by all spaces, which saves a partly filled page or more per space).
     fn index_len(&self, space: &str) -> Result<u64, Error>;
 
     /// What releasing one reference to each of `ids` would free (objects, stored bytes),
@@ -979,6 +1016,107 @@ fn t_roots(
     Ok(out)
 }
 
+/// Where an index keyspace lives: its own table, or the shared one under the number that
+/// `meta` holds at this key.
+enum IndexPlace {
+    Own(String),
+    Shared(String),
+}
+
+/// The prefix of a space in the shared index table (its number as LEB128), when it has one.
+fn space_prefix(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+    path: &Path,
+) -> Result<Option<Vec<u8>>, Error> {
+    let Some(n) = meta.get(key).db(path)? else {
+        return Ok(None);
+    };
+    let n = <[u8; 8]>::try_from(n.value())
+        .map(u64::from_le_bytes)
+        .map_err(|_| Error::Damaged {
+            path: path.to_path_buf(),
+            detail: format!("meta '{key}' is not a u64"),
+        })?;
+    let mut prefix = Vec::with_capacity(2);
+    codec::write_varint(&mut prefix, n);
+    Ok(Some(prefix))
+}
+
+/// Bounds within a space of the shared index table: `prefix` (the space's number) before each
+/// key; unbounded ends stop at the space's first and last keys.
+fn shared_bounds(
+    prefix: &[u8],
+    start: Bound<&[u8]>,
+    end: Bound<&[u8]>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let with = |k: &[u8]| [prefix, k].concat();
+    let start = match start {
+        Bound::Included(k) => Bound::Included(with(k)),
+        Bound::Excluded(k) => Bound::Excluded(with(k)),
+        Bound::Unbounded => Bound::Included(prefix.to_vec()),
+    };
+    // The prefix with its last byte raised sorts after every key of the space and before any
+    // other space's: a LEB128 number's last byte is below 0x80, and no number's bytes start
+    // another's.
+    let mut past = prefix.to_vec();
+    if let Some(last) = past.last_mut() {
+        *last += 1;
+    }
+    let end = match end {
+        Bound::Included(k) => Bound::Included(with(k)),
+        Bound::Excluded(k) => Bound::Excluded(with(k)),
+        Bound::Unbounded => Bound::Excluded(past),
+    };
+    (start, end)
+}
+
+/// [`t_range`] within one space of the shared index table, keys returned without the prefix.
+fn t_range_shared(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    prefix: &[u8],
+    start: Bound<&[u8]>,
+    end: Bound<&[u8]>,
+    reverse: bool,
+    limit: usize,
+    path: &Path,
+) -> Result<Vec<IndexEntry>, Error> {
+    let (start, end) = shared_bounds(prefix, start, end);
+    let mut out = t_range(
+        t,
+        start.as_ref().map(Vec::as_slice),
+        end.as_ref().map(Vec::as_slice),
+        reverse,
+        limit,
+        path,
+    )?;
+    for (k, _) in &mut out {
+        k.drain(..prefix.len());
+    }
+    Ok(out)
+}
+
+/// Entries of one space of the shared index table: a count over its range.
+fn t_len_shared(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    prefix: &[u8],
+    path: &Path,
+) -> Result<u64, Error> {
+    let (start, end) = shared_bounds(prefix, Bound::Unbounded, Bound::Unbounded);
+    let range = t
+        .range::<&[u8]>((
+            start.as_ref().map(Vec::as_slice),
+            end.as_ref().map(Vec::as_slice),
+        ))
+        .db(path)?;
+    let mut n = 0u64;
+    for item in range {
+        item.db(path)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 fn t_range(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
     start: Bound<&[u8]>,
@@ -1127,15 +1265,30 @@ macro_rules! impl_store_read {
 
             fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
                 self.store.guarded(|| {
-                    let name = index_table_name(space)?;
-                    match self
-                        .txn
-                        .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                    {
-                        Ok(t) => Ok(t.get(key).db(self.path())?.map(|v| v.value().to_vec())),
-                        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-                        Err(e) => Err(e).db(self.path()),
-                    }
+                    let path = self.path();
+                    let (def, key) = match self.store.index_place(space)? {
+                        IndexPlace::Own(name) => {
+                            match self
+                                .txn
+                                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                            {
+                                Ok(t) => {
+                                    return Ok(t.get(key).db(path)?.map(|v| v.value().to_vec()));
+                                }
+                                Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                                Err(e) => return Err(e).db(path),
+                            }
+                        }
+                        IndexPlace::Shared(k) => {
+                            let meta = self.txn.open_table(META).db(path)?;
+                            match space_prefix(&meta, &k, path)? {
+                                Some(prefix) => (INDEX, [prefix.as_slice(), key].concat()),
+                                None => return Ok(None),
+                            }
+                        }
+                    };
+                    let t = self.txn.open_table(def).db(path)?;
+                    Ok(t.get(key.as_slice()).db(path)?.map(|v| v.value().to_vec()))
                 })
             }
 
@@ -1148,28 +1301,52 @@ macro_rules! impl_store_read {
                 limit: usize,
             ) -> Result<Vec<IndexEntry>, Error> {
                 self.store.guarded(|| {
-                    let name = index_table_name(space)?;
-                    match self
-                        .txn
-                        .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                    {
-                        Ok(t) => t_range(&t, start, end, reverse, limit, self.path()),
-                        Err(TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
-                        Err(e) => Err(e).db(self.path()),
+                    let path = self.path();
+                    match self.store.index_place(space)? {
+                        IndexPlace::Own(name) => {
+                            match self
+                                .txn
+                                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                            {
+                                Ok(t) => t_range(&t, start, end, reverse, limit, path),
+                                Err(TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+                                Err(e) => Err(e).db(path),
+                            }
+                        }
+                        IndexPlace::Shared(k) => {
+                            let meta = self.txn.open_table(META).db(path)?;
+                            let Some(prefix) = space_prefix(&meta, &k, path)? else {
+                                return Ok(Vec::new());
+                            };
+                            let t = self.txn.open_table(INDEX).db(path)?;
+                            t_range_shared(&t, &prefix, start, end, reverse, limit, path)
+                        }
                     }
                 })
             }
 
             fn index_len(&self, space: &str) -> Result<u64, Error> {
                 self.store.guarded(|| {
-                    let name = index_table_name(space)?;
-                    match self
-                        .txn
-                        .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                    {
-                        Ok(t) => t.len().db(self.path()),
-                        Err(TableError::TableDoesNotExist(_)) => Ok(0),
-                        Err(e) => Err(e).db(self.path()),
+                    let path = self.path();
+                    match self.store.index_place(space)? {
+                        IndexPlace::Own(name) => {
+                            match self
+                                .txn
+                                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                            {
+                                Ok(t) => t.len().db(path),
+                                Err(TableError::TableDoesNotExist(_)) => Ok(0),
+                                Err(e) => Err(e).db(path),
+                            }
+                        }
+                        IndexPlace::Shared(k) => {
+                            let meta = self.txn.open_table(META).db(path)?;
+                            let Some(prefix) = space_prefix(&meta, &k, path)? else {
+                                return Ok(0);
+                            };
+                            let t = self.txn.open_table(INDEX).db(path)?;
+                            t_len_shared(&t, &prefix, path)
+                        }
                     }
                 })
             }
@@ -1467,14 +1644,17 @@ impl<'s> WriteTxn<'s> {
     ) -> Result<Option<Vec<u8>>, Error> {
         let store = self.store;
         store.guarded(|| {
-            let name = index_table_name(space)?;
+            let path = self.path();
+            let Some((name, key)) = self.index_key(space, key, true)? else {
+                return Ok(None);
+            };
             let mut t = self
                 .txn
                 .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                .db(self.path())?;
+                .db(path)?;
             let old = t
-                .insert(key, value)
-                .db(self.path())?
+                .insert(key.as_slice(), value)
+                .db(path)?
                 .map(|v| v.value().to_vec());
             Ok(old)
         })
@@ -1484,14 +1664,55 @@ impl<'s> WriteTxn<'s> {
     pub fn index_remove(&mut self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         let store = self.store;
         store.guarded(|| {
-            let name = index_table_name(space)?;
+            let path = self.path();
+            let Some((name, key)) = self.index_key(space, key, false)? else {
+                return Ok(None);
+            };
             let mut t = self
                 .txn
                 .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                .db(self.path())?;
-            let old = t.remove(key).db(self.path())?.map(|v| v.value().to_vec());
+                .db(path)?;
+            let old = t
+                .remove(key.as_slice())
+                .db(path)?
+                .map(|v| v.value().to_vec());
             Ok(old)
         })
+    }
+
+    /// The table and the key in it of `key` in index keyspace `space`; a space new to the
+    /// shared table gets the next number (in this transaction).
+    fn index_key(
+        &mut self,
+        space: &str,
+        key: &[u8],
+        allocate: bool,
+    ) -> Result<Option<(String, Vec<u8>)>, Error> {
+        let path = self.path();
+        Ok(Some(match self.store.index_place(space)? {
+            IndexPlace::Own(name) => (name, key.to_vec()),
+            IndexPlace::Shared(k) => {
+                let mut meta = self.txn.open_table(META).db(path)?;
+                let prefix = match space_prefix(&meta, &k, path)? {
+                    Some(prefix) => prefix,
+                    None if !allocate => return Ok(None),
+                    None => {
+                        let n = read_counter(&meta, K_INDEX_SPACES, path)? + 1;
+                        meta.insert(K_INDEX_SPACES, n.to_le_bytes().as_slice())
+                            .db(path)?;
+                        meta.insert(k.as_str(), n.to_le_bytes().as_slice())
+                            .db(path)?;
+                        let mut prefix = Vec::with_capacity(2);
+                        codec::write_varint(&mut prefix, n);
+                        prefix
+                    }
+                };
+                (
+                    redb::TableHandle::name(&INDEX).to_string(),
+                    [prefix.as_slice(), key].concat(),
+                )
+            }
+        }))
     }
 
     /// Releases every object left unreferenced (cascading through links), updates the totals

@@ -266,6 +266,119 @@ fn index_keyspaces_are_ordered_and_transactional() {
     assert_eq!(r.index_get("missing-space", b"a").unwrap(), None);
 }
 
+/// Index keyspaces share one table in a new store; no space sees another's keys, whatever
+/// their names and keys (a name that is a prefix of another's, bytes 0x00, 0x01 and 0xff), and
+/// a store with a table per space (created before schema 3) answers the same.
+#[test]
+fn index_keyspaces_do_not_bleed_into_each_other() {
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let check = |store: &Store| {
+        let spaces = ["s", "s2", "s\u{1}", "t"];
+        let keys: [&[u8]; 5] = [b"", b"\x00", b"\x01a", b"k", b"\xff\xff"];
+        let mut t = store.write().unwrap();
+        for (i, space) in spaces.iter().enumerate() {
+            for k in keys.iter().skip(i % 2) {
+                t.index_insert(space, k, space.as_bytes()).unwrap();
+            }
+        }
+        assert_eq!(
+            t.index_remove("s2", b"k").unwrap(),
+            Some(b"s2".to_vec()),
+            "its own value"
+        );
+        t.commit().unwrap();
+        let r = store.read().unwrap();
+        for (i, space) in spaces.iter().enumerate() {
+            let mut want: Vec<&[u8]> = keys.iter().skip(i % 2).copied().collect();
+            if *space == "s2" {
+                want.retain(|k| *k != b"k");
+            }
+            let all = r
+                .index_range(space, Unbounded, Unbounded, false, 100)
+                .unwrap();
+            let got: Vec<&[u8]> = all.iter().map(|(k, _)| k.as_slice()).collect();
+            assert_eq!(got, want, "{space:?}");
+            assert!(all.iter().all(|(_, v)| v == space.as_bytes()), "{space:?}");
+            assert_eq!(r.index_len(space).unwrap(), want.len() as u64);
+            let mut rev = r
+                .index_range(space, Unbounded, Unbounded, true, 100)
+                .unwrap();
+            rev.reverse();
+            assert_eq!(rev, all, "{space:?} reversed");
+            let mid: Vec<Vec<u8>> = r
+                .index_range(space, Excluded(b"\x00"), Included(b"k"), false, 100)
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            let want_mid: Vec<Vec<u8>> = want
+                .iter()
+                .filter(|k| **k > b"\x00".as_slice() && **k <= b"k".as_slice())
+                .map(|k| k.to_vec())
+                .collect();
+            assert_eq!(mid, want_mid, "{space:?} bounded");
+        }
+        assert_eq!(r.index_len("never-used").unwrap(), 0);
+        drop(r);
+        // Past 127 spaces, numbers take two bytes: still apart.
+        let mut t = store.write().unwrap();
+        for i in 0..140u32 {
+            for k in [b"".as_slice(), b"\x80", b"\xff\xff"] {
+                t.index_insert(&format!("many{i}"), k, &i.to_le_bytes())
+                    .unwrap();
+            }
+        }
+        assert_eq!(t.index_remove("never-used", b"k").unwrap(), None);
+        t.commit().unwrap();
+        let r = store.read().unwrap();
+        for i in 0..140u32 {
+            let got = r
+                .index_range(&format!("many{i}"), Unbounded, Unbounded, false, 100)
+                .unwrap();
+            let want: Vec<(Vec<u8>, Vec<u8>)> = [b"".as_slice(), b"\x80", b"\xff\xff"]
+                .iter()
+                .map(|k| (k.to_vec(), i.to_le_bytes().to_vec()))
+                .collect();
+            assert_eq!(got, want, "many{i}");
+        }
+    };
+    let tables = |store: &Store| -> Vec<String> {
+        let r = store.read().unwrap();
+        redb::ReadTransaction::list_tables(r.raw())
+            .unwrap()
+            .map(|h| redb::TableHandle::name(&h).to_string())
+            .collect()
+    };
+    let (_d, store) = temp_store();
+    check(&store);
+    assert!(
+        !tables(&store).iter().any(|n| n.starts_with("index:")),
+        "{:?}",
+        tables(&store)
+    );
+    // The same against a table per space: a store whose layout mark is absent, as before
+    // schema 3.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("legacy.redb");
+    drop(Store::create(&p, &StoreOptions::default()).unwrap());
+    {
+        let db = redb::Database::open(&p).unwrap();
+        let t = db.begin_write().unwrap();
+        t.open_table(crate::store::META)
+            .unwrap()
+            .remove("index_layout")
+            .unwrap();
+        t.commit().unwrap();
+    }
+    let legacy = Store::open(&p, &StoreOptions::default()).unwrap();
+    check(&legacy);
+    assert!(
+        tables(&legacy).contains(&"index:s2".to_string()),
+        "{:?}",
+        tables(&legacy)
+    );
+}
+
 /// Flips one byte inside a stored frame, behind the store's back.
 fn corrupt_object(path: &PathBuf, id: &ObjectId) {
     let db = redb::Database::open(path).unwrap();
