@@ -259,9 +259,28 @@ impl Store {
             .collect();
         progress.start("pack", Some(order.len() as u64));
         let level = self.options().gc_zstd_level;
-        let mut built: Vec<Encoded> = Vec::new();
         let mut builder = Builder::default();
         let mut bases = BaseCache::default();
+        let mut moved: Vec<(ObjectId, u64)> = Vec::with_capacity(order.len());
+        let (mut added, mut packs_written) = (0u64, 0u64);
+        // Each pack is written as soon as it is full, so memory holds one pack at a time.
+        let mut write = |txn: &mut crate::WriteTxn<'_>, b: Builder| -> Result<(), Error> {
+            let e = b.finish(level)?;
+            let number = txn.take_seq()?;
+            let mut t = txn.raw().open_table(PACKS).db(path)?;
+            for (i, chunk) in e.chunks.iter().enumerate() {
+                let i = u32::try_from(i).map_err(|_| Error::Pack {
+                    detail: "too many chunks".into(),
+                })?;
+                t.insert((number, i), chunk.as_slice()).db(path)?;
+            }
+            for (i, id) in e.ids.iter().enumerate() {
+                moved.push((*id, Encoded::loc(number, i)?));
+            }
+            added += e.stored;
+            packs_written += 1;
+            Ok(())
+        };
         for id in &order {
             if progress.should_cancel() {
                 return Err(Error::Cancelled);
@@ -269,7 +288,7 @@ impl Store {
             let (kind, bytes) = txn.with_src(|src| t_load_cached(src, id, Some(&mut bases)))?;
             if !builder.is_empty() && (builder.raw_len() + bytes.len() > limit || builder.is_full())
             {
-                built.push(std::mem::take(&mut builder).finish(level)?);
+                write(txn, std::mem::take(&mut builder))?;
             }
             builder.push(*id, kind, &bytes);
             // Later deltas are mostly against what came before them.
@@ -277,28 +296,9 @@ impl Store {
             progress.inc(1);
         }
         if !builder.is_empty() {
-            built.push(builder.finish(level)?);
+            write(txn, builder)?;
         }
         drop(bases);
-        let mut moved: Vec<(ObjectId, u64)> = Vec::with_capacity(order.len());
-        let mut added = 0u64;
-        let packs_written = built.len() as u64;
-        for e in built {
-            let number = txn.take_seq()?;
-            {
-                let mut t = txn.raw().open_table(PACKS).db(path)?;
-                for (i, chunk) in e.chunks.iter().enumerate() {
-                    let i = u32::try_from(i).map_err(|_| Error::Pack {
-                        detail: "too many chunks".into(),
-                    })?;
-                    t.insert((number, i), chunk.as_slice()).db(path)?;
-                }
-            }
-            for (i, id) in e.ids.iter().enumerate() {
-                moved.push((*id, Encoded::loc(number, i)?));
-            }
-            added += e.stored;
-        }
         let mut freed = 0u64;
         let mut released: Vec<ObjectId> = Vec::new();
         {
