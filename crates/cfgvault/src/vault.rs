@@ -17,9 +17,12 @@ use crate::Error;
 pub struct Options {
     /// zstd level for new objects. Default: 3.
     pub zstd_level: i32,
-    /// zstd level at which `gc` re-encodes what was stored since the previous gc (kept only
-    /// where smaller); at or below `zstd_level`, nothing is re-encoded. Default: 19.
+    /// zstd level at which `gc` compresses packs (objects compressed together). Default: 19.
     pub gc_zstd_level: i32,
+    /// Most uncompressed bytes `gc` puts in one pack: larger packs compress better, and reading
+    /// any file of a pack decodes the whole pack once per process (it is then cached). 0 leaves
+    /// every object on its own. Default: 4 MiB.
+    pub pack_bytes: u64,
     /// Largest single config file accepted. Default: 64 MiB.
     pub max_file_size: u64,
     /// Let several processes use the store at once (writers take turns). Default: `true`.
@@ -32,6 +35,7 @@ impl Default for Options {
         Options {
             zstd_level: s.zstd_level,
             gc_zstd_level: s.gc_zstd_level,
+            pack_bytes: s.pack_bytes,
             max_file_size: s.max_object_size,
             shared: s.shared,
         }
@@ -43,6 +47,7 @@ impl Options {
         let mut s = StoreOptions::default();
         s.zstd_level = self.zstd_level;
         s.gc_zstd_level = self.gc_zstd_level;
+        s.pack_bytes = self.pack_bytes;
         s.max_object_size = self.max_file_size;
         s.shared = self.shared;
         s
@@ -578,6 +583,42 @@ mod tests {
         let r = vault.backup(root, None, &o)?;
         let paths: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["global.yaml"]);
+        Ok(())
+    }
+
+    /// `Options::pack_bytes` reaches the store: 0 packs nothing, the default packs everything.
+    #[test]
+    fn pack_bytes_reaches_gc() -> Result<(), Error> {
+        let dir = tempfile::tempdir().map_err(|source| Error::Io {
+            action: "create temp dir",
+            path: PathBuf::new(),
+            source,
+        })?;
+        let root = dir.path().join("configs");
+        std::fs::create_dir_all(&root).map_err(|source| Error::Io {
+            action: "create",
+            path: root.clone(),
+            source,
+        })?;
+        std::fs::write(root.join("global.yaml"), "a: 1\n").map_err(|source| Error::Io {
+            action: "write",
+            path: root.join("global.yaml"),
+            source,
+        })?;
+        let o = BackupOptions {
+            strategy: closure::Strategy::Tree,
+            ..BackupOptions::default()
+        };
+        for (name, pack_bytes) in [("none.redb", Some(0)), ("default.redb", None)] {
+            let mut options = Options::default();
+            if let Some(n) = pack_bytes {
+                options.pack_bytes = n;
+            }
+            let vault = Vault::create(dir.path().join(name), &options)?;
+            vault.backup(&root, None, &o)?;
+            let g = vault.gc(&cfgvault_store::NoProgress)?;
+            assert_eq!(g.packs_written > 0, pack_bytes.is_none(), "{name}: {g:?}");
+        }
         Ok(())
     }
 
