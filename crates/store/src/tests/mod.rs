@@ -578,6 +578,20 @@ fn put_history(
     ids
 }
 
+/// `verify` reports a problem of `kind` naming `id`.
+fn assert_reports(store: &Store, kind: verify::ProblemKind, id: ObjectId) {
+    let v = store
+        .verify(&verify::Options::default(), &NoProgress)
+        .unwrap();
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.kind == kind && p.id == Some(id)),
+        "{:?}",
+        v.problems
+    );
+}
+
 fn assert_verifies(store: &Store) {
     let v = store
         .verify(&verify::Options::default(), &NoProgress)
@@ -754,16 +768,7 @@ fn damaged_pack_is_reported() {
         }
         other => panic!("expected a corrupt object, got {other:?}"),
     }
-    let v = store
-        .verify(&verify::Options::default(), &NoProgress)
-        .unwrap();
-    assert!(
-        v.problems
-            .iter()
-            .any(|p| p.kind == verify::ProblemKind::Corrupt && p.id == Some(ids[1])),
-        "{:?}",
-        v.problems
-    );
+    assert_reports(&store, verify::ProblemKind::Corrupt, ids[1]);
 }
 
 /// Rebuilt tables take new pages; with a snapshot open, compaction could not return the old
@@ -1037,15 +1042,6 @@ mod delta {
         assert!(
             matches!(store.get(&ids[1]), Err(crate::Error::ObjectMissing { id }) if id == ids[0])
         );
-        let v = store
-            .verify(&verify::Options::default(), &NoProgress)
-            .unwrap();
-        assert!(
-            v.problems
-                .iter()
-                .any(|p| p.kind == verify::ProblemKind::Missing && p.id == Some(ids[1])),
-            "{:?}",
-            v.problems
-        );
+        super::assert_reports(&store, verify::ProblemKind::Missing, ids[1]);
     }
 }
