@@ -443,13 +443,18 @@ impl Store {
             next_seq: None,
             delta: Delta::default(),
             outcome: CommitOutcome::default(),
+            spaces: SpaceCache::default(),
         })
     }
 
     /// Begins a read transaction: a consistent snapshot that never blocks writers.
     pub fn read(&self) -> Result<ReadTxn<'_>, Error> {
         let txn = self.guarded(|| self.db().begin_read().db(&self.path))?;
-        Ok(ReadTxn { store: self, txn })
+        Ok(ReadTxn {
+            store: self,
+            txn,
+            spaces: SpaceCache::default(),
+        })
     }
 
     /// Reads and verifies one object (a read transaction of its own).
@@ -1071,6 +1076,10 @@ fn shared_bounds(
     (start, end)
 }
 
+fn borrowed(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    b.as_ref().map(Vec::as_slice)
+}
+
 /// [`t_range`] within one space of the shared index table, keys returned without the prefix.
 fn t_range_shared(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
@@ -1082,14 +1091,7 @@ fn t_range_shared(
     path: &Path,
 ) -> Result<Vec<IndexEntry>, Error> {
     let (start, end) = shared_bounds(prefix, start, end);
-    let mut out = t_range(
-        t,
-        start.as_ref().map(Vec::as_slice),
-        end.as_ref().map(Vec::as_slice),
-        reverse,
-        limit,
-        path,
-    )?;
+    let mut out = t_range(t, borrowed(&start), borrowed(&end), reverse, limit, path)?;
     for (k, _) in &mut out {
         k.drain(..prefix.len());
     }
@@ -1104,10 +1106,7 @@ fn t_len_shared(
 ) -> Result<u64, Error> {
     let (start, end) = shared_bounds(prefix, Bound::Unbounded, Bound::Unbounded);
     let range = t
-        .range::<&[u8]>((
-            start.as_ref().map(Vec::as_slice),
-            end.as_ref().map(Vec::as_slice),
-        ))
+        .range::<&[u8]>((borrowed(&start), borrowed(&end)))
         .db(path)?;
     let mut n = 0u64;
     for item in range {
@@ -1146,7 +1145,13 @@ fn t_range(
 pub struct ReadTxn<'s> {
     store: &'s Store,
     txn: redb::ReadTransaction,
+    spaces: SpaceCache,
 }
+
+/// Index space numbers already read (or given out) in one transaction: a number never changes
+/// once given, and one given out by this transaction is seen by it alone, so a transaction can
+/// keep what it read instead of reading `meta` again for every index call.
+type SpaceCache = std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>;
 
 impl ReadTxn<'_> {
     fn path(&self) -> &Path {
@@ -1171,6 +1176,21 @@ impl ReadTxn<'_> {
 macro_rules! impl_with_src {
     ($t:ty, $ids:ty, $objects:ty) => {
         impl $t {
+            /// The prefix of the shared index space whose number `meta` holds at `key`, when
+            /// it has one (read once per transaction).
+            fn space(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+                let mut cache = self.spaces.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(prefix) = cache.get(key) {
+                    return Ok(Some(prefix.clone()));
+                }
+                let meta = self.txn.open_table(META).db(self.path())?;
+                let prefix = space_prefix(&meta, key, self.path())?;
+                if let Some(p) = &prefix {
+                    cache.insert(key.to_string(), p.clone());
+                }
+                Ok(prefix)
+            }
+
             pub(crate) fn with_src<T>(
                 &self,
                 f: impl FnOnce(&Src<'_, $ids, $objects>) -> Result<T, Error>,
@@ -1279,13 +1299,10 @@ macro_rules! impl_store_read {
                                 Err(e) => return Err(e).db(path),
                             }
                         }
-                        IndexPlace::Shared(k) => {
-                            let meta = self.txn.open_table(META).db(path)?;
-                            match space_prefix(&meta, &k, path)? {
-                                Some(prefix) => (INDEX, [prefix.as_slice(), key].concat()),
-                                None => return Ok(None),
-                            }
-                        }
+                        IndexPlace::Shared(k) => match self.space(&k)? {
+                            Some(prefix) => (INDEX, [prefix.as_slice(), key].concat()),
+                            None => return Ok(None),
+                        },
                     };
                     let t = self.txn.open_table(def).db(path)?;
                     Ok(t.get(key.as_slice()).db(path)?.map(|v| v.value().to_vec()))
@@ -1314,8 +1331,7 @@ macro_rules! impl_store_read {
                             }
                         }
                         IndexPlace::Shared(k) => {
-                            let meta = self.txn.open_table(META).db(path)?;
-                            let Some(prefix) = space_prefix(&meta, &k, path)? else {
+                            let Some(prefix) = self.space(&k)? else {
                                 return Ok(Vec::new());
                             };
                             let t = self.txn.open_table(INDEX).db(path)?;
@@ -1340,8 +1356,7 @@ macro_rules! impl_store_read {
                             }
                         }
                         IndexPlace::Shared(k) => {
-                            let meta = self.txn.open_table(META).db(path)?;
-                            let Some(prefix) = space_prefix(&meta, &k, path)? else {
+                            let Some(prefix) = self.space(&k)? else {
                                 return Ok(0);
                             };
                             let t = self.txn.open_table(INDEX).db(path)?;
@@ -1380,6 +1395,7 @@ pub struct WriteTxn<'s> {
     next_seq: Option<u64>,
     delta: Delta,
     outcome: CommitOutcome,
+    spaces: SpaceCache,
 }
 
 impl<'s> WriteTxn<'s> {
@@ -1692,11 +1708,11 @@ impl<'s> WriteTxn<'s> {
         Ok(Some(match self.store.index_place(space)? {
             IndexPlace::Own(name) => (name, key.to_vec()),
             IndexPlace::Shared(k) => {
-                let mut meta = self.txn.open_table(META).db(path)?;
-                let prefix = match space_prefix(&meta, &k, path)? {
+                let prefix = match self.space(&k)? {
                     Some(prefix) => prefix,
                     None if !allocate => return Ok(None),
                     None => {
+                        let mut meta = self.txn.open_table(META).db(path)?;
                         let n = read_counter(&meta, K_INDEX_SPACES, path)? + 1;
                         meta.insert(K_INDEX_SPACES, n.to_le_bytes().as_slice())
                             .db(path)?;
@@ -1704,6 +1720,10 @@ impl<'s> WriteTxn<'s> {
                             .db(path)?;
                         let mut prefix = Vec::with_capacity(2);
                         codec::write_varint(&mut prefix, n);
+                        self.spaces
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(k.clone(), prefix.clone());
                         prefix
                     }
                 };

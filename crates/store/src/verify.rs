@@ -183,6 +183,8 @@ where
         let header = frame.as_ref().and_then(|f| codec::header(&id, f).ok());
         let base = header.and_then(|h| h.base());
         let mut refs: Vec<ObjectId> = Vec::new();
+        // Objects that are bases of others get decoded as part of their dependents' chains;
+        // caching them makes the whole scan O(objects) decompressions, not O(objects × depth).
         let loaded = t_load_cached(src, &id, Some(&mut bases));
         if let Ok((kind, bytes)) = &loaded
             && base.is_none()
@@ -211,6 +213,7 @@ where
                 }
             }
             Err(e @ (Error::Corrupt { .. } | Error::ObjectMissing { .. })) => {
+                // Count the size the header claims, if it is readable, so totals stay comparable.
                 if let Some(h) = header {
                     let blob = h.kind == codec::ObjectKind::Blob;
                     s.totals.1 += h.raw_len;
