@@ -43,6 +43,12 @@ pub enum Error {
     /// An object's stored bytes do not decode to bytes whose hash is its id (invariant I4).
     #[error("object {id} is corrupt: {detail}")]
     Corrupt { id: ObjectId, detail: String },
+    /// A pack does not decode, or a member is not what the pack index says it is.
+    #[error("pack {pack} is corrupt: {detail}")]
+    CorruptPack { pack: u64, detail: String },
+    /// A value of the pack index does not parse.
+    #[error("pack index entry {key:016x} is corrupt: {detail}")]
+    CorruptPackIndex { key: u64, detail: String },
     /// An object larger than [`crate::StoreOptions::max_object_size`].
     #[error("object of {size} bytes exceeds the size limit of {limit} bytes")]
     TooLarge { size: u64, limit: u64 },

@@ -7,6 +7,7 @@ use std::path::Path;
 use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, Value};
 
 use crate::codec;
+use crate::entries::PACK_IDS;
 use crate::pack::{self, Builder, Encoded, Loc, PACKS};
 use crate::store::{
     BaseCache, DbResult, IDS, INDEX, INDEX_PREFIX, META, OBJECTS, ROOTS, t_load_cached,
@@ -53,7 +54,7 @@ impl Store {
         let file_bytes_before = self.stats()?.file_bytes;
         progress.start("sweep", None);
         let mut txn = self.write()?;
-        let zero: Vec<ObjectId> = {
+        let mut zero: Vec<ObjectId> = {
             let ids = txn.raw().open_table(IDS).db(self.path())?;
             let mut out = Vec::new();
             for item in ids.iter().db(self.path())? {
@@ -67,6 +68,11 @@ impl Store {
             }
             out
         };
+        for (key, item) in txn.pack_items()? {
+            if item.count == 0 {
+                zero.push(txn.item_id(key, &item)?);
+            }
+        }
         for id in zero {
             txn.mark_zero(id);
         }
@@ -134,31 +140,32 @@ impl Store {
         txn: &mut crate::WriteTxn<'_>,
     ) -> Result<Vec<ObjectId>, Error> {
         let path = self.path();
-        let t = txn.raw();
-        let ids = t.open_table(IDS).db(path)?;
-        let objects = t.open_table(OBJECTS).db(path)?;
-        let mut by_seq: HashMap<u64, ObjectId> = HashMap::new();
-        let mut counts: HashMap<ObjectId, u64> = HashMap::new();
-        for item in ids.iter().db(path)? {
-            let (k, v) = item.db(path)?;
-            let id = ObjectId::from_bytes(k.value());
-            let (seq, n) = v.value();
-            by_seq.insert(seq, id);
-            counts.insert(id, n);
-        }
         let mut dependents: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
-        for item in objects.iter().db(path)? {
-            let (k, v) = item.db(path)?;
-            let Some(id) = by_seq.get(&k.value()) else {
-                continue;
-            };
-            if let Some(base) = codec::header(id, v.value())?.base() {
-                dependents.entry(base).or_default().push(*id);
+        {
+            let t = txn.raw();
+            let ids = t.open_table(IDS).db(path)?;
+            let objects = t.open_table(OBJECTS).db(path)?;
+            let mut by_seq: HashMap<u64, ObjectId> = HashMap::new();
+            for item in ids.iter().db(path)? {
+                let (k, v) = item.db(path)?;
+                if let Loc::Loose(seq) = Loc::from_raw(v.value().0) {
+                    by_seq.insert(seq, ObjectId::from_bytes(k.value()));
+                }
+            }
+            for item in objects.iter().db(path)? {
+                let (k, v) = item.db(path)?;
+                let Some(id) = by_seq.get(&k.value()) else {
+                    continue;
+                };
+                if let Some(base) = codec::header(id, v.value())?.base() {
+                    dependents.entry(base).or_default().push(*id);
+                }
             }
         }
         let mut out = Vec::new();
         for (base, deps) in dependents {
-            if counts.get(&base).copied() == Some(deps.len() as u64) {
+            // A base may be packed (its entry then in the pack index).
+            if txn.entry(&base)?.map(|e| e.count) == Some(deps.len() as u64) {
                 out.extend(deps);
             }
         }
@@ -186,6 +193,7 @@ impl Store {
         }
         let path = self.path();
         let mut loose: Vec<(u64, ObjectId)> = Vec::new();
+        // Packed objects whose entries stores before schema 4 keep in `ids`.
         let mut packed: Vec<(u64, u32, ObjectId)> = Vec::new();
         {
             let ids = txn.raw().open_table(IDS).db(path)?;
@@ -198,6 +206,7 @@ impl Store {
                 }
             }
         }
+        let items = txn.pack_items()?;
         // The packs there are now: every chunk's key and length, and each pack's header.
         let mut chunks: Vec<((u64, u32), u64)> = Vec::new();
         let mut headers: BTreeMap<u64, Option<pack::PackHeader>> = BTreeMap::new();
@@ -216,7 +225,11 @@ impl Store {
             }
         }
         let mut live: BTreeMap<u64, u64> = BTreeMap::new();
-        for (p, _, _) in &packed {
+        for p in packed
+            .iter()
+            .map(|(p, _, _)| p)
+            .chain(items.iter().map(|(_, i)| &i.pack))
+        {
             *live.entry(*p).or_default() += 1;
         }
         // Which packs to write again: those holding a removed member (or none left, or with a
@@ -246,6 +259,9 @@ impl Store {
             repack.extend(small);
         }
         packed.retain(|(p, _, _)| repack.contains(p));
+        for (key, item) in items.iter().filter(|(_, i)| repack.contains(&i.pack)) {
+            packed.push((item.pack, item.member, txn.item_id(*key, item)?));
+        }
         chunks.retain(|((p, _), _)| repack.contains(p));
         let old_chunks = chunks;
         // Packed objects first, in their packs' order, then loose ones in the order they came:
@@ -301,17 +317,18 @@ impl Store {
         drop(bases);
         let mut freed = 0u64;
         let mut released: Vec<ObjectId> = Vec::new();
+        // Entries move to the pack index (from `ids`, or from a pack written again) while the
+        // old packs can still confirm them; their counts stay as they are.
+        for (id, loc) in &moved {
+            let Loc::Packed { pack, member } = Loc::from_raw(*loc) else {
+                continue;
+            };
+            let e = txn.entry(id)?.ok_or(Error::ObjectMissing { id: *id })?;
+            txn.remove_entry(id, &e)?;
+            txn.add_packed(id, pack, member, e.count)?;
+        }
         {
             let t = txn.raw();
-            let mut ids = t.open_table(IDS).db(path)?;
-            for (id, loc) in &moved {
-                let (_, n) = ids
-                    .get(id.as_bytes())
-                    .db(path)?
-                    .ok_or(Error::ObjectMissing { id: *id })?
-                    .value();
-                ids.insert(id.as_bytes(), (*loc, n)).db(path)?;
-            }
             let mut objects = t.open_table(OBJECTS).db(path)?;
             for (seq, id) in &loose {
                 let frame = objects
@@ -369,6 +386,8 @@ impl Store {
                 rebuild_table(t, OBJECTS, path)?
             } else if name == IDS.name() {
                 rebuild_table(t, IDS, path)?
+            } else if name == PACK_IDS.name() {
+                rebuild_table(t, PACK_IDS, path)?
             } else if name == PACKS.name() {
                 rebuild_table(t, PACKS, path)?
             } else if name == INDEX.name() {

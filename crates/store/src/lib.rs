@@ -34,6 +34,7 @@
 //! ```
 
 mod codec;
+mod entries;
 mod error;
 pub mod gc;
 mod id;

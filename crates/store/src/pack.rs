@@ -10,11 +10,11 @@
 //!
 //! A pack is stored in the `packs` table as chunks `(pack, 0..n)` of at most [`CHUNK`] bytes,
 //! so that each chunk takes one page of the file (a value just over a page would take two).
-//! An object in a pack keeps its `ids` entry, whose location then names the pack and its
-//! position there; its reference count stays where it was.
+//! A packed object's entry, with its reference count, is in the pack index (`entries.rs`):
+//! the first 8 bytes of its id, its pack and its position there.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use redb::{ReadableTable, TableDefinition};
 
@@ -75,6 +75,9 @@ pub(crate) struct Pack {
     raw: Vec<u8>,
     /// Bytes of its chunks.
     stored: u64,
+    /// Each member's id once hashed: a lookup through the pack index hashes the member it
+    /// finds, and this pack stays decoded in the cache across lookups.
+    ids: Vec<OnceLock<ObjectId>>,
 }
 
 impl Pack {
@@ -82,6 +85,12 @@ impl Pack {
     pub(crate) fn member(&self, i: u32) -> Option<(ObjectKind, &[u8])> {
         let &(kind, start, len) = self.members.get(i as usize)?;
         Some((kind, self.raw.get(start..start + len)?))
+    }
+
+    /// Member `i`'s id (the hash of its bytes), computed once per decoded pack.
+    pub(crate) fn member_id(&self, i: u32) -> Option<ObjectId> {
+        let (kind, bytes) = self.member(i)?;
+        Some(*self.ids.get(i as usize)?.get_or_init(|| kind.id_of(bytes)))
     }
 
     /// A member's share of the pack's stored bytes, in proportion to its size.
@@ -250,6 +259,7 @@ fn decode(compressed: &[u8], h: PackHeader, stored: u64) -> Result<Pack, String>
         return Err("bytes after the last member".into());
     }
     Ok(Pack {
+        ids: (0..members.len()).map(|_| OnceLock::new()).collect(),
         members,
         raw,
         stored,

@@ -12,11 +12,12 @@ use redb::{
 };
 
 use crate::codec::{self, ObjectKind};
+use crate::entries::{self, PACK_IDS};
 use crate::pack::{self, Loc, PACKS, Pack, PackCache};
 use crate::{Error, ObjectId};
 
 /// The schema version this build writes and the newest it reads. See docs/FORMAT.md.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 const MAGIC: &[u8] = b"cfgvault-store";
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -535,6 +536,7 @@ fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
         // Create every fixed table so that read transactions find them.
         txn.open_table(OBJECTS).db(path)?;
         txn.open_table(IDS).db(path)?;
+        txn.open_table(PACK_IDS).db(path)?;
         txn.open_table(ROOTS).db(path)?;
         txn.open_table(INDEX).db(path)?;
     }
@@ -741,14 +743,37 @@ fn index_table_name(space: &str) -> Result<String, Error> {
 /// Gives decoded pack `pack`; the id is the object being read, named in errors.
 pub(crate) type PackReader<'a> = dyn Fn(u64, &ObjectId) -> Result<Arc<Pack>, Error> + 'a;
 
-/// What a read of objects needs: the `ids` and `objects` tables, a way to get a decoded pack
-/// (through the store's cache), the size limit and the path for errors.
+/// Gives the pack index's value at a key (`None`: no such key, or no pack index yet).
+pub(crate) type PackIdsReader<'a> = dyn Fn(u64) -> Result<Option<Vec<u8>>, Error> + 'a;
+
+/// What a read of objects needs: the `ids` and `objects` tables, the pack index, a way to get
+/// a decoded pack (through the store's cache), the size limit and the path for errors.
 pub(crate) struct Src<'a, I, O> {
     pub ids: &'a I,
     pub objects: &'a O,
+    pub pack_ids: &'a PackIdsReader<'a>,
     pub packs: &'a PackReader<'a>,
     pub max: u64,
     pub path: &'a Path,
+}
+
+/// Which table holds an object's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// `ids`, under the full id: loose objects, and packed ones of stores before schema 4.
+    Ids,
+    /// The pack index, under the id's first 8 bytes (`entries.rs`).
+    PackIds,
+}
+
+/// An object's entry: where it is and how many references it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub loc: Loc,
+    pub count: u64,
+    pub slot: Slot,
+    /// The location as `ids` holds it (meaningful for [`Slot::Ids`]).
+    raw: u64,
 }
 
 /// An object as stored: a frame of its own, or a member of a pack.
@@ -806,18 +831,110 @@ fn member_of<'p>(
     })
 }
 
-/// `id`'s location and reference count.
-pub(crate) fn t_entry(
-    ids: &impl ReadableTable<[u8; 32], (u64, u64)>,
-    id: &ObjectId,
+/// `id`'s entry, if it has one: in `ids`, else in the pack index, where an item counts only if
+/// the member it names hashes to `id`.
+pub(crate) fn t_entry<I, O>(src: &Src<'_, I, O>, id: &ObjectId) -> Result<Option<Entry>, Error>
+where
+    I: ReadableTable<[u8; 32], (u64, u64)>,
+    O: ReadableTable<u64, &'static [u8]>,
+{
+    if let Some(v) = src.ids.get(id.as_bytes()).db(src.path)? {
+        let (raw, count) = v.value();
+        return Ok(Some(Entry {
+            loc: Loc::from_raw(raw),
+            count,
+            slot: Slot::Ids,
+            raw,
+        }));
+    }
+    let key = entries::key(id);
+    let Some(value) = (src.pack_ids)(key)? else {
+        return Ok(None);
+    };
+    let items = entries::decode(&value).ok_or_else(|| Error::Corrupt {
+        id: *id,
+        detail: format!("its pack index entry {key:016x} is malformed"),
+    })?;
+    for item in items {
+        let pack = (src.packs)(item.pack, id)?;
+        if pack.member_id(item.member) == Some(*id) {
+            return Ok(Some(Entry {
+                loc: Loc::Packed {
+                    pack: item.pack,
+                    member: item.member,
+                },
+                count: item.count,
+                slot: Slot::PackIds,
+                raw: 0,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The id of the pack index's `item` under `key`: the hash of the member it names, which must
+/// begin with `key`.
+pub(crate) fn t_item_id<I, O>(
+    src: &Src<'_, I, O>,
+    key: u64,
+    item: &entries::Item,
+) -> Result<ObjectId, Error>
+where
+    I: ReadableTable<[u8; 32], (u64, u64)>,
+    O: ReadableTable<u64, &'static [u8]>,
+{
+    let corrupt = |detail: String| Error::CorruptPack {
+        pack: item.pack,
+        detail,
+    };
+    // No id is known before the member is hashed; errors name the pack instead.
+    let pack = (src.packs)(item.pack, &ObjectId::from_bytes([0; 32])).map_err(|e| match e {
+        Error::Corrupt { detail, .. } => {
+            let prefix = format!("pack {}: ", item.pack);
+            corrupt(detail.strip_prefix(&prefix).unwrap_or(&detail).to_string())
+        }
+        other => other,
+    })?;
+    let id = pack.member_id(item.member).ok_or_else(|| {
+        corrupt(format!(
+            "the pack index names member {}, which it does not have",
+            item.member
+        ))
+    })?;
+    if entries::key(&id) != key {
+        return Err(corrupt(format!(
+            "member {} hashes to {id}, which the pack index key {key:016x} does not begin",
+            item.member
+        )));
+    }
+    Ok(id)
+}
+
+/// Every item of the pack index, with its key, in key order.
+pub(crate) fn t_pack_items(
+    t: &impl ReadableTable<u64, &'static [u8]>,
     path: &Path,
-) -> Result<(Loc, u64), Error> {
-    let (loc, n) = ids
-        .get(id.as_bytes())
-        .db(path)?
-        .ok_or(Error::ObjectMissing { id: *id })?
-        .value();
-    Ok((Loc::from_raw(loc), n))
+) -> Result<Vec<(u64, entries::Item)>, Error> {
+    let mut out = Vec::new();
+    for item in t.iter().db(path)? {
+        let (k, v) = item.db(path)?;
+        let key = k.value();
+        let items = entries::decode(v.value()).ok_or_else(|| Error::CorruptPackIndex {
+            key,
+            detail: "malformed value".into(),
+        })?;
+        out.extend(items.into_iter().map(|i| (key, i)));
+    }
+    Ok(out)
+}
+
+/// [`t_entry`], an absent object being [`Error::ObjectMissing`].
+pub(crate) fn t_entry_req<I, O>(src: &Src<'_, I, O>, id: &ObjectId) -> Result<Entry, Error>
+where
+    I: ReadableTable<[u8; 32], (u64, u64)>,
+    O: ReadableTable<u64, &'static [u8]>,
+{
+    t_entry(src, id)?.ok_or(Error::ObjectMissing { id: *id })
 }
 
 /// `id` as stored (its frame copied out, or its pack).
@@ -826,7 +943,7 @@ where
     I: ReadableTable<[u8; 32], (u64, u64)>,
     O: ReadableTable<u64, &'static [u8]>,
 {
-    match t_entry(src.ids, id, src.path)?.0 {
+    match t_entry_req(src, id)?.loc {
         Loc::Loose(seq) => {
             let frame = src
                 .objects
@@ -910,7 +1027,7 @@ where
             Stored::Member { pack, member } => {
                 // A pack member is whole: the bottom of any chain.
                 let (kind, bytes) = member_of(&pack, member, &cur)?;
-                let actual = kind.id_of(bytes);
+                let actual = pack.member_id(member).unwrap_or_else(|| kind.id_of(bytes));
                 if actual != cur {
                     return Err(Error::Corrupt {
                         id: cur,
@@ -1198,6 +1315,18 @@ macro_rules! impl_with_src {
                 let path = self.path();
                 let ids = self.txn.open_table(IDS).db(path)?;
                 let objects = self.txn.open_table(OBJECTS).db(path)?;
+                // Stores before schema 4 may have no pack index yet (it is empty then).
+                let index = match self.txn.open_table(PACK_IDS) {
+                    Ok(t) => Some(t),
+                    Err(TableError::TableDoesNotExist(_)) => None,
+                    Err(e) => return Err(e).db(path),
+                };
+                let pack_ids = |key: u64| -> Result<Option<Vec<u8>>, Error> {
+                    match &index {
+                        None => Ok(None),
+                        Some(t) => Ok(t.get(key).db(path)?.map(|v| v.value().to_vec())),
+                    }
+                };
                 let packs = |pack: u64, id: &ObjectId| {
                     read_pack(
                         || self.txn.open_table(PACKS),
@@ -1210,6 +1339,7 @@ macro_rules! impl_with_src {
                 f(&Src {
                     ids: &ids,
                     objects: &objects,
+                    pack_ids: &pack_ids,
                     packs: &packs,
                     max: self.store.options.max_object_size,
                     path,
@@ -1257,10 +1387,8 @@ macro_rules! impl_store_read {
             }
 
             fn refcount(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
-                self.store.guarded(|| {
-                    let t = self.txn.open_table(IDS).db(self.path())?;
-                    Ok(t.get(id.as_bytes()).db(self.path())?.map(|v| v.value().1))
-                })
+                self.store
+                    .guarded(|| self.with_src(|src| Ok(t_entry(src, id)?.map(|e| e.count))))
             }
 
             fn links(&self, id: &ObjectId) -> Result<Vec<ObjectId>, Error> {
@@ -1460,34 +1588,33 @@ impl<'s> WriteTxn<'s> {
             });
         }
         let id = kind.id_of(data);
-        {
-            let ids = self.txn.open_table(IDS).db(path)?;
-            if ids.get(id.as_bytes()).db(path)?.is_some() {
-                return Ok(Put {
-                    id,
-                    new: false,
-                    stored_bytes: 0,
-                });
+        let present = self.with_src(|src| {
+            if t_entry(src, &id)?.is_some() {
+                return Ok(true);
             }
+            // Every link must exist before anything changes.
             for link in links {
-                if ids.get(link.as_bytes()).db(path)?.is_none() {
-                    return Err(Error::ObjectMissing { id: *link });
-                }
+                t_entry_req(src, link)?;
             }
+            Ok(false)
+        })?;
+        if present {
+            return Ok(Put {
+                id,
+                new: false,
+                stored_bytes: 0,
+            });
         }
         let seq = self.take_seq()?;
-        let mut ids = self.txn.open_table(IDS).db(path)?;
+        // One at a time: a node may link the same object twice.
         for link in links {
-            let (lseq, n) = ids
-                .get(link.as_bytes())
-                .db(path)?
-                .map(|v| v.value())
-                .ok_or(Error::ObjectMissing { id: *link })?;
-            ids.insert(link.as_bytes(), (lseq, n + 1)).db(path)?;
-            self.zero.remove(link);
+            self.incref(link)?;
         }
-        ids.insert(id.as_bytes(), (seq, 0)).db(path)?;
-        drop(ids);
+        self.txn
+            .open_table(IDS)
+            .db(path)?
+            .insert(id.as_bytes(), (seq, 0))
+            .db(path)?;
         let mut frame = codec::encode(kind, data, self.store.options.zstd_level);
         let mut used_base = None;
         if let Some(base) = base
@@ -1617,25 +1744,17 @@ impl<'s> WriteTxn<'s> {
     }
 
     fn incref(&mut self, id: &ObjectId) -> Result<(), Error> {
-        let path = self.path();
-        let mut ids = self.txn.open_table(IDS).db(path)?;
-        let (seq, n) = match ids.get(id.as_bytes()).db(path)? {
-            Some(v) => v.value(),
-            None => return Err(Error::ObjectMissing { id: *id }),
-        };
-        ids.insert(id.as_bytes(), (seq, n + 1)).db(path)?;
+        let e = self.entry(id)?.ok_or(Error::ObjectMissing { id: *id })?;
+        self.set_count(id, &e, e.count + 1)?;
         self.zero.remove(id);
         Ok(())
     }
 
     pub(crate) fn decref(&mut self, id: &ObjectId) -> Result<(), Error> {
-        let path = self.path();
-        let mut ids = self.txn.open_table(IDS).db(path)?;
-        let entry = ids.get(id.as_bytes()).db(path)?.map(|v| v.value());
-        match entry {
-            Some((seq, n)) if n > 0 => {
-                ids.insert(id.as_bytes(), (seq, n - 1)).db(path)?;
-                if n == 1 {
+        match self.entry(id)? {
+            Some(e) if e.count > 0 => {
+                self.set_count(id, &e, e.count - 1)?;
+                if e.count == 1 {
                     self.zero.insert(*id);
                 }
                 Ok(())
@@ -1649,6 +1768,107 @@ impl<'s> WriteTxn<'s> {
             }),
             None => Err(Error::ObjectMissing { id: *id }),
         }
+    }
+
+    /// `id`'s entry, if it has one (this transaction's changes included).
+    pub(crate) fn entry(&self, id: &ObjectId) -> Result<Option<Entry>, Error> {
+        self.with_src(|src| t_entry(src, id))
+    }
+
+    /// Every item of the pack index, with its key.
+    pub(crate) fn pack_items(&self) -> Result<Vec<(u64, entries::Item)>, Error> {
+        let path = self.path();
+        t_pack_items(&self.txn.open_table(PACK_IDS).db(path)?, path)
+    }
+
+    /// The id of a pack index item (see [`t_item_id`]).
+    pub(crate) fn item_id(&self, key: u64, item: &entries::Item) -> Result<ObjectId, Error> {
+        self.with_src(|src| t_item_id(src, key, item))
+    }
+
+    /// Sets the reference count of `id`, whose entry is `e`.
+    pub(crate) fn set_count(&mut self, id: &ObjectId, e: &Entry, count: u64) -> Result<(), Error> {
+        match (e.slot, e.loc) {
+            (Slot::Ids, _) => {
+                let path = self.path();
+                self.txn
+                    .open_table(IDS)
+                    .db(path)?
+                    .insert(id.as_bytes(), (e.raw, count))
+                    .db(path)?;
+                Ok(())
+            }
+            (Slot::PackIds, Loc::Packed { pack, member }) => self.edit_pack_ids(id, |items| {
+                for item in items.iter_mut().filter(|i| i.at(pack, member)) {
+                    item.count = count;
+                }
+            }),
+            (Slot::PackIds, Loc::Loose(_)) => Err(Error::Corrupt {
+                id: *id,
+                detail: "a loose object in the pack index".into(),
+            }),
+        }
+    }
+
+    /// Removes `id`'s entry `e` (not its bytes).
+    pub(crate) fn remove_entry(&mut self, id: &ObjectId, e: &Entry) -> Result<(), Error> {
+        match (e.slot, e.loc) {
+            (Slot::Ids, _) => {
+                let path = self.path();
+                self.txn
+                    .open_table(IDS)
+                    .db(path)?
+                    .remove(id.as_bytes())
+                    .db(path)?;
+                Ok(())
+            }
+            (Slot::PackIds, Loc::Packed { pack, member }) => {
+                self.edit_pack_ids(id, |items| items.retain(|i| !i.at(pack, member)))
+            }
+            (Slot::PackIds, Loc::Loose(_)) => Ok(()),
+        }
+    }
+
+    /// Gives `id` an entry in the pack index at `pack`/`member` with `count` references.
+    pub(crate) fn add_packed(
+        &mut self,
+        id: &ObjectId,
+        pack: u64,
+        member: u32,
+        count: u64,
+    ) -> Result<(), Error> {
+        self.edit_pack_ids(id, |items| {
+            items.push(entries::Item {
+                pack,
+                member,
+                count,
+            })
+        })
+    }
+
+    /// Rewrites the pack index's value at `id`'s key through `f` (removing an emptied key).
+    fn edit_pack_ids(
+        &mut self,
+        id: &ObjectId,
+        f: impl FnOnce(&mut Vec<entries::Item>),
+    ) -> Result<(), Error> {
+        let path = self.path();
+        let key = entries::key(id);
+        let mut t = self.txn.open_table(PACK_IDS).db(path)?;
+        let mut items = match t.get(key).db(path)? {
+            None => Vec::new(),
+            Some(v) => entries::decode(v.value()).ok_or_else(|| Error::Corrupt {
+                id: *id,
+                detail: format!("its pack index entry {key:016x} is malformed"),
+            })?,
+        };
+        f(&mut items);
+        if items.is_empty() {
+            t.remove(key).db(path)?;
+        } else {
+            t.insert(key, entries::encode(&items).as_slice()).db(path)?;
+        }
+        Ok(())
     }
 
     /// Sets a value in an index keyspace, returning the previous one.
@@ -1797,19 +2017,13 @@ impl<'s> WriteTxn<'s> {
     fn remove_object(&mut self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path();
         // Read what it references while its delta base still exists.
-        let (refs, info) =
-            self.with_src(|src| Ok((t_refs(src, id)?, t_stored(src, id)?.info(id)?)))?;
-        let Some((loc, _)) = self
-            .txn
-            .open_table(IDS)
-            .db(path)?
-            .remove(id.as_bytes())
-            .db(path)?
-            .map(|v| v.value())
-        else {
+        let Some(entry) = self.entry(id)? else {
             return Ok(());
         };
-        let stored = match Loc::from_raw(loc) {
+        let (refs, info) =
+            self.with_src(|src| Ok((t_refs(src, id)?, t_stored(src, id)?.info(id)?)))?;
+        self.remove_entry(id, &entry)?;
+        let stored = match entry.loc {
             Loc::Loose(seq) => {
                 let frame = self
                     .txn
@@ -1851,7 +2065,11 @@ impl<'s> WriteTxn<'s> {
         let (kind, bytes) = self.with_src(|src| t_load(src, id))?;
         let whole = codec::encode(kind, &bytes, self.store.options.zstd_level);
         // Only a loose frame can be a delta.
-        let Loc::Loose(seq) = t_entry(&self.txn.open_table(IDS).db(path)?, id, path)?.0 else {
+        let Some(Entry {
+            loc: Loc::Loose(seq),
+            ..
+        }) = self.entry(id)?
+        else {
             return Ok(());
         };
         self.txn

@@ -6,10 +6,11 @@ use std::fmt;
 use redb::ReadableTable;
 
 use crate::codec;
+use crate::entries::{self, PACK_IDS};
 use crate::pack::{self, Loc, PACKS};
 use crate::store::{
-    BaseCache, DbResult, IDS, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, Src,
-    decode_root, read_counter, t_load_cached,
+    BaseCache, DbResult, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, Src,
+    decode_root, read_counter, t_item_id, t_load_cached, t_pack_items,
 };
 use crate::{Error, ObjectId, Progress, Store};
 
@@ -93,6 +94,8 @@ struct Scan {
     outcome: Outcome,
     expected: HashMap<ObjectId, u64>,
     reachable: HashSet<ObjectId>,
+    /// Objects with an entry that could be read.
+    stored: HashSet<ObjectId>,
     unreachable: Vec<ObjectId>,
     orphan_frames: Vec<u64>,
     /// (objects, raw bytes, stored bytes, blob raw bytes)
@@ -130,6 +133,7 @@ fn chunks<T: ReadableTable<(u64, u32), &'static [u8]>>(
 
 fn scan<I, O>(
     src: &Src<'_, I, O>,
+    items: Result<Vec<(u64, entries::Item)>, Error>,
     roots: &impl ReadableTable<&'static str, &'static [u8]>,
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
     packs: &Chunks,
@@ -146,19 +150,60 @@ where
     };
 
     // 1. Every object's frame exists, decodes and hashes to its id; nodes' links are read.
-    progress.start("hash", Some(ids.len().db(path)?));
+    // The entries: `ids`, then the pack index, whose items give their ids by hashing the
+    // members they name.
+    let mut entries: Vec<(ObjectId, u64, u64)> = Vec::new();
+    // Pack index keys whose items could not be read, with why: an object found missing under
+    // one of them is in a damaged pack, not absent.
+    let mut unreadable: HashMap<u64, String> = HashMap::new();
+    for item in ids.iter().db(path)? {
+        let (k, v) = item.db(path)?;
+        let (loc, count) = v.value();
+        entries.push((ObjectId::from_bytes(k.value()), loc, count));
+    }
+    match items {
+        Ok(items) => {
+            for (key, item) in items {
+                match t_item_id(src, key, &item) {
+                    Ok(id) => {
+                        let loc = pack::Encoded::loc(item.pack, item.member as usize)?;
+                        entries.push((id, loc, item.count));
+                    }
+                    Err(e @ (Error::CorruptPack { .. } | Error::CorruptPackIndex { .. })) => {
+                        let detail = e.to_string();
+                        // One problem per damaged pack, however many items name it.
+                        if !unreadable.values().any(|d| *d == detail) {
+                            problem(&mut s, ProblemKind::Corrupt, None, detail.clone());
+                        }
+                        unreadable.insert(key, detail);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(e @ Error::CorruptPackIndex { .. }) => {
+            problem(&mut s, ProblemKind::Corrupt, None, e.to_string());
+        }
+        Err(e) => return Err(e),
+    }
+    progress.start("hash", Some(entries.len() as u64));
     let mut stored_counts: HashMap<ObjectId, u64> = HashMap::new();
     let mut links: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
     let mut used_seqs: HashSet<u64> = HashSet::new();
     let mut bases = BaseCache::default();
-    for item in ids.iter().db(path)? {
+    for (id, loc, count) in entries {
         if progress.should_cancel() {
             return Err(Error::Cancelled);
         }
-        let (k, v) = item.db(path)?;
-        let id = ObjectId::from_bytes(k.value());
-        let (loc, count) = v.value();
-        stored_counts.insert(id, count);
+        if stored_counts.insert(id, count).is_some() {
+            problem(
+                &mut s,
+                ProblemKind::Corrupt,
+                Some(id),
+                "it has two entries".into(),
+            );
+            continue;
+        }
         s.outcome.objects_checked += 1;
         s.totals.0 += 1;
         // A loose object's frame (a pack's bytes are counted once, below).
@@ -306,12 +351,15 @@ where
         }
         if !stored_counts.contains_key(&id) {
             if missing_reported.insert(id) {
-                problem(
-                    &mut s,
-                    ProblemKind::Missing,
-                    Some(id),
-                    "referenced but absent".into(),
-                );
+                match unreadable.get(&entries::key(&id)) {
+                    Some(why) => problem(&mut s, ProblemKind::Corrupt, Some(id), why.clone()),
+                    None => problem(
+                        &mut s,
+                        ProblemKind::Missing,
+                        Some(id),
+                        "referenced but absent".into(),
+                    ),
+                }
             }
             continue;
         }
@@ -321,6 +369,7 @@ where
         }
     }
 
+    s.stored = stored_counts.keys().copied().collect();
     // 3. Compare stored counts with recomputed ones.
     let mut ids_sorted: Vec<(&ObjectId, &u64)> = stored_counts.iter().collect();
     ids_sorted.sort();
@@ -353,7 +402,9 @@ where
         read_counter(meta, K_STORED, path)?,
         read_counter(meta, K_BLOB_RAW, path)?,
     );
-    if stored != s.totals {
+    // Objects in a damaged pack have sizes nobody can read: totals cannot be recomputed then
+    // (and a repair must not overwrite them with a partial sum).
+    if stored != s.totals && unreadable.is_empty() {
         let detail = format!(
             "stored (objects, raw, stored, blob raw) = {stored:?}, recomputed {:?}",
             s.totals
@@ -395,7 +446,12 @@ impl Store {
             t.open_table(ROOTS).db(&path)?,
             t.open_table(META).db(&path)?,
         );
-        let s = r.with_src(|src| scan(src, &roots, &meta, &packs, progress))?;
+        let items = match t.open_table(PACK_IDS) {
+            Ok(tb) => t_pack_items(&tb, &path),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+            Err(e) => return Err(e).db(&path),
+        };
+        let s = r.with_src(|src| scan(src, items, &roots, &meta, &packs, progress))?;
         drop((roots, meta));
         drop(r);
         let repairable = s
@@ -420,43 +476,53 @@ impl Store {
                 t.open_table(ROOTS).db(&path)?,
                 t.open_table(META).db(&path)?,
             );
-            txn.with_src(|src| scan(src, &roots, &meta, &packs, progress))?
+            let items = match t.open_table(PACK_IDS) {
+                Ok(tb) => t_pack_items(&tb, &path),
+                Err(e) => return Err(e).db(&path),
+            };
+            txn.with_src(|src| scan(src, items, &roots, &meta, &packs, progress))?
         };
+        // Unreachable objects go without cascading: the counts below are computed from the
+        // reachable graph alone, so they never included links from these.
+        let (mut removed, mut removed_raw, mut removed_stored, mut removed_blob) =
+            (0u64, 0u64, 0u64, 0u64);
+        for id in &s.unreachable {
+            let Some(e) = txn.entry(id)? else {
+                continue;
+            };
+            txn.remove_entry(id, &e)?;
+            removed += 1;
+            if let Some(&(raw, blob)) = s.sizes.get(id) {
+                removed_raw += raw;
+                if blob {
+                    removed_blob += raw;
+                }
+            }
+            // A pack member's bytes stay in its pack until gc repacks.
+            if let Loc::Loose(seq) = e.loc
+                && let Some(v) = txn
+                    .raw()
+                    .open_table(OBJECTS)
+                    .db(&path)?
+                    .remove(seq)
+                    .db(&path)?
+            {
+                removed_stored += v.value().len() as u64;
+            }
+        }
+        for id in s.reachable.intersection(&s.stored) {
+            if let Some(e) = txn.entry(id)? {
+                let n = s.expected.get(id).copied().unwrap_or(0);
+                if e.count != n {
+                    txn.set_count(id, &e, n)?;
+                }
+            }
+        }
         {
             let t = txn.raw();
             let mut objects = t.open_table(OBJECTS).db(&path)?;
-            let mut ids = t.open_table(IDS).db(&path)?;
-            // Unreachable objects go without cascading: the counts below are computed from the
-            // reachable graph alone, so they never included links from these.
-            let (mut removed, mut removed_raw, mut removed_stored, mut removed_blob) =
-                (0u64, 0u64, 0u64, 0u64);
-            for id in &s.unreachable {
-                let Some((loc, _)) = ids.remove(id.as_bytes()).db(&path)?.map(|v| v.value()) else {
-                    continue;
-                };
-                removed += 1;
-                if let Some(&(raw, blob)) = s.sizes.get(id) {
-                    removed_raw += raw;
-                    if blob {
-                        removed_blob += raw;
-                    }
-                }
-                // A pack member's bytes stay in its pack until gc repacks.
-                if let Loc::Loose(seq) = Loc::from_raw(loc)
-                    && let Some(v) = objects.remove(seq).db(&path)?
-                {
-                    removed_stored += v.value().len() as u64;
-                }
-            }
             for seq in &s.orphan_frames {
                 objects.remove(*seq).db(&path)?;
-            }
-            for id in &s.reachable {
-                let entry = ids.get(id.as_bytes()).db(&path)?.map(|v| v.value());
-                if let Some((seq, _)) = entry {
-                    let n = s.expected.get(id).copied().unwrap_or(0);
-                    ids.insert(id.as_bytes(), (seq, n)).db(&path)?;
-                }
             }
             let mut meta = t.open_table(META).db(&path)?;
             let (o, r, st, b) = s.totals;

@@ -6,7 +6,7 @@ mod model;
 
 use std::path::PathBuf;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::{Error, NoProgress, ObjectId, Store, StoreOptions, StoreRead, verify};
 
@@ -768,7 +768,30 @@ fn damaged_pack_is_reported() {
         }
         other => panic!("expected a corrupt object, got {other:?}"),
     }
-    assert_reports(&store, verify::ProblemKind::Corrupt, ids[1]);
+    // The pack index cannot say which objects a damaged pack held (their ids are the members'
+    // hashes): verify names the pack, and the objects it reaches from the roots, here the
+    // pinned node, as corrupt rather than missing.
+    let node = store.read().unwrap().root("r").unwrap().unwrap().id;
+    assert_reports(&store, verify::ProblemKind::Corrupt, node);
+    let v = store
+        .verify(&verify::Options::default(), &NoProgress)
+        .unwrap();
+    assert!(
+        v.problems.iter().any(|p| p.id.is_none()
+            && p.kind == verify::ProblemKind::Corrupt
+            && p.detail.starts_with("pack ")),
+        "{:?}",
+        v.problems
+    );
+    assert!(
+        !v.problems.iter().any(|p| matches!(
+            p.kind,
+            verify::ProblemKind::Missing | verify::ProblemKind::Totals
+        )),
+        "{:?}",
+        v.problems
+    );
+    assert_eq!(v.problems.len(), 2, "{:?}", v.problems);
 }
 
 /// Rebuilt tables take new pages; with a snapshot open, compaction could not return the old
@@ -1044,4 +1067,94 @@ mod delta {
         );
         super::assert_reports(&store, verify::ProblemKind::Missing, ids[1]);
     }
+}
+
+/// After gc every object's entry is in the pack index (none left in `ids`), and packed objects
+/// gain and lose references like loose ones.
+#[test]
+fn gc_moves_entries_to_the_pack_index() {
+    let (_d, store) = temp_store();
+    let ids = put_history(&store, 0..4, None, "r");
+    store.gc(&NoProgress).unwrap();
+    {
+        let r = store.read().unwrap();
+        assert_eq!(
+            r.raw()
+                .open_table(crate::store::IDS)
+                .unwrap()
+                .len()
+                .unwrap(),
+            0
+        );
+        let items = crate::store::t_pack_items(
+            &r.raw().open_table(crate::entries::PACK_IDS).unwrap(),
+            store.path(),
+        )
+        .unwrap();
+        // Four versions and the node.
+        assert_eq!(items.len(), 5, "{items:?}");
+    }
+    let node = store.read().unwrap().root("r").unwrap().unwrap().id;
+    let mut t = store.write().unwrap();
+    assert_eq!(t.refcount(&node).unwrap(), Some(1));
+    t.pin("r2", &node, b"").unwrap();
+    assert_eq!(t.refcount(&node).unwrap(), Some(2));
+    t.commit().unwrap();
+    let mut t = store.write().unwrap();
+    t.unpin("r").unwrap();
+    t.unpin("r2").unwrap();
+    let out = t.commit().unwrap();
+    assert_eq!(out.objects_removed, 5);
+    assert!(!store.read().unwrap().contains(&ids[0]).unwrap());
+    assert_verifies(&store);
+    store.gc(&NoProgress).unwrap();
+    assert_eq!(store.stats().unwrap().objects, 0);
+    assert_verifies(&store);
+}
+
+/// A pack index item is taken for an object only when the member it names hashes to that
+/// object's id: an item under `x`'s key that names another object's member (as two ids sharing
+/// their first 8 bytes would) never makes `x` present, and verify reports the stray item.
+#[test]
+fn a_pack_index_item_counts_only_for_the_member_it_hashes_to() {
+    let (_d, store) = temp_store();
+    let ids = put_history(&store, 0..2, None, "r");
+    store.gc(&NoProgress).unwrap();
+    let x = ObjectId::for_blob(b"never stored");
+    {
+        let mut t = store.write().unwrap();
+        let e = t.entry(&ids[0]).unwrap().unwrap();
+        let crate::pack::Loc::Packed { pack, member } = e.loc else {
+            panic!("not packed: {e:?}");
+        };
+        // Under x's key, and beside ids[1]'s own item under its key.
+        t.add_packed(&x, pack, member, 1).unwrap();
+        t.add_packed(&ids[1], pack, member, 9).unwrap();
+        assert!(!t.contains(&x).unwrap());
+        assert_eq!(t.refcount(&ids[1]).unwrap(), Some(1));
+        t.commit().unwrap();
+    }
+    assert!(!store.read().unwrap().contains(&x).unwrap());
+    assert!(matches!(store.get(&x), Err(Error::ObjectMissing { id }) if id == x));
+    assert_eq!(store.get(&ids[1]).unwrap(), history(1));
+    let v = store
+        .verify(&verify::Options::default(), &NoProgress)
+        .unwrap();
+    let stray = |p: &verify::Problem| {
+        p.kind == verify::ProblemKind::Corrupt
+            && p.id.is_none()
+            && p.detail.contains("does not begin")
+    };
+    assert_eq!(
+        v.problems.iter().filter(|p| stray(p)).count(),
+        2,
+        "{:?}",
+        v.problems
+    );
+    // x can still be stored: it gets an entry of its own.
+    let mut t = store.write().unwrap();
+    assert!(t.put_blob(b"never stored").unwrap().new);
+    t.pin("x", &x, b"").unwrap();
+    t.commit().unwrap();
+    assert_eq!(store.get(&x).unwrap(), b"never stored");
 }
