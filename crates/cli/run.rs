@@ -665,6 +665,7 @@ fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
         "deltas_rewritten": o.rewritten, "tables_rebuilt": o.tables_rebuilt,
         "packed": o.packed, "packs_written": o.packs_written,
         "pack_bytes_saved": o.pack_bytes_saved,
+        "cold_blocks_written": o.cold_blocks_written,
         // Kept for the cfgvault/1 contract: packs replaced per-object re-encoding.
         "recompressed": 0, "recompressed_bytes_saved": 0,
         "compacted": o.compacted, "compaction_skipped": o.compaction_skipped,

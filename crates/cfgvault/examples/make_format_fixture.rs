@@ -3,7 +3,7 @@
 //! when a new schema version is introduced, writing to a new file name (v2.redb, …); never
 //! regenerate an existing fixture. Session ids and the label take the file's stem (`v2-first`).
 //!
-//! `cargo run -p cfgvault --example make_format_fixture -- fixtures/stores/v4.redb`
+//! `cargo run -p cfgvault --example make_format_fixture -- fixtures/stores/v5.redb`
 
 use std::path::PathBuf;
 

@@ -34,6 +34,12 @@ fn a_store_of_schema_v4_opens_verifies_and_reads() {
     check("v4");
 }
 
+/// Its roots, index entries and pack index are in a cold block; every live table is empty.
+#[test]
+fn a_store_of_schema_v5_opens_verifies_and_reads() {
+    check("v5");
+}
+
 /// Opens a copy of `fixtures/stores/{v}.redb` (sessions `{v}-first` and `{v}-second`), verifies
 /// it, reads everything back, then writes to it.
 fn check(v: &str) {

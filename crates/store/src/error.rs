@@ -46,6 +46,9 @@ pub enum Error {
     /// A pack does not decode, or a member is not what the pack index says it is.
     #[error("pack {pack} is corrupt: {detail}")]
     CorruptPack { pack: u64, detail: String },
+    /// The cold entries (roots and index entries a gc moved into blocks) are inconsistent.
+    #[error("cold entries are corrupt: {detail}")]
+    CorruptCold { detail: String },
     /// A value of the pack index does not parse.
     #[error("pack index entry {key:016x} is corrupt: {detail}")]
     CorruptPackIndex { key: u64, detail: String },

@@ -7,6 +7,7 @@ use std::path::Path;
 use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, Value};
 
 use crate::codec;
+use crate::cold::TOMBS;
 use crate::entries::PACK_IDS;
 use crate::pack::{self, Builder, Encoded, Loc, PACKS};
 use crate::store::{
@@ -31,6 +32,9 @@ pub struct Outcome {
     pub packs_written: u64,
     /// Stored bytes before packing minus after (negative when packing grew them).
     pub pack_bytes_saved: i64,
+    /// Cold blocks written: roots and index entries moved out of their tables (`cold.rs`);
+    /// 0 when nothing changed since the last gc.
+    pub cold_blocks_written: u64,
     pub file_bytes_before: u64,
     pub file_bytes_after: u64,
     /// Tables copied in key order into fresh pages because theirs were sparse (keys inserted
@@ -96,6 +100,10 @@ impl Store {
             txn.sweep_now()?;
         }
         let (packed, packs_written, pack_bytes_saved) = self.pack(&mut txn, progress)?;
+        // Roots, index entries and the pack index into cold blocks, after packing, which
+        // moves entries of the pack index.
+        progress.start("cold", None);
+        let cold_blocks_written = txn.fold_cold()?;
         let swept = txn.commit()?;
         progress.start("compact", None);
         // Rebuilding moves tables to new pages; it pays only when compaction can then return
@@ -124,6 +132,7 @@ impl Store {
             packed,
             packs_written,
             pack_bytes_saved,
+            cold_blocks_written,
             tables_rebuilt,
             file_bytes_before,
             file_bytes_after: self.stats()?.file_bytes,
@@ -388,6 +397,8 @@ impl Store {
                 rebuild_table(t, IDS, path)?
             } else if name == PACK_IDS.name() {
                 rebuild_table(t, PACK_IDS, path)?
+            } else if name == TOMBS.name() {
+                rebuild_table(t, TOMBS, path)?
             } else if name == PACKS.name() {
                 rebuild_table(t, PACKS, path)?
             } else if name == INDEX.name() {

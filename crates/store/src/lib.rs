@@ -34,6 +34,7 @@
 //! ```
 
 mod codec;
+mod cold;
 mod entries;
 mod error;
 pub mod gc;

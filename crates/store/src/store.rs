@@ -12,12 +12,13 @@ use redb::{
 };
 
 use crate::codec::{self, ObjectKind};
+use crate::cold::{self, COLD, K_COLD, NS_INDEX, NS_PACK_IDS, NS_ROOTS, TOMBS};
 use crate::entries::{self, PACK_IDS};
 use crate::pack::{self, Loc, PACKS, Pack, PackCache};
 use crate::{Error, ObjectId};
 
 /// The schema version this build writes and the newest it reads. See docs/FORMAT.md.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 const MAGIC: &[u8] = b"cfgvault-store";
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -45,6 +46,8 @@ pub(crate) const K_RAW: &str = "count.raw_bytes";
 pub(crate) const K_STORED: &str = "count.stored_bytes";
 pub(crate) const K_BLOB_RAW: &str = "count.blob_raw_bytes";
 pub(crate) const K_NEXT_SEQ: &str = "next_seq";
+/// Roots the callers pinned (the store's own excluded); absent in stores before schema 5.
+pub(crate) const K_ROOTS: &str = "count.roots";
 
 /// How a store is opened. Construct with `StoreOptions::default()` and set fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +152,8 @@ pub struct Store {
     schema: std::sync::atomic::AtomicU32,
     /// Packs decoded lately (reading one member decodes its whole pack).
     pub(crate) packs: PackCache,
+    /// Cold nodes and blocks decoded lately.
+    pub(crate) cold: cold::ColdCache,
     /// Whether the index keyspaces share the [`INDEX`] table (read from `meta` at open).
     shared_index: std::sync::atomic::AtomicBool,
 }
@@ -284,6 +289,7 @@ impl Store {
                 damaged: Default::default(),
                 schema: Default::default(),
                 packs: PackCache::default(),
+                cold: Default::default(),
                 shared_index: Default::default(),
             };
             store.check_schema()?;
@@ -389,6 +395,7 @@ impl Store {
             damaged: Default::default(),
             schema: Default::default(),
             packs: PackCache::default(),
+            cold: Default::default(),
             shared_index: Default::default(),
         };
         store.check_schema()?;
@@ -468,12 +475,18 @@ impl Store {
         self.guarded(|| {
             let r = self.read()?;
             let meta = r.txn.open_table(META).db(&self.path)?;
-            let roots = r
-                .txn
-                .open_table(ROOTS)
-                .db(&self.path)?
-                .len()
-                .db(&self.path)?;
+            let roots = match meta.get(K_ROOTS).db(&self.path)? {
+                Some(v) => <[u8; 8]>::try_from(v.value())
+                    .map(u64::from_le_bytes)
+                    .unwrap_or(0),
+                // Before schema 5 every root is live and the caller's.
+                None => r
+                    .txn
+                    .open_table(ROOTS)
+                    .db(&self.path)?
+                    .len()
+                    .db(&self.path)?,
+            };
             let file_bytes = match &self.size_probe {
                 Some(probe) => probe(),
                 None => fs::metadata(&self.path)
@@ -529,7 +542,7 @@ fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
         meta.insert(K_MAGIC, MAGIC).db(path)?;
         meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
             .db(path)?;
-        for k in [K_OBJECTS, K_RAW, K_STORED, K_BLOB_RAW, K_NEXT_SEQ] {
+        for k in [K_OBJECTS, K_RAW, K_STORED, K_BLOB_RAW, K_NEXT_SEQ, K_ROOTS] {
             meta.insert(k, 0u64.to_le_bytes().as_slice()).db(path)?;
         }
         meta.insert(K_INDEX_LAYOUT, SHARED_LAYOUT).db(path)?;
@@ -537,6 +550,7 @@ fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
         txn.open_table(OBJECTS).db(path)?;
         txn.open_table(IDS).db(path)?;
         txn.open_table(PACK_IDS).db(path)?;
+        txn.open_table(TOMBS).db(path)?;
         txn.open_table(ROOTS).db(path)?;
         txn.open_table(INDEX).db(path)?;
     }
@@ -910,22 +924,9 @@ where
     Ok(id)
 }
 
-/// Every item of the pack index, with its key, in key order.
-pub(crate) fn t_pack_items(
-    t: &impl ReadableTable<u64, &'static [u8]>,
-    path: &Path,
-) -> Result<Vec<(u64, entries::Item)>, Error> {
-    let mut out = Vec::new();
-    for item in t.iter().db(path)? {
-        let (k, v) = item.db(path)?;
-        let key = k.value();
-        let items = entries::decode(v.value()).ok_or_else(|| Error::CorruptPackIndex {
-            key,
-            detail: "malformed value".into(),
-        })?;
-        out.extend(items.into_iter().map(|i| (key, i)));
-    }
-    Ok(out)
+/// The cold key of pack index key `key`.
+pub(crate) fn pack_ids_cold_key(key: u64) -> Vec<u8> {
+    cold::cold_key(NS_PACK_IDS, &key.to_be_bytes())
 }
 
 /// [`t_entry`], an absent object being [`Error::ObjectMissing`].
@@ -1119,25 +1120,6 @@ where
     }
 }
 
-fn t_roots(
-    t: &impl ReadableTable<&'static str, &'static [u8]>,
-    prefix: &str,
-    path: &Path,
-) -> Result<Vec<Root>, Error> {
-    let mut out = Vec::new();
-    for item in t.range::<&str>(prefix..).db(path)? {
-        let (k, v) = item.db(path)?;
-        let name = k.value();
-        if !name.starts_with(prefix) {
-            break;
-        }
-        if let Some(r) = decode_root(name, v.value()) {
-            out.push(r);
-        }
-    }
-    Ok(out)
-}
-
 /// Where an index keyspace lives: its own table, or the shared one under the number that
 /// `meta` holds at this key.
 enum IndexPlace {
@@ -1308,6 +1290,202 @@ macro_rules! impl_with_src {
                 Ok(prefix)
             }
 
+            /// Runs `f` with the cold side, if a gc has made one (`cold.rs`).
+            pub(crate) fn with_cold<T>(
+                &self,
+                f: impl FnOnce(Option<&cold::View<'_>>) -> Result<T, Error>,
+            ) -> Result<T, Error> {
+                let path = self.path();
+                let dir = {
+                    let meta = self.txn.open_table(META).db(path)?;
+                    match meta.get(K_COLD).db(path)? {
+                        Some(v) => self.store.cold.dir(v.value())?,
+                        None => return f(None),
+                    }
+                };
+                let read = |i: usize| {
+                    let (number, hash) = (dir.numbers[i], dir.hashes[i]);
+                    self.store.cold.block((number, hash), || {
+                        let corrupt = |detail: String| Error::CorruptCold {
+                            detail: format!("block {number}: {detail}"),
+                        };
+                        let t = self.txn.open_table(COLD).db(path)?;
+                        // The block's own hash names it in errors; a fresh cache, since the
+                        // parsed block is what is kept.
+                        let pack = pack::load(
+                            &t,
+                            number,
+                            &PackCache::default(),
+                            &ObjectId::from_bytes([0; 32]),
+                            path,
+                        )
+                        .map_err(|e| match e {
+                            Error::Corrupt { detail, .. } => corrupt(detail),
+                            other => other,
+                        })?;
+                        let bytes = match pack.member(0) {
+                            Some((_, b)) if pack.member(1).is_none() => b,
+                            _ => return Err(corrupt("not a pack of one member".into())),
+                        };
+                        if cold::block_hash(bytes) != hash {
+                            return Err(corrupt("its hash is not the directory's".into()));
+                        }
+                        cold::Block::parse(bytes.to_vec()).map_err(corrupt)
+                    })
+                };
+                f(Some(&cold::View {
+                    dir: dir.clone(),
+                    read: &read,
+                }))
+            }
+
+            /// Whether cold key `ck` was removed since the last gc.
+            pub(crate) fn tombstoned(&self, ck: &[u8]) -> Result<bool, Error> {
+                match self.txn.open_table(TOMBS) {
+                    Ok(t) => Ok(t.get(ck).db(self.path())?.is_some()),
+                    Err(TableError::TableDoesNotExist(_)) => Ok(false),
+                    Err(e) => Err(e).db(self.path()),
+                }
+            }
+
+            /// A point read: the live value, else the cold one unless tombstoned.
+            pub(crate) fn merged_get(
+                &self,
+                live: Option<Vec<u8>>,
+                ck: &[u8],
+            ) -> Result<Option<Vec<u8>>, Error> {
+                if live.is_some() {
+                    return Ok(live);
+                }
+                self.with_cold(|cold| match cold {
+                    None => Ok(None),
+                    Some(c) => match c.get(ck)? {
+                        Some(v) if !self.tombstoned(ck)? => Ok(Some(v)),
+                        _ => Ok(None),
+                    },
+                })
+            }
+
+            /// Merges `live`, the first `limit` live entries of a range (keys without the cold
+            /// namespace, in scan order), with the cold entries between `start` and `end`
+            /// (cold keys, of which the first `strip` bytes are dropped): a live entry wins, a
+            /// tombstoned cold one is skipped. At most `limit` entries.
+            pub(crate) fn merged_range(
+                &self,
+                live: Vec<IndexEntry>,
+                start: Bound<&[u8]>,
+                end: Bound<&[u8]>,
+                strip: usize,
+                reverse: bool,
+                limit: usize,
+            ) -> Result<Vec<IndexEntry>, Error> {
+                self.with_cold(|cold| {
+                    let Some(c) = cold else {
+                        return Ok(live);
+                    };
+                    let mut out: Vec<IndexEntry> = Vec::new();
+                    let mut live = live.into_iter().peekable();
+                    let before = |a: &[u8], b: &[u8]| if reverse { a > b } else { a < b };
+                    c.scan(start, end, reverse, &mut |ck, v| {
+                        let uk = ck.get(strip..).unwrap_or_default();
+                        while out.len() < limit && live.peek().is_some_and(|(lk, _)| before(lk, uk))
+                        {
+                            out.extend(live.next());
+                        }
+                        if out.len() >= limit {
+                            return Ok(false);
+                        }
+                        if live.peek().is_some_and(|(lk, _)| lk.as_slice() == uk) {
+                            out.extend(live.next());
+                        } else if !self.tombstoned(ck)? {
+                            out.push((uk.to_vec(), v.to_vec()));
+                        }
+                        Ok(out.len() < limit)
+                    })?;
+                    out.extend(live.take(limit.saturating_sub(out.len())));
+                    Ok(out)
+                })
+            }
+
+            /// Every root, live and cold, in name order.
+            pub(crate) fn all_roots(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
+                self.named_roots("")
+            }
+
+            /// Roots (name, raw value) whose names start with `prefix`, in name order.
+            fn named_roots(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
+                let path = self.path();
+                let live: Vec<IndexEntry> = {
+                    let t = self.txn.open_table(ROOTS).db(path)?;
+                    let mut out = Vec::new();
+                    for item in t.range::<&str>(prefix..).db(path)? {
+                        let (k, v) = item.db(path)?;
+                        if !k.value().starts_with(prefix) {
+                            break;
+                        }
+                        out.push((k.value().as_bytes().to_vec(), v.value().to_vec()));
+                    }
+                    out
+                };
+                let start = cold::cold_key(NS_ROOTS, prefix.as_bytes());
+                let end = prefix_end(&start);
+                let merged = self.merged_range(
+                    live,
+                    Bound::Included(&start),
+                    end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+                    1,
+                    false,
+                    usize::MAX,
+                )?;
+                let mut out = Vec::with_capacity(merged.len());
+                for (k, v) in merged {
+                    let name = String::from_utf8(k).map_err(|_| Error::CorruptCold {
+                        detail: "a root name is not UTF-8".into(),
+                    })?;
+                    out.push((name, v));
+                }
+                Ok(out)
+            }
+
+            /// Every item of the pack index (live and cold), with its key, in key order.
+            pub(crate) fn pack_items(&self) -> Result<Vec<(u64, entries::Item)>, Error> {
+                let path = self.path();
+                let live: Vec<IndexEntry> = match self.txn.open_table(PACK_IDS) {
+                    Ok(t) => {
+                        let mut out = Vec::new();
+                        for item in t.iter().db(path)? {
+                            let (k, v) = item.db(path)?;
+                            out.push((k.value().to_be_bytes().to_vec(), v.value().to_vec()));
+                        }
+                        out
+                    }
+                    Err(TableError::TableDoesNotExist(_)) => Vec::new(),
+                    Err(e) => return Err(e).db(path),
+                };
+                let merged = self.merged_range(
+                    live,
+                    Bound::Included(&[NS_PACK_IDS]),
+                    Bound::Excluded(&[NS_PACK_IDS + 1]),
+                    1,
+                    false,
+                    usize::MAX,
+                )?;
+                let mut out = Vec::with_capacity(merged.len());
+                for (k, v) in merged {
+                    let key = <[u8; 8]>::try_from(k.as_slice())
+                        .map(u64::from_be_bytes)
+                        .map_err(|_| Error::CorruptCold {
+                            detail: "a pack index key is not 8 bytes".into(),
+                        })?;
+                    let items = entries::decode(&v).ok_or_else(|| Error::CorruptPackIndex {
+                        key,
+                        detail: "malformed value".into(),
+                    })?;
+                    out.extend(items.into_iter().map(|i| (key, i)));
+                }
+                Ok(out)
+            }
+
             pub(crate) fn with_src<T>(
                 &self,
                 f: impl FnOnce(&Src<'_, $ids, $objects>) -> Result<T, Error>,
@@ -1322,10 +1500,11 @@ macro_rules! impl_with_src {
                     Err(e) => return Err(e).db(path),
                 };
                 let pack_ids = |key: u64| -> Result<Option<Vec<u8>>, Error> {
-                    match &index {
-                        None => Ok(None),
-                        Some(t) => Ok(t.get(key).db(path)?.map(|v| v.value().to_vec())),
-                    }
+                    let live = match &index {
+                        None => None,
+                        Some(t) => t.get(key).db(path)?.map(|v| v.value().to_vec()),
+                    };
+                    self.merged_get(live, &pack_ids_cold_key(key))
                 };
                 let packs = |pack: u64, id: &ObjectId| {
                     read_pack(
@@ -1397,17 +1576,22 @@ macro_rules! impl_store_read {
 
             fn root(&self, name: &str) -> Result<Option<Root>, Error> {
                 self.store.guarded(|| {
-                    let t = self.txn.open_table(ROOTS).db(self.path())?;
-                    Ok(t.get(name)
-                        .db(self.path())?
-                        .and_then(|v| decode_root(name, v.value())))
+                    let live = {
+                        let t = self.txn.open_table(ROOTS).db(self.path())?;
+                        t.get(name).db(self.path())?.map(|v| v.value().to_vec())
+                    };
+                    let v = self.merged_get(live, &cold::cold_key(NS_ROOTS, name.as_bytes()))?;
+                    Ok(v.and_then(|v| decode_root(name, &v)))
                 })
             }
 
             fn roots(&self, prefix: &str) -> Result<Vec<Root>, Error> {
                 self.store.guarded(|| {
-                    let t = self.txn.open_table(ROOTS).db(self.path())?;
-                    t_roots(&t, prefix, self.path())
+                    Ok(self
+                        .named_roots(prefix)?
+                        .into_iter()
+                        .filter_map(|(name, v)| decode_root(&name, &v))
+                        .collect())
                 })
             }
 
@@ -1432,8 +1616,11 @@ macro_rules! impl_store_read {
                             None => return Ok(None),
                         },
                     };
-                    let t = self.txn.open_table(def).db(path)?;
-                    Ok(t.get(key.as_slice()).db(path)?.map(|v| v.value().to_vec()))
+                    let live = {
+                        let t = self.txn.open_table(def).db(path)?;
+                        t.get(key.as_slice()).db(path)?.map(|v| v.value().to_vec())
+                    };
+                    self.merged_get(live, &cold::cold_key(NS_INDEX, &key))
                 })
             }
 
@@ -1462,8 +1649,23 @@ macro_rules! impl_store_read {
                             let Some(prefix) = self.space(&k)? else {
                                 return Ok(Vec::new());
                             };
-                            let t = self.txn.open_table(INDEX).db(path)?;
-                            t_range_shared(&t, &prefix, start, end, reverse, limit, path)
+                            let live = {
+                                let t = self.txn.open_table(INDEX).db(path)?;
+                                t_range_shared(&t, &prefix, start, end, reverse, limit, path)?
+                            };
+                            let (s, e) = shared_bounds(&prefix, start, end);
+                            let cold_bound = |b: &Bound<Vec<u8>>| {
+                                b.as_ref().map(|k| cold::cold_key(NS_INDEX, k))
+                            };
+                            let (s, e) = (cold_bound(&s), cold_bound(&e));
+                            self.merged_range(
+                                live,
+                                borrowed(&s),
+                                borrowed(&e),
+                                1 + prefix.len(),
+                                reverse,
+                                limit,
+                            )
                         }
                     }
                 })
@@ -1487,8 +1689,22 @@ macro_rules! impl_store_read {
                             let Some(prefix) = self.space(&k)? else {
                                 return Ok(0);
                             };
-                            let t = self.txn.open_table(INDEX).db(path)?;
-                            t_len_shared(&t, &prefix, path)
+                            let live = {
+                                let t = self.txn.open_table(INDEX).db(path)?;
+                                t_len_shared(&t, &prefix, path)?
+                            };
+                            if self.with_cold(|c| Ok(c.is_none()))? {
+                                return Ok(live);
+                            }
+                            // With cold entries: a count of the merged range.
+                            let all = self.index_range(
+                                space,
+                                Bound::Unbounded,
+                                Bound::Unbounded,
+                                false,
+                                usize::MAX,
+                            )?;
+                            Ok(all.len() as u64)
                         }
                     }
                 })
@@ -1506,6 +1722,8 @@ struct Delta {
     raw: i64,
     stored: i64,
     blob_raw: i64,
+    /// Caller roots pinned minus unpinned.
+    roots: i64,
 }
 
 /// The single write transaction of one mutating operation (invariant I5).
@@ -1711,8 +1929,7 @@ impl<'s> WriteTxn<'s> {
             if self.refcount(id)?.is_none() {
                 return Err(Error::ObjectMissing { id: *id });
             }
-            let mut roots = self.txn.open_table(ROOTS).db(path)?;
-            if roots.get(name).db(path)?.is_some() {
+            if self.root(name)?.is_some() {
                 return Err(Error::RootExists {
                     name: name.to_string(),
                 });
@@ -1720,8 +1937,13 @@ impl<'s> WriteTxn<'s> {
             let mut value = Vec::with_capacity(32 + meta.len());
             value.extend_from_slice(id.as_bytes());
             value.extend_from_slice(meta);
-            roots.insert(name, value.as_slice()).db(path)?;
-            drop(roots);
+            self.txn
+                .open_table(ROOTS)
+                .db(path)?
+                .insert(name, value.as_slice())
+                .db(path)?;
+            self.untomb(&cold::cold_key(NS_ROOTS, name.as_bytes()))?;
+            self.delta.roots += 1;
             self.incref(id)
         })
     }
@@ -1731,15 +1953,14 @@ impl<'s> WriteTxn<'s> {
         let store = self.store;
         store.guarded(|| {
             let path = self.path();
-            let removed = {
-                let mut roots = self.txn.open_table(ROOTS).db(path)?;
-                let v = roots.remove(name).db(path)?;
-                v.and_then(|v| decode_root(name, v.value()))
+            let Some(root) = self.root(name)? else {
+                return Ok(None);
             };
-            if let Some(root) = &removed {
-                self.decref(&root.id)?;
-            }
-            Ok(removed)
+            self.txn.open_table(ROOTS).db(path)?.remove(name).db(path)?;
+            self.tomb_if_cold(&cold::cold_key(NS_ROOTS, name.as_bytes()))?;
+            self.delta.roots -= 1;
+            self.decref(&root.id)?;
+            Ok(Some(root))
         })
     }
 
@@ -1773,12 +1994,6 @@ impl<'s> WriteTxn<'s> {
     /// `id`'s entry, if it has one (this transaction's changes included).
     pub(crate) fn entry(&self, id: &ObjectId) -> Result<Option<Entry>, Error> {
         self.with_src(|src| t_entry(src, id))
-    }
-
-    /// Every item of the pack index, with its key.
-    pub(crate) fn pack_items(&self) -> Result<Vec<(u64, entries::Item)>, Error> {
-        let path = self.path();
-        t_pack_items(&self.txn.open_table(PACK_IDS).db(path)?, path)
     }
 
     /// The id of a pack index item (see [`t_item_id`]).
@@ -1854,21 +2069,225 @@ impl<'s> WriteTxn<'s> {
     ) -> Result<(), Error> {
         let path = self.path();
         let key = entries::key(id);
-        let mut t = self.txn.open_table(PACK_IDS).db(path)?;
-        let mut items = match t.get(key).db(path)? {
+        let ck = pack_ids_cold_key(key);
+        let live = self
+            .txn
+            .open_table(PACK_IDS)
+            .db(path)?
+            .get(key)
+            .db(path)?
+            .map(|v| v.value().to_vec());
+        let mut items = match self.merged_get(live, &ck)? {
             None => Vec::new(),
-            Some(v) => entries::decode(v.value()).ok_or_else(|| Error::Corrupt {
+            Some(v) => entries::decode(&v).ok_or_else(|| Error::Corrupt {
                 id: *id,
                 detail: format!("its pack index entry {key:016x} is malformed"),
             })?,
         };
         f(&mut items);
         if items.is_empty() {
-            t.remove(key).db(path)?;
+            self.txn
+                .open_table(PACK_IDS)
+                .db(path)?
+                .remove(key)
+                .db(path)?;
+            self.tomb_if_cold(&ck)?;
         } else {
-            t.insert(key, entries::encode(&items).as_slice()).db(path)?;
+            self.txn
+                .open_table(PACK_IDS)
+                .db(path)?
+                .insert(key, entries::encode(&items).as_slice())
+                .db(path)?;
+            self.untomb(&ck)?;
         }
         Ok(())
+    }
+
+    /// Drops the tombstone of cold key `ck`; returns whether there was one.
+    fn untomb(&mut self, ck: &[u8]) -> Result<bool, Error> {
+        let path = self.path();
+        if !self
+            .store
+            .shared_index
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(false);
+        }
+        Ok(self
+            .txn
+            .open_table(TOMBS)
+            .db(path)?
+            .remove(ck)
+            .db(path)?
+            .is_some())
+    }
+
+    /// Tombstones cold key `ck` when the cold side has it (so that it stays hidden until the
+    /// next gc drops it); returns the cold value.
+    fn tomb_if_cold(&mut self, ck: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let path = self.path();
+        let cold = self.with_cold(|c| c.map_or(Ok(None), |c| c.get(ck)))?;
+        if cold.is_some() {
+            self.txn
+                .open_table(TOMBS)
+                .db(path)?
+                .insert(ck, ())
+                .db(path)?;
+        }
+        Ok(cold)
+    }
+
+    /// Moves every live root and index entry, merged with the cold entries and less the
+    /// tombstoned ones, into cold blocks (`cold.rs`), and empties the live tables and the
+    /// tombstones. A block whose bytes an existing block already has keeps that block, so a gc
+    /// with nothing new writes nothing, and one with a few changes rewrites the blocks around
+    /// them. Only for stores whose index keyspaces share one table. Returns the blocks written.
+    pub(crate) fn fold_cold(&mut self) -> Result<u64, Error> {
+        let path = self.path();
+        if !self
+            .store
+            .shared_index
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(0);
+        }
+        let mut live: Vec<IndexEntry> = Vec::new();
+        {
+            let roots = self.txn.open_table(ROOTS).db(path)?;
+            for item in roots.iter().db(path)? {
+                let (k, v) = item.db(path)?;
+                live.push((
+                    cold::cold_key(NS_ROOTS, k.value().as_bytes()),
+                    v.value().to_vec(),
+                ));
+            }
+            let index = self.txn.open_table(INDEX).db(path)?;
+            for item in index.iter().db(path)? {
+                let (k, v) = item.db(path)?;
+                live.push((cold::cold_key(NS_INDEX, k.value()), v.value().to_vec()));
+            }
+            let pack_ids = self.txn.open_table(PACK_IDS).db(path)?;
+            for item in pack_ids.iter().db(path)? {
+                let (k, v) = item.db(path)?;
+                live.push((pack_ids_cold_key(k.value()), v.value().to_vec()));
+            }
+        }
+        let tombs: std::collections::HashSet<Vec<u8>> = {
+            let t = self.txn.open_table(TOMBS).db(path)?;
+            let mut out = std::collections::HashSet::new();
+            for item in t.iter().db(path)? {
+                out.insert(item.db(path)?.0.value().to_vec());
+            }
+            out
+        };
+        if live.is_empty() && tombs.is_empty() {
+            return Ok(0);
+        }
+        // Namespaces in order (roots, index, pack index), each in key order: so is `live`.
+        let mut builder = cold::Builder::default();
+        let mut roots = 0u64;
+        let mut push = |k: Vec<u8>, v: Vec<u8>| {
+            roots += u64::from(k.first() == Some(&NS_ROOTS));
+            builder.push(k, v);
+        };
+        let old = self.with_cold(|c| {
+            let mut live = live.into_iter().peekable();
+            let old = c.map(|c| c.dir.clone());
+            if let Some(c) = c {
+                c.scan(Bound::Unbounded, Bound::Unbounded, false, &mut |ck, v| {
+                    while let Some((k, v)) = live.next_if(|(lk, _)| lk.as_slice() < ck) {
+                        push(k, v);
+                    }
+                    if let Some((k, v)) = live.next_if(|(lk, _)| lk.as_slice() == ck) {
+                        push(k, v);
+                    } else if !tombs.contains(ck) {
+                        push(ck.to_vec(), v.to_vec());
+                    }
+                    Ok(true)
+                })?;
+            }
+            for (k, v) in live {
+                push(k, v);
+            }
+            Ok(old)
+        })?;
+        let mut kept: std::collections::HashMap<[u8; 16], u64> = old
+            .as_ref()
+            .map(|d| {
+                d.hashes
+                    .iter()
+                    .copied()
+                    .zip(d.numbers.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut dir = cold::Dir::default();
+        let mut written = 0;
+        for (first, bytes) in builder.finish() {
+            let hash = cold::block_hash(&bytes);
+            let number = match kept.remove(&hash) {
+                Some(n) => n,
+                None => {
+                    let mut b = pack::Builder::default();
+                    b.push(
+                        ObjectId::from_bytes(*blake3::hash(&bytes).as_bytes()),
+                        ObjectKind::Blob,
+                        &bytes,
+                    );
+                    let e = b.finish(self.store.options.gc_zstd_level)?;
+                    let number = self.take_seq()?;
+                    let mut t = self.txn.open_table(COLD).db(path)?;
+                    for (i, chunk) in e.chunks.iter().enumerate() {
+                        let i = u32::try_from(i).map_err(|_| Error::Pack {
+                            detail: "too many chunks in a cold block".into(),
+                        })?;
+                        t.insert((number, i), chunk.as_slice()).db(path)?;
+                    }
+                    written += 1;
+                    number
+                }
+            };
+            dir.firsts.push(first);
+            dir.numbers.push(number);
+            dir.hashes.push(hash);
+        }
+        // The blocks no longer listed.
+        let gone: std::collections::HashSet<u64> = kept.into_values().collect();
+        if !gone.is_empty() {
+            self.txn
+                .open_table(COLD)
+                .db(path)?
+                .retain(|(n, _), _| !gone.contains(&n))
+                .db(path)?;
+        }
+        let mut meta = self.txn.open_table(META).db(path)?;
+        // Exact here, and needed from now on: the `roots` table no longer holds every root.
+        meta.insert(K_ROOTS, roots.to_le_bytes().as_slice())
+            .db(path)?;
+        if dir.len() == 0 {
+            meta.remove(K_COLD).db(path)?;
+        } else {
+            meta.insert(K_COLD, dir.encode().as_slice()).db(path)?;
+        }
+        drop(meta);
+        let t = &self.txn;
+        t.open_table(ROOTS)
+            .db(path)?
+            .retain(|_, _| false)
+            .db(path)?;
+        t.open_table(INDEX)
+            .db(path)?
+            .retain(|_, _| false)
+            .db(path)?;
+        t.open_table(PACK_IDS)
+            .db(path)?
+            .retain(|_, _| false)
+            .db(path)?;
+        t.open_table(TOMBS)
+            .db(path)?
+            .retain(|_, _| false)
+            .db(path)?;
+        Ok(written)
     }
 
     /// Sets a value in an index keyspace, returning the previous one.
@@ -1884,15 +2303,22 @@ impl<'s> WriteTxn<'s> {
             let Some((name, key)) = self.index_key(space, key, true)? else {
                 return Ok(None);
             };
-            let mut t = self
+            let old = self
                 .txn
                 .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                .db(path)?;
-            let old = t
+                .db(path)?
                 .insert(key.as_slice(), value)
                 .db(path)?
                 .map(|v| v.value().to_vec());
-            Ok(old)
+            if old.is_some() || name != redb::TableHandle::name(&INDEX) {
+                return Ok(old);
+            }
+            // Not live: it may be cold, or removed since the last gc.
+            let ck = cold::cold_key(NS_INDEX, &key);
+            if self.untomb(&ck)? {
+                return Ok(None);
+            }
+            self.with_cold(|c| c.map_or(Ok(None), |c| c.get(&ck)))
         })
     }
 
@@ -1904,15 +2330,20 @@ impl<'s> WriteTxn<'s> {
             let Some((name, key)) = self.index_key(space, key, false)? else {
                 return Ok(None);
             };
-            let mut t = self
+            let old = self
                 .txn
                 .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                .db(path)?;
-            let old = t
+                .db(path)?
                 .remove(key.as_slice())
                 .db(path)?
                 .map(|v| v.value().to_vec());
-            Ok(old)
+            if name != redb::TableHandle::name(&INDEX) {
+                return Ok(old);
+            }
+            let ck = cold::cold_key(NS_INDEX, &key);
+            let was_tombed = self.tombstoned(&ck)?;
+            let cold = self.tomb_if_cold(&ck)?;
+            Ok(old.or(if was_tombed { None } else { cold }))
         })
     }
 
@@ -1979,6 +2410,18 @@ impl<'s> WriteTxn<'s> {
             if let Some(seq) = self.next_seq {
                 meta.insert(K_NEXT_SEQ, seq.to_le_bytes().as_slice())
                     .db(path)?;
+            }
+            if d.roots != 0 {
+                let n = match meta.get(K_ROOTS).db(path)?.map(|v| v.value().to_vec()) {
+                    Some(v) => <[u8; 8]>::try_from(v.as_slice())
+                        .map(u64::from_le_bytes)
+                        .unwrap_or(0)
+                        .saturating_add_signed(d.roots),
+                    // A store before schema 5: every root is live and the caller's (this
+                    // transaction's changes included).
+                    None => self.txn.open_table(ROOTS).db(path)?.len().db(path)?,
+                };
+                meta.insert(K_ROOTS, n.to_le_bytes().as_slice()).db(path)?;
             }
             // This build may have written what only its schema describes (docs/FORMAT.md).
             let upgrade = store.schema.load(std::sync::atomic::Ordering::Relaxed) < SCHEMA_VERSION;

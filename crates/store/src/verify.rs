@@ -6,11 +6,12 @@ use std::fmt;
 use redb::ReadableTable;
 
 use crate::codec;
-use crate::entries::{self, PACK_IDS};
+use crate::cold::COLD;
+use crate::entries;
 use crate::pack::{self, Loc, PACKS};
 use crate::store::{
     BaseCache, DbResult, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, Src,
-    decode_root, read_counter, t_item_id, t_load_cached, t_pack_items,
+    decode_root, read_counter, t_item_id, t_load_cached,
 };
 use crate::{Error, ObjectId, Progress, Store};
 
@@ -134,8 +135,8 @@ fn chunks<T: ReadableTable<(u64, u32), &'static [u8]>>(
 fn scan<I, O>(
     src: &Src<'_, I, O>,
     items: Result<Vec<(u64, entries::Item)>, Error>,
-    roots: &impl ReadableTable<&'static str, &'static [u8]>,
-    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    roots: Vec<(String, Vec<u8>)>,
+    stored: (u64, u64, u64, u64),
     packs: &Chunks,
     progress: &dyn Progress,
 ) -> Result<Scan, Error>
@@ -181,7 +182,7 @@ where
                 }
             }
         }
-        Err(e @ Error::CorruptPackIndex { .. }) => {
+        Err(e @ (Error::CorruptPackIndex { .. } | Error::CorruptCold { .. })) => {
             problem(&mut s, ProblemKind::Corrupt, None, e.to_string());
         }
         Err(e) => return Err(e),
@@ -328,10 +329,9 @@ where
 
     progress.start("walk", None);
     let mut stack: Vec<ObjectId> = Vec::new();
-    for item in roots.iter().db(path)? {
-        let (k, v) = item.db(path)?;
+    for (name, value) in roots {
         s.outcome.roots_checked += 1;
-        match decode_root(k.value(), v.value()) {
+        match decode_root(&name, &value) {
             Some(root) => {
                 *s.expected.entry(root.id).or_insert(0) += 1;
                 stack.push(root.id);
@@ -340,7 +340,7 @@ where
                 &mut s,
                 ProblemKind::Missing,
                 None,
-                format!("root '{}' has an unreadable value", k.value()),
+                format!("root '{name}' has an unreadable value"),
             ),
         }
     }
@@ -396,12 +396,6 @@ where
     }
 
     // 4. Totals.
-    let stored = (
-        read_counter(meta, K_OBJECTS, path)?,
-        read_counter(meta, K_RAW, path)?,
-        read_counter(meta, K_STORED, path)?,
-        read_counter(meta, K_BLOB_RAW, path)?,
-    );
     // Objects in a damaged pack have sizes nobody can read: totals cannot be recomputed then
     // (and a repair must not overwrite them with a partial sum).
     if stored != s.totals && unreadable.is_empty() {
@@ -413,6 +407,105 @@ where
     }
     s.outcome.problems.sort_by_key(|p| (p.kind, p.id));
     Ok(s)
+}
+
+/// A root's name and stored value.
+type NamedRoot = (String, Vec<u8>);
+
+/// Every root: live and cold when the cold side reads, else the live ones and a problem
+/// saying why the cold ones could not be read.
+fn roots_of(
+    all: Result<Vec<NamedRoot>, Error>,
+    live: impl FnOnce() -> Result<Vec<NamedRoot>, Error>,
+) -> Result<(Vec<NamedRoot>, Option<Problem>), Error> {
+    match all {
+        Ok(roots) => Ok((roots, None)),
+        Err(
+            e @ (Error::Corrupt { .. } | Error::ObjectMissing { .. } | Error::CorruptCold { .. }),
+        ) => {
+            let id = match &e {
+                Error::Corrupt { id, .. } | Error::ObjectMissing { id } => Some(*id),
+                _ => None,
+            };
+            let problem = Problem {
+                kind: ProblemKind::Corrupt,
+                id,
+                detail: format!("the cold roots and index entries do not read: {e}"),
+            };
+            Ok((live()?, Some(problem)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Problems of the cold side: a block that does not read or sits out of order, and blocks
+/// the directory does not list.
+fn check_cold(
+    r: &crate::ReadTxn<'_>,
+    t: &redb::ReadTransaction,
+    path: &std::path::Path,
+) -> Result<Vec<Problem>, Error> {
+    let mut out = Vec::new();
+    let listed = match r.with_cold(|c| match c {
+        None => Ok(None),
+        Some(c) => c.check().map(|()| Some(c.dir.numbers.clone())),
+    }) {
+        Ok(listed) => listed.unwrap_or_default(),
+        Err(e @ Error::CorruptCold { .. }) => {
+            out.push(Problem {
+                kind: ProblemKind::Corrupt,
+                id: None,
+                detail: e.to_string(),
+            });
+            return Ok(out);
+        }
+        Err(e) => return Err(e),
+    };
+    let table = match t.open_table(COLD) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),
+        Err(e) => return Err(e).db(path),
+    };
+    let mut seen = HashSet::new();
+    for item in table.iter().db(path)? {
+        let ((number, _), _) = {
+            let (k, v) = item.db(path)?;
+            (k.value(), v.value().len())
+        };
+        if !listed.contains(&number) && seen.insert(number) {
+            out.push(Problem {
+                kind: ProblemKind::RefcountOrphan,
+                id: None,
+                detail: format!("cold block {number} is in no directory"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The stored totals: objects, raw bytes, stored bytes, blob raw bytes.
+fn totals(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    path: &std::path::Path,
+) -> Result<(u64, u64, u64, u64), Error> {
+    Ok((
+        read_counter(meta, K_OBJECTS, path)?,
+        read_counter(meta, K_RAW, path)?,
+        read_counter(meta, K_STORED, path)?,
+        read_counter(meta, K_BLOB_RAW, path)?,
+    ))
+}
+
+fn live_roots(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    path: &std::path::Path,
+) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let mut out = Vec::new();
+    for item in t.iter().db(path)? {
+        let (k, v) = item.db(path)?;
+        out.push((k.value().to_string(), v.value().to_vec()));
+    }
+    Ok(out)
 }
 
 impl Store {
@@ -442,17 +535,16 @@ impl Store {
         let r = self.read()?;
         let t = r.raw();
         let packs = chunks(t.open_table(PACKS), &path)?;
-        let (roots, meta) = (
-            t.open_table(ROOTS).db(&path)?,
-            t.open_table(META).db(&path)?,
-        );
-        let items = match t.open_table(PACK_IDS) {
-            Ok(tb) => t_pack_items(&tb, &path),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
-            Err(e) => return Err(e).db(&path),
-        };
-        let s = r.with_src(|src| scan(src, items, &roots, &meta, &packs, progress))?;
-        drop((roots, meta));
+        let (roots, cold_problem) = roots_of(r.all_roots(), || {
+            live_roots(&t.open_table(ROOTS).db(&path)?, &path)
+        })?;
+        let stored = totals(&t.open_table(META).db(&path)?, &path)?;
+        let items = r.pack_items();
+        let mut s = r.with_src(|src| scan(src, items, roots, stored, &packs, progress))?;
+        s.outcome.problems.extend(cold_problem);
+        s.outcome.problems.extend(check_cold(&r, t, &path)?);
+        s.outcome.problems.sort_by_key(|p| (p.kind, p.id));
+        s.outcome.problems.dedup();
         drop(r);
         let repairable = s
             .outcome
@@ -472,15 +564,12 @@ impl Store {
         let s = {
             let t = txn.raw_ref();
             let packs = chunks(t.open_table(PACKS), &path)?;
-            let (roots, meta) = (
-                t.open_table(ROOTS).db(&path)?,
-                t.open_table(META).db(&path)?,
-            );
-            let items = match t.open_table(PACK_IDS) {
-                Ok(tb) => t_pack_items(&tb, &path),
-                Err(e) => return Err(e).db(&path),
-            };
-            txn.with_src(|src| scan(src, items, &roots, &meta, &packs, progress))?
+            let (roots, _) = roots_of(txn.all_roots(), || {
+                live_roots(&t.open_table(ROOTS).db(&path)?, &path)
+            })?;
+            let stored = totals(&t.open_table(META).db(&path)?, &path)?;
+            let items = txn.pack_items();
+            txn.with_src(|src| scan(src, items, roots, stored, &packs, progress))?
         };
         // Unreachable objects go without cascading: the counts below are computed from the
         // reachable graph alone, so they never included links from these.
@@ -517,6 +606,16 @@ impl Store {
                     txn.set_count(id, &e, n)?;
                 }
             }
+        }
+        // Cold blocks no directory lists (a readable directory: a damaged one is not
+        // repairable, and then nothing is dropped).
+        if let Ok(listed) = txn.with_cold(|c| Ok(c.map(|c| c.dir.numbers.clone()))) {
+            let listed = listed.unwrap_or_default();
+            txn.raw()
+                .open_table(COLD)
+                .db(&path)?
+                .retain(|(n, _), _| listed.contains(&n))
+                .db(&path)?;
         }
         {
             let t = txn.raw();

@@ -67,17 +67,17 @@ fn step(store: &Store, i: usize) -> Result<(), crate::Error> {
 
 const STEPS: usize = 6;
 
-/// A store whose index table is sparse (keys put in hash order), then gc, which packs every
-/// object and rebuilds the table: a fault anywhere in the packing, the rebuild or the
-/// compaction leaves a store that reopens and verifies.
+/// A store of 400 objects and two roots, then gc, which folds the roots into cold blocks and
+/// packs every object: a fault anywhere in the fold, the packing or the compaction leaves a
+/// store that reopens and verifies. (Since the fold empties the index, this workload leaves no
+/// table sparse enough for gc to rebuild; `gc_rebuilds_sparse_tables_and_keeps_every_object`
+/// covers the rebuild, without faults.)
 fn gc_step(store: &Store, i: usize) -> Result<(), crate::Error> {
     if i < 2 {
         let mut t = store.write()?;
         let mut ids = Vec::new();
         for j in 0..200u32 {
-            let id = t.put_blob(format!("{i} {j}").as_bytes())?.id;
-            t.index_insert("space", id.as_bytes(), b"")?;
-            ids.push(id);
+            ids.push(t.put_blob(format!("{i} {j}").as_bytes())?.id);
         }
         let node = t.put_node(b"batch", &ids)?.id;
         t.pin(&format!("session/{i}"), &node, b"")?;
@@ -85,8 +85,8 @@ fn gc_step(store: &Store, i: usize) -> Result<(), crate::Error> {
     }
     let out = store.gc(&crate::NoProgress)?;
     assert!(
-        out.tables_rebuilt > 0 && out.packed > 0,
-        "the workload must exercise packing and the rebuild: {out:?}"
+        out.cold_blocks_written > 0 && out.packed > 0,
+        "the workload must exercise the fold and packing: {out:?}"
     );
     match out.compaction_skipped {
         Some(why) => panic!("compaction skipped: {why}"),

@@ -1,6 +1,7 @@
 //! Random sequences of transactions checked against a plain in-memory model after every step.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 
 use proptest::prelude::*;
 
@@ -13,6 +14,9 @@ enum Sub {
     PutNode(Vec<u8>),
     Pin(u8),
     Unpin(u8),
+    /// Sets key `k` of index space `space{s}` to a value of `n` bytes.
+    IndexSet(u8, u8, u8),
+    IndexRemove(u8, u8),
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +31,8 @@ fn sub() -> impl Strategy<Value = Sub> {
         2 => proptest::collection::vec(any::<u8>(), 0..4).prop_map(Sub::PutNode),
         2 => (0u8..4).prop_map(Sub::Pin),
         1 => (0u8..4).prop_map(Sub::Unpin),
+        3 => (0u8..2, 0u8..12, 0u8..40).prop_map(|(s, k, n)| Sub::IndexSet(s, k, n)),
+        2 => (0u8..2, 0u8..12).prop_map(|(s, k)| Sub::IndexRemove(s, k)),
     ]
 }
 
@@ -40,6 +46,8 @@ fn op() -> impl Strategy<Value = Op> {
 #[derive(Debug, Clone, Default)]
 struct Model {
     roots: BTreeMap<String, ObjectId>,
+    /// Index spaces: space → key → value.
+    index: BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>,
     /// Every object ever put: bytes and links.
     known: HashMap<ObjectId, (Vec<u8>, Vec<ObjectId>)>,
 }
@@ -64,6 +72,17 @@ impl Model {
         }
         counts
     }
+}
+
+fn space(s: u8) -> String {
+    format!("space{s}")
+}
+
+/// Keys that share prefixes and straddle one another, so ranges and prefixes have edges.
+fn index_key(k: u8) -> Vec<u8> {
+    let mut key = vec![b'k'; usize::from(k % 4) + 1];
+    key.push(k / 4);
+    key
 }
 
 fn blob_bytes(i: u8) -> Vec<u8> {
@@ -92,6 +111,48 @@ fn check(store: &Store, model: &Model) {
         .map(|x| (x.name, x.id))
         .collect();
     assert_eq!(roots, model.roots);
+    for s in 0..2u8 {
+        let want = model.index.get(&space(s)).cloned().unwrap_or_default();
+        let all: BTreeMap<Vec<u8>, Vec<u8>> = r
+            .index_range(
+                &space(s),
+                Bound::Unbounded,
+                Bound::Unbounded,
+                false,
+                usize::MAX,
+            )
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(all, want, "space {s}");
+        assert_eq!(r.index_len(&space(s)).unwrap(), want.len() as u64);
+        for k in 0..12u8 {
+            let key = index_key(k);
+            assert_eq!(
+                r.index_get(&space(s), &key).unwrap(),
+                want.get(&key).cloned()
+            );
+            // The newest two at or below the key, and the first two with its prefix.
+            let below: Vec<(Vec<u8>, Vec<u8>)> = want
+                .range::<[u8], _>((Bound::Unbounded, Bound::Included(key.as_slice())))
+                .rev()
+                .take(2)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let got = r
+                .index_range(&space(s), Bound::Unbounded, Bound::Included(&key), true, 2)
+                .unwrap();
+            assert_eq!(got, below, "space {s}, below {key:?}");
+            let prefix = &key[..key.len() - 1];
+            let with: Vec<(Vec<u8>, Vec<u8>)> = want
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .take(2)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            assert_eq!(r.index_prefix(&space(s), prefix, 2).unwrap(), with);
+        }
+    }
     assert_eq!(store.stats().unwrap().objects, counts.len() as u64);
     let v = store
         .verify(&verify::Options::default(), &NoProgress)
@@ -167,6 +228,26 @@ fn run(ops: Vec<Op>) {
                             let name = format!("root{k}");
                             let r = txn.unpin(&name).unwrap();
                             assert_eq!(r.map(|x| x.id), next.roots.remove(&name));
+                            Ok(())
+                        }
+                        Sub::IndexSet(s, k, n) => {
+                            let value = vec![k; usize::from(n)];
+                            let old = txn.index_insert(&space(s), &index_key(k), &value).unwrap();
+                            let want = next
+                                .index
+                                .entry(space(s))
+                                .or_default()
+                                .insert(index_key(k), value);
+                            assert_eq!(old, want);
+                            Ok(())
+                        }
+                        Sub::IndexRemove(s, k) => {
+                            let old = txn.index_remove(&space(s), &index_key(k)).unwrap();
+                            let want = next
+                                .index
+                                .get_mut(&space(s))
+                                .and_then(|m| m.remove(&index_key(k)));
+                            assert_eq!(old, want);
                             Ok(())
                         }
                     };
