@@ -29,6 +29,11 @@ pub fn pack_decode(data: &[u8]) {
     let _ = cfgvault_store::fuzz::decode_pack(data, MAX_FRAME);
 }
 
+/// The store's cold block and cold directory parsers.
+pub fn cold_decode(data: &[u8]) {
+    let _ = cfgvault_store::fuzz::decode_cold(data);
+}
+
 /// The session-record decoder.
 pub fn record_decode(data: &[u8]) {
     let _ = cfgvault_session::fuzz::decode_record(data);
@@ -85,6 +90,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("tree_decode", tree_decode),
     ("frame_decode", frame_decode),
     ("pack_decode", pack_decode),
+    ("cold_decode", cold_decode),
     ("record_decode", record_decode),
     ("closure_yaml", closure_yaml),
 ];

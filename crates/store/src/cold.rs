@@ -430,6 +430,11 @@ impl Builder {
         self.cur_bytes = 0;
     }
 
+    /// The blocks finished so far (first key, bytes), handed over.
+    pub(crate) fn take_done(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        std::mem::take(&mut self.done)
+    }
+
     pub(crate) fn finish(mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
         self.cut();
         self.done

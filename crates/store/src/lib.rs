@@ -78,6 +78,28 @@ pub mod fuzz {
         crate::pack::fuzz_decode(data, max_raw)
     }
 
+    /// Parses arbitrary bytes as a cold block and as a cold directory (`cold.rs`). Must never
+    /// panic.
+    pub fn decode_cold(data: &[u8]) -> bool {
+        let block = crate::cold::Block::parse(data.to_vec()).is_ok();
+        let dir = crate::cold::Dir::parse(data).is_ok();
+        block || dir
+    }
+
+    /// A valid cold block of `entries` (keys must ascend strictly), for fuzz seeds.
+    pub fn encode_cold_block(entries: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut b = crate::cold::Builder::default();
+        for (k, v) in entries {
+            b.push(k.to_vec(), v.to_vec());
+        }
+        // Seeds are small: one block.
+        b.finish()
+            .into_iter()
+            .next()
+            .map(|(_, bytes)| bytes)
+            .unwrap_or_default()
+    }
+
     /// A valid single-chunk pack of `members` (kind 0 = blob, 1 = node), for fuzz seeds.
     pub fn encode_pack(members: &[(u8, &[u8])]) -> Option<Vec<u8>> {
         let mut b = crate::pack::Builder::default();

@@ -103,6 +103,19 @@ fn main() {
     put("pack_decode", "three", &pack);
     put("pack_decode", "truncated", &pack[..pack.len() - 3]);
 
+    let block = cfgvault_store::fuzz::encode_cold_block(&[
+        (b"\0session/a", b"root value"),
+        (b"\x01\x02by-time", b""),
+        (b"\x02\x00\x01\x02\x03\x04\x05\x06\x07", b"\x05\x01\x01"),
+    ]);
+    put("cold_decode", "block", &block);
+    put("cold_decode", "truncated", &block[..block.len() - 2]);
+    put(
+        "cold_decode",
+        "directory",
+        b"\x01\x02\x01a\x07aaaaaaaaaaaaaaaa\x01b\x08bbbbbbbbbbbbbbbb",
+    );
+
     let record = cfgvault_session::fuzz::sample_record();
     put("record_decode", "full", &record);
     put("record_decode", "truncated", &record[..record.len() / 2]);
