@@ -15,8 +15,9 @@
 //! comprehensive closures of every (snapshot, workflow) pair in turn, with every K-th
 //! (default 10) session appending a line to its workflow file first — and measures backup,
 //! restore, `versions`, listing the newest 100 and `stats` at 10^3, 10^4, 10^5 … sessions,
-//! with the process's peak RSS (VmHWM); then runs gc on the final store and restores the first
-//! session from the packs.
+//! with the process's peak RSS (VmHWM); then runs gc on the final store, restores the first
+//! session from the packs, and measures everything once more on the gc'ed store (every object
+//! packed, every root and index entry in cold blocks).
 #![allow(clippy::unwrap_used)]
 
 #[path = "common/mod.rs"]
@@ -480,6 +481,7 @@ fn scale(n: usize, every: usize, json_path: Option<&str>) {
     let mut recent: Vec<Duration> = Vec::new();
     let mut points: Vec<Point> = Vec::new();
     let mut first_session: Option<(SessionId, Vec<String>)> = None;
+    let mut after: Option<AfterGc> = None;
     let mut edited_path: Option<String> = None;
     let backup_one = |k: usize, edit: bool| -> Result<(cfgvault::BackupReport, Duration), String> {
         let (si, wf) = &pairs[k % pairs.len()];
@@ -506,8 +508,32 @@ fn scale(n: usize, every: usize, json_path: Option<&str>) {
         pairs.len(),
         checkpoints
     );
-    for &cp in &checkpoints {
-        while made < cp {
+    // The checkpoints, then once more after a gc of the largest store (a maintained store: every
+    // object packed, every root and index entry in cold blocks).
+    for &cp in checkpoints.iter().chain(std::iter::once(&usize::MAX)) {
+        if cp == usize::MAX {
+            let t0 = Instant::now();
+            let g = vault.gc(&NoProgress).unwrap();
+            let gc_secs = t0.elapsed().as_secs_f64();
+            let target = scratch.path().join("restore-after-gc");
+            let first_id = first_session.clone().unwrap().0;
+            let t0 = Instant::now();
+            black_box(
+                vault
+                    .restore(&first_id, Some(&target), &Default::default())
+                    .unwrap(),
+            );
+            after = Some(AfterGc {
+                file_before: g.file_bytes_before,
+                file_after: vault.stats().unwrap().file_bytes,
+                secs: gc_secs,
+                packed: g.packed,
+                packs: g.packs_written,
+                restore_secs: t0.elapsed().as_secs_f64(),
+            });
+            recent.clear();
+        }
+        while made < cp && cp != usize::MAX {
             match backup_one(made, made.is_multiple_of(every)) {
                 Ok((r, dt)) => {
                     recent.push(dt);
@@ -541,7 +567,6 @@ fn scale(n: usize, every: usize, json_path: Option<&str>) {
             .find(|p| !p.starts_with("workflows/"))
             .unwrap_or(&first_paths[0])
             .clone();
-        let backup_recent = common::median_secs(&recent[recent.len().saturating_sub(1000)..]);
         // Measured backups are real sessions too: the store keeps growing by `samples`.
         let mut b = Vec::new();
         for _ in 0..samples {
@@ -550,6 +575,12 @@ fn scale(n: usize, every: usize, json_path: Option<&str>) {
             }
             made += 1;
         }
+        // After the gc no backup ran while growing: the checkpoint's own stand in.
+        let backup_recent = if recent.is_empty() {
+            common::median_secs(&b)
+        } else {
+            common::median_secs(&recent[recent.len().saturating_sub(1000)..])
+        };
         let time = |f: &dyn Fn()| -> f64 {
             let v: Vec<Duration> = (0..samples)
                 .map(|_| {
@@ -623,27 +654,7 @@ fn scale(n: usize, every: usize, json_path: Option<&str>) {
         points.push(p);
         recent.clear();
     }
-    // A maintained store: what gc makes of the largest one (it packs every object), what it
-    // takes, and a restore from the packs.
-    let t0 = Instant::now();
-    let g = vault.gc(&NoProgress).unwrap();
-    let gc_secs = t0.elapsed().as_secs_f64();
-    let target = scratch.path().join("restore-after-gc");
-    let first_id = first_session.clone().unwrap().0;
-    let t0 = Instant::now();
-    black_box(
-        vault
-            .restore(&first_id, Some(&target), &Default::default())
-            .unwrap(),
-    );
-    let after = AfterGc {
-        file_before: g.file_bytes_before,
-        file_after: vault.stats().unwrap().file_bytes,
-        secs: gc_secs,
-        packed: g.packed,
-        packs: g.packs_written,
-        restore_secs: t0.elapsed().as_secs_f64(),
-    };
+    let after = after.expect("the last round ran the gc");
     print_scale(&points, &after, every, failed, json_path);
 }
 
@@ -681,27 +692,36 @@ fn print_scale(
         "\nscale: comprehensive closures of the corpus's workflows in turn, every {every}th \
          session edits its workflow; {failed} backups failed"
     );
+    // The last point is the largest store after its gc, shown after the ratio column.
+    let (gced, points) = points.split_last().expect("at least the gc'ed point");
     let mut head = String::from("| operation |");
     let mut sep = String::from("|---|");
     for p in points {
         head.push_str(&format!(" {} sessions |", p.sessions));
         sep.push_str("---:|");
     }
-    head.push_str(" last / first |");
-    sep.push_str("---:|");
+    head.push_str(&format!(
+        " last / first | {} sessions, after gc |",
+        gced.sessions
+    ));
+    sep.push_str("---:|---:|");
     println!("{head}\n{sep}");
     let first = &points[0];
     let last = &points[points.len() - 1];
     for (name, get) in cols {
         let mut row = format!("| {name} |");
-        for p in points {
+        let cell = |p: &Point| {
             if name.starts_with("peak") {
-                row.push_str(&format!(" {:.0} |", get(p)));
+                format!(" {:.0} |", get(p))
             } else {
-                row.push_str(&format!(" {} |", fmt_secs(get(p))));
+                format!(" {} |", fmt_secs(get(p)))
             }
+        };
+        for p in points {
+            row.push_str(&cell(p));
         }
         row.push_str(&format!(" {:.2} |", get(last) / get(first)));
+        row.push_str(&cell(gced));
         println!("{row}");
     }
     let mut row = String::from("| versions returned (unedited / edited) |");
@@ -711,20 +731,24 @@ fn print_scale(
             p.versions_stable_n, p.versions_edited_n
         ));
     }
-    println!("{row} |");
+    println!(
+        "{row} | {} / {} |",
+        gced.versions_stable_n, gced.versions_edited_n
+    );
     let mut row = String::from("| store file |");
     for p in points {
         row.push_str(&format!(" {} |", human(p.file_bytes)));
     }
     println!(
-        "{row} {:.1} |",
-        last.file_bytes as f64 / first.file_bytes.max(1) as f64
+        "{row} {:.1} | {} |",
+        last.file_bytes as f64 / first.file_bytes.max(1) as f64,
+        human(gced.file_bytes)
     );
     let mut row = String::from("| wall time so far |");
     for p in points {
         row.push_str(&format!(" {:.0} s |", p.elapsed_s));
     }
-    println!("{row} |");
+    println!("{row} | {:.0} s |", gced.elapsed_s);
     println!(
         "\nthen gc: file {} -> {} in {:.1} s ({} objects into {} pack(s)); restoring the \
          first session after it (decoding its pack on the way): {}",
@@ -738,9 +762,11 @@ fn print_scale(
     if let Some(path) = json_path {
         let pts: Vec<_> = points
             .iter()
+            .chain(std::iter::once(gced))
             .map(|p| {
                 json!({
                     "sessions": p.sessions,
+                    "after_gc": std::ptr::eq(p, gced),
                     "backup_recent_s": p.backup_recent,
                     "backup_s": p.backup,
                     "restore_s": p.restore,

@@ -924,6 +924,15 @@ where
     Ok(id)
 }
 
+/// Empties table `def`.
+fn clear<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &redb::WriteTransaction,
+    def: TableDefinition<K, V>,
+    path: &Path,
+) -> Result<(), Error> {
+    txn.open_table(def).db(path)?.retain(|_, _| false).db(path)
+}
+
 /// The cold key of pack index key `key`.
 pub(crate) fn pack_ids_cold_key(key: u64) -> Vec<u8> {
     cold::cold_key(NS_PACK_IDS, &key.to_be_bytes())
@@ -2309,23 +2318,10 @@ impl<'s> WriteTxn<'s> {
             meta.insert(K_COLD, dir.encode().as_slice()).db(path)?;
         }
         drop(meta);
-        let t = &self.txn;
-        t.open_table(ROOTS)
-            .db(path)?
-            .retain(|_, _| false)
-            .db(path)?;
-        t.open_table(INDEX)
-            .db(path)?
-            .retain(|_, _| false)
-            .db(path)?;
-        t.open_table(PACK_IDS)
-            .db(path)?
-            .retain(|_, _| false)
-            .db(path)?;
-        t.open_table(TOMBS)
-            .db(path)?
-            .retain(|_, _| false)
-            .db(path)?;
+        clear(&self.txn, ROOTS, path)?;
+        clear(&self.txn, INDEX, path)?;
+        clear(&self.txn, PACK_IDS, path)?;
+        clear(&self.txn, TOMBS, path)?;
         Ok(written)
     }
 
