@@ -32,7 +32,8 @@ pub struct Outcome {
     pub packs_written: u64,
     /// Stored bytes before packing minus after (negative when packing grew them).
     pub pack_bytes_saved: i64,
-    /// Cold blocks written: roots and index entries moved out of their tables (`cold.rs`);
+    /// Cold blocks written: roots, index entries and pack index entries moved out of their
+    /// tables (`cold.rs`);
     /// 0 when nothing changed since the last gc.
     pub cold_blocks_written: u64,
     pub file_bytes_before: u64,
@@ -187,7 +188,8 @@ impl Store {
     /// Moves every loose object into packs of at most `pack_bytes` uncompressed bytes,
     /// compressed at `gc_zstd_level`, in the caller's transaction, together with the members of
     /// packs that hold removed members and of packs under half that size; full packs are left
-    /// alone. Each moved object's `ids` entry points at its new place (its count unchanged);
+    /// alone. Each moved object's entry moves to the pack index at its new place (count
+    /// unchanged);
     /// the loose frames and the packs written again are deleted; a delta's base loses the
     /// delta's reference (a pack member is whole). Returns the objects packed, the packs
     /// written and the stored bytes saved.
@@ -215,6 +217,8 @@ impl Store {
                 }
             }
         }
+        // Every other packed object: the pack index's items (ids resolved only for the packs
+        // written again, below).
         let items = txn.pack_items()?;
         // The packs there are now: every chunk's key and length, and each pack's header.
         let mut chunks: Vec<((u64, u32), u64)> = Vec::new();

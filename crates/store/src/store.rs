@@ -46,7 +46,7 @@ pub(crate) const K_RAW: &str = "count.raw_bytes";
 pub(crate) const K_STORED: &str = "count.stored_bytes";
 pub(crate) const K_BLOB_RAW: &str = "count.blob_raw_bytes";
 pub(crate) const K_NEXT_SEQ: &str = "next_seq";
-/// Roots the callers pinned (the store's own excluded); absent in stores before schema 5.
+/// Number of roots, live and cold; absent in stores before schema 5.
 pub(crate) const K_ROOTS: &str = "count.roots";
 
 /// How a store is opened. Construct with `StoreOptions::default()` and set fields.
@@ -152,7 +152,7 @@ pub struct Store {
     schema: std::sync::atomic::AtomicU32,
     /// Packs decoded lately (reading one member decodes its whole pack).
     pub(crate) packs: PackCache,
-    /// Cold nodes and blocks decoded lately.
+    /// The cold directory and blocks decoded lately.
     pub(crate) cold: cold::ColdCache,
     /// Whether the index keyspaces share the [`INDEX`] table (read from `meta` at open).
     shared_index: std::sync::atomic::AtomicBool,
@@ -475,11 +475,9 @@ impl Store {
         self.guarded(|| {
             let r = self.read()?;
             let meta = r.txn.open_table(META).db(&self.path)?;
-            let roots = match meta.get(K_ROOTS).db(&self.path)? {
-                Some(v) => <[u8; 8]>::try_from(v.value())
-                    .map(u64::from_le_bytes)
-                    .unwrap_or(0),
-                // Before schema 5 every root is live and the caller's.
+            let roots = match read_counter_opt(&meta, K_ROOTS, &self.path)? {
+                Some(n) => n,
+                // Before schema 5 every root is live.
                 None => r
                     .txn
                     .open_table(ROOTS)
@@ -604,12 +602,20 @@ pub(crate) fn read_counter(
     key: &str,
     path: &Path,
 ) -> Result<u64, Error> {
+    Ok(read_counter_opt(meta, key, path)?.unwrap_or(0))
+}
+
+/// A counter of `meta`, `None` when the store has none (it predates the counter).
+fn read_counter_opt(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+    path: &Path,
+) -> Result<Option<u64>, Error> {
     Ok(meta
         .get(key)
         .db(path)?
         .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
-        .map(u64::from_le_bytes)
-        .unwrap_or(0))
+        .map(u64::from_le_bytes))
 }
 
 fn validate_name(name: &str, what: &'static str) -> Result<(), Error> {
@@ -774,10 +780,11 @@ pub(crate) struct Src<'a, I, O> {
 /// Which table holds an object's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Slot {
-    /// `ids`, under the full id: loose objects, and packed ones of stores before schema 4.
-    Ids,
-    /// The pack index, under the id's first 8 bytes (`entries.rs`).
-    PackIds,
+    /// `ids`, under the full id, with the location as it holds it: loose objects, and packed
+    /// ones of stores before schema 4.
+    Ids { raw: u64 },
+    /// An item of the pack index, under the id's first 8 bytes (`entries.rs`).
+    PackIds { pack: u64, member: u32 },
 }
 
 /// An object's entry: where it is and how many references it has.
@@ -786,8 +793,6 @@ pub(crate) struct Entry {
     pub loc: Loc,
     pub count: u64,
     pub slot: Slot,
-    /// The location as `ids` holds it (meaningful for [`Slot::Ids`]).
-    raw: u64,
 }
 
 /// An object as stored: a frame of its own, or a member of a pack.
@@ -857,8 +862,7 @@ where
         return Ok(Some(Entry {
             loc: Loc::from_raw(raw),
             count,
-            slot: Slot::Ids,
-            raw,
+            slot: Slot::Ids { raw },
         }));
     }
     let key = entries::key(id);
@@ -878,8 +882,10 @@ where
                     member: item.member,
                 },
                 count: item.count,
-                slot: Slot::PackIds,
-                raw: 0,
+                slot: Slot::PackIds {
+                    pack: item.pack,
+                    member: item.member,
+                },
             }));
         }
     }
@@ -1319,8 +1325,8 @@ macro_rules! impl_with_src {
                             detail: format!("block {number}: {detail}"),
                         };
                         let t = self.txn.open_table(COLD).db(path)?;
-                        // The block's own hash names it in errors; a fresh cache, since the
-                        // parsed block is what is kept.
+                        // Errors name the block (there is no object id); a throwaway pack
+                        // cache, since the parsed block is what is kept.
                         let pack = pack::load(
                             &t,
                             number,
@@ -1731,7 +1737,7 @@ struct Delta {
     raw: i64,
     stored: i64,
     blob_raw: i64,
-    /// Caller roots pinned minus unpinned.
+    /// Roots pinned minus unpinned.
     roots: i64,
 }
 
@@ -2012,32 +2018,28 @@ impl<'s> WriteTxn<'s> {
 
     /// Sets the reference count of `id`, whose entry is `e`.
     pub(crate) fn set_count(&mut self, id: &ObjectId, e: &Entry, count: u64) -> Result<(), Error> {
-        match (e.slot, e.loc) {
-            (Slot::Ids, _) => {
+        match e.slot {
+            Slot::Ids { raw } => {
                 let path = self.path();
                 self.txn
                     .open_table(IDS)
                     .db(path)?
-                    .insert(id.as_bytes(), (e.raw, count))
+                    .insert(id.as_bytes(), (raw, count))
                     .db(path)?;
                 Ok(())
             }
-            (Slot::PackIds, Loc::Packed { pack, member }) => self.edit_pack_ids(id, |items| {
+            Slot::PackIds { pack, member } => self.edit_pack_ids(id, |items| {
                 for item in items.iter_mut().filter(|i| i.at(pack, member)) {
                     item.count = count;
                 }
-            }),
-            (Slot::PackIds, Loc::Loose(_)) => Err(Error::Corrupt {
-                id: *id,
-                detail: "a loose object in the pack index".into(),
             }),
         }
     }
 
     /// Removes `id`'s entry `e` (not its bytes).
     pub(crate) fn remove_entry(&mut self, id: &ObjectId, e: &Entry) -> Result<(), Error> {
-        match (e.slot, e.loc) {
-            (Slot::Ids, _) => {
+        match e.slot {
+            Slot::Ids { .. } => {
                 let path = self.path();
                 self.txn
                     .open_table(IDS)
@@ -2046,10 +2048,9 @@ impl<'s> WriteTxn<'s> {
                     .db(path)?;
                 Ok(())
             }
-            (Slot::PackIds, Loc::Packed { pack, member }) => {
+            Slot::PackIds { pack, member } => {
                 self.edit_pack_ids(id, |items| items.retain(|i| !i.at(pack, member)))
             }
-            (Slot::PackIds, Loc::Loose(_)) => Ok(()),
         }
     }
 
@@ -2146,7 +2147,7 @@ impl<'s> WriteTxn<'s> {
         Ok(cold)
     }
 
-    /// Moves every live root and index entry, merged with the cold entries and less the
+    /// Moves every live root, index entry and pack index entry, merged with the cold entries and less the
     /// tombstoned ones, into cold blocks (`cold.rs`), and empties the live tables and the
     /// tombstones. A block whose bytes an existing block already has keeps that block, so a gc
     /// with nothing new writes nothing, and one with a few changes rewrites the blocks around
@@ -2447,13 +2448,10 @@ impl<'s> WriteTxn<'s> {
                     .db(path)?;
             }
             if d.roots != 0 {
-                let n = match meta.get(K_ROOTS).db(path)?.map(|v| v.value().to_vec()) {
-                    Some(v) => <[u8; 8]>::try_from(v.as_slice())
-                        .map(u64::from_le_bytes)
-                        .unwrap_or(0)
-                        .saturating_add_signed(d.roots),
-                    // A store before schema 5: every root is live and the caller's (this
-                    // transaction's changes included).
+                let n = match read_counter_opt(&meta, K_ROOTS, path)? {
+                    Some(n) => n.saturating_add_signed(d.roots),
+                    // A store before schema 5: every root is live (this transaction's changes
+                    // included).
                     None => self.txn.open_table(ROOTS).db(path)?.len().db(path)?,
                 };
                 meta.insert(K_ROOTS, n.to_le_bytes().as_slice()).db(path)?;

@@ -157,6 +157,7 @@ where
     // Pack index keys whose items could not be read, with why: an object found missing under
     // one of them is in a damaged pack, not absent.
     let mut unreadable: HashMap<u64, String> = HashMap::new();
+    let mut reported: HashSet<String> = HashSet::new();
     for item in ids.iter().db(path)? {
         let (k, v) = item.db(path)?;
         let (loc, count) = v.value();
@@ -173,7 +174,7 @@ where
                     Err(e @ (Error::CorruptPack { .. } | Error::CorruptPackIndex { .. })) => {
                         let detail = e.to_string();
                         // One problem per damaged pack, however many items name it.
-                        if !unreadable.values().any(|d| *d == detail) {
+                        if reported.insert(detail.clone()) {
                             problem(&mut s, ProblemKind::Corrupt, None, detail.clone());
                         }
                         unreadable.insert(key, detail);
