@@ -1,7 +1,7 @@
 //! A profile: the data that says which YAML keys hold references and how a value maps to files.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -25,15 +25,21 @@ const BUILTIN_YAML: &str = include_str!("builtin.yaml");
 /// - `by_field: FIELD` + `within:` globs: files whose top-level FIELD equals the value (files that
 ///   do not parse are matched by file stem instead);
 /// - `all:` globs (minus `except:`): every such file, whatever the value.
+///
+/// Cloning is cheap (the parsed and compiled rules are shared): every backup's options carry
+/// one.
 #[derive(Debug, Clone)]
-pub struct Profile {
+pub struct Profile(Arc<Parsed>);
+
+#[derive(Debug)]
+struct Parsed {
     spec: ProfileSpec,
-    pub(crate) compiled: Compiled,
+    compiled: Compiled,
 }
 
 impl PartialEq for Profile {
     fn eq(&self, other: &Self) -> bool {
-        self.spec == other.spec
+        Arc::ptr_eq(&self.0, &other.0) || self.0.spec == other.0.spec
     }
 }
 
@@ -75,7 +81,11 @@ impl Profile {
 
     /// The profile's `name:`.
     pub fn name(&self) -> &str {
-        &self.spec.name
+        &self.0.spec.name
+    }
+
+    pub(crate) fn compiled(&self) -> &Compiled {
+        &self.0.compiled
     }
 
     fn parse(yaml: &str, origin: &str) -> Result<Profile, Error> {
@@ -85,7 +95,7 @@ impl Profile {
         };
         let spec: ProfileSpec = serde_yaml::from_str(yaml).map_err(|e| err(e.to_string()))?;
         let compiled = compile(&spec).map_err(err)?;
-        Ok(Profile { spec, compiled })
+        Ok(Profile(Arc::new(Parsed { spec, compiled })))
     }
 }
 

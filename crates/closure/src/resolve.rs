@@ -706,7 +706,7 @@ pub(crate) fn run(
         _ => None,
     };
     let excludes = exclude_set(&patterns)?;
-    let profile = &options.profile.compiled;
+    let profile = options.profile.compiled();
     let workflow = match workflow {
         Some(w) => Some(check_workflow(root, &canon_root, &index, w)?),
         None => None,

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
-use cfgvault_store::{CommitOutcome, ObjectId, Store, StoreRead, WriteTxn};
+use cfgvault_store::{CommitOutcome, IndexEntry, KeyRange, ObjectId, Store, StoreRead, WriteTxn};
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::keys::{self, *};
@@ -161,6 +161,38 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
             id
         }
     };
+    let leaves: Vec<LeafFile<'_>> = new
+        .files
+        .files()
+        .iter()
+        .map(|e| LeafFile {
+            path: &e.path,
+            id: e.id,
+            size: e.size,
+            mode: e.mode,
+        })
+        .collect();
+    // Everything this session holds, by id, before anything is stored: the files, the trees
+    // (bottom-up), the closure node and the session node. One lookup then says which exist;
+    // in the usual backup every one does, and nothing is stored.
+    let mut trees: Vec<(String, Tree, ObjectId)> = Vec::new();
+    let (root, logical) = tree::build(&leaves, &mut |dir: &str, t: &Tree| {
+        let id = t.id();
+        trees.push((dir.to_string(), t.clone(), id));
+        Ok(id)
+    })?;
+    let closure = new.closure.encode();
+    let closure_id = ObjectId::for_node(&cfgvault_store::node_bytes(&[], &closure));
+    let (payload, links) = session_node(&root, &closure_id);
+    let node_id = ObjectId::for_node(&cfgvault_store::node_bytes(&links, payload));
+    let wanted: Vec<ObjectId> = (new.files.files().iter().map(|e| e.id))
+        .chain(trees.iter().map(|(_, _, id)| *id))
+        .chain([closure_id, node_id])
+        .collect();
+    let present = txn.contains_each(&wanted)?;
+    let (files_present, rest) = present.split_at(new.files.len());
+    let (trees_present, rest) = rest.split_at(trees.len());
+
     // New contents are stored as deltas against what the newest earlier session had at the
     // same path (the previous version of a file, the previous tree of a directory).
     let mut previous = Previous::newest_before(created_at);
@@ -168,11 +200,10 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     // Files of this session by directory: the base of last resort for a new file (the first
     // session of a store has no previous one).
     let mut siblings: HashMap<&str, Vec<(u64, ObjectId)>> = HashMap::new();
-    for (e, data) in new.files.iter() {
+    for ((e, data), stored) in new.files.iter().zip(files_present) {
         let dir = e.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-        // A stored file costs this one lookup (`FileSet::read` already hashed it); only a new
-        // one looks for a delta base and is put.
-        let new_blob = !txn.contains(&e.id)?;
+        // The same content at two paths is stored once.
+        let new_blob = !stored && !txn.contains(&e.id)?;
         if new_blob {
             let base = match previous.file_at(&txn, &e.path, e.size)? {
                 Some(b) => Some(b),
@@ -191,37 +222,23 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
             new: new_blob,
         });
     }
-    let leaves: Vec<LeafFile<'_>> = new
-        .files
-        .files()
-        .iter()
-        .map(|e| LeafFile {
-            path: &e.path,
-            id: e.id,
-            size: e.size,
-            mode: e.mode,
-        })
-        .collect();
-    let (root, logical) = tree::build(&leaves, &mut |dir: &str, t: &Tree| {
-        let id = t.id();
-        if txn.contains(&id)? {
-            return Ok(id);
+    // Children before parents, as built; a tree met twice (two identical directories) is
+    // stored once.
+    for ((dir, t, id), stored) in trees.iter().zip(trees_present) {
+        if !stored && !txn.contains(id)? {
+            let base = previous.dir_at(&txn, dir)?;
+            txn.put_node_near(&t.payload(), &t.links(), base.as_ref())?;
         }
-        let base = previous.dir_at(&txn, dir)?;
-        Ok(txn
-            .put_node_near(&t.payload(), &t.links(), base.as_ref())?
-            .id)
-    })?;
+    }
     // A node without links, so blobs are config files alone (the store counts their bytes);
     // near the previous session's closure, which usually differs by a few paths.
-    let closure = new.closure.encode();
-    let closure_id = ObjectId::for_node(&cfgvault_store::node_bytes(&[], &closure));
-    if !txn.contains(&closure_id)? {
+    if rest.first() != Some(&true) {
         let base = previous.closure(&txn)?;
         txn.put_node_near(&closure, &[], base.as_ref())?;
     }
-    let (payload, links) = session_node(&root, &closure_id);
-    let node = txn.put_node(payload, &links)?;
+    if rest.get(1) != Some(&true) {
+        txn.put_node(payload, &links)?;
+    }
 
     let record = SessionRecord {
         id: id.clone(),
@@ -237,16 +254,13 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         pinned: new.pinned,
     };
     let meta = encode_record(&mut txn, &record)?;
-    txn.pin(&root_name(&id), &node.id, &meta)?;
+    txn.pin(&root_name(&id), &node_id, &meta)?;
     add_counter(&mut txn, C_SESSIONS, 1)?;
     txn.index_insert(BY_TIME, &by_time_key(created_at, &id), b"")?;
     for (k, v) in &record.labels {
         txn.index_insert(BY_LABEL, &label_key(k, v, created_at, &id), b"")?;
     }
-    let t = created_at.timestamp_micros();
-    for e in new.files.files() {
-        version_add(&mut txn, &e.path, &e.id, e.size, t)?;
-    }
+    versions_add(&mut txn, new.files.files(), created_at.timestamp_micros())?;
     add_counter(&mut txn, C_LOGICAL, logical as i128)?;
     let commit = txn.commit()?;
     Ok(Created {
@@ -279,9 +293,12 @@ fn add_counter(txn: &mut WriteTxn<'_>, key: &[u8], delta: i128) -> Result<()> {
 /// A version found in the index: its key and value.
 type Found = (Vec<u8>, VersionValue);
 
+/// How many of a path's newest versions are read first: the version a session holds is almost
+/// always the newest.
+const NEWEST: usize = 4;
+
 /// The version of `path` holding `blob` (its key and value), and the path's last sequence
-/// number. Searched newest first: the version a session holds is almost always the newest, so
-/// this is one short range read; otherwise O(versions of the path).
+/// number. Searched newest first: one short range read, else O(versions of the path).
 fn find_version(
     r: &impl StoreRead,
     path: &str,
@@ -289,13 +306,8 @@ fn find_version(
 ) -> Result<(Option<Found>, Option<u32>)> {
     let prefix = path_prefix(path);
     let end = prefix_end(&prefix);
-    let seq_of = |k: &[u8]| {
-        k.get(prefix.len()..)
-            .and_then(|s| <[u8; 4]>::try_from(s).ok())
-            .map(u32::from_be_bytes)
-    };
     let mut last = None;
-    for limit in [4, usize::MAX] {
+    for limit in [NEWEST, usize::MAX] {
         let rows = r.index_range(
             PATH_VERSIONS,
             Bound::Included(&prefix),
@@ -304,13 +316,10 @@ fn find_version(
             limit,
         )?;
         if last.is_none() {
-            last = rows.first().and_then(|(k, _)| seq_of(k));
+            last = last_seq(path, &rows);
         }
-        for (k, v) in &rows {
-            let v = VersionValue::decode(k, v)?;
-            if v.blob == *blob {
-                return Ok((Some((k.clone(), v)), last));
-            }
+        if let Some(found) = find_in(&rows, blob)? {
+            return Ok((Some(found), last));
         }
         if rows.len() < limit {
             break;
@@ -319,38 +328,88 @@ fn find_version(
     Ok((None, last))
 }
 
-fn version_add(
-    txn: &mut WriteTxn<'_>,
-    path: &str,
-    blob: &ObjectId,
-    size: u64,
-    t: i64,
-) -> Result<()> {
-    match find_version(txn, path, blob)? {
-        (Some((k, mut v)), _) => {
-            v.sessions += 1;
-            v.first = v.first.min(t);
-            v.last = v.last.max(t);
-            txn.index_insert(PATH_VERSIONS, &k, &v.encode())?;
-        }
-        (None, last) => {
-            let seq = match last {
-                None => 0,
-                Some(s) => s.checked_add(1).ok_or_else(|| Error::CorruptIndex {
-                    key: path.to_string(),
-                    detail: "too many versions".into(),
-                })?,
-            };
-            let v = VersionValue {
-                blob: *blob,
-                size,
-                first: t,
-                last: t,
-                sessions: 1,
-            };
-            txn.index_insert(PATH_VERSIONS, &path_version_key(path, seq), &v.encode())?;
+/// The sequence number of the first of `rows` (versions of `path`, newest first).
+fn last_seq(path: &str, rows: &[IndexEntry]) -> Option<u32> {
+    let prefix_len = path_prefix(path).len();
+    rows.first().and_then(|(k, _)| {
+        k.get(prefix_len..)
+            .and_then(|s| <[u8; 4]>::try_from(s).ok())
+            .map(u32::from_be_bytes)
+    })
+}
+
+/// The version among `rows` that holds `blob`.
+fn find_in(rows: &[IndexEntry], blob: &ObjectId) -> Result<Option<Found>> {
+    for (k, v) in rows {
+        let v = VersionValue::decode(k, v)?;
+        if v.blob == *blob {
+            return Ok(Some((k.clone(), v)));
         }
     }
+    Ok(None)
+}
+
+/// Records that a session taken at `t` (microseconds) holds `files`: each file's version gets
+/// one more session, or a new version is added after the path's newest. One index read and one
+/// index write for all files; a path whose version is not among its newest few is looked up
+/// on its own.
+fn versions_add(txn: &mut WriteTxn<'_>, files: &[crate::FileEntry], t: i64) -> Result<()> {
+    let prefixes: Vec<(Vec<u8>, Option<Vec<u8>>)> = files
+        .iter()
+        .map(|e| {
+            let p = path_prefix(&e.path);
+            let end = prefix_end(&p);
+            (p, end)
+        })
+        .collect();
+    let ranges: Vec<KeyRange<'_>> = prefixes
+        .iter()
+        .map(|(p, end)| {
+            (
+                Bound::Included(p.as_slice()),
+                end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+            )
+        })
+        .collect();
+    let newest = txn.index_ranges(PATH_VERSIONS, &ranges, true, NEWEST)?;
+    let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(files.len());
+    for (e, rows) in files.iter().zip(&newest) {
+        let found = match find_in(rows, &e.id)? {
+            Some(found) => (Some(found), None),
+            None if rows.len() < NEWEST => (None, last_seq(&e.path, rows)),
+            None => find_version(txn, &e.path, &e.id)?,
+        };
+        writes.push(match found {
+            (Some((k, mut v)), _) => {
+                v.sessions += 1;
+                v.first = v.first.min(t);
+                v.last = v.last.max(t);
+                (k, v.encode())
+            }
+            (None, last) => {
+                let seq = match last {
+                    None => 0,
+                    Some(s) => s.checked_add(1).ok_or_else(|| Error::CorruptIndex {
+                        key: e.path.clone(),
+                        detail: "too many versions".into(),
+                    })?,
+                };
+                let v = VersionValue {
+                    blob: e.id,
+                    size: e.size,
+                    first: t,
+                    last: t,
+                    sessions: 1,
+                };
+                (path_version_key(&e.path, seq), v.encode())
+            }
+        });
+    }
+    let writes: Vec<(&[u8], &[u8])> = writes
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    txn.index_insert_each(PATH_VERSIONS, &writes)?;
     Ok(())
 }
 

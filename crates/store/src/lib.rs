@@ -55,7 +55,7 @@ pub use error::{DatabaseError, Error};
 pub use id::{NODE_CONTEXT, ObjectId};
 pub use progress::{NoProgress, Progress};
 pub use store::{
-    CommitOutcome, Freed, IndexEntry, Put, ReadTxn, Root, SCHEMA_VERSION, Stats, Store,
+    CommitOutcome, Freed, IndexEntry, KeyRange, Put, ReadTxn, Root, SCHEMA_VERSION, Stats, Store,
     StoreOptions, StoreRead, WriteTxn,
 };
 

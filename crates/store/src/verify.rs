@@ -144,7 +144,7 @@ where
     I: ReadableTable<[u8; 32], (u64, u64)>,
     O: ReadableTable<u64, &'static [u8]>,
 {
-    let (path, ids, objects) = (src.path, src.ids, src.objects);
+    let (path, ids, objects) = (src.path, src.ids, (src.objects)()?);
     let mut s = Scan::default();
     let problem = |s: &mut Scan, kind, id, detail: String| {
         s.outcome.problems.push(Problem { kind, id, detail });

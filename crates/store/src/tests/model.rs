@@ -5,7 +5,7 @@ use std::ops::Bound;
 
 use proptest::prelude::*;
 
-use crate::{Error, NoProgress, ObjectId, Store, StoreRead, verify};
+use crate::{Error, IndexEntry, KeyRange, NoProgress, ObjectId, Store, StoreRead, verify};
 
 #[derive(Debug, Clone)]
 enum Sub {
@@ -16,6 +16,8 @@ enum Sub {
     Unpin(u8),
     /// Sets key `k` of index space `space{s}` to a value of `n` bytes.
     IndexSet(u8, u8, u8),
+    /// Several `IndexSet`s of one space in one call (`index_insert_each`).
+    IndexSetEach(u8, Vec<(u8, u8)>),
     IndexRemove(u8, u8),
 }
 
@@ -32,6 +34,8 @@ fn sub() -> impl Strategy<Value = Sub> {
         2 => (0u8..4).prop_map(Sub::Pin),
         1 => (0u8..4).prop_map(Sub::Unpin),
         3 => (0u8..2, 0u8..12, 0u8..40).prop_map(|(s, k, n)| Sub::IndexSet(s, k, n)),
+        1 => (0u8..2, proptest::collection::vec((0u8..12, 0u8..40), 0..5))
+            .prop_map(|(s, e)| Sub::IndexSetEach(s, e)),
         2 => (0u8..2, 0u8..12).prop_map(|(s, k)| Sub::IndexRemove(s, k)),
     ]
 }
@@ -104,6 +108,10 @@ fn check(store: &Store, model: &Model) {
             None => assert!(!r.contains(id).unwrap(), "{id:?} should be gone"),
         }
     }
+    // One call for many objects answers as one call per object.
+    let ids: Vec<ObjectId> = model.known.keys().copied().collect();
+    let each: Vec<bool> = ids.iter().map(|id| counts.contains_key(id)).collect();
+    assert_eq!(r.contains_each(&ids).unwrap(), each);
     let roots: BTreeMap<String, ObjectId> = r
         .roots("")
         .unwrap()
@@ -151,6 +159,32 @@ fn check(store: &Store, model: &Model) {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             assert_eq!(r.index_prefix(&space(s), prefix, 2).unwrap(), with);
+        }
+        // Many ranges in one call: each answers as the model does.
+        let keys: Vec<Vec<u8>> = (0..12u8).map(index_key).collect();
+        let ranges: Vec<KeyRange<'_>> = keys
+            .iter()
+            .map(|k| (Bound::Included(k.as_slice()), Bound::Unbounded))
+            .collect();
+        for reverse in [false, true] {
+            let expect: Vec<Vec<IndexEntry>> = keys
+                .iter()
+                .map(|k| {
+                    let from =
+                        want.range::<[u8], _>((Bound::Included(k.as_slice()), Bound::Unbounded));
+                    let rows: Box<dyn Iterator<Item = _>> = if reverse {
+                        Box::new(from.rev())
+                    } else {
+                        Box::new(from)
+                    };
+                    rows.take(3).map(|(k, v)| (k.clone(), v.clone())).collect()
+                })
+                .collect();
+            assert_eq!(
+                r.index_ranges(&space(s), &ranges, reverse, 3).unwrap(),
+                expect,
+                "space {s}, ranges from each key, reverse {reverse}"
+            );
         }
     }
     assert_eq!(store.stats().unwrap().objects, counts.len() as u64);
@@ -238,6 +272,22 @@ fn run(ops: Vec<Op>) {
                                 .entry(space(s))
                                 .or_default()
                                 .insert(index_key(k), value);
+                            assert_eq!(old, want);
+                            Ok(())
+                        }
+                        Sub::IndexSetEach(s, entries) => {
+                            let owned: Vec<(Vec<u8>, Vec<u8>)> = entries
+                                .iter()
+                                .map(|&(k, n)| (index_key(k), vec![k; usize::from(n)]))
+                                .collect();
+                            let refs: Vec<(&[u8], &[u8])> = owned
+                                .iter()
+                                .map(|(k, v)| (k.as_slice(), v.as_slice()))
+                                .collect();
+                            let old = txn.index_insert_each(&space(s), &refs).unwrap();
+                            let m = next.index.entry(space(s)).or_default();
+                            let want: Vec<Option<Vec<u8>>> =
+                                owned.into_iter().map(|(k, v)| m.insert(k, v)).collect();
                             assert_eq!(old, want);
                             Ok(())
                         }
