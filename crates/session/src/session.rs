@@ -192,6 +192,7 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     let present = txn.contains_each(&wanted)?;
     let (files_present, rest) = present.split_at(new.files.len());
     let (trees_present, rest) = rest.split_at(trees.len());
+    let (closure_stored, node_stored) = (matches!(rest, [true, _]), matches!(rest, [_, true]));
 
     // New contents are stored as deltas against what the newest earlier session had at the
     // same path (the previous version of a file, the previous tree of a directory).
@@ -232,11 +233,11 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     }
     // A node without links, so blobs are config files alone (the store counts their bytes);
     // near the previous session's closure, which usually differs by a few paths.
-    if rest.first() != Some(&true) {
+    if !closure_stored {
         let base = previous.closure(&txn)?;
         txn.put_node_near(&closure, &[], base.as_ref())?;
     }
-    if rest.get(1) != Some(&true) {
+    if !node_stored {
         txn.put_node(payload, &links)?;
     }
 
