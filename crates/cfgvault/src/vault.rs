@@ -170,6 +170,8 @@ pub struct Vault {
     store: Store,
     /// Parsed configs reused by later backups while the files are unchanged.
     closures: closure::Cache,
+    /// Ids of files read by earlier backups, reused while a file's stamp is unchanged.
+    stamps: session::StampCache,
     /// The store file's canonical path, to keep it out of backups of a root that holds it.
     canonical_path: Option<PathBuf>,
 }
@@ -185,6 +187,7 @@ impl Vault {
             canonical_path: std::fs::canonicalize(store.path()).ok(),
             store,
             closures: closure::Cache::new(),
+            stamps: session::StampCache::default(),
         }
     }
 
@@ -250,7 +253,11 @@ impl Vault {
             .filter(|p| Some(p) != own_file.as_ref())
             .collect();
         // Read and hash before the write transaction, so the store is held only for the commit.
-        let files = session::FileSet::read(config_root, &session::Selection::Paths(paths))?;
+        let files = session::FileSet::read_cached(
+            config_root,
+            &session::Selection::Paths(paths),
+            &self.stamps,
+        )?;
         let created_at = options.created_at.unwrap_or_else(Utc::now);
         let id = match &options.session_id {
             Some(id) => id.clone(),

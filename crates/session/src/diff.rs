@@ -108,11 +108,10 @@ pub fn diff_dir(store: &Store, id: &SessionId, dir: &Path, scope: Scope) -> Resu
 fn read_disk(dir: &Path, rel: &str) -> Result<Option<(Vec<u8>, bool)>> {
     validate_path(rel)?;
     match FileSet::read(dir, &Selection::Paths(vec![rel.to_string()])) {
-        Ok(set) => Ok(set
-            .iter()
-            .next()
-            .filter(|(e, _)| e.path == rel)
-            .map(|(e, b)| (b.to_vec(), e.executable()))),
+        Ok(set) => match set.files().first() {
+            Some(e) if e.path == rel => Ok(Some((set.bytes(0)?.into_owned(), e.executable()))),
+            _ => Ok(None),
+        },
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(Error::OutsideRoot { .. } | Error::NotAFile { .. }) => Ok(None),
         Err(e) => Err(e),

@@ -28,6 +28,9 @@ pub enum Error {
     /// A selected path resolves (through a symlink) to a place outside the config root.
     #[error("'{}' leads outside the config root", path.display())]
     OutsideRoot { path: PathBuf },
+    /// A file's contents no longer hash to the id read for it: it changed during the backup.
+    #[error("'{}' changed while it was being backed up", path.display())]
+    FileChanged { path: PathBuf },
     /// A selected path is neither a regular file nor a directory.
     #[error("'{}' is not a regular file", path.display())]
     NotAFile { path: PathBuf },

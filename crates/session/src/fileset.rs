@@ -1,9 +1,12 @@
 //! Reading files from disk, before any store transaction is opened.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use cfgvault_store::ObjectId;
 
@@ -55,8 +58,92 @@ pub struct Skipped {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileSet {
     entries: Vec<FileEntry>,
-    data: Vec<Vec<u8>>,
+    data: Vec<Data>,
     skipped: Vec<Skipped>,
+}
+
+/// A file's contents: read, or (known from [`StampCache`]) left on disk until needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Data {
+    Read(Vec<u8>),
+    OnDisk(PathBuf),
+}
+
+/// A file's size, modification and change times and inode: what says, without reading it, that
+/// it holds what it held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    ino: u64,
+    #[cfg(unix)]
+    dev: u64,
+    #[cfg(unix)]
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+            #[cfg(unix)]
+            ino: m.ino(),
+            #[cfg(unix)]
+            dev: m.dev(),
+            #[cfg(unix)]
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+/// A file modified this recently when read may change again without its stamp changing (git's
+/// "racily clean" files): its id is not kept.
+const RACY: Duration = Duration::from_secs(2);
+
+/// Most files a [`StampCache`] keeps; it starts over when full.
+const STAMP_CACHE_FILES: usize = 1 << 16;
+
+/// The ids of files read before, for [`FileSet::read_cached`]: a file whose stamp (size,
+/// modification and change times, inode, device) is the one it had when read, and which was
+/// then unmodified for 2 s, is not opened, read or hashed again. Its contents are read only if
+/// they must be stored ([`FileSet::bytes`]), and checked against the id then. On systems
+/// without inodes and change times nothing is kept.
+#[derive(Debug, Default)]
+pub struct StampCache {
+    known: Mutex<HashMap<PathBuf, (Stamp, ObjectId, u32)>>,
+}
+
+impl StampCache {
+    fn get(&self, path: &Path, m: &fs::Metadata) -> Option<(ObjectId, u32)> {
+        if !cfg!(unix) {
+            return None;
+        }
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        match known.get(path) {
+            Some((stamp, id, mode)) if *stamp == Stamp::of(m) => Some((*id, *mode)),
+            _ => None,
+        }
+    }
+
+    fn keep(&self, path: &Path, m: &fs::Metadata, read_at: SystemTime, entry: &FileEntry) {
+        let settled = m
+            .modified()
+            .ok()
+            .and_then(|t| read_at.duration_since(t).ok())
+            .is_some_and(|age| age >= RACY);
+        if !cfg!(unix) || !settled {
+            return;
+        }
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= STAMP_CACHE_FILES {
+            known.clear();
+        }
+        known.insert(path.to_path_buf(), (Stamp::of(m), entry.id, entry.mode));
+    }
 }
 
 #[cfg(unix)]
@@ -74,12 +161,15 @@ fn mode_of(m: &fs::Metadata) -> u32 {
     }
 }
 
-struct Reader {
+struct Reader<'c> {
     root: PathBuf,
     canon_root: PathBuf,
     /// Folders under the root (relative) found to be real folders, not symlinks.
     plain_dirs: std::collections::HashSet<String>,
-    files: BTreeMap<String, (FileEntry, Vec<u8>)>,
+    cache: Option<&'c StampCache>,
+    /// When reading began: files modified since, or less than [`RACY`] before, are not cached.
+    read_at: SystemTime,
+    files: BTreeMap<String, (FileEntry, Data)>,
     skipped: Vec<Skipped>,
 }
 
@@ -92,6 +182,22 @@ impl FileSet {
     /// root is an error. A file that vanishes or cannot be read is an error naming it; so is
     /// a name that is not UTF-8.
     pub fn read(root: &Path, selection: &Selection) -> Result<FileSet> {
+        FileSet::read_with(root, selection, None)
+    }
+
+    /// [`FileSet::read`], except that a selected regular file whose stamp `cache` knows (and
+    /// which is reached through real folders) is not read: its id comes from the cache and its
+    /// contents stay on disk until [`FileSet::bytes`] asks for them. Files read are added to
+    /// `cache`.
+    pub fn read_cached(root: &Path, selection: &Selection, cache: &StampCache) -> Result<FileSet> {
+        FileSet::read_with(root, selection, Some(cache))
+    }
+
+    fn read_with(
+        root: &Path,
+        selection: &Selection,
+        cache: Option<&StampCache>,
+    ) -> Result<FileSet> {
         let canon_root = root.canonicalize().map_err(io("open config root", root))?;
         if !canon_root.is_dir() {
             return Err(Error::NotADirectory {
@@ -102,6 +208,8 @@ impl FileSet {
             root: root.to_path_buf(),
             canon_root,
             plain_dirs: Default::default(),
+            cache,
+            read_at: SystemTime::now(),
             files: BTreeMap::new(),
             skipped: Vec::new(),
         };
@@ -141,7 +249,7 @@ impl FileSet {
                 size: data.len() as u64,
                 mode: mode & 0o777,
             };
-            map.insert(path, (e, data));
+            map.insert(path, (e, Data::Read(data)));
         }
         let mut set = FileSet::default();
         for (_, (e, d)) in map {
@@ -157,9 +265,22 @@ impl FileSet {
         &self.entries
     }
 
-    /// Files with their contents.
-    pub fn iter(&self) -> impl Iterator<Item = (&FileEntry, &[u8])> {
-        self.entries.iter().zip(self.data.iter().map(Vec::as_slice))
+    /// The contents of the `i`-th file (in [`FileSet::files`] order): as read, or read now
+    /// for a file [`FileSet::read_cached`] left on disk, which must still hash to its id.
+    ///
+    /// # Panics
+    /// When `i` is not below [`FileSet::len`].
+    pub fn bytes(&self, i: usize) -> Result<Cow<'_, [u8]>> {
+        match &self.data[i] {
+            Data::Read(d) => Ok(Cow::Borrowed(d)),
+            Data::OnDisk(path) => {
+                let d = fs::read(path).map_err(io("read", path))?;
+                if ObjectId::for_blob(&d) != self.entries[i].id {
+                    return Err(Error::FileChanged { path: path.clone() });
+                }
+                Ok(Cow::Owned(d))
+            }
+        }
     }
 
     /// What [`Selection::All`] passed over.
@@ -200,7 +321,7 @@ impl FileSet {
     }
 }
 
-impl Reader {
+impl Reader<'_> {
     /// Whether every folder on the way to `rel` is a real folder (no symlink), checking each
     /// folder once per file set: then `rel` cannot lead outside the root (validated paths hold
     /// no `..`), whatever it is itself.
@@ -230,6 +351,16 @@ impl Reader {
             && let Ok(m) = fs::symlink_metadata(&full)
             && m.is_file()
         {
+            if let Some((id, mode)) = self.cache.and_then(|c| c.get(&full, &m)) {
+                let e = FileEntry {
+                    path: rel.to_string(),
+                    id,
+                    size: m.len(),
+                    mode,
+                };
+                self.files.insert(rel.to_string(), (e, Data::OnDisk(full)));
+                return Ok(());
+            }
             return self.read_file(&full, rel, &full);
         }
         let canon = full.canonicalize().map_err(io("read", &full))?;
@@ -315,7 +446,12 @@ impl Reader {
             size: data.len() as u64,
             mode: mode_of(&meta),
         };
-        self.files.insert(rel.to_string(), (e, data));
+        if let Some(cache) = self.cache
+            && data.len() as u64 == meta.len()
+        {
+            cache.keep(real, &meta, self.read_at, &e);
+        }
+        self.files.insert(rel.to_string(), (e, Data::Read(data)));
         Ok(())
     }
 }

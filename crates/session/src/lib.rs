@@ -36,7 +36,7 @@ mod strings;
 pub mod tree;
 
 pub use error::{Error, Result};
-pub use fileset::{FileEntry, FileSet, Selection, Skipped};
+pub use fileset::{FileEntry, FileSet, Selection, Skipped, StampCache};
 pub use id::SessionId;
 pub use path::validate_path;
 pub use record::{ClosureInfo, EdgeInfo, RECORD_VERSION, SessionRecord, UnresolvedInfo};

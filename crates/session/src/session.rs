@@ -201,7 +201,7 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     // Files of this session by directory: the base of last resort for a new file (the first
     // session of a store has no previous one).
     let mut siblings: HashMap<&str, Vec<(u64, ObjectId)>> = HashMap::new();
-    for ((e, data), stored) in new.files.iter().zip(files_present) {
+    for (i, (e, stored)) in new.files.files().iter().zip(files_present).enumerate() {
         let dir = e.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         // The same content at two paths is stored once.
         let new_blob = !stored && !txn.contains(&e.id)?;
@@ -213,7 +213,7 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
                     .and_then(|v| v.iter().min_by_key(|(size, _)| size.abs_diff(e.size)))
                     .map(|(_, id)| *id),
             };
-            txn.put_blob_near(data, base.as_ref())?;
+            txn.put_blob_near(&new.files.bytes(i)?, base.as_ref())?;
         }
         siblings.entry(dir).or_default().push((e.size, e.id));
         outcomes.push(FileOutcome {

@@ -97,3 +97,78 @@ fn memory_sets_reject_conflicts_and_bad_paths() {
     ));
     assert!(FileSet::from_memory([f("a-b"), f("a/b")]).is_ok());
 }
+
+/// Writes `text` to `path` and dates its modification `age` back.
+fn write_aged(path: &std::path::Path, text: &str, age: std::time::Duration) {
+    fs::write(path, text).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stamp_cache_skips_reading_settled_unchanged_files() {
+    use cfgvault_session::StampCache;
+    use std::time::Duration;
+    let fx = Fixture::new();
+    let root = fx.path("root");
+    fs::create_dir_all(root.join("llms")).unwrap();
+    let hour = Duration::from_secs(3600);
+    write_aged(&root.join("llms/a.yaml"), "model: a\n", hour);
+    write_aged(&root.join("fresh.yaml"), "fresh: 1\n", Duration::ZERO);
+    let sel = Selection::Paths(vec!["llms/a.yaml".into(), "fresh.yaml".into()]);
+    let cache = StampCache::default();
+    let first = FileSet::read_cached(&root, &sel, &cache).unwrap();
+    let second = FileSet::read_cached(&root, &sel, &cache).unwrap();
+    assert_eq!(first.files(), second.files());
+    // The settled file came from the cache (its bytes are read only when asked for, so a file
+    // gone by then is an error); the one modified just now was read again.
+    fs::remove_file(root.join("llms/a.yaml")).unwrap();
+    fs::remove_file(root.join("fresh.yaml")).unwrap();
+    assert_eq!(second.files()[0].path, "fresh.yaml");
+    assert_eq!(&*second.bytes(0).unwrap(), b"fresh: 1\n");
+    assert!(matches!(
+        second.bytes(1),
+        Err(Error::Io { path, .. }) if path.ends_with("llms/a.yaml")
+    ));
+    assert_eq!(&*first.bytes(1).unwrap(), b"model: a\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stamp_cache_sees_a_rewrite_that_kept_size_and_mtime() {
+    use cfgvault_session::StampCache;
+    use std::time::Duration;
+    let fx = Fixture::new();
+    let root = fx.path("root");
+    fs::create_dir_all(&root).unwrap();
+    let path = root.join("a.yaml");
+    let hour = Duration::from_secs(3600);
+    write_aged(&path, "model: a\n", hour);
+    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    let sel = Selection::Paths(vec!["a.yaml".into()]);
+    let cache = StampCache::default();
+    let before = FileSet::read_cached(&root, &sel, &cache).unwrap();
+    // Same size, same modification time: only the change time (and the bytes) differ.
+    fs::write(&path, "model: b\n").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let after = FileSet::read_cached(&root, &sel, &cache).unwrap();
+    assert_ne!(before.files()[0].id, after.files()[0].id);
+    assert_eq!(&*after.bytes(0).unwrap(), b"model: b\n");
+    // A file left on disk that no longer holds what its id says is an error, not other bytes.
+    let cached = FileSet::read_cached(&root, &sel, &cache).unwrap();
+    write_aged(&path, "model: c\n", hour);
+    assert!(matches!(
+        cached.bytes(0),
+        Err(Error::FileChanged { path }) if path.ends_with("a.yaml")
+    ));
+}
