@@ -1290,7 +1290,12 @@ pub struct ReadTxn<'s> {
 /// - The cold directory: only [`WriteTxn::fold_cold`] changes it, and forgets it then.
 /// - Whether `tombs` is empty: only tombstoning changes that, and forgets it then. An empty
 ///   table (the usual case between gcs) spares every merged read a table open per cold entry.
+/// - The packs read: a pack number is given once and its pack never changes; only gc writes
+///   or deletes packs, through [`WriteTxn::raw`], which forgets everything kept here.
 type Memo = std::sync::Mutex<TxnMemo>;
+
+/// Most packs a transaction keeps in its memo.
+const MEMO_PACKS: usize = 4;
 
 #[derive(Default)]
 struct TxnMemo {
@@ -1299,6 +1304,8 @@ struct TxnMemo {
     /// `Some(None)`: the store has no cold side.
     cold_dir: Option<Option<Arc<cold::Dir>>>,
     tombs_empty: Option<bool>,
+    /// Packs decoded (or found in the store's cache) by number.
+    packs: std::collections::HashMap<u64, Arc<Pack>>,
 }
 
 impl ReadTxn<'_> {
@@ -1595,16 +1602,34 @@ macro_rules! impl_with_src {
                     self.merged_get(live, &pack_ids_cold_key(key))
                 };
                 let packs_t = std::cell::OnceCell::new();
-                let packs = |pack: u64, id: &ObjectId| match lazy(
-                    &packs_t,
-                    || self.txn.open_table(PACKS),
-                    path,
-                )? {
-                    Some(t) => pack::load(t, pack, &self.store.packs, id, path),
-                    None => Err(Error::Corrupt {
-                        id: *id,
-                        detail: format!("pack {pack}: missing"),
-                    }),
+                let packs = |pack: u64, id: &ObjectId| {
+                    let known = self
+                        .memo
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .packs
+                        .get(&pack)
+                        .cloned();
+                    if let Some(p) = known {
+                        return Ok(p);
+                    }
+                    let p = match lazy(&packs_t, || self.txn.open_table(PACKS), path)? {
+                        Some(t) => pack::load(t, pack, &self.store.packs, id, path)?,
+                        None => {
+                            return Err(Error::Corrupt {
+                                id: *id,
+                                detail: format!("pack {pack}: missing"),
+                            });
+                        }
+                    };
+                    let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+                    // A few packs: a backup touches one or two; a walk over every pack (gc,
+                    // verify) must not hold them all.
+                    if memo.packs.len() >= MEMO_PACKS {
+                        memo.packs.clear();
+                    }
+                    memo.packs.insert(pack, p.clone());
+                    Ok(p)
                 };
                 f(&Src {
                     ids: &ids,
@@ -2706,7 +2731,10 @@ impl<'s> WriteTxn<'s> {
         self.delta.stored += d;
     }
 
+    /// The redb transaction, for gc and verify to change tables directly; what the
+    /// transaction had kept of them ([`TxnMemo`]) is forgotten.
     pub(crate) fn raw(&mut self) -> &mut redb::WriteTransaction {
+        *self.memo_mut() = TxnMemo::default();
         &mut self.txn
     }
 
