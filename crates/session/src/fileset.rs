@@ -69,8 +69,8 @@ enum Data {
     OnDisk(PathBuf),
 }
 
-/// A file's size, modification and change times and inode: what says, without reading it, that
-/// it holds what it held.
+/// A file's size, modification and change times, inode and device: what says, without reading
+/// it, that it holds what it held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
     len: u64,
