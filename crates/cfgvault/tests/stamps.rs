@@ -35,7 +35,9 @@ fn a_cached_file_whose_blob_was_collected_is_stored_again() {
     );
     // Everything the first session held goes: the blobs are no longer stored, but the vault
     // still knows their ids by stamp.
-    vault.delete(&[first.session.id.clone()]).unwrap();
+    vault
+        .delete(std::slice::from_ref(&first.session.id))
+        .unwrap();
     vault.gc(&NoProgress).unwrap();
     assert_eq!(vault.stats().unwrap().objects, 0);
     let second = vault.backup(&root, None, &o).unwrap();
