@@ -147,8 +147,11 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     let created_at = new.created_at.trunc_subsecs(6);
     let mut txn = store.write()?;
     let id = match new.id {
+        // A session of this id with its root is refused by `pin` below (the root exists), which
+        // drops the transaction before anything commits; only an older build's record is
+        // looked up here.
         Some(id) => {
-            if exists(&txn, &id)? {
+            if txn.index_get(RECORDS, id.as_str().as_bytes())?.is_some() {
                 return Err(Error::SessionExists { id: id.to_string() });
             }
             id
@@ -189,7 +192,15 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         .chain(trees.iter().map(|(_, _, id)| *id))
         .chain([closure_id, node_id])
         .collect();
-    let present = txn.contains_each(&wanted)?;
+    // An object exists only while something links to it (I1, I3), so it is reachable from a
+    // root and everything below it exists too (I2): when the session node is stored — the
+    // usual backup, the same files and closure as an earlier session — one lookup answers for
+    // all of `wanted`.
+    let present = if txn.contains(&node_id)? {
+        vec![true; wanted.len()]
+    } else {
+        txn.contains_each(&wanted)?
+    };
     let (files_present, rest) = present.split_at(new.files.len());
     let (trees_present, rest) = rest.split_at(trees.len());
     let (closure_stored, node_stored) = (matches!(rest, [true, _]), matches!(rest, [_, true]));
@@ -255,14 +266,18 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         pinned: new.pinned,
     };
     let meta = encode_record(&mut txn, &record)?;
-    txn.pin(&root_name(&id), &node_id, &meta)?;
-    add_counter(&mut txn, C_SESSIONS, 1)?;
+    match txn.pin(&root_name(&id), &node_id, &meta) {
+        Err(cfgvault_store::Error::RootExists { .. }) => {
+            return Err(Error::SessionExists { id: id.to_string() });
+        }
+        r => r?,
+    }
     txn.index_insert(BY_TIME, &by_time_key(created_at, &id), b"")?;
     for (k, v) in &record.labels {
         txn.index_insert(BY_LABEL, &label_key(k, v, created_at, &id), b"")?;
     }
     versions_add(&mut txn, new.files.files(), created_at.timestamp_micros())?;
-    add_counter(&mut txn, C_LOGICAL, logical as i128)?;
+    add_counters(&mut txn, &[(C_SESSIONS, 1), (C_LOGICAL, logical as i128)])?;
     let commit = txn.commit()?;
     Ok(Created {
         record,
@@ -285,9 +300,30 @@ fn exists(r: &impl StoreRead, id: &SessionId) -> Result<bool> {
 }
 
 fn add_counter(txn: &mut WriteTxn<'_>, key: &[u8], delta: i128) -> Result<()> {
-    let cur = u64_value(txn.index_get(COUNTERS, key)?);
-    let new = (i128::from(cur) + delta).clamp(0, i128::from(u64::MAX)) as u64;
-    txn.index_insert(COUNTERS, key, &new.to_be_bytes())?;
+    add_counters(txn, &[(key, delta)])
+}
+
+/// Adds each delta to its counter (kept within `0..=u64::MAX`): one read and one write for all.
+fn add_counters(txn: &mut WriteTxn<'_>, deltas: &[(&[u8], i128)]) -> Result<()> {
+    let ranges: Vec<KeyRange<'_>> = deltas
+        .iter()
+        .map(|(k, _)| (Bound::Included(*k), Bound::Included(*k)))
+        .collect();
+    let current = txn.index_ranges(COUNTERS, &ranges, false, 1)?;
+    let values: Vec<[u8; 8]> = deltas
+        .iter()
+        .zip(current)
+        .map(|((_, delta), rows)| {
+            let cur = u64_value(rows.into_iter().next().map(|(_, v)| v));
+            ((i128::from(cur) + delta).clamp(0, i128::from(u64::MAX)) as u64).to_be_bytes()
+        })
+        .collect();
+    let entries: Vec<(&[u8], &[u8])> = deltas
+        .iter()
+        .zip(&values)
+        .map(|((k, _), v)| (*k, &v[..]))
+        .collect();
+    txn.index_insert_each(COUNTERS, &entries)?;
     Ok(())
 }
 
@@ -429,7 +465,15 @@ fn version_remove(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result
 
 /// A session's record as stored (its strings through the string table).
 fn encode_record(txn: &mut WriteTxn<'_>, rec: &SessionRecord) -> Result<Vec<u8>> {
-    rec.encode(&mut |s| strings::intern(txn, s))
+    // The strings the record names, in the order it names them.
+    let mut wanted: Vec<&str> = vec![rec.source_root.as_str()];
+    wanted.extend(rec.workflow.as_deref());
+    wanted.push(rec.strategy.as_str());
+    let numbers = strings::intern_each(txn, &wanted)?;
+    rec.encode(&mut |s| match wanted.iter().position(|w| *w == s) {
+        Some(i) => Ok(numbers[i]),
+        None => strings::intern(txn, s),
+    })
 }
 
 /// A record without its closure details (enough for everything but showing them).

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use cfgvault_store::{StoreRead, WriteTxn};
+use cfgvault_store::{KeyRange, StoreRead, WriteTxn};
 
-use crate::keys::STRINGS;
+use crate::keys::{STRINGS, prefix_end};
 use crate::{Error, Result};
 
 const BY_STRING: u8 = 0x00;
@@ -72,6 +72,55 @@ pub(crate) fn intern(txn: &mut WriteTxn<'_>, s: &str) -> Result<u64> {
     Ok(n)
 }
 
+/// The numbers of `strings`, in order: [`intern`] for each, with one range read for all the
+/// hash prefixes and one for the candidates' strings (a record names three strings, and the
+/// backup of a known workflow finds all three).
+pub(crate) fn intern_each(txn: &mut WriteTxn<'_>, strings: &[&str]) -> Result<Vec<u64>> {
+    let prefixes: Vec<[u8; 9]> = strings.iter().map(|s| hash_prefix(s)).collect();
+    let ends: Vec<Option<Vec<u8>>> = prefixes.iter().map(|p| prefix_end(p)).collect();
+    let ranges: Vec<KeyRange<'_>> = prefixes
+        .iter()
+        .zip(&ends)
+        .map(|(p, end)| {
+            (
+                Bound::Included(&p[..]),
+                end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+            )
+        })
+        .collect();
+    let found = txn.index_ranges(STRINGS, &ranges, false, usize::MAX)?;
+    // Every candidate's number, then its string.
+    let mut candidates: Vec<(usize, u64)> = Vec::new();
+    for (i, rows) in found.iter().enumerate() {
+        for (k, _) in rows {
+            candidates.push((i, number_of(k, prefixes[i].len())?));
+        }
+    }
+    let keys: Vec<[u8; 9]> = candidates.iter().map(|(_, n)| number_key(*n)).collect();
+    let exact: Vec<KeyRange<'_>> = keys
+        .iter()
+        .map(|k| (Bound::Included(&k[..]), Bound::Included(&k[..])))
+        .collect();
+    let values = txn.index_ranges(STRINGS, &exact, false, 1)?;
+    let mut numbers: Vec<Option<u64>> = vec![None; strings.len()];
+    for ((i, n), rows) in candidates.iter().zip(&values) {
+        if numbers[*i].is_none()
+            && rows.first().map(|(_, v)| v.as_slice()) == Some(strings[*i].as_bytes())
+        {
+            numbers[*i] = Some(*n);
+        }
+    }
+    // New strings, numbered in order as `intern` would (it finds one added just before).
+    strings
+        .iter()
+        .zip(numbers)
+        .map(|(s, n)| match n {
+            Some(n) => Ok(n),
+            None => intern(txn, s),
+        })
+        .collect()
+}
+
 /// Resolves numbers to strings, remembering each (a listing resolves the same few many times).
 #[derive(Debug, Default)]
 pub(crate) struct Strings(HashMap<u64, String>);
@@ -123,6 +172,37 @@ mod tests {
             strings.resolve(&r, 0).unwrap().as_deref(),
             Some("/srv/configs")
         );
+        assert_eq!(strings.resolve(&r, 3).unwrap(), None);
+    }
+
+    #[test]
+    fn interning_several_at_once_numbers_as_one_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path().join("s.redb"), &StoreOptions::default()).unwrap();
+        let mut t = store.write().unwrap();
+        assert_eq!(intern(&mut t, "/srv/configs").unwrap(), 0);
+        // A simulated collision: the clash's hash prefix already names number 0, whose string
+        // differs, so the clash must get a number of its own.
+        let clash = "workflows/react.yaml";
+        let mut k = hash_prefix(clash).to_vec();
+        k.extend_from_slice(&0u64.to_be_bytes());
+        t.index_insert(STRINGS, &k, b"").unwrap();
+        // Known, colliding-new, new, repeated-new, known again: new ones are numbered in order,
+        // a repeat finds the number given just before.
+        let got = intern_each(
+            &mut t,
+            &["/srv/configs", clash, "tree", clash, "/srv/configs"],
+        )
+        .unwrap();
+        assert_eq!(got, vec![0, 1, 2, 1, 0]);
+        assert_eq!(intern(&mut t, clash).unwrap(), 1);
+        assert_eq!(intern_each(&mut t, &["tree", clash]).unwrap(), vec![2, 1]);
+        assert_eq!(intern_each(&mut t, &[]).unwrap(), Vec::<u64>::new());
+        t.commit().unwrap();
+        let r = store.read().unwrap();
+        let mut strings = Strings::default();
+        assert_eq!(strings.resolve(&r, 1).unwrap().as_deref(), Some(clash));
+        assert_eq!(strings.resolve(&r, 2).unwrap().as_deref(), Some("tree"));
         assert_eq!(strings.resolve(&r, 3).unwrap(), None);
     }
 }

@@ -2075,9 +2075,7 @@ impl<'s> WriteTxn<'s> {
             validate_name(name, "empty root name")?;
             let path = self.path();
             // Check the target before touching the roots table, so a failed pin changes nothing.
-            if self.refcount(id)?.is_none() {
-                return Err(Error::ObjectMissing { id: *id });
-            }
+            let e = self.entry(id)?.ok_or(Error::ObjectMissing { id: *id })?;
             if self.root(name)?.is_some() {
                 return Err(Error::RootExists {
                     name: name.to_string(),
@@ -2093,7 +2091,9 @@ impl<'s> WriteTxn<'s> {
                 .db(path)?;
             self.untomb(&cold::cold_key(NS_ROOTS, name.as_bytes()))?;
             self.delta.roots += 1;
-            self.incref(id)
+            self.set_count(id, &e, e.count + 1)?;
+            self.zero.remove(id);
+            Ok(())
         })
     }
 

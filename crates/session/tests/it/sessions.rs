@@ -53,7 +53,18 @@ fn duplicate_id_is_a_typed_error_and_commits_nothing() {
     new.id = Some(sid("a"));
     let err = session::create(&fx.store, new).unwrap_err();
     assert!(matches!(err, Error::SessionExists { .. }), "{err}");
+    assert!(err.to_string().contains("'a'"), "{err}");
     assert_eq!(fx.store.stats().unwrap(), before);
+    // The same files as session `a` (everything stored already, the backup's usual case).
+    let mut new = NewSession::new(FileSet::from_memory([("f", b"1".to_vec(), 0o644)]).unwrap());
+    new.id = Some(sid("a"));
+    let err = session::create(&fx.store, new).unwrap_err();
+    assert!(matches!(err, Error::SessionExists { .. }), "{err}");
+    assert_eq!(fx.store.stats().unwrap(), before);
+    assert_eq!(
+        session::list(&fx.store, &Default::default()).unwrap().len(),
+        1
+    );
 }
 
 #[test]
