@@ -17,6 +17,10 @@ pub(crate) const BY_TIME: &str = "session.by_time";
 pub(crate) const BY_LABEL: &str = "session.by_label";
 /// `path ‖ 0x00 ‖ seq u32` → version value ([`VersionValue`]).
 pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
+/// `path ‖ 0x00` → empty: every version of the path has its entry below (given to a path once
+/// it has more versions than a search should scan); `path ‖ 0x00 ‖ blob id[32]` → `seq u32`:
+/// the version of the path holding that blob.
+pub(crate) const PATH_BLOBS: &str = "session.path_blobs";
 /// Running totals: `logical_bytes` → u64, `sessions` (with the record in the root) → u64.
 pub(crate) const COUNTERS: &str = "session.counters";
 /// The string table, in the counters' space (every space is a redb table of at least one page;
@@ -64,6 +68,12 @@ pub(crate) fn path_prefix(path: &str) -> Vec<u8> {
 pub(crate) fn path_version_key(path: &str, seq: u32) -> Vec<u8> {
     let mut k = path_prefix(path);
     k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub(crate) fn path_blob_key(path: &str, blob: &ObjectId) -> Vec<u8> {
+    let mut k = path_prefix(path);
+    k.extend_from_slice(blob.as_bytes());
     k
 }
 

@@ -334,35 +334,88 @@ type Found = (Vec<u8>, VersionValue);
 /// always the newest.
 const NEWEST: usize = 4;
 
-/// The version of `path` holding `blob` (its key and value), and the path's last sequence
-/// number. Searched newest first: one short range read, else O(versions of the path).
-fn find_version(
-    r: &impl StoreRead,
-    path: &str,
-    blob: &ObjectId,
-) -> Result<(Option<Found>, Option<u32>)> {
+/// Versions a search for an older version scans before the path gets `session.path_blobs`
+/// entries; from then on such a search costs two lookups, however many versions the path has.
+const SCAN_AT_MOST: usize = 64;
+
+/// The version of `path` holding `blob` (its key and value): among the path's newest few (one
+/// short range read), else through [`find_older`].
+fn find_version(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result<Option<Found>> {
     let prefix = path_prefix(path);
     let end = prefix_end(&prefix);
-    let mut last = None;
-    for limit in [NEWEST, usize::MAX] {
-        let rows = r.index_range(
-            PATH_VERSIONS,
-            Bound::Included(&prefix),
-            end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-            true,
-            limit,
-        )?;
-        if last.is_none() {
-            last = last_seq(path, &rows);
-        }
-        if let Some(found) = find_in(&rows, blob)? {
-            return Ok((Some(found), last));
-        }
-        if rows.len() < limit {
-            break;
-        }
+    let rows = txn.index_range(
+        PATH_VERSIONS,
+        Bound::Included(&prefix),
+        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+        true,
+        NEWEST,
+    )?;
+    match find_in(&rows, blob)? {
+        Some(found) => Ok(Some(found)),
+        None if rows.len() < NEWEST => Ok(None),
+        None => find_older(txn, path, blob),
     }
-    Ok((None, last))
+}
+
+/// The version of `path` holding `blob`, when it is not among the path's newest few: through
+/// `session.path_blobs` when the path has its entries there, else by scanning the path's
+/// versions — and then, if there were more than [`SCAN_AT_MOST`], giving the path its entries
+/// (so a path edited thousands of times is scanned once, not on every backup or delete).
+fn find_older(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result<Option<Found>> {
+    let corrupt = |detail: &str| Error::CorruptIndex {
+        key: path.to_string(),
+        detail: format!("session.path_blobs: {detail}"),
+    };
+    if has_blob_entries(txn, path)? {
+        let Some(v) = txn.index_get(PATH_BLOBS, &path_blob_key(path, blob))? else {
+            return Ok(None);
+        };
+        let seq = <[u8; 4]>::try_from(v.as_slice())
+            .map(u32::from_be_bytes)
+            .map_err(|_| corrupt("bad sequence number"))?;
+        let key = path_version_key(path, seq);
+        let value = txn
+            .index_get(PATH_VERSIONS, &key)?
+            .ok_or_else(|| corrupt("names a missing version"))?;
+        let v = VersionValue::decode(&key, &value)?;
+        if v.blob != *blob {
+            return Err(corrupt("names the version of another blob"));
+        }
+        return Ok(Some((key, v)));
+    }
+    let prefix = path_prefix(path);
+    let end = prefix_end(&prefix);
+    let rows = txn.index_range(
+        PATH_VERSIONS,
+        Bound::Included(&prefix),
+        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+        true,
+        usize::MAX,
+    )?;
+    let found = find_in(&rows, blob)?;
+    if rows.len() > SCAN_AT_MOST {
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(rows.len() + 1);
+        entries.push((prefix.clone(), Vec::new()));
+        for (k, v) in &rows {
+            let seq = k
+                .get(prefix.len()..)
+                .filter(|s| s.len() == 4)
+                .ok_or_else(|| corrupt("bad version key"))?;
+            let v = VersionValue::decode(k, v)?;
+            entries.push((path_blob_key(path, &v.blob), seq.to_vec()));
+        }
+        let entries: Vec<(&[u8], &[u8])> = entries
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        txn.index_insert_each(PATH_BLOBS, &entries)?;
+    }
+    Ok(found)
+}
+
+/// Whether every version of `path` has its `session.path_blobs` entry.
+fn has_blob_entries(r: &impl StoreRead, path: &str) -> Result<bool> {
+    Ok(r.index_get(PATH_BLOBS, &path_prefix(path))?.is_some())
 }
 
 /// The sequence number of the first of `rows` (versions of `path`, newest first).
@@ -389,7 +442,7 @@ fn find_in(rows: &[IndexEntry], blob: &ObjectId) -> Result<Option<Found>> {
 /// Records that a session taken at `t` (microseconds) holds `files`: each file's version gets
 /// one more session, or a new version is added after the path's newest. One index read and one
 /// index write for all files; a path whose version is not among its newest few is looked up
-/// on its own.
+/// on its own ([`find_older`]).
 fn versions_add(txn: &mut WriteTxn<'_>, files: &[crate::FileEntry], t: i64) -> Result<()> {
     let prefixes: Vec<(Vec<u8>, Option<Vec<u8>>)> = files
         .iter()
@@ -414,7 +467,7 @@ fn versions_add(txn: &mut WriteTxn<'_>, files: &[crate::FileEntry], t: i64) -> R
         let found = match find_in(rows, &e.id)? {
             Some(found) => (Some(found), None),
             None if rows.len() < NEWEST => (None, last_seq(&e.path, rows)),
-            None => find_version(txn, &e.path, &e.id)?,
+            None => (find_older(txn, &e.path, &e.id)?, last_seq(&e.path, rows)),
         };
         writes.push(match found {
             (Some((k, mut v)), _) => {
@@ -438,6 +491,13 @@ fn versions_add(txn: &mut WriteTxn<'_>, files: &[crate::FileEntry], t: i64) -> R
                     last: t,
                     sessions: 1,
                 };
+                if has_blob_entries(txn, &e.path)? {
+                    txn.index_insert(
+                        PATH_BLOBS,
+                        &path_blob_key(&e.path, &e.id),
+                        &seq.to_be_bytes(),
+                    )?;
+                }
                 (path_version_key(&e.path, seq), v.encode())
             }
         });
@@ -451,12 +511,15 @@ fn versions_add(txn: &mut WriteTxn<'_>, files: &[crate::FileEntry], t: i64) -> R
 }
 
 fn version_remove(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result<()> {
-    let (Some((k, mut v)), _) = find_version(txn, path, blob)? else {
+    let Some((k, mut v)) = find_version(txn, path, blob)? else {
         return Ok(());
     };
     v.sessions = v.sessions.saturating_sub(1);
     if v.sessions == 0 {
         txn.index_remove(PATH_VERSIONS, &k)?;
+        if has_blob_entries(txn, path)? {
+            txn.index_remove(PATH_BLOBS, &path_blob_key(path, blob))?;
+        }
     } else {
         txn.index_insert(PATH_VERSIONS, &k, &v.encode())?;
     }

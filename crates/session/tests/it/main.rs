@@ -9,6 +9,7 @@ mod props;
 mod restore;
 mod retention;
 mod sessions;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::fs;
