@@ -341,15 +341,7 @@ const SCAN_AT_MOST: usize = 64;
 /// The version of `path` holding `blob` (its key and value): among the path's newest few (one
 /// short range read), else through [`find_older`].
 fn find_version(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result<Option<Found>> {
-    let prefix = path_prefix(path);
-    let end = prefix_end(&prefix);
-    let rows = txn.index_range(
-        PATH_VERSIONS,
-        Bound::Included(&prefix),
-        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-        true,
-        NEWEST,
-    )?;
+    let rows = newest_versions(txn, path, NEWEST)?;
     match find_in(&rows, blob)? {
         Some(found) => Ok(Some(found)),
         None if rows.len() < NEWEST => Ok(None),
@@ -384,14 +376,7 @@ fn find_older(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result<Opt
         return Ok(Some((key, v)));
     }
     let prefix = path_prefix(path);
-    let end = prefix_end(&prefix);
-    let rows = txn.index_range(
-        PATH_VERSIONS,
-        Bound::Included(&prefix),
-        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-        true,
-        usize::MAX,
-    )?;
+    let rows = newest_versions(txn, path, usize::MAX)?;
     let found = find_in(&rows, blob)?;
     if rows.len() > SCAN_AT_MOST {
         let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(rows.len() + 1);
@@ -411,6 +396,19 @@ fn find_older(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result<Opt
         txn.index_insert_each(PATH_BLOBS, &entries)?;
     }
     Ok(found)
+}
+
+/// The versions of `path`, newest first, at most `limit`.
+fn newest_versions(r: &impl StoreRead, path: &str, limit: usize) -> Result<Vec<IndexEntry>> {
+    let prefix = path_prefix(path);
+    let end = prefix_end(&prefix);
+    Ok(r.index_range(
+        PATH_VERSIONS,
+        Bound::Included(&prefix),
+        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+        true,
+        limit,
+    )?)
 }
 
 /// Whether every version of `path` has its `session.path_blobs` entry.
