@@ -172,6 +172,8 @@ pub struct Vault {
     closures: closure::Cache,
     /// Ids of files read by earlier backups, reused while a file's stamp is unchanged.
     stamps: session::StampCache,
+    /// Numbers of the strings records name (config root, workflow, strategy), once committed.
+    strings: session::StringCache,
     /// The store file's canonical path, to keep it out of backups of a root that holds it.
     canonical_path: Option<PathBuf>,
 }
@@ -188,6 +190,7 @@ impl Vault {
             store,
             closures: closure::Cache::new(),
             stamps: session::StampCache::default(),
+            strings: session::StringCache::default(),
         }
     }
 
@@ -275,7 +278,7 @@ impl Vault {
         new.strategy = options.strategy.to_string();
         new.closure = closure_info(&analysis);
         new.labels = options.labels.clone();
-        let created = session::create(&self.store, new)?;
+        let created = session::create_cached(&self.store, new, &self.strings)?;
         let kinds: BTreeMap<&str, closure::FileKind> = analysis
             .files
             .iter()
@@ -465,8 +468,10 @@ impl Vault {
         Ok(session::retention::apply(&self.store, plan)?)
     }
 
-    /// Sweeps unreferenced objects and compacts the file.
+    /// Sweeps unreferenced objects and compacts the file (after folding the session layer's
+    /// pending version tallies into the version entries, so the compacted file holds none).
     pub fn gc(&self, progress: &dyn Progress) -> Result<cfgvault_store::gc::Outcome, Error> {
+        session::settle(&self.store)?;
         Ok(self.store.gc(progress)?)
     }
 

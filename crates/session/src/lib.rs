@@ -25,6 +25,7 @@
 pub mod diff;
 mod error;
 mod fileset;
+mod hot;
 mod id;
 mod keys;
 mod path;
@@ -37,13 +38,16 @@ pub mod tree;
 
 pub use error::{Error, Result};
 pub use fileset::{FileEntry, FileSet, Selection, Skipped, StampCache};
+pub use hot::settle;
 pub use id::SessionId;
 pub use path::validate_path;
 pub use record::{ClosureInfo, EdgeInfo, RECORD_VERSION, SessionRecord, UnresolvedInfo};
 pub use session::{
-    Created, FileOutcome, ListOptions, NewSession, SessionStats, TreeFile, Version, create, delete,
-    files, get, list, read_file, sessions_with_blob, set_pinned, stats, versions,
+    Created, FileOutcome, ListOptions, NewSession, SessionStats, TreeFile, Version, create,
+    create_cached, delete, files, get, list, read_file, sessions_with_blob, set_pinned, stats,
+    versions,
 };
+pub use strings::StringCache;
 pub use tree::EntryKind;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the supported API.

@@ -254,7 +254,7 @@ impl Cursor<'_> {
         self.take(32).and_then(ObjectId::from_slice)
     }
 
-    fn string(&mut self) -> Option<String> {
+    pub(crate) fn string(&mut self) -> Option<String> {
         let n = usize::try_from(self.varint()?).ok()?;
         let b = self.take(n)?;
         String::from_utf8(b.to_vec()).ok()

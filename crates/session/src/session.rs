@@ -6,9 +6,10 @@ use std::ops::Bound;
 use cfgvault_store::{CommitOutcome, IndexEntry, KeyRange, ObjectId, Store, StoreRead, WriteTxn};
 use chrono::{DateTime, SubsecRound, Utc};
 
+use crate::hot::{self, Tally};
 use crate::keys::{self, *};
 use crate::record::{ClosureInfo, SESSION_NODE_MAGIC, SessionRecord, session_node};
-use crate::strings::{self, Strings};
+use crate::strings::{self, StringCache, Strings};
 use crate::tree::{self, EntryKind, LeafFile, Tree};
 use crate::{Error, FileSet, Result, SessionId, validate_path};
 
@@ -144,6 +145,16 @@ fn ratio(a: u64, b: u64) -> f64 {
 /// index entry. The file reading happened before (in [`FileSet::read`]), so a session whose
 /// files are all stored already costs lookups and one durable commit.
 pub fn create(store: &Store, new: NewSession) -> Result<Created> {
+    create_with(store, new, None)
+}
+
+/// [`create`], naming the record's strings through `strings` when it knows them all (and
+/// keeping them there once committed), so the usual backup does not read the string table.
+pub fn create_cached(store: &Store, new: NewSession, strings: &StringCache) -> Result<Created> {
+    create_with(store, new, Some(strings))
+}
+
+fn create_with(store: &Store, new: NewSession, cache: Option<&StringCache>) -> Result<Created> {
     let created_at = new.created_at.trunc_subsecs(6);
     let mut txn = store.write()?;
     let id = match new.id {
@@ -265,7 +276,12 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
         logical_bytes: logical,
         pinned: new.pinned,
     };
-    let meta = encode_record(&mut txn, &record)?;
+    let wanted = record_strings(&record);
+    let numbers = match cache.and_then(|c| c.get(&wanted)) {
+        Some(numbers) => numbers,
+        None => strings::intern_each(&mut txn, &wanted)?,
+    };
+    let meta = encode_with(&mut txn, &record, &wanted, &numbers)?;
     match txn.pin(&root_name(&id), &node_id, &meta) {
         Err(cfgvault_store::Error::RootExists { .. }) => {
             return Err(Error::SessionExists { id: id.to_string() });
@@ -276,9 +292,22 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     for (k, v) in &record.labels {
         txn.index_insert(BY_LABEL, &label_key(k, v, created_at, &id), b"")?;
     }
-    versions_add(&mut txn, new.files.files(), created_at.timestamp_micros())?;
+    // A session of a stored node is counted in the hot tally (hot.rs), which costs one
+    // entry however many files the session has; any other in each file's version entry.
+    let t = created_at.timestamp_micros();
+    if node_stored && new.files.len() <= hot::MAX_FILES {
+        hot::count(&mut txn, &node_id, new.files.files(), t)?;
+    } else {
+        let files: Vec<(&str, ObjectId, u64)> = (new.files.files().iter())
+            .map(|e| (e.path.as_str(), e.id, e.size))
+            .collect();
+        versions_add(&mut txn, &files, Tally::one(t))?;
+    }
     add_counters(&mut txn, &[(C_SESSIONS, 1), (C_LOGICAL, logical as i128)])?;
     let commit = txn.commit()?;
+    if let Some(c) = cache {
+        c.keep(&wanted, &numbers);
+    }
     Ok(Created {
         record,
         files: outcomes,
@@ -437,15 +466,19 @@ fn find_in(rows: &[IndexEntry], blob: &ObjectId) -> Result<Option<Found>> {
     Ok(None)
 }
 
-/// Records that a session taken at `t` (microseconds) holds `files`: each file's version gets
-/// one more session, or a new version is added after the path's newest. One index read and one
+/// Records that the sessions of `tally` hold `files` (path, blob, size): each file's version
+/// counts them, or a new version is added after the path's newest. One index read and one
 /// index write for all files; a path whose version is not among its newest few is looked up
 /// on its own ([`find_older`]).
-fn versions_add(txn: &mut WriteTxn<'_>, files: &[crate::FileEntry], t: i64) -> Result<()> {
+pub(crate) fn versions_add(
+    txn: &mut WriteTxn<'_>,
+    files: &[(&str, ObjectId, u64)],
+    tally: Tally,
+) -> Result<()> {
     let prefixes: Vec<(Vec<u8>, Option<Vec<u8>>)> = files
         .iter()
-        .map(|e| {
-            let p = path_prefix(&e.path);
+        .map(|(path, _, _)| {
+            let p = path_prefix(path);
             let end = prefix_end(&p);
             (p, end)
         })
@@ -461,42 +494,38 @@ fn versions_add(txn: &mut WriteTxn<'_>, files: &[crate::FileEntry], t: i64) -> R
         .collect();
     let newest = txn.index_ranges(PATH_VERSIONS, &ranges, true, NEWEST)?;
     let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(files.len());
-    for (e, rows) in files.iter().zip(&newest) {
-        let found = match find_in(rows, &e.id)? {
+    for (&(path, blob, size), rows) in files.iter().zip(&newest) {
+        let found = match find_in(rows, &blob)? {
             Some(found) => (Some(found), None),
-            None if rows.len() < NEWEST => (None, last_seq(&e.path, rows)),
-            None => (find_older(txn, &e.path, &e.id)?, last_seq(&e.path, rows)),
+            None if rows.len() < NEWEST => (None, last_seq(path, rows)),
+            None => (find_older(txn, path, &blob)?, last_seq(path, rows)),
         };
         writes.push(match found {
             (Some((k, mut v)), _) => {
-                v.sessions += 1;
-                v.first = v.first.min(t);
-                v.last = v.last.max(t);
+                v.sessions = v.sessions.saturating_add(tally.sessions);
+                v.first = v.first.min(tally.first);
+                v.last = v.last.max(tally.last);
                 (k, v.encode())
             }
             (None, last) => {
                 let seq = match last {
                     None => 0,
                     Some(s) => s.checked_add(1).ok_or_else(|| Error::CorruptIndex {
-                        key: e.path.clone(),
+                        key: path.to_string(),
                         detail: "too many versions".into(),
                     })?,
                 };
                 let v = VersionValue {
-                    blob: e.id,
-                    size: e.size,
-                    first: t,
-                    last: t,
-                    sessions: 1,
+                    blob,
+                    size,
+                    first: tally.first,
+                    last: tally.last,
+                    sessions: tally.sessions,
                 };
-                if has_blob_entries(txn, &e.path)? {
-                    txn.index_insert(
-                        PATH_BLOBS,
-                        &path_blob_key(&e.path, &e.id),
-                        &seq.to_be_bytes(),
-                    )?;
+                if has_blob_entries(txn, path)? {
+                    txn.index_insert(PATH_BLOBS, &path_blob_key(path, &blob), &seq.to_be_bytes())?;
                 }
-                (path_version_key(&e.path, seq), v.encode())
+                (path_version_key(path, seq), v.encode())
             }
         });
     }
@@ -524,13 +553,28 @@ fn version_remove(txn: &mut WriteTxn<'_>, path: &str, blob: &ObjectId) -> Result
     Ok(())
 }
 
-/// A session's record as stored (its strings through the string table).
-fn encode_record(txn: &mut WriteTxn<'_>, rec: &SessionRecord) -> Result<Vec<u8>> {
-    // The strings the record names, in the order it names them.
+/// The strings a record names through the string table, in the order it names them.
+fn record_strings(rec: &SessionRecord) -> Vec<&str> {
     let mut wanted: Vec<&str> = vec![rec.source_root.as_str()];
     wanted.extend(rec.workflow.as_deref());
     wanted.push(rec.strategy.as_str());
+    wanted
+}
+
+/// A session's record as stored (its strings through the string table).
+fn encode_record(txn: &mut WriteTxn<'_>, rec: &SessionRecord) -> Result<Vec<u8>> {
+    let wanted = record_strings(rec);
     let numbers = strings::intern_each(txn, &wanted)?;
+    encode_with(txn, rec, &wanted, &numbers)
+}
+
+/// A record whose strings `wanted` have `numbers`.
+fn encode_with(
+    txn: &mut WriteTxn<'_>,
+    rec: &SessionRecord,
+    wanted: &[&str],
+    numbers: &[u64],
+) -> Result<Vec<u8>> {
     rec.encode(&mut |s| match wanted.iter().position(|w| *w == s) {
         Some(i) => Ok(numbers[i]),
         None => strings::intern(txn, s),
@@ -836,6 +880,8 @@ pub(crate) fn delete_in(
             roots.push(root.id);
         }
     }
+    // The sessions deleted must be counted in the version entries they are removed from.
+    hot::fold_if_held(txn, &roots)?;
     for rec in &records {
         let id = &rec.id;
         for f in walk(txn, &rec.root)? {
@@ -884,19 +930,21 @@ pub fn versions(store: &Store, path: &str) -> Result<Vec<Version>> {
     validate_path(path)?;
     let r = store.read()?;
     let rows = r.index_prefix(PATH_VERSIONS, &path_prefix(path), usize::MAX)?;
-    let time = |us: i64| DateTime::from_timestamp_micros(us).unwrap_or_default();
-    rows.iter()
+    let mut out = rows
+        .iter()
         .map(|(k, v)| {
             let v = VersionValue::decode(k, v)?;
             Ok(Version {
                 id: v.blob,
                 size: v.size,
-                first_seen: time(v.first),
-                last_seen: time(v.last),
+                first_seen: hot::time(v.first),
+                last_seen: hot::time(v.last),
                 sessions: v.sessions,
             })
         })
-        .collect()
+        .collect::<Result<Vec<Version>>>()?;
+    hot::merge(&r, path, &mut out)?;
+    Ok(out)
 }
 
 /// The sessions holding a blob, oldest first. There is no index for this (it would cost an

@@ -67,6 +67,37 @@ fn duplicate_id_is_a_typed_error_and_commits_nothing() {
     );
 }
 
+/// The string cache keeps only numbers a commit made real: a transaction that numbered a new
+/// string and was then dropped (a duplicate id) must not leave that number behind, or a later
+/// session would name the string committed under it in the meantime.
+#[test]
+fn string_cache_keeps_only_committed_numbers() {
+    let fx = Fixture::new();
+    let cache = session::StringCache::default();
+    let create = |id: &str, root: &str, content: &str| {
+        let files = FileSet::from_memory([("f", content.as_bytes().to_vec(), 0o644)]).unwrap();
+        let mut new = NewSession::new(files);
+        new.id = Some(sid(id));
+        new.source_root = root.into();
+        new.strategy = "minimal".into();
+        session::create_cached(&fx.store, new, &cache)
+    };
+    create("s1", "/a", "1").unwrap();
+    // Numbers "/b" in a transaction that is then dropped.
+    let err = create("s1", "/b", "2").unwrap_err();
+    assert!(matches!(err, Error::SessionExists { .. }), "{err}");
+    // "/c" takes the number "/b" had in the dropped transaction.
+    create("s2", "/c", "3").unwrap();
+    create("s3", "/b", "4").unwrap();
+    // Known to the cache now: named without reading the table.
+    create("s4", "/b", "4").unwrap();
+    for (id, root) in [("s1", "/a"), ("s2", "/c"), ("s3", "/b"), ("s4", "/b")] {
+        let rec = session::get(&fx.store, &sid(id)).unwrap();
+        assert_eq!(rec.source_root, root, "{id}");
+        assert_eq!(rec.strategy, "minimal", "{id}");
+    }
+}
+
 #[test]
 fn generated_ids_use_the_prefix() {
     let fx = Fixture::new();

@@ -91,3 +91,131 @@ fn versions_of_a_much_edited_path_follow_the_model() {
     }
     assert!(model.len() > 64, "the path never passed the scan limit");
 }
+
+/// A version in the model of [`repeated_sessions_are_counted_exactly`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    blob: ObjectId,
+    sessions: u64,
+    first: i64,
+    last: i64,
+}
+
+/// Sessions that repeat an earlier session's files (counted in the hot tally, `hot.rs`), with
+/// the hot node switching, sessions taken out of time order, deletes of the hot node's sessions
+/// and of others, sessions of new contents, a session too large to become hot, and settling. After every
+/// step each path's versions — blob, session count, first and last seen — must equal a model
+/// computed from the sessions alone.
+#[test]
+fn repeated_sessions_are_counted_exactly() {
+    let fx = Fixture::new();
+    let mut live: BTreeMap<u32, Vec<(String, String)>> = BTreeMap::new();
+    let mut model: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
+    let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let big: Vec<(String, String)> = (0..130)
+        .map(|i| (format!("big/{i:03}.yaml"), format!("n: {i}\n")))
+        .collect();
+    let mut shape = 0;
+    for step in 0..400u32 {
+        let r = next();
+        if step > 20 && r % 5 == 0 && !live.is_empty() {
+            let k = *live.keys().nth((r >> 8) as usize % live.len()).unwrap();
+            let files = live.remove(&k).unwrap();
+            session::delete(&fx.store, &[sid(&format!("s{k}"))]).unwrap();
+            for (p, c) in &files {
+                let versions = model.get_mut(p).unwrap();
+                let i = (versions.iter())
+                    .position(|v| v.blob == ObjectId::for_blob(c.as_bytes()))
+                    .unwrap();
+                versions[i].sessions -= 1;
+                if versions[i].sessions == 0 {
+                    versions.remove(i);
+                }
+            }
+        } else {
+            // Few shapes, so most sessions repeat a stored node: runs of one shape (the hot
+            // node stays), switches between shapes, now and then new contents or the big one.
+            shape = if r % 3 == 0 { shape } else { (r >> 12) % 16 };
+            let mut files: Vec<(String, String)> = vec![
+                ("a.yaml".into(), format!("a: {}\n", shape % 3)),
+                ("b.yaml".into(), "b: same\n".into()),
+                ("llms/c.yaml".into(), format!("c: {}\n", shape % 2)),
+            ];
+            if shape == 15 {
+                files.push(("new.yaml".into(), format!("step: {step}\n")));
+            }
+            if shape == 14 {
+                files.extend(big.iter().cloned());
+            }
+            // Out of time order: a session may be older than the ones before it.
+            let at = t("2025-01-01") + chrono::Duration::seconds((r >> 20) as i64 % 100_000);
+            let when = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let refs: Vec<(&str, &str)> = (files.iter())
+                .map(|(p, c)| (p.as_str(), c.as_str()))
+                .collect();
+            fx.session(&format!("s{step}"), &when, &refs);
+            let us = at.timestamp_micros();
+            for (p, c) in &files {
+                let blob = ObjectId::for_blob(c.as_bytes());
+                let versions = model.entry(p.clone()).or_default();
+                match versions.iter_mut().find(|v| v.blob == blob) {
+                    Some(v) => {
+                        v.sessions += 1;
+                        v.first = v.first.min(us);
+                        v.last = v.last.max(us);
+                    }
+                    None => versions.push(Seen {
+                        blob,
+                        sessions: 1,
+                        first: us,
+                        last: us,
+                    }),
+                }
+            }
+            live.insert(step, files);
+        }
+        // Settling (what a gc does first) moves the hot tally into the entries: no change.
+        if r % 11 == 1 {
+            session::settle(&fx.store).unwrap();
+        }
+        for (p, want) in &model {
+            let got: Vec<Seen> = session::versions(&fx.store, p)
+                .unwrap()
+                .into_iter()
+                .map(|v| Seen {
+                    blob: v.id,
+                    sessions: v.sessions,
+                    first: v.first_seen.timestamp_micros(),
+                    last: v.last_seen.timestamp_micros(),
+                })
+                .collect();
+            assert_eq!(&got, want, "{p} after step {step}");
+        }
+    }
+}
+
+/// The sessions counted in a version's entry all go while sessions counted in the hot tally
+/// remain: the version must stay, with their count (the delete folds the hot tally first).
+#[test]
+fn deleting_the_first_session_of_a_hot_node_keeps_its_versions() {
+    let fx = Fixture::new();
+    let files = [("x.yaml", "x: 1\n")];
+    fx.session("s1", "2025-01-01T00:00:01Z", &files);
+    fx.session("s2", "2025-01-01T00:00:02Z", &files);
+    fx.session("s3", "2025-01-01T00:00:03Z", &files);
+    session::delete(&fx.store, &[sid("s1")]).unwrap();
+    let v = session::versions(&fx.store, "x.yaml").unwrap();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].sessions, 2);
+    // First and last seen count every session that held the version, deleted or not.
+    assert_eq!(v[0].first_seen, t("2025-01-01T00:00:01Z"));
+    assert_eq!(v[0].last_seen, t("2025-01-01T00:00:03Z"));
+    session::delete(&fx.store, &[sid("s2"), sid("s3")]).unwrap();
+    assert!(session::versions(&fx.store, "x.yaml").unwrap().is_empty());
+}

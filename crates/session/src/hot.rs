@@ -1,0 +1,299 @@
+//! The hot session node's pending version tallies (schema 7).
+//!
+//! Most backups store a session whose files and closure are those of an earlier session: its
+//! session node is stored already. Counting such a session in each of its files' version entries
+//! would rewrite one entry per file on every backup. Instead the sessions of one node — the *hot*
+//! node, the one the latest such backup held — are counted together, in two entries of
+//! `session.counters`:
+//! - `hot` → the node's id and a [`Tally`] of the sessions counted here: how many, the earliest
+//!   and the latest `created_at`;
+//! - `hot.files` → the node's files (path, blob, size), sorted by path, written when the node
+//!   becomes hot.
+//!
+//! A version's tally is its entry's, plus the hot tally when `hot.files` holds the version's path
+//! and blob ([`merge`]). The hot tally is folded into the entries when another node becomes hot
+//! ([`count`]) and before a session of the hot node is deleted ([`fold_if_held`]). Hence:
+//! - every session counted in `hot` is live and holds the hot node;
+//! - the hot node's other sessions are counted in the entries, and it has at least one (it was
+//!   stored, so held by a session, when it became hot; those sessions were counted in the entries
+//!   and stay there until a delete, which folds first), so each of its files has a version entry.
+//!
+//! Nodes of more than [`MAX_FILES`] files never become hot: their `hot.files` would cost more to
+//! write than their entries.
+
+use std::ops::Bound;
+
+use cfgvault_store::{KeyRange, ObjectId, Store, StoreRead, WriteTxn};
+
+use crate::keys::COUNTERS;
+use crate::record::{Cursor, put_varint, unzigzag, zigzag};
+use crate::session::{Version, versions_add};
+use crate::{Error, FileEntry, Result};
+
+const HOT: &[u8] = b"hot";
+const HOT_FILES: &[u8] = b"hot.files";
+
+/// The largest session (in files) whose node may become hot.
+pub(crate) const MAX_FILES: usize = 128;
+
+/// Sessions counted together: how many, and the earliest and latest `created_at` (µs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub sessions: u64,
+    pub first: i64,
+    pub last: i64,
+}
+
+impl Tally {
+    /// One session taken at `t`.
+    pub(crate) fn one(t: i64) -> Tally {
+        Tally {
+            sessions: 1,
+            first: t,
+            last: t,
+        }
+    }
+
+    fn add(self, other: Tally) -> Tally {
+        Tally {
+            sessions: self.sessions.saturating_add(other.sessions),
+            first: self.first.min(other.first),
+            last: self.last.max(other.last),
+        }
+    }
+}
+
+/// A file of the hot node, as `hot.files` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HotFile {
+    pub path: String,
+    pub blob: ObjectId,
+    pub size: u64,
+}
+
+fn corrupt(key: &[u8], detail: &str) -> Error {
+    Error::CorruptIndex {
+        key: String::from_utf8_lossy(key).into_owned(),
+        detail: format!("session.counters: {detail}"),
+    }
+}
+
+fn encode_hot(node: &ObjectId, t: Tally) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
+    out.extend_from_slice(node.as_bytes());
+    put_varint(&mut out, t.sessions);
+    put_varint(&mut out, zigzag(t.first));
+    put_varint(&mut out, zigzag(t.last.wrapping_sub(t.first)));
+    out
+}
+
+fn decode_hot(v: &[u8]) -> Result<(ObjectId, Tally)> {
+    let bad = || corrupt(HOT, "unreadable hot tally");
+    let mut c = Cursor { bytes: v, pos: 0 };
+    let node = c.id().ok_or_else(bad)?;
+    let sessions = c.varint().ok_or_else(bad)?;
+    let first = unzigzag(c.varint().ok_or_else(bad)?);
+    let last = first.wrapping_add(unzigzag(c.varint().ok_or_else(bad)?));
+    if c.pos != v.len() || sessions == 0 {
+        return Err(bad());
+    }
+    Ok((
+        node,
+        Tally {
+            sessions,
+            first,
+            last,
+        },
+    ))
+}
+
+fn encode_files(files: &[FileEntry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(files.iter().map(|f| f.path.len() + 40).sum());
+    for f in files {
+        put_varint(&mut out, f.path.len() as u64);
+        out.extend_from_slice(f.path.as_bytes());
+        out.extend_from_slice(f.id.as_bytes());
+        put_varint(&mut out, f.size);
+    }
+    out
+}
+
+fn decode_files(v: &[u8]) -> Result<Vec<HotFile>> {
+    let bad = || corrupt(HOT_FILES, "unreadable file list");
+    let mut c = Cursor { bytes: v, pos: 0 };
+    let mut out = Vec::new();
+    while c.pos < v.len() {
+        let path = c.string().ok_or_else(bad)?;
+        let blob = c.id().ok_or_else(bad)?;
+        let size = c.varint().ok_or_else(bad)?;
+        out.push(HotFile { path, blob, size });
+    }
+    Ok(out)
+}
+
+/// The hot node and its tally, if a node is hot.
+fn read(r: &impl StoreRead) -> Result<Option<(ObjectId, Tally)>> {
+    r.index_get(COUNTERS, HOT)?
+        .map(|v| decode_hot(&v))
+        .transpose()
+}
+
+fn read_files(r: &impl StoreRead) -> Result<Vec<HotFile>> {
+    let v = r
+        .index_get(COUNTERS, HOT_FILES)?
+        .ok_or_else(|| corrupt(HOT_FILES, "missing while a node is hot"))?;
+    decode_files(&v)
+}
+
+/// Counts a new session holding `node` — a stored session node of at most [`MAX_FILES`]
+/// `files` — taken at `t` (µs): in the hot tally when `node` is hot, else by folding the hot
+/// tally into the version entries and making `node` hot with this one session.
+pub(crate) fn count(
+    txn: &mut WriteTxn<'_>,
+    node: &ObjectId,
+    files: &[FileEntry],
+    t: i64,
+) -> Result<()> {
+    match read(txn)? {
+        Some((hot, tally)) if hot == *node => {
+            txn.index_insert(COUNTERS, HOT, &encode_hot(node, tally.add(Tally::one(t))))?;
+        }
+        previous => {
+            if let Some((_, tally)) = previous {
+                fold_files(txn, tally)?;
+            }
+            let files_value = encode_files(files);
+            let hot_value = encode_hot(node, Tally::one(t));
+            txn.index_insert_each(
+                COUNTERS,
+                &[
+                    (HOT, hot_value.as_slice()),
+                    (HOT_FILES, files_value.as_slice()),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds `tally` to the version entries of the files in `hot.files`.
+fn fold_files(txn: &mut WriteTxn<'_>, tally: Tally) -> Result<()> {
+    let files = read_files(txn)?;
+    let files: Vec<(&str, ObjectId, u64)> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.blob, f.size))
+        .collect();
+    versions_add(txn, &files, tally)
+}
+
+/// Before sessions holding the nodes `held` are deleted: when one of them is hot, folds the hot
+/// tally into the version entries and clears it, so the delete finds every session it removes
+/// counted in the entries.
+pub(crate) fn fold_if_held(txn: &mut WriteTxn<'_>, held: &[ObjectId]) -> Result<()> {
+    if let Some((hot, tally)) = read(txn)?
+        && held.contains(&hot)
+    {
+        fold_files(txn, tally)?;
+        clear(txn)?;
+    }
+    Ok(())
+}
+
+fn clear(txn: &mut WriteTxn<'_>) -> Result<()> {
+    txn.index_remove(COUNTERS, HOT)?;
+    txn.index_remove(COUNTERS, HOT_FILES)?;
+    Ok(())
+}
+
+/// Folds the hot tally into the version entries and clears it, in one transaction: a store
+/// about to be compacted then holds no `hot.files` (up to a few KiB).
+pub fn settle(store: &Store) -> Result<()> {
+    let mut txn = store.write()?;
+    if let Some((_, tally)) = read(&txn)? {
+        fold_files(&mut txn, tally)?;
+        clear(&mut txn)?;
+        txn.commit()?;
+    }
+    Ok(())
+}
+
+/// Adds the hot tally to the version of `path` that the hot node holds, among `versions` (the
+/// path's versions as their entries count them).
+pub(crate) fn merge(r: &impl StoreRead, path: &str, versions: &mut [Version]) -> Result<()> {
+    let ranges: [KeyRange<'_>; 2] = [
+        (Bound::Included(HOT), Bound::Included(HOT)),
+        (Bound::Included(HOT_FILES), Bound::Included(HOT_FILES)),
+    ];
+    let mut rows = r.index_ranges(COUNTERS, &ranges, false, 1)?.into_iter();
+    let (Some(hot), Some(files)) = (rows.next(), rows.next()) else {
+        return Ok(());
+    };
+    let Some((_, hot)) = hot.into_iter().next() else {
+        return Ok(());
+    };
+    let (_, tally) = decode_hot(&hot)?;
+    let files = files
+        .into_iter()
+        .next()
+        .ok_or_else(|| corrupt(HOT_FILES, "missing while a node is hot"))?;
+    let Some(file) = decode_files(&files.1)?.into_iter().find(|f| f.path == path) else {
+        return Ok(());
+    };
+    if let Some(v) = versions.iter_mut().find(|v| v.id == file.blob) {
+        v.sessions = v.sessions.saturating_add(tally.sessions);
+        v.first_seen = v.first_seen.min(time(tally.first));
+        v.last_seen = v.last_seen.max(time(tally.last));
+    }
+    Ok(())
+}
+
+pub(crate) fn time(us: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn hot_values_round_trip_and_reject_garbage() {
+        let node = ObjectId::for_blob(b"node");
+        let t = Tally {
+            sessions: 7,
+            first: -5,
+            last: 1_764_072_000_000_000,
+        };
+        assert_eq!(decode_hot(&encode_hot(&node, t)).unwrap(), (node, t));
+        let mut trailing = encode_hot(&node, t);
+        trailing.push(0);
+        assert!(decode_hot(&trailing).is_err());
+        assert!(decode_hot(&encode_hot(&node, Tally { sessions: 0, ..t })).is_err());
+        let files = vec![
+            FileEntry {
+                path: "a.yaml".into(),
+                id: ObjectId::for_blob(b"a"),
+                size: 1,
+                mode: 0o644,
+            },
+            FileEntry {
+                path: "llms/b.yaml".into(),
+                id: ObjectId::for_blob(b"b"),
+                size: 300,
+                mode: 0o644,
+            },
+        ];
+        let back = decode_files(&encode_files(&files)).unwrap();
+        let want: Vec<HotFile> = files
+            .iter()
+            .map(|f| HotFile {
+                path: f.path.clone(),
+                blob: f.id,
+                size: f.size,
+            })
+            .collect();
+        assert_eq!(back, want);
+        let bytes = encode_files(&files);
+        assert!(decode_files(&bytes[..bytes.len() - 1]).is_err());
+    }
+}
