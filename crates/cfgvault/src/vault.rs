@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cfgvault_closure as closure;
 use cfgvault_session as session;
@@ -90,7 +91,7 @@ pub struct BackupReport {
     pub session: SessionRecord,
     pub files: Vec<BackedUpFile>,
     /// The full analysis, with every edge, dangling reference, parse error and cycle.
-    pub closure: closure::Closure,
+    pub closure: Arc<closure::Closure>,
     /// Objects (blobs and trees) added to the store.
     pub new_objects: u64,
     /// Stored bytes those objects take.
@@ -172,8 +173,8 @@ pub struct Vault {
     closures: closure::Cache,
     /// Ids of files read by earlier backups, reused while a file's stamp is unchanged.
     stamps: session::StampCache,
-    /// Numbers of the strings records name (config root, workflow, strategy), once committed.
-    strings: session::StringCache,
+    /// String numbers and the latest session's ids, reused by the next backup.
+    sessions: session::SessionCache,
     /// The store file's canonical path, to keep it out of backups of a root that holds it.
     canonical_path: Option<PathBuf>,
 }
@@ -190,7 +191,7 @@ impl Vault {
             store,
             closures: closure::Cache::new(),
             stamps: session::StampCache::default(),
-            strings: session::StringCache::default(),
+            sessions: session::SessionCache::default(),
         }
     }
 
@@ -223,11 +224,9 @@ impl Vault {
         workflow: Option<&str>,
         options: &BackupOptions,
     ) -> Result<BackupReport, Error> {
-        if !config_root.is_dir() {
-            return Err(Error::NotADirectory {
-                path: config_root.to_path_buf(),
-            });
-        }
+        let not_a_directory = || Error::NotADirectory {
+            path: config_root.to_path_buf(),
+        };
         let mut copts = closure::Options::default();
         copts.strategy = options.strategy.clone();
         copts.excludes = options.excludes.clone();
@@ -235,15 +234,23 @@ impl Vault {
             copts.profile = p.clone();
         }
         let analysis = match workflow {
-            Some(wf) => closure::resolve_cached(config_root, wf, &copts, &self.closures)?,
+            Some(wf) => closure::resolve_cached(config_root, wf, &copts, &self.closures),
             None if options.strategy == closure::Strategy::Tree => {
-                closure::resolve_tree(config_root, &copts)?
+                closure::resolve_tree(config_root, &copts).map(Arc::new)
             }
+            None if !config_root.is_dir() => return Err(not_a_directory()),
             None => {
                 return Err(Error::WorkflowRequired {
                     strategy: options.strategy.to_string(),
                 });
             }
+        };
+        // The analysis stats the root first: a root that is not a directory is told apart
+        // only when it fails (one `stat` fewer per backup).
+        let analysis = match analysis {
+            Ok(a) => a,
+            Err(_) if !config_root.is_dir() => return Err(not_a_directory()),
+            Err(e) => return Err(e.into()),
         };
         // A store kept inside the config root (the default `.cfgvault/store.redb` under a
         // project directory) must not back itself up.
@@ -278,7 +285,7 @@ impl Vault {
         new.strategy = options.strategy.to_string();
         new.closure = closure_info(&analysis);
         new.labels = options.labels.clone();
-        let created = session::create_cached(&self.store, new, &self.strings)?;
+        let created = session::create_cached(&self.store, new, &self.sessions)?;
         let kinds: BTreeMap<&str, closure::FileKind> = analysis
             .files
             .iter()

@@ -64,7 +64,7 @@ struct Memo {
     options: Options,
     index: Arc<Index>,
     parsed: Vec<(PathBuf, Stamp)>,
-    closure: Closure,
+    closure: Arc<Closure>,
 }
 
 struct Entry {
@@ -125,7 +125,7 @@ impl Cache {
         workflow: &str,
         options: &Options,
         index: &Arc<Index>,
-    ) -> Option<Closure> {
+    ) -> Option<Arc<Closure>> {
         let memo = {
             let results = self.results.lock().unwrap_or_else(|p| p.into_inner());
             results
@@ -155,7 +155,7 @@ impl Cache {
         options: &Options,
         index: &Arc<Index>,
         parsed: &[(PathBuf, String, Arc<Doc>)],
-        closure: &Closure,
+        closure: &Arc<Closure>,
     ) {
         let mut stamps = Vec::with_capacity(parsed.len());
         {

@@ -41,6 +41,7 @@ mod strategy;
 mod wildcard;
 
 use std::path::Path;
+use std::sync::Arc;
 
 pub use cache::Cache;
 pub use error::Error;
@@ -92,7 +93,7 @@ impl Options {
 /// Fails only when the root cannot be read, the workflow is missing, not a regular file or outside
 /// the root, or an exclude glob is invalid.
 pub fn resolve(root: &Path, workflow: &str, options: &Options) -> Result<Closure, Error> {
-    resolve::run(root, Some(workflow), options, None)
+    resolve::run(root, Some(workflow), options, None).map(Arc::unwrap_or_clone)
 }
 
 /// Every regular file under `root` (minus excludes), without a workflow: no references are
@@ -100,16 +101,17 @@ pub fn resolve(root: &Path, workflow: &str, options: &Options) -> Result<Closure
 /// cannot be stored (not UTF-8) or symlinks leading out of the root are reported as unresolved.
 /// `options.strategy` is ignored except for a custom strategy's excludes.
 pub fn resolve_tree(root: &Path, options: &Options) -> Result<Closure, Error> {
-    resolve::run(root, None, options, None)
+    resolve::run(root, None, options, None).map(Arc::unwrap_or_clone)
 }
 
 /// [`resolve`], reusing parses from `cache` for files unchanged since they were parsed. The
-/// result is the same as `resolve`'s; only the time differs.
+/// result is the same as `resolve`'s; only the time differs. It is shared with the cache, which
+/// returns it again while nothing it read has changed.
 pub fn resolve_cached(
     root: &Path,
     workflow: &str,
     options: &Options,
     cache: &Cache,
-) -> Result<Closure, Error> {
+) -> Result<Arc<Closure>, Error> {
     resolve::run(root, Some(workflow), options, Some(cache))
 }

@@ -682,7 +682,7 @@ pub(crate) fn run(
     workflow: Option<&str>,
     options: &Options,
     cache: Option<&Cache>,
-) -> Result<Closure, Error> {
+) -> Result<Arc<Closure>, Error> {
     let selection = match workflow {
         Some(_) => options.strategy.selection(),
         None => crate::Strategy::Tree.selection(),
@@ -802,14 +802,14 @@ pub(crate) fn run(
     unresolved.sort();
     unresolved.dedup();
 
-    let closure = Closure {
+    let closure = Arc::new(Closure {
         workflow,
         files,
         edges,
         unresolved,
         parse_errors,
         cycles,
-    };
+    });
     if let Some((cache, w)) = remember {
         let read: Vec<(PathBuf, String, Arc<Doc>)> = analysis
             .docs

@@ -41,7 +41,7 @@ fn cached_results_equal_fresh_ones_and_follow_edits() {
     let o = Options::default();
     for _ in 0..2 {
         let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
-        assert_eq!(cached, resolve(root, "workflows/w.yaml", &o).unwrap());
+        assert_eq!(*cached, resolve(root, "workflows/w.yaml", &o).unwrap());
         assert_eq!(under(&cached, "llms/"), ["llms/a.yaml"]);
     }
     // An edit (new size and mtime) is seen.
@@ -133,7 +133,7 @@ fn a_walk_is_reused_until_a_folder_changes() {
     let o = Options::default();
     let check = |reused: u64, expect: &[&str]| {
         let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
-        assert_eq!(cached, resolve(root, "workflows/w.yaml", &o).unwrap());
+        assert_eq!(*cached, resolve(root, "workflows/w.yaml", &o).unwrap());
         assert_eq!(under(&cached, "tools/"), expect);
         assert_eq!(cache.walks_reused(), reused);
     };
@@ -185,7 +185,7 @@ fn a_walk_is_not_kept_when_a_folder_just_changed_or_holds_a_symlink() {
         age_all_dirs(root, Duration::from_secs(3600));
         for _ in 0..3 {
             let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
-            assert_eq!(cached, resolve(root, "workflows/w.yaml", &o).unwrap());
+            assert_eq!(*cached, resolve(root, "workflows/w.yaml", &o).unwrap());
         }
         assert_eq!(
             cache.walks_reused(),
@@ -207,7 +207,7 @@ fn a_result_is_reused_until_its_options_a_parsed_file_or_a_folder_change() {
     let o = Options::default();
     let check = |o: &Options, reused: u64, llms: &[&str]| {
         let cached = resolve_cached(root, "workflows/w.yaml", o, &cache).unwrap();
-        assert_eq!(cached, resolve(root, "workflows/w.yaml", o).unwrap());
+        assert_eq!(*cached, resolve(root, "workflows/w.yaml", o).unwrap());
         assert_eq!(under(&cached, "llms/"), llms);
         assert_eq!(cache.results_reused(), reused);
     };

@@ -27,7 +27,7 @@ use cfgvault_store::{KeyRange, ObjectId, Store, StoreRead, WriteTxn};
 
 use crate::keys::COUNTERS;
 use crate::record::{Cursor, put_varint, unzigzag, zigzag};
-use crate::session::{Version, versions_add};
+use crate::session::{Version, counter_values, read_counters, versions_add};
 use crate::{Error, FileEntry, Result};
 
 const HOT: &[u8] = b"hot";
@@ -131,6 +131,23 @@ fn decode_files(v: &[u8]) -> Result<Vec<HotFile>> {
     Ok(out)
 }
 
+/// The blob that `hot.files` (its value `v`) lists at `path`, read without decoding the list.
+fn blob_at(v: &[u8], path: &str) -> Result<Option<ObjectId>> {
+    let bad = || corrupt(HOT_FILES, "unreadable file list");
+    let mut c = Cursor { bytes: v, pos: 0 };
+    while c.pos < v.len() {
+        let len = c.varint().and_then(|n| usize::try_from(n).ok());
+        let name = len.and_then(|n| c.take(n)).ok_or_else(bad)?;
+        let found = name == path.as_bytes();
+        let blob = c.id().ok_or_else(bad)?;
+        c.varint().ok_or_else(bad)?;
+        if found {
+            return Ok(Some(blob));
+        }
+    }
+    Ok(None)
+}
+
 /// The hot node and its tally, if a node is hot.
 fn read(r: &impl StoreRead) -> Result<Option<(ObjectId, Tally)>> {
     r.index_get(COUNTERS, HOT)?
@@ -147,32 +164,42 @@ fn read_files(r: &impl StoreRead) -> Result<Vec<HotFile>> {
 
 /// Counts a new session holding `node` — a stored session node of at most [`MAX_FILES`]
 /// `files` — taken at `t` (µs): in the hot tally when `node` is hot, else by folding the hot
-/// tally into the version entries and making `node` hot with this one session.
+/// tally into the version entries and making `node` hot with this one session. Adds `counters`
+/// (deltas of `session.counters` entries) with the same read and write.
 pub(crate) fn count(
     txn: &mut WriteTxn<'_>,
     node: &ObjectId,
     files: &[FileEntry],
     t: i64,
+    counters: &[(&[u8], i128)],
 ) -> Result<()> {
-    match read(txn)? {
-        Some((hot, tally)) if hot == *node => {
-            txn.index_insert(COUNTERS, HOT, &encode_hot(node, tally.add(Tally::one(t))))?;
-        }
+    let keys = counters.iter().map(|(k, _)| *k).chain([HOT]);
+    let mut current = read_counters(txn, keys)?;
+    let hot = current
+        .pop()
+        .flatten()
+        .map(|v| decode_hot(&v))
+        .transpose()?;
+    let values = counter_values(counters, current);
+    let mut writes: Vec<(&[u8], &[u8])> = counters
+        .iter()
+        .zip(&values)
+        .map(|((k, _), v)| (*k, &v[..]))
+        .collect();
+    let (hot_value, files_value) = match hot {
+        Some((hot, tally)) if hot == *node => (encode_hot(node, tally.add(Tally::one(t))), None),
         previous => {
             if let Some((_, tally)) = previous {
                 fold_files(txn, tally)?;
             }
-            let files_value = encode_files(files);
-            let hot_value = encode_hot(node, Tally::one(t));
-            txn.index_insert_each(
-                COUNTERS,
-                &[
-                    (HOT, hot_value.as_slice()),
-                    (HOT_FILES, files_value.as_slice()),
-                ],
-            )?;
+            (encode_hot(node, Tally::one(t)), Some(encode_files(files)))
         }
+    };
+    writes.push((HOT, &hot_value));
+    if let Some(v) = &files_value {
+        writes.push((HOT_FILES, v));
     }
+    txn.index_insert_each(COUNTERS, &writes)?;
     Ok(())
 }
 
@@ -236,10 +263,10 @@ pub(crate) fn merge(r: &impl StoreRead, path: &str, versions: &mut [Version]) ->
         .into_iter()
         .next()
         .ok_or_else(|| corrupt(HOT_FILES, "missing while a node is hot"))?;
-    let Some(file) = decode_files(&files.1)?.into_iter().find(|f| f.path == path) else {
+    let Some(blob) = blob_at(&files.1, path)? else {
         return Ok(());
     };
-    if let Some(v) = versions.iter_mut().find(|v| v.id == file.blob) {
+    if let Some(v) = versions.iter_mut().find(|v| v.id == blob) {
         v.sessions = v.sessions.saturating_add(tally.sessions);
         v.first_seen = v.first_seen.min(time(tally.first));
         v.last_seen = v.last_seen.max(time(tally.last));
@@ -295,5 +322,9 @@ mod tests {
         assert_eq!(back, want);
         let bytes = encode_files(&files);
         assert!(decode_files(&bytes[..bytes.len() - 1]).is_err());
+        assert_eq!(blob_at(&bytes, "llms/b.yaml").unwrap(), Some(files[1].id));
+        assert_eq!(blob_at(&bytes, "a.yaml").unwrap(), Some(files[0].id));
+        assert_eq!(blob_at(&bytes, "llms").unwrap(), None);
+        assert!(blob_at(&bytes[..bytes.len() - 1], "zz").is_err());
     }
 }

@@ -22,6 +22,7 @@
 //! # Ok::<(), cfgvault_session::Error>(())
 //! ```
 
+mod cache;
 pub mod diff;
 mod error;
 mod fileset;
@@ -36,6 +37,7 @@ mod session;
 mod strings;
 pub mod tree;
 
+pub use cache::SessionCache;
 pub use error::{Error, Result};
 pub use fileset::{FileEntry, FileSet, Selection, Skipped, StampCache};
 pub use hot::settle;
@@ -47,7 +49,6 @@ pub use session::{
     create_cached, delete, files, get, list, read_file, sessions_with_blob, set_pinned, stats,
     versions,
 };
-pub use strings::StringCache;
 pub use tree::EntryKind;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the supported API.

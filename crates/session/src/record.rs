@@ -227,7 +227,7 @@ impl Cursor<'_> {
         Some(b)
     }
 
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&[u8]> {
         let end = self.pos.checked_add(n)?;
         let s = self.bytes.get(self.pos..end)?;
         self.pos = end;

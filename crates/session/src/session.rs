@@ -2,15 +2,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use cfgvault_store::{CommitOutcome, IndexEntry, KeyRange, ObjectId, Store, StoreRead, WriteTxn};
 use chrono::{DateTime, SubsecRound, Utc};
 
+use crate::cache::{Ids, SessionCache};
 use crate::hot::{self, Tally};
 use crate::keys::{self, *};
 use crate::record::{ClosureInfo, SESSION_NODE_MAGIC, SessionRecord, session_node};
-use crate::strings::{self, StringCache, Strings};
-use crate::tree::{self, EntryKind, LeafFile, Tree};
+use crate::strings::{self, Strings};
+use crate::tree::{self, EntryKind, Tree};
 use crate::{Error, FileSet, Result, SessionId, validate_path};
 
 /// What to store as a new session. Build with [`NewSession::new`] and set fields.
@@ -150,12 +152,30 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
 
 /// [`create`], naming the record's strings through `strings` when it knows them all (and
 /// keeping them there once committed), so the usual backup does not read the string table.
-pub fn create_cached(store: &Store, new: NewSession, strings: &StringCache) -> Result<Created> {
-    create_with(store, new, Some(strings))
+pub fn create_cached(store: &Store, new: NewSession, cache: &SessionCache) -> Result<Created> {
+    create_with(store, new, Some(cache))
 }
 
-fn create_with(store: &Store, new: NewSession, cache: Option<&StringCache>) -> Result<Created> {
+fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> Result<Created> {
     let created_at = new.created_at.trunc_subsecs(6);
+    // Everything this session holds, by id, before anything is stored: the files, the trees
+    // (bottom-up), the closure node and the session node. One lookup then says which exist;
+    // in the usual backup every one does, and nothing is stored.
+    let ids = match cache {
+        Some(c) => c.ids(&new.files, &new.closure)?,
+        None => Arc::new(Ids::compute(&new.files, &new.closure)?),
+    };
+    let Ids {
+        trees,
+        root,
+        logical,
+        closure_bytes: closure,
+        closure_id,
+        node_id,
+        ..
+    } = &*ids;
+    let (root, logical, closure_id, node_id) = (*root, *logical, *closure_id, *node_id);
+    let (payload, links) = session_node(&root, &closure_id);
     let mut txn = store.write()?;
     let id = match new.id {
         // A session of this id with its root is refused by `pin` below (the root exists), which
@@ -175,30 +195,6 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&StringCache>) -> R
             id
         }
     };
-    let leaves: Vec<LeafFile<'_>> = new
-        .files
-        .files()
-        .iter()
-        .map(|e| LeafFile {
-            path: &e.path,
-            id: e.id,
-            size: e.size,
-            mode: e.mode,
-        })
-        .collect();
-    // Everything this session holds, by id, before anything is stored: the files, the trees
-    // (bottom-up), the closure node and the session node. One lookup then says which exist;
-    // in the usual backup every one does, and nothing is stored.
-    let mut trees: Vec<(String, Tree, ObjectId)> = Vec::new();
-    let (root, logical) = tree::build(&leaves, &mut |dir: &str, t: &Tree| {
-        let id = t.id();
-        trees.push((dir.to_string(), t.clone(), id));
-        Ok(id)
-    })?;
-    let closure = new.closure.encode();
-    let closure_id = ObjectId::for_node(&cfgvault_store::node_bytes(&[], &closure));
-    let (payload, links) = session_node(&root, &closure_id);
-    let node_id = ObjectId::for_node(&cfgvault_store::node_bytes(&links, payload));
     let wanted: Vec<ObjectId> = (new.files.files().iter().map(|e| e.id))
         .chain(trees.iter().map(|(_, _, id)| *id))
         .chain([closure_id, node_id])
@@ -257,7 +253,7 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&StringCache>) -> R
     // near the previous session's closure, which usually differs by a few paths.
     if !closure_stored {
         let base = previous.closure(&txn)?;
-        txn.put_node_near(&closure, &[], base.as_ref())?;
+        txn.put_node_near(closure, &[], base.as_ref())?;
     }
     if !node_stored {
         txn.put_node(payload, &links)?;
@@ -277,7 +273,7 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&StringCache>) -> R
         pinned: new.pinned,
     };
     let wanted = record_strings(&record);
-    let numbers = match cache.and_then(|c| c.get(&wanted)) {
+    let numbers = match cache.and_then(|c| c.strings(&wanted)) {
         Some(numbers) => numbers,
         None => strings::intern_each(&mut txn, &wanted)?,
     };
@@ -293,20 +289,22 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&StringCache>) -> R
         txn.index_insert(BY_LABEL, &label_key(k, v, created_at, &id), b"")?;
     }
     // A session of a stored node is counted in the hot tally (hot.rs), which costs one
-    // entry however many files the session has; any other in each file's version entry.
+    // entry however many files the session has (read and written with the counters); any
+    // other in each file's version entry.
     let t = created_at.timestamp_micros();
+    let counters = [(C_SESSIONS, 1), (C_LOGICAL, logical as i128)];
     if node_stored && new.files.len() <= hot::MAX_FILES {
-        hot::count(&mut txn, &node_id, new.files.files(), t)?;
+        hot::count(&mut txn, &node_id, new.files.files(), t, &counters)?;
     } else {
         let files: Vec<(&str, ObjectId, u64)> = (new.files.files().iter())
             .map(|e| (e.path.as_str(), e.id, e.size))
             .collect();
         versions_add(&mut txn, &files, Tally::one(t))?;
+        add_counters(&mut txn, &counters)?;
     }
-    add_counters(&mut txn, &[(C_SESSIONS, 1), (C_LOGICAL, logical as i128)])?;
     let commit = txn.commit()?;
     if let Some(c) = cache {
-        c.keep(&wanted, &numbers);
+        c.keep_strings(&wanted, &numbers);
     }
     Ok(Created {
         record,
@@ -334,19 +332,8 @@ fn add_counter(txn: &mut WriteTxn<'_>, key: &[u8], delta: i128) -> Result<()> {
 
 /// Adds each delta to its counter (kept within `0..=u64::MAX`): one read and one write for all.
 fn add_counters(txn: &mut WriteTxn<'_>, deltas: &[(&[u8], i128)]) -> Result<()> {
-    let ranges: Vec<KeyRange<'_>> = deltas
-        .iter()
-        .map(|(k, _)| (Bound::Included(*k), Bound::Included(*k)))
-        .collect();
-    let current = txn.index_ranges(COUNTERS, &ranges, false, 1)?;
-    let values: Vec<[u8; 8]> = deltas
-        .iter()
-        .zip(current)
-        .map(|((_, delta), rows)| {
-            let cur = u64_value(rows.into_iter().next().map(|(_, v)| v));
-            ((i128::from(cur) + delta).clamp(0, i128::from(u64::MAX)) as u64).to_be_bytes()
-        })
-        .collect();
+    let current = read_counters(txn, deltas.iter().map(|(k, _)| *k))?;
+    let values = counter_values(deltas, current);
     let entries: Vec<(&[u8], &[u8])> = deltas
         .iter()
         .zip(&values)
@@ -354,6 +341,35 @@ fn add_counters(txn: &mut WriteTxn<'_>, deltas: &[(&[u8], i128)]) -> Result<()> 
         .collect();
     txn.index_insert_each(COUNTERS, &entries)?;
     Ok(())
+}
+
+/// The values of `keys` in `session.counters` (the counters' space), in one range read.
+pub(crate) fn read_counters<'k>(
+    r: &impl StoreRead,
+    keys: impl Iterator<Item = &'k [u8]>,
+) -> Result<Vec<Option<Vec<u8>>>> {
+    let ranges: Vec<KeyRange<'_>> = keys
+        .map(|k| (Bound::Included(k), Bound::Included(k)))
+        .collect();
+    Ok(r.index_ranges(COUNTERS, &ranges, false, 1)?
+        .into_iter()
+        .map(|rows| rows.into_iter().next().map(|(_, v)| v))
+        .collect())
+}
+
+/// The counters' values after adding `deltas` to their `current` values.
+pub(crate) fn counter_values(
+    deltas: &[(&[u8], i128)],
+    current: impl IntoIterator<Item = Option<Vec<u8>>>,
+) -> Vec<[u8; 8]> {
+    deltas
+        .iter()
+        .zip(current)
+        .map(|((_, delta), cur)| {
+            let cur = u64_value(cur);
+            ((i128::from(cur) + delta).clamp(0, i128::from(u64::MAX)) as u64).to_be_bytes()
+        })
+        .collect()
 }
 
 /// A version found in the index: its key and value.

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::ops::Bound;
-use std::sync::Mutex;
 
 use cfgvault_store::{KeyRange, StoreRead, WriteTxn};
 
@@ -120,38 +119,6 @@ pub(crate) fn intern_each(txn: &mut WriteTxn<'_>, strings: &[&str]) -> Result<Ve
             None => intern(txn, s),
         })
         .collect()
-}
-
-/// Most strings a [`StringCache`] keeps; it starts over when full.
-const STRING_CACHE_STRINGS: usize = 1 << 12;
-
-/// The numbers of strings that one store's string table held at an earlier commit, for
-/// [`create_cached`](crate::create_cached): a record whose strings are all known names them
-/// without reading the table. Sound because the table's entries are never removed or
-/// renumbered, and because numbers are kept only once the transaction that used them has
-/// committed. Use one cache per store.
-#[derive(Debug, Default)]
-pub struct StringCache {
-    known: Mutex<HashMap<String, u64>>,
-}
-
-impl StringCache {
-    /// The numbers of `strings`, if every one is known.
-    pub(crate) fn get(&self, strings: &[&str]) -> Option<Vec<u64>> {
-        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        strings.iter().map(|s| known.get(*s).copied()).collect()
-    }
-
-    /// Keeps numbers that a committed transaction found or gave.
-    pub(crate) fn keep(&self, strings: &[&str], numbers: &[u64]) {
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        if known.len() + strings.len() > STRING_CACHE_STRINGS {
-            known.clear();
-        }
-        for (s, n) in strings.iter().zip(numbers) {
-            known.insert((*s).to_string(), *n);
-        }
-    }
 }
 
 /// Resolves numbers to strings, remembering each (a listing resolves the same few many times).

@@ -38,6 +38,8 @@ const SHARED_LAYOUT: &[u8] = b"shared";
 /// In `meta`: the last space number given out; `index_space:<name>` holds each space's.
 const K_INDEX_SPACES: &str = "index_spaces";
 const K_INDEX_SPACE: &str = "index_space:";
+/// The first key after every `index_space:` key.
+const K_INDEX_SPACE_END: &str = "index_space;";
 
 const K_MAGIC: &str = "magic";
 const K_SCHEMA: &str = "schema_version";
@@ -1162,16 +1164,9 @@ enum IndexPlace {
     Shared(String),
 }
 
-/// The prefix of a space in the shared index table (its number as LEB128), when it has one.
-fn space_prefix(
-    meta: &impl ReadableTable<&'static str, &'static [u8]>,
-    key: &str,
-    path: &Path,
-) -> Result<Option<Vec<u8>>, Error> {
-    let Some(n) = meta.get(key).db(path)? else {
-        return Ok(None);
-    };
-    let n = <[u8; 8]>::try_from(n.value())
+/// The key prefix of the space whose `meta` entry `key` holds `value`.
+fn space_number(key: &str, value: &[u8], path: &Path) -> Result<Vec<u8>, Error> {
+    let n = <[u8; 8]>::try_from(value)
         .map(u64::from_le_bytes)
         .map_err(|_| Error::Damaged {
             path: path.to_path_buf(),
@@ -1179,7 +1174,7 @@ fn space_prefix(
         })?;
     let mut prefix = Vec::with_capacity(2);
     codec::write_varint(&mut prefix, n);
-    Ok(Some(prefix))
+    Ok(prefix)
 }
 
 /// Bounds within a space of the shared index table: `prefix` (the space's number) before each
@@ -1301,6 +1296,9 @@ const MEMO_PACKS: usize = 4;
 struct TxnMemo {
     /// `None`: the space has no number yet.
     spaces: std::collections::HashMap<String, Option<Vec<u8>>>,
+    /// Whether `spaces` holds every numbered space (read in one range), so a space missing from
+    /// it has no number.
+    spaces_complete: bool,
     /// `Some(None)`: the store has no cold side.
     cold_dir: Option<Option<Arc<cold::Dir>>>,
     tombs_empty: Option<bool>,
@@ -1333,15 +1331,33 @@ macro_rules! impl_with_src {
         impl $t {
             /// The prefix of the shared index space whose number `meta` holds at `key`, when
             /// it has one (read once per transaction).
+            /// The number of the space named by `key` (`index_space:<name>`); the first call
+            /// of a transaction reads every space's number at once (a backup meets three or
+            /// four spaces, and one that has none).
             fn space(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
                 let mut cache = self.memo.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(prefix) = cache.spaces.get(key) {
                     return Ok(prefix.clone());
                 }
-                let meta = self.txn.open_table(META).db(self.path())?;
-                let prefix = space_prefix(&meta, key, self.path())?;
-                cache.spaces.insert(key.to_string(), prefix.clone());
-                Ok(prefix)
+                if !cache.spaces_complete {
+                    let path = self.path();
+                    let meta = self.txn.open_table(META).db(path)?;
+                    // Every key starting with `index_space:` (`;` follows `:`).
+                    for entry in meta.range(K_INDEX_SPACE..K_INDEX_SPACE_END).db(path)? {
+                        let (k, v) = entry.db(path)?;
+                        let prefix = space_number(k.value(), v.value(), path)?;
+                        cache
+                            .spaces
+                            .entry(k.value().to_string())
+                            .or_insert(Some(prefix));
+                    }
+                    cache.spaces_complete = true;
+                    if let Some(prefix) = cache.spaces.get(key) {
+                        return Ok(prefix.clone());
+                    }
+                }
+                cache.spaces.insert(key.to_string(), None);
+                Ok(None)
             }
 
             /// Runs `f` with the cold side, if a gc has made one (`cold.rs`).

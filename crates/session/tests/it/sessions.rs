@@ -73,7 +73,7 @@ fn duplicate_id_is_a_typed_error_and_commits_nothing() {
 #[test]
 fn string_cache_keeps_only_committed_numbers() {
     let fx = Fixture::new();
-    let cache = session::StringCache::default();
+    let cache = session::SessionCache::default();
     let create = |id: &str, root: &str, content: &str| {
         let files = FileSet::from_memory([("f", content.as_bytes().to_vec(), 0o644)]).unwrap();
         let mut new = NewSession::new(files);
@@ -95,6 +95,56 @@ fn string_cache_keeps_only_committed_numbers() {
         let rec = session::get(&fx.store, &sid(id)).unwrap();
         assert_eq!(rec.source_root, root, "{id}");
         assert_eq!(rec.strategy, "minimal", "{id}");
+    }
+}
+
+/// A cache reuses the latest session's ids only for the same files (path, content, mode) and
+/// the same closure: a sequence of sessions through one cache is stored exactly as without it.
+#[test]
+fn session_cache_reuses_ids_only_for_the_same_files_and_closure() {
+    let plain = Fixture::new();
+    let cached = Fixture::new();
+    let cache = session::SessionCache::default();
+    let closure = |dep: &str| session::ClosureInfo {
+        deps: vec![dep.to_string()],
+        ..Default::default()
+    };
+    /// Files (path, content, mode) and closure of one session.
+    type Step<'a> = (Vec<(&'a str, &'a str, u32)>, session::ClosureInfo);
+    let steps: Vec<Step<'_>> = vec![
+        (vec![("f", "1", 0o644)], closure("f")),
+        (vec![("f", "1", 0o644)], closure("f")),
+        (vec![("f", "2", 0o644)], closure("f")),
+        (vec![("f", "2", 0o755)], closure("f")),
+        (vec![("g", "2", 0o755)], closure("f")),
+        (vec![("g", "2", 0o755)], closure("g")),
+        (vec![("g", "2", 0o755), ("h", "3", 0o644)], closure("g")),
+        (vec![("g", "2", 0o755)], closure("g")),
+    ];
+    for (i, (files, info)) in steps.iter().enumerate() {
+        let new = || {
+            let set = FileSet::from_memory(
+                (files.iter()).map(|(p, c, m)| (p.to_string(), c.as_bytes().to_vec(), *m)),
+            )
+            .unwrap();
+            let mut new = NewSession::new(set);
+            new.id = Some(sid(&format!("s{i}")));
+            new.created_at = t("2025-01-01") + chrono::Duration::minutes(i as i64);
+            new.closure = info.clone();
+            new
+        };
+        let want = session::create(&plain.store, new()).unwrap().record;
+        let got = session::create_cached(&cached.store, new(), &cache)
+            .unwrap()
+            .record;
+        assert_eq!(got.root, want.root, "step {i}");
+        let stored = session::get(&cached.store, &sid(&format!("s{i}"))).unwrap();
+        assert_eq!(stored.closure.as_ref(), Some(info), "step {i}");
+        assert_eq!(
+            session::files(&cached.store, &stored.id).unwrap(),
+            session::files(&plain.store, &want.id).unwrap(),
+            "step {i}"
+        );
     }
 }
 
