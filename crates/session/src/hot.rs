@@ -217,6 +217,9 @@ fn fold_files(txn: &mut WriteTxn<'_>, tally: Tally) -> Result<()> {
 /// tally into the version entries and clears it, so the delete finds every session it removes
 /// counted in the entries.
 pub(crate) fn fold_if_held(txn: &mut WriteTxn<'_>, held: &[ObjectId]) -> Result<()> {
+    if held.is_empty() {
+        return Ok(());
+    }
     if let Some((hot, tally)) = read(txn)?
         && held.contains(&hot)
     {
