@@ -15,6 +15,16 @@ struct Version {
     sessions: u64,
 }
 
+/// A deterministic pseudo-random sequence (xorshift64) from `seed`.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 fn content(n: u32) -> String {
     format!("model: {n}\n")
 }
@@ -33,13 +43,7 @@ fn versions_of_a_much_edited_path_follow_the_model() {
     let fx = Fixture::new();
     let mut model: Vec<Version> = Vec::new();
     let mut live: BTreeMap<u32, u32> = BTreeMap::new(); // session number → content
-    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     for step in 0..320u32 {
         let r = next();
         if step > 150 && r % 4 == 0 && !live.is_empty() {
@@ -111,13 +115,7 @@ fn repeated_sessions_are_counted_exactly() {
     let fx = Fixture::new();
     let mut live: BTreeMap<u32, Vec<(String, String)>> = BTreeMap::new();
     let mut model: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
-    let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let big: Vec<(String, String)> = (0..130)
         .map(|i| (format!("big/{i:03}.yaml"), format!("n: {i}\n")))
         .collect();
