@@ -12,7 +12,8 @@
 //!
 //! A version's tally is its entry's, plus the hot tally when `hot.files` holds the version's path
 //! and blob ([`merge`]). The hot tally is folded into the entries when another node becomes hot
-//! ([`count`]) and before a session of the hot node is deleted ([`fold_if_held`]). Hence:
+//! ([`count`]), before a session of the hot node is deleted ([`fold_if_held`]) and before a gc
+//! ([`settle`]). Hence:
 //! - every session counted in `hot` is live and holds the hot node;
 //! - the hot node's other sessions are counted in the entries, and it has at least one (it was
 //!   stored, so held by a session, when it became hot; those sessions were counted in the entries

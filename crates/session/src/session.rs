@@ -150,8 +150,9 @@ pub fn create(store: &Store, new: NewSession) -> Result<Created> {
     create_with(store, new, None)
 }
 
-/// [`create`], naming the record's strings through `strings` when it knows them all (and
-/// keeping them there once committed), so the usual backup does not read the string table.
+/// [`create`] through `cache`: the ids of a session with the same files and closure as a
+/// recent one are not computed again, and the record's strings are named without reading the
+/// string table when the cache knows them all (it keeps them once this commit succeeds).
 pub fn create_cached(store: &Store, new: NewSession, cache: &SessionCache) -> Result<Created> {
     create_with(store, new, Some(cache))
 }

@@ -46,7 +46,7 @@ fn versions_of_a_much_edited_path_follow_the_model() {
     let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     for step in 0..320u32 {
         let r = next();
-        if step > 150 && r % 4 == 0 && !live.is_empty() {
+        if step > 150 && r.is_multiple_of(4) && !live.is_empty() {
             // Delete a live session.
             let k = *live.keys().nth((r >> 8) as usize % live.len()).unwrap();
             let c = live.remove(&k).unwrap();
@@ -122,7 +122,7 @@ fn repeated_sessions_are_counted_exactly() {
     let mut shape = 0;
     for step in 0..400u32 {
         let r = next();
-        if step > 20 && r % 5 == 0 && !live.is_empty() {
+        if step > 20 && r.is_multiple_of(5) && !live.is_empty() {
             let k = *live.keys().nth((r >> 8) as usize % live.len()).unwrap();
             let files = live.remove(&k).unwrap();
             session::delete(&fx.store, &[sid(&format!("s{k}"))]).unwrap();
@@ -139,7 +139,7 @@ fn repeated_sessions_are_counted_exactly() {
         } else {
             // Few shapes, so most sessions repeat a stored node: runs of one shape (the hot
             // node stays), switches between shapes, now and then new contents or the big one.
-            shape = if r % 3 == 0 { shape } else { (r >> 12) % 16 };
+            shape = if r.is_multiple_of(3) { shape } else { (r >> 12) % 16 };
             let mut files: Vec<(String, String)> = vec![
                 ("a.yaml".into(), format!("a: {}\n", shape % 3)),
                 ("b.yaml".into(), "b: same\n".into()),
