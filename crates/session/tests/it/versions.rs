@@ -139,7 +139,11 @@ fn repeated_sessions_are_counted_exactly() {
         } else {
             // Few shapes, so most sessions repeat a stored node: runs of one shape (the hot
             // node stays), switches between shapes, now and then new contents or the big one.
-            shape = if r.is_multiple_of(3) { shape } else { (r >> 12) % 16 };
+            shape = if r.is_multiple_of(3) {
+                shape
+            } else {
+                (r >> 12) % 16
+            };
             let mut files: Vec<(String, String)> = vec![
                 ("a.yaml".into(), format!("a: {}\n", shape % 3)),
                 ("b.yaml".into(), "b: same\n".into()),
