@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError,
@@ -158,7 +158,13 @@ pub struct Store {
     pub(crate) cold: cold::ColdCache,
     /// Whether the index keyspaces share the [`INDEX`] table (read from `meta` at open).
     shared_index: std::sync::atomic::AtomicBool,
+    /// The shared index's space numbers (name → prefix) and the `meta.index_spaces` count they
+    /// were read at (see `space`).
+    spaces: SpaceMap,
 }
+
+/// See [`Store`]'s `spaces`.
+type SpaceMap = Mutex<Option<(u64, Arc<std::collections::HashMap<String, Vec<u8>>>)>>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -293,6 +299,7 @@ impl Store {
                 packs: PackCache::default(),
                 cold: Default::default(),
                 shared_index: Default::default(),
+                spaces: Default::default(),
             };
             store.check_schema()?;
             Ok(store)
@@ -399,6 +406,7 @@ impl Store {
             packs: PackCache::default(),
             cold: Default::default(),
             shared_index: Default::default(),
+            spaces: Default::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -1296,9 +1304,9 @@ const MEMO_PACKS: usize = 4;
 struct TxnMemo {
     /// `None`: the space has no number yet.
     spaces: std::collections::HashMap<String, Option<Vec<u8>>>,
-    /// Whether `spaces` holds every numbered space (read in one range), so a space missing from
-    /// it has no number.
-    spaces_complete: bool,
+    /// Every space numbered when the transaction began (name → prefix), once read; `spaces`
+    /// (which comes first) adds those this transaction numbers.
+    all_spaces: Option<Arc<std::collections::HashMap<String, Vec<u8>>>>,
     /// `Some(None)`: the store has no cold side.
     cold_dir: Option<Option<Arc<cold::Dir>>>,
     tombs_empty: Option<bool>,
@@ -1329,35 +1337,49 @@ impl ReadTxn<'_> {
 macro_rules! impl_with_src {
     ($t:ty, $ids:ty, $objects:ty) => {
         impl $t {
-            /// The prefix of the shared index space whose number `meta` holds at `key`, when
-            /// it has one (read once per transaction).
-            /// The number of the space named by `key` (`index_space:<name>`); the first call
-            /// of a transaction reads every space's number at once (a backup meets three or
-            /// four spaces, and one that has none).
+            /// The prefix of the shared index space named by `key` (`index_space:<name>`),
+            /// when it has one. The first call of a transaction reads `meta.index_spaces` (the
+            /// last number given out) and takes every space's number from the store's map when
+            /// that map was read at the same count, else reads them all in one range: spaces
+            /// are only ever added, each with a new count, so equal counts mean equal maps.
             fn space(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
                 let mut cache = self.memo.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(prefix) = cache.spaces.get(key) {
                     return Ok(prefix.clone());
                 }
-                if !cache.spaces_complete {
+                if cache.all_spaces.is_none() {
                     let path = self.path();
                     let meta = self.txn.open_table(META).db(path)?;
-                    // Every key starting with `index_space:` (`;` follows `:`).
-                    for entry in meta.range(K_INDEX_SPACE..K_INDEX_SPACE_END).db(path)? {
-                        let (k, v) = entry.db(path)?;
-                        let prefix = space_number(k.value(), v.value(), path)?;
-                        cache
-                            .spaces
-                            .entry(k.value().to_string())
-                            .or_insert(Some(prefix));
-                    }
-                    cache.spaces_complete = true;
-                    if let Some(prefix) = cache.spaces.get(key) {
-                        return Ok(prefix.clone());
-                    }
+                    let count = read_counter(&meta, K_INDEX_SPACES, path)?;
+                    let known = self
+                        .store
+                        .spaces
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    let all = match known {
+                        Some((n, all)) if n == count => all,
+                        _ => {
+                            let mut all = std::collections::HashMap::new();
+                            // Every key starting with `index_space:` (`;` follows `:`).
+                            for entry in meta.range(K_INDEX_SPACE..K_INDEX_SPACE_END).db(path)? {
+                                let (k, v) = entry.db(path)?;
+                                let prefix = space_number(k.value(), v.value(), path)?;
+                                all.insert(k.value().to_string(), prefix);
+                            }
+                            let all = Arc::new(all);
+                            *self.store.spaces.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some((count, all.clone()));
+                            all
+                        }
+                    };
+                    cache.all_spaces = Some(all);
                 }
-                cache.spaces.insert(key.to_string(), None);
-                Ok(None)
+                Ok(cache
+                    .all_spaces
+                    .as_ref()
+                    .and_then(|all| all.get(key))
+                    .cloned())
             }
 
             /// Runs `f` with the cold side, if a gc has made one (`cold.rs`).

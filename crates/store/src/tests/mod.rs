@@ -1356,3 +1356,37 @@ fn root_count_survives_the_first_fold_of_an_older_store() {
     assert_eq!(store.stats().unwrap().roots, 3);
     assert_verifies(&store);
 }
+
+/// Space numbers are kept between transactions (checked against `meta.index_spaces`): a space
+/// another handle numbers after this one read them is seen, and written to under its number.
+#[test]
+fn a_space_another_handle_numbers_is_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.redb");
+    let a = Store::create(&p, &StoreOptions::default()).unwrap();
+    let b = Store::open(&p, &StoreOptions::default()).unwrap();
+    let mut t = a.write().unwrap();
+    t.index_insert("one", b"k", b"1").unwrap();
+    t.commit().unwrap();
+    assert_eq!(
+        a.read().unwrap().index_get("one", b"k").unwrap().as_deref(),
+        Some(&b"1"[..])
+    );
+    assert_eq!(a.read().unwrap().index_get("two", b"k").unwrap(), None);
+    let mut t = b.write().unwrap();
+    t.index_insert("two", b"k", b"2").unwrap();
+    t.commit().unwrap();
+    assert_eq!(
+        a.read().unwrap().index_get("two", b"k").unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
+    let mut t = a.write().unwrap();
+    t.index_insert("two", b"k2", b"3").unwrap();
+    t.commit().unwrap();
+    let rows = b
+        .read()
+        .unwrap()
+        .index_prefix("two", b"", usize::MAX)
+        .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+}
