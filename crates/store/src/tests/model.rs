@@ -186,6 +186,20 @@ fn check(store: &Store, model: &Model) {
                 "space {s}, ranges from each key, reverse {reverse}"
             );
         }
+        // Ranges of one key each (live, cold, removed since the gc, or absent).
+        let points: Vec<KeyRange<'_>> = keys
+            .iter()
+            .map(|k| (Bound::Included(k.as_slice()), Bound::Included(k.as_slice())))
+            .collect();
+        let expect: Vec<Vec<IndexEntry>> = keys
+            .iter()
+            .map(|k| want.get(k).map(|v| (k.clone(), v.clone())).into_iter().collect())
+            .collect();
+        assert_eq!(
+            r.index_ranges(&space(s), &points, false, 3).unwrap(),
+            expect,
+            "space {s}, ranges of one key"
+        );
     }
     assert_eq!(store.stats().unwrap().objects, counts.len() as u64);
     let v = store
