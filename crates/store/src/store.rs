@@ -1367,6 +1367,10 @@ macro_rules! impl_with_src {
                                 let prefix = space_number(k.value(), v.value(), path)?;
                                 all.insert(k.value().to_string(), prefix);
                             }
+                            // What is published here is committed: a write transaction
+                            // reads the numbers before it gives out any (`index_key` asks this
+                            // first), and only gc and verify forget the memo (`raw`), and
+                            // they give out none.
                             let all = Arc::new(all);
                             *self.store.spaces.lock().unwrap_or_else(|p| p.into_inner()) =
                                 Some((count, all.clone()));

@@ -193,7 +193,12 @@ fn check(store: &Store, model: &Model) {
             .collect();
         let expect: Vec<Vec<IndexEntry>> = keys
             .iter()
-            .map(|k| want.get(k).map(|v| (k.clone(), v.clone())).into_iter().collect())
+            .map(|k| {
+                want.get(k)
+                    .map(|v| (k.clone(), v.clone()))
+                    .into_iter()
+                    .collect()
+            })
             .collect();
         assert_eq!(
             r.index_ranges(&space(s), &points, false, 3).unwrap(),
