@@ -22,13 +22,11 @@
 //! Nodes of more than [`MAX_FILES`] files never become hot: their `hot.files` would cost more to
 //! write than their entries.
 
-use std::ops::Bound;
-
-use cfgvault_store::{KeyRange, ObjectId, Store, StoreRead, WriteTxn};
+use cfgvault_store::{ObjectId, Store, StoreRead, WriteTxn};
 
 use crate::keys::COUNTERS;
 use crate::record::{Cursor, put_varint, unzigzag, zigzag};
-use crate::session::{Version, counter_values, read_counters, versions_add};
+use crate::session::{Version, counter_values, read_counters, time, versions_add};
 use crate::{Error, FileEntry, Result};
 
 const HOT: &[u8] = b"hot";
@@ -251,23 +249,13 @@ pub fn settle(store: &Store) -> Result<()> {
 /// Adds the hot tally to the version of `path` that the hot node holds, among `versions` (the
 /// path's versions as their entries count them).
 pub(crate) fn merge(r: &impl StoreRead, path: &str, versions: &mut [Version]) -> Result<()> {
-    let ranges: [KeyRange<'_>; 2] = [
-        (Bound::Included(HOT), Bound::Included(HOT)),
-        (Bound::Included(HOT_FILES), Bound::Included(HOT_FILES)),
-    ];
-    let mut rows = r.index_ranges(COUNTERS, &ranges, false, 1)?.into_iter();
-    let (Some(hot), Some(files)) = (rows.next(), rows.next()) else {
-        return Ok(());
-    };
-    let Some((_, hot)) = hot.into_iter().next() else {
+    let mut values = read_counters(r, [HOT, HOT_FILES].into_iter())?.into_iter();
+    let (Some(Some(hot)), files) = (values.next(), values.next().flatten()) else {
         return Ok(());
     };
     let (_, tally) = decode_hot(&hot)?;
-    let files = files
-        .into_iter()
-        .next()
-        .ok_or_else(|| corrupt(HOT_FILES, "missing while a node is hot"))?;
-    let Some(blob) = blob_at(&files.1, path)? else {
+    let files = files.ok_or_else(|| corrupt(HOT_FILES, "missing while a node is hot"))?;
+    let Some(blob) = blob_at(&files, path)? else {
         return Ok(());
     };
     if let Some(v) = versions.iter_mut().find(|v| v.id == blob) {
@@ -276,10 +264,6 @@ pub(crate) fn merge(r: &impl StoreRead, path: &str, versions: &mut [Version]) ->
         v.last_seen = v.last_seen.max(time(tally.last));
     }
     Ok(())
-}
-
-pub(crate) fn time(us: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
 #[cfg(test)]

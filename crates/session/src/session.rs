@@ -954,14 +954,19 @@ pub fn versions(store: &Store, path: &str) -> Result<Vec<Version>> {
             Ok(Version {
                 id: v.blob,
                 size: v.size,
-                first_seen: hot::time(v.first),
-                last_seen: hot::time(v.last),
+                first_seen: time(v.first),
+                last_seen: time(v.last),
                 sessions: v.sessions,
             })
         })
         .collect::<Result<Vec<Version>>>()?;
     hot::merge(&r, path, &mut out)?;
     Ok(out)
+}
+
+/// A time kept in microseconds since the epoch.
+pub(crate) fn time(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
 /// The sessions holding a blob, oldest first. There is no index for this (it would cost an
