@@ -259,7 +259,7 @@ fn show(cli: &Cli, out: &Out, session: &str) -> anyhow::Result<u8> {
     let id = session_id(session)?;
     let vault = open(cli)?;
     let r = vault.session(&id)?;
-    let details = r.closure.clone().unwrap_or_default();
+    let details = r.closure.as_deref().cloned().unwrap_or_default();
     let files = vault.files(&id)?;
     let mut doc = record_json(&r);
     if let Value::Object(m) = &mut doc {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cfgvault_closure as closure;
 use cfgvault_session as session;
@@ -175,6 +175,11 @@ pub struct Vault {
     stamps: session::StampCache,
     /// String numbers and the latest session's ids, reused by the next backup.
     sessions: session::SessionCache,
+    /// The session layer's form of the latest analyses, by the analysis it was made from
+    /// (`closure::resolve_cached` returns the one it keeps while it is valid), so a backup of
+    /// an unchanged closure does not convert it again. Holding each analysis keeps its
+    /// address from being reused.
+    infos: Mutex<Vec<(Arc<closure::Closure>, Arc<session::ClosureInfo>)>>,
     /// The store file's canonical path, to keep it out of backups of a root that holds it.
     canonical_path: Option<PathBuf>,
 }
@@ -192,6 +197,7 @@ impl Vault {
             closures: closure::Cache::new(),
             stamps: session::StampCache::default(),
             sessions: session::SessionCache::default(),
+            infos: Mutex::default(),
         }
     }
 
@@ -283,7 +289,7 @@ impl Vault {
         new.source_root = source_root;
         new.workflow = workflow.map(str::to_string);
         new.strategy = options.strategy.to_string();
-        new.closure = closure_info(&analysis);
+        new.closure = self.closure_info(&analysis);
         new.labels = options.labels.clone();
         let created = session::create_cached(&self.store, new, &self.sessions)?;
         let kinds: BTreeMap<&str, closure::FileKind> = analysis
@@ -312,6 +318,21 @@ impl Vault {
             new_objects: created.commit.objects_added,
             bytes_added: created.commit.bytes_added,
         })
+    }
+
+    /// `closure_info(analysis)`, kept for the latest few analyses.
+    fn closure_info(&self, analysis: &Arc<closure::Closure>) -> Arc<session::ClosureInfo> {
+        let mut kept = self.infos.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = kept.iter().position(|(a, _)| Arc::ptr_eq(a, analysis)) {
+            let found = kept.remove(i);
+            let info = found.1.clone();
+            kept.insert(0, found);
+            return info;
+        }
+        let info = Arc::new(closure_info(analysis));
+        kept.truncate(KEPT_INFOS - 1);
+        kept.insert(0, (analysis.clone(), info.clone()));
+        info
     }
 
     /// The store file's path relative to the canonical `root`, `/`-separated, when it lies
@@ -525,6 +546,9 @@ fn id_prefix(workflow: Option<&str>) -> String {
         clean
     }
 }
+
+/// Most analyses whose [`session::ClosureInfo`] a [`Vault`] keeps.
+const KEPT_INFOS: usize = 8;
 
 fn closure_info(c: &closure::Closure) -> session::ClosureInfo {
     session::ClosureInfo {

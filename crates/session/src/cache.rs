@@ -37,7 +37,7 @@ pub struct SessionCache {
 pub(crate) struct Ids {
     /// The files (path, id, size, mode) and closure these were computed from.
     files: Vec<(String, ObjectId, u64, u32)>,
-    closure: ClosureInfo,
+    closure: Arc<ClosureInfo>,
     /// Every directory's tree, children before parents: (directory, tree, id).
     pub trees: Vec<(String, Tree, ObjectId)>,
     pub root: ObjectId,
@@ -49,7 +49,7 @@ pub(crate) struct Ids {
 }
 
 impl Ids {
-    pub(crate) fn compute(files: &FileSet, closure: &ClosureInfo) -> Result<Ids> {
+    pub(crate) fn compute(files: &FileSet, closure: &Arc<ClosureInfo>) -> Result<Ids> {
         let leaves: Vec<LeafFile<'_>> = files
             .files()
             .iter()
@@ -84,18 +84,18 @@ impl Ids {
         })
     }
 
-    fn matches(&self, files: &FileSet, closure: &ClosureInfo) -> bool {
+    fn matches(&self, files: &FileSet, closure: &Arc<ClosureInfo>) -> bool {
         self.files.len() == files.len()
             && (self.files.iter().zip(files.files()))
                 .all(|(k, e)| k.0 == e.path && k.1 == e.id && k.2 == e.size && k.3 == e.mode)
-            && self.closure == *closure
+            && (Arc::ptr_eq(&self.closure, closure) || self.closure == *closure)
     }
 }
 
 impl SessionCache {
     /// The ids of a session of `files` and `closure`: kept ones when they match, else
     /// computed (and kept).
-    pub(crate) fn ids(&self, files: &FileSet, closure: &ClosureInfo) -> Result<Arc<Ids>> {
+    pub(crate) fn ids(&self, files: &FileSet, closure: &Arc<ClosureInfo>) -> Result<Arc<Ids>> {
         {
             let mut kept = self.ids.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(i) = kept.iter().position(|ids| ids.matches(files, closure)) {

@@ -169,7 +169,8 @@ struct Reader<'c> {
     cache: Option<&'c StampCache>,
     /// When reading began: files modified since, or less than [`RACY`] before, are not cached.
     read_at: SystemTime,
-    files: BTreeMap<String, (FileEntry, Data)>,
+    /// In the order read; sorted (and a path read twice kept once) when the set is made.
+    files: Vec<(FileEntry, Data)>,
     skipped: Vec<Skipped>,
 }
 
@@ -210,7 +211,7 @@ impl FileSet {
             plain_dirs: Default::default(),
             cache,
             read_at: SystemTime::now(),
-            files: BTreeMap::new(),
+            files: Vec::new(),
             skipped: Vec::new(),
         };
         match selection {
@@ -226,7 +227,15 @@ impl FileSet {
             skipped: r.skipped,
             ..FileSet::default()
         };
-        for (_, (e, d)) in r.files {
+        let mut files = r.files;
+        // Stable: of a path selected twice (a folder and a file below it), the later read is
+        // kept, as in `from_memory`.
+        files.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        for (e, d) in files {
+            if set.entries.last().is_some_and(|l| l.path == e.path) {
+                set.entries.pop();
+                set.data.pop();
+            }
             set.entries.push(e);
             set.data.push(d);
         }
@@ -358,7 +367,7 @@ impl Reader<'_> {
                     size: m.len(),
                     mode,
                 };
-                self.files.insert(rel.to_string(), (e, Data::OnDisk(full)));
+                self.files.push((e, Data::OnDisk(full)));
                 return Ok(());
             }
             return self.read_file(&full, rel, &full);
@@ -451,7 +460,7 @@ impl Reader<'_> {
         {
             cache.keep(real, &meta, self.read_at, &e);
         }
-        self.files.insert(rel.to_string(), (e, Data::Read(data)));
+        self.files.push((e, Data::Read(data)));
         Ok(())
     }
 }

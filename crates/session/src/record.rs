@@ -1,6 +1,7 @@
 //! Session records and the closure details the caller attaches to them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cfgvault_store::ObjectId;
 use chrono::{DateTime, Utc};
@@ -63,7 +64,7 @@ pub struct SessionRecord {
     /// with the same closure (the session node links it). `get` and `create` fill it; `list`
     /// leaves it `None`, so that listing sessions reads records alone.
     #[serde(skip)]
-    pub closure: Option<ClosureInfo>,
+    pub closure: Option<Arc<ClosureInfo>>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Number of files.

@@ -31,8 +31,9 @@ pub struct NewSession {
     pub workflow: Option<String>,
     /// The name of the strategy that chose the files. Default: empty.
     pub strategy: String,
-    /// The dependency closure. Default: empty.
-    pub closure: ClosureInfo,
+    /// The dependency closure (shared, so that a caller backing up the same closure again
+    /// passes the one it has). Default: empty.
+    pub closure: Arc<ClosureInfo>,
     /// Free-form labels. Default: none.
     pub labels: BTreeMap<String, String>,
     /// Created pinned (retention never removes it). Default: `false`.
@@ -50,7 +51,7 @@ impl NewSession {
             source_root: String::new(),
             workflow: None,
             strategy: String::new(),
-            closure: ClosureInfo::default(),
+            closure: Arc::default(),
             labels: BTreeMap::new(),
             pinned: false,
             files,
@@ -646,7 +647,7 @@ fn session_links(r: &impl StoreRead, id: &SessionId) -> Result<(ObjectId, Object
 fn with_closure(
     r: &impl StoreRead,
     mut rec: SessionRecord,
-    cache: &mut HashMap<ObjectId, ClosureInfo>,
+    cache: &mut HashMap<ObjectId, Arc<ClosureInfo>>,
 ) -> Result<SessionRecord> {
     let (_, closure_id) = session_links(r, &rec.id)?;
     rec.closure = Some(match cache.get(&closure_id) {
@@ -656,7 +657,7 @@ fn with_closure(
             let payload = cfgvault_store::split_node(&bytes)
                 .map(|(_, p)| p)
                 .unwrap_or_default();
-            let c = ClosureInfo::decode(&closure_id, payload)?;
+            let c = Arc::new(ClosureInfo::decode(&closure_id, payload)?);
             cache.insert(closure_id, c.clone());
             c
         }

@@ -1,6 +1,7 @@
 //! Creating, listing, deleting sessions and the indexes kept with them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cfgvault_session::{self as session, Error, FileSet, ListOptions, NewSession};
 use cfgvault_store::{NoProgress, ObjectId, StoreRead, verify};
@@ -130,7 +131,7 @@ fn session_cache_reuses_ids_only_for_the_same_files_and_closure() {
             let mut new = NewSession::new(set);
             new.id = Some(sid(&format!("s{i}")));
             new.created_at = t("2025-01-01") + chrono::Duration::minutes(i as i64);
-            new.closure = info.clone();
+            new.closure = Arc::new(info.clone());
             new
         };
         let want = session::create(&plain.store, new()).unwrap().record;
@@ -139,7 +140,7 @@ fn session_cache_reuses_ids_only_for_the_same_files_and_closure() {
             .record;
         assert_eq!(got.root, want.root, "step {i}");
         let stored = session::get(&cached.store, &sid(&format!("s{i}"))).unwrap();
-        assert_eq!(stored.closure.as_ref(), Some(info), "step {i}");
+        assert_eq!(stored.closure.as_deref(), Some(info), "step {i}");
         assert_eq!(
             session::files(&cached.store, &stored.id).unwrap(),
             session::files(&plain.store, &want.id).unwrap(),
