@@ -59,6 +59,9 @@ impl Store {
         let file_bytes_before = self.stats()?.file_bytes;
         progress.start("sweep", None);
         let mut txn = self.write()?;
+        // Every entry gets its object's whole count: gc reads counts from the tables and moves
+        // entries with them.
+        txn.settle_hot_pin()?;
         let mut zero: Vec<ObjectId> = {
             let ids = txn.raw().open_table(IDS).db(self.path())?;
             let mut out = Vec::new();

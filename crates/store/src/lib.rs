@@ -38,6 +38,7 @@ mod cold;
 mod entries;
 mod error;
 pub mod gc;
+pub(crate) mod hotpin;
 mod id;
 mod pack;
 mod progress;

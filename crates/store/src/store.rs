@@ -14,11 +14,12 @@ use redb::{
 use crate::codec::{self, ObjectKind};
 use crate::cold::{self, COLD, K_COLD, NS_INDEX, NS_PACK_IDS, NS_ROOTS, TOMBS};
 use crate::entries::{self, PACK_IDS};
+use crate::hotpin::HotPin;
 use crate::pack::{self, Loc, PACKS, Pack, PackCache};
 use crate::{Error, ObjectId};
 
 /// The schema version this build writes and the newest it reads. See docs/FORMAT.md.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 const MAGIC: &[u8] = b"cfgvault-store";
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -50,6 +51,8 @@ pub(crate) const K_BLOB_RAW: &str = "count.blob_raw_bytes";
 pub(crate) const K_NEXT_SEQ: &str = "next_seq";
 /// Number of roots, live and cold; absent in stores before schema 5.
 pub(crate) const K_ROOTS: &str = "count.roots";
+/// The hot pin (`hotpin.rs`), schema 8; absent when there is none.
+pub(crate) const K_HOT_PIN: &str = "hot_pin";
 
 /// How a store is opened. Construct with `StoreOptions::default()` and set fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -462,6 +465,7 @@ impl Store {
             delta: Delta::default(),
             outcome: CommitOutcome::default(),
             memo: Memo::default(),
+            hot_changed: false,
         })
     }
 
@@ -802,6 +806,8 @@ pub(crate) type ObjectsReader<'a, O> = dyn Fn() -> Result<&'a O, Error> + 'a;
 /// What a read of objects needs: the `ids` and `objects` tables, the pack index, a way to get
 /// a decoded pack (through the store's cache), the size limit and the path for errors.
 pub(crate) struct Src<'a, I, O> {
+    /// References counted in the hot pin rather than in the hot object's entry.
+    pub hot: HotPin,
     pub ids: &'a I,
     pub objects: &'a ObjectsReader<'a, O>,
     pub pack_ids: &'a PackIdsReader<'a>,
@@ -894,7 +900,7 @@ where
         let (raw, count) = v.value();
         return Ok(Some(Entry {
             loc: Loc::from_raw(raw),
-            count,
+            count: count.saturating_add(src.hot.count_of(id)),
             slot: Slot::Ids { raw },
         }));
     }
@@ -914,7 +920,7 @@ where
                     pack: item.pack,
                     member: item.member,
                 },
-                count: item.count,
+                count: item.count.saturating_add(src.hot.count_of(id)),
                 slot: Slot::PackIds {
                     pack: item.pack,
                     member: item.member,
@@ -1312,6 +1318,8 @@ struct TxnMemo {
     tombs_empty: Option<bool>,
     /// Packs decoded (or found in the store's cache) by number.
     packs: std::collections::HashMap<u64, Arc<Pack>>,
+    /// The hot pin, once read (a write transaction keeps its changes here until commit).
+    hot: Option<HotPin>,
 }
 
 impl ReadTxn<'_> {
@@ -1337,6 +1345,24 @@ impl ReadTxn<'_> {
 macro_rules! impl_with_src {
     ($t:ty, $ids:ty, $objects:ty) => {
         impl $t {
+            /// The hot pin: as this transaction left it, else as `meta` holds it.
+            pub(crate) fn hot_pin(&self) -> Result<HotPin, Error> {
+                if let Some(pin) = self.memo.lock().unwrap_or_else(|p| p.into_inner()).hot {
+                    return Ok(pin);
+                }
+                let path = self.path();
+                let meta = self.txn.open_table(META).db(path)?;
+                let pin = match meta.get(K_HOT_PIN).db(path)? {
+                    None => HotPin::default(),
+                    Some(v) => HotPin::decode(v.value()).ok_or_else(|| Error::Damaged {
+                        path: path.to_path_buf(),
+                        detail: format!("meta.{K_HOT_PIN} is malformed"),
+                    })?,
+                };
+                self.memo.lock().unwrap_or_else(|p| p.into_inner()).hot = Some(pin);
+                Ok(pin)
+            }
+
             /// The prefix of the shared index space named by `key` (`index_space:<name>`),
             /// when it has one. The first call of a transaction reads `meta.index_spaces` (the
             /// last number given out) and takes every space's number from the store's map when
@@ -1674,6 +1700,7 @@ macro_rules! impl_with_src {
                     Ok(p)
                 };
                 f(&Src {
+                    hot: self.hot_pin()?,
                     ids: &ids,
                     objects: &objects,
                     pack_ids: &pack_ids,
@@ -1929,6 +1956,8 @@ pub struct WriteTxn<'s> {
     delta: Delta,
     outcome: CommitOutcome,
     memo: Memo,
+    /// Whether the hot pin (kept in `memo`) changed and is written at commit.
+    hot_changed: bool,
 }
 
 impl<'s> WriteTxn<'s> {
@@ -2133,7 +2162,7 @@ impl<'s> WriteTxn<'s> {
                 .db(path)?;
             self.untomb(&cold::cold_key(NS_ROOTS, name.as_bytes()))?;
             self.delta.roots += 1;
-            self.set_count(id, &e, e.count + 1)?;
+            self.add_root_ref(id, &e)?;
             self.zero.remove(id);
             Ok(())
         })
@@ -2150,9 +2179,75 @@ impl<'s> WriteTxn<'s> {
             self.txn.open_table(ROOTS).db(path)?.remove(name).db(path)?;
             self.tomb_if_cold(&cold::cold_key(NS_ROOTS, name.as_bytes()))?;
             self.delta.roots -= 1;
-            self.decref(&root.id)?;
+            self.release_root_ref(&root.id)?;
             Ok(Some(root))
         })
+    }
+
+    /// Counts a new root's reference to `id` (whose entry is `e`): in the hot pin when `id` is
+    /// hot or was the object pinned last, else in its entry (see `hotpin.rs`).
+    fn add_root_ref(&mut self, id: &ObjectId, e: &Entry) -> Result<(), Error> {
+        let mut pin = self.hot_pin()?;
+        match pin.hot {
+            Some((h, n)) if h == *id => {
+                pin.hot = Some((h, n + 1));
+                // Another object pinned between two pins of the hot one does not take over.
+                pin.next = None;
+            }
+            hot if pin.next == Some(*id) => {
+                // The second pin of `id` in a row: it becomes hot, and what the previous hot
+                // object's references counted here goes to its entry.
+                if let Some((h, _)) = hot {
+                    let he = self.entry(&h)?.ok_or(Error::ObjectMissing { id: h })?;
+                    self.set_hot_pin(HotPin::default());
+                    self.set_count(&h, &he, he.count)?;
+                }
+                pin.hot = Some((*id, 1));
+                pin.next = None;
+            }
+            _ => {
+                self.set_count(id, e, e.count + 1)?;
+                pin.next = Some(*id);
+            }
+        }
+        self.set_hot_pin(pin);
+        Ok(())
+    }
+
+    /// Releases a root's reference to `id`: from the hot pin when it holds any for `id`.
+    fn release_root_ref(&mut self, id: &ObjectId) -> Result<(), Error> {
+        let mut pin = self.hot_pin()?;
+        match pin.hot {
+            Some((h, n)) if h == *id => {
+                pin.hot = (n > 1).then_some((h, n - 1));
+                self.set_hot_pin(pin);
+                if self.refcount(id)? == Some(0) {
+                    self.zero.insert(*id);
+                }
+                Ok(())
+            }
+            _ => self.decref(id),
+        }
+    }
+
+    pub(crate) fn set_hot_pin(&mut self, pin: HotPin) {
+        if self.memo_mut().hot != Some(pin) {
+            self.memo_mut().hot = Some(pin);
+            self.hot_changed = true;
+        }
+    }
+
+    /// Adds the hot pin's references to the hot object's entry and clears the pin, so that
+    /// every entry holds its object's whole count (gc moves entries and their counts).
+    pub(crate) fn settle_hot_pin(&mut self) -> Result<(), Error> {
+        let pin = self.hot_pin()?;
+        if let Some((h, _)) = pin.hot {
+            let e = self.entry(&h)?.ok_or(Error::ObjectMissing { id: h })?;
+            self.set_hot_pin(HotPin::default());
+            self.set_count(&h, &e, e.count)?;
+        }
+        self.set_hot_pin(HotPin::default());
+        Ok(())
     }
 
     fn incref(&mut self, id: &ObjectId) -> Result<(), Error> {
@@ -2192,8 +2287,18 @@ impl<'s> WriteTxn<'s> {
         self.with_src(|src| t_item_id(src, key, item))
     }
 
-    /// Sets the reference count of `id`, whose entry is `e`.
+    /// Sets the reference count of `id`, whose entry is `e`: what the hot pin does not hold
+    /// goes to the entry (a count below the hot pin's takes the hot pin down to it).
     pub(crate) fn set_count(&mut self, id: &ObjectId, e: &Entry, count: u64) -> Result<(), Error> {
+        let mut pin = self.hot_pin()?;
+        let held = pin.count_of(id);
+        let count = if count >= held {
+            count - held
+        } else {
+            pin.hot = pin.hot.filter(|_| count > 0).map(|(h, _)| (h, count));
+            self.set_hot_pin(pin);
+            0
+        };
         match e.slot {
             Slot::Ids { raw } => {
                 let path = self.path();
@@ -2641,6 +2746,10 @@ impl<'s> WriteTxn<'s> {
             self.sweep()?;
             let path = self.path();
             let d = self.delta;
+            let hot = match self.hot_changed {
+                true => Some(self.memo_mut().hot.unwrap_or_default()),
+                false => None,
+            };
             let mut meta = self.txn.open_table(META).db(path)?;
             if d.objects != 0 || d.raw != 0 || d.stored != 0 || d.blob_raw != 0 {
                 for (k, dv) in [
@@ -2657,6 +2766,13 @@ impl<'s> WriteTxn<'s> {
             if let Some(seq) = self.next_seq {
                 meta.insert(K_NEXT_SEQ, seq.to_le_bytes().as_slice())
                     .db(path)?;
+            }
+            if let Some(pin) = hot {
+                if pin == HotPin::default() {
+                    meta.remove(K_HOT_PIN).db(path)?;
+                } else {
+                    meta.insert(K_HOT_PIN, pin.encode().as_slice()).db(path)?;
+                }
             }
             if d.roots != 0 {
                 let n = match read_counter_opt(&meta, K_ROOTS, path)? {
@@ -2776,7 +2892,12 @@ impl<'s> WriteTxn<'s> {
     /// The redb transaction, for gc and verify to change tables directly; what the
     /// transaction had kept of them ([`TxnMemo`]) is forgotten.
     pub(crate) fn raw(&mut self) -> &mut redb::WriteTransaction {
-        *self.memo_mut() = TxnMemo::default();
+        // The hot pin is not a table's contents, and a change to it is not yet written.
+        let hot = self.memo_mut().hot;
+        *self.memo_mut() = TxnMemo {
+            hot,
+            ..TxnMemo::default()
+        };
         &mut self.txn
     }
 

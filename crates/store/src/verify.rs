@@ -193,10 +193,22 @@ where
     let mut links: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
     let mut used_seqs: HashSet<u64> = HashSet::new();
     let mut bases = BaseCache::default();
+    if let Some((h, _)) = src.hot.hot
+        && !entries.iter().any(|(id, ..)| *id == h)
+    {
+        problem(
+            &mut s,
+            ProblemKind::RefcountMismatch,
+            Some(h),
+            "the hot pin counts references to it, but it is not stored".into(),
+        );
+    }
     for (id, loc, count) in entries {
         if progress.should_cancel() {
             return Err(Error::Cancelled);
         }
+        // An object's count: its entry's, plus the hot pin's for the hot object.
+        let count = count.saturating_add(src.hot.count_of(&id));
         if stored_counts.insert(id, count).is_some() {
             problem(
                 &mut s,
@@ -599,6 +611,14 @@ impl Store {
             {
                 removed_stored += v.value().len() as u64;
             }
+        }
+        // A hot pin naming an object that is not stored goes; the counts below then hold.
+        let mut pin = txn.hot_pin()?;
+        if let Some((h, _)) = pin.hot
+            && txn.entry(&h)?.is_none()
+        {
+            pin.hot = None;
+            txn.set_hot_pin(pin);
         }
         for id in s.reachable.intersection(&s.stored) {
             if let Some(e) = txn.entry(id)? {
