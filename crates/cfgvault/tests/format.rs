@@ -60,6 +60,9 @@ fn check(v: &str) {
         .map(|r| r.id.to_string())
         .collect();
     assert_eq!(ids, [format!("{v}-second"), format!("{v}-first")]);
+    // The totals, wherever the older build kept them.
+    let sessions = || vault.stats().unwrap().sessions;
+    assert_eq!(sessions(), 2);
 
     let configs = fixture("closure/basic/configs");
     let first = format!("{v}-first").parse().unwrap();
@@ -114,7 +117,9 @@ fn check(v: &str) {
         vault.session(&third.session.id).unwrap().source_root,
         std::fs::canonicalize(&configs).unwrap().to_string_lossy()
     );
+    assert_eq!(sessions(), 3);
     vault.delete(&[first]).unwrap();
+    assert_eq!(sessions(), 2);
     assert!(
         vault
             .verify(&verify::Options::default(), &cfgvault::NoProgress)

@@ -24,13 +24,12 @@
 
 use cfgvault_store::{ObjectId, Store, StoreRead, WriteTxn};
 
-use crate::keys::COUNTERS;
+use crate::keys::{C_HOT as HOT, C_HOT_FILES as HOT_FILES, TALLY};
 use crate::record::{Cursor, put_varint, unzigzag, zigzag};
-use crate::session::{Version, counter_values, read_counters, time, versions_add};
+use crate::session::{
+    Version, counter_values, move_legacy_tally, read_counters, time, versions_add,
+};
 use crate::{Error, FileEntry, Result};
-
-const HOT: &[u8] = b"hot";
-const HOT_FILES: &[u8] = b"hot.files";
 
 /// The largest session (in files) whose node may become hot.
 pub(crate) const MAX_FILES: usize = 128;
@@ -73,7 +72,7 @@ pub(crate) struct HotFile {
 fn corrupt(key: &[u8], detail: &str) -> Error {
     Error::CorruptIndex {
         key: String::from_utf8_lossy(key).into_owned(),
-        detail: format!("session.counters: {detail}"),
+        detail: format!("session.by_time: {detail}"),
     }
 }
 
@@ -149,14 +148,17 @@ fn blob_at(v: &[u8], path: &str) -> Result<Option<ObjectId>> {
 
 /// The hot node and its tally, if a node is hot.
 fn read(r: &impl StoreRead) -> Result<Option<(ObjectId, Tally)>> {
-    r.index_get(COUNTERS, HOT)?
+    read_counters(r, [HOT].into_iter())?
+        .pop()
+        .flatten()
         .map(|v| decode_hot(&v))
         .transpose()
 }
 
 fn read_files(r: &impl StoreRead) -> Result<Vec<HotFile>> {
-    let v = r
-        .index_get(COUNTERS, HOT_FILES)?
+    let v = read_counters(r, [HOT_FILES].into_iter())?
+        .pop()
+        .flatten()
         .ok_or_else(|| corrupt(HOT_FILES, "missing while a node is hot"))?;
     decode_files(&v)
 }
@@ -198,7 +200,7 @@ pub(crate) fn count(
     if let Some(v) = &files_value {
         writes.push((HOT_FILES, v));
     }
-    txn.index_insert_each(COUNTERS, &writes)?;
+    txn.index_insert_each(TALLY, &writes)?;
     Ok(())
 }
 
@@ -229,8 +231,8 @@ pub(crate) fn fold_if_held(txn: &mut WriteTxn<'_>, held: &[ObjectId]) -> Result<
 }
 
 fn clear(txn: &mut WriteTxn<'_>) -> Result<()> {
-    txn.index_remove(COUNTERS, HOT)?;
-    txn.index_remove(COUNTERS, HOT_FILES)?;
+    txn.index_remove(TALLY, HOT)?;
+    txn.index_remove(TALLY, HOT_FILES)?;
     Ok(())
 }
 
@@ -238,6 +240,7 @@ fn clear(txn: &mut WriteTxn<'_>) -> Result<()> {
 /// about to be compacted then holds no `hot.files` (up to a few KiB).
 pub fn settle(store: &Store) -> Result<()> {
     let mut txn = store.write()?;
+    move_legacy_tally(&mut txn)?;
     if let Some((_, tally)) = read(&txn)? {
         fold_files(&mut txn, tally)?;
         clear(&mut txn)?;

@@ -21,14 +21,34 @@ pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
 /// it has more versions than a search should scan); `path ‖ 0x00 ‖ blob id[32]` → `seq u32`:
 /// the version of the path holding that blob.
 pub(crate) const PATH_BLOBS: &str = "session.path_blobs";
-/// Running totals: `logical_bytes` → u64, `sessions` (with the record in the root) → u64.
+/// The string table; and, in stores of schema 8 and older, the tally's keys without their
+/// leading 0xFF (see [`TALLY`]).
 pub(crate) const COUNTERS: &str = "session.counters";
 /// The string table, in the counters' space (every space is a redb table of at least one page;
 /// counter names are ASCII words, so the keys never meet): `0x01 ‖ n u64` → string, and
 /// `0x00 ‖ BLAKE3(string)[..8] ‖ n u64` → empty to find a string's number.
 pub(crate) const STRINGS: &str = COUNTERS;
-pub(crate) const C_LOGICAL: &[u8] = b"logical_bytes";
-pub(crate) const C_SESSIONS: &[u8] = b"sessions";
+/// The running totals and the hot tally (schema 9): in the by-time space, after every time
+/// key (a time key's first byte is at most 0xF2 for any time chrono represents), so a backup's
+/// by-time entry — the newest — and the totals it updates are neighbours, on one page.
+pub(crate) const TALLY: &str = BY_TIME;
+/// The first tally key: the by-time entries are the keys below it.
+pub(crate) const TALLY_START: &[u8] = b"\xff";
+/// Logical bytes of all sessions → u64.
+pub(crate) const C_LOGICAL: &[u8] = b"\xfflogical_bytes";
+/// Sessions whose record is in their root → u64.
+pub(crate) const C_SESSIONS: &[u8] = b"\xffsessions";
+/// The hot tally and the hot node's files (`hot.rs`).
+pub(crate) const C_HOT: &[u8] = b"\xffhot";
+pub(crate) const C_HOT_FILES: &[u8] = b"\xffhot.files";
+/// Every tally key.
+pub(crate) const TALLY_KEYS: [&[u8]; 4] = [C_SESSIONS, C_LOGICAL, C_HOT, C_HOT_FILES];
+
+/// Where a store of schema 8 or older kept a tally key: in `session.counters`, without the
+/// leading 0xFF.
+pub(crate) fn legacy_key(key: &[u8]) -> &[u8] {
+    key.get(1..).unwrap_or_default()
+}
 
 pub(crate) fn root_name(id: &SessionId) -> String {
     format!("{ROOT_PREFIX}{id}")

@@ -294,6 +294,7 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
     // entry however many files the session has (read and written with the counters); any
     // other in each file's version entry.
     let t = created_at.timestamp_micros();
+    move_legacy_tally(&mut txn)?;
     let counters = [(C_SESSIONS, 1), (C_LOGICAL, logical as i128)];
     if node_stored && new.files.len() <= hot::MAX_FILES {
         hot::count(&mut txn, &node_id, new.files.files(), t, &counters)?;
@@ -341,22 +342,54 @@ fn add_counters(txn: &mut WriteTxn<'_>, deltas: &[(&[u8], i128)]) -> Result<()> 
         .zip(&values)
         .map(|((k, _), v)| (*k, &v[..]))
         .collect();
-    txn.index_insert_each(COUNTERS, &entries)?;
+    txn.index_insert_each(TALLY, &entries)?;
     Ok(())
 }
 
-/// The values of `keys` in `session.counters` (the counters' space), in one range read.
+/// The values of the tally keys `keys`, in one range read; a key without a value is looked
+/// for where a store of schema 8 or older kept it (in a second read, when there is one).
 pub(crate) fn read_counters<'k>(
     r: &impl StoreRead,
+    keys: impl Iterator<Item = &'k [u8]> + Clone,
+) -> Result<Vec<Option<Vec<u8>>>> {
+    let mut values = read_keys(r, TALLY, keys.clone())?;
+    if values.iter().any(Option::is_none) {
+        let old = read_keys(r, COUNTERS, keys.map(legacy_key))?;
+        for (v, o) in values.iter_mut().zip(old) {
+            if v.is_none() {
+                *v = o;
+            }
+        }
+    }
+    Ok(values)
+}
+
+fn read_keys<'k>(
+    r: &impl StoreRead,
+    space: &str,
     keys: impl Iterator<Item = &'k [u8]>,
 ) -> Result<Vec<Option<Vec<u8>>>> {
     let ranges: Vec<KeyRange<'_>> = keys
         .map(|k| (Bound::Included(k), Bound::Included(k)))
         .collect();
-    Ok(r.index_ranges(COUNTERS, &ranges, false, 1)?
+    Ok(r.index_ranges(space, &ranges, false, 1)?
         .into_iter()
         .map(|rows| rows.into_iter().next().map(|(_, v)| v))
         .collect())
+}
+
+/// Moves the tally keys a store of schema 8 or older kept in `session.counters` to their
+/// place (one range read when there are none, the usual case). Every transaction that writes
+/// a tally key calls this first, so no key is ever both here and there.
+pub(crate) fn move_legacy_tally(txn: &mut WriteTxn<'_>) -> Result<()> {
+    let old = read_keys(txn, COUNTERS, TALLY_KEYS.into_iter().map(legacy_key))?;
+    for (key, value) in TALLY_KEYS.into_iter().zip(old) {
+        if let Some(v) = value {
+            txn.index_insert(TALLY, key, &v)?;
+            txn.index_remove(COUNTERS, legacy_key(key))?;
+        }
+    }
+    Ok(())
 }
 
 /// The counters' values after adding `deltas` to their `current` values.
@@ -717,7 +750,9 @@ pub fn list(store: &Store, options: &ListOptions) -> Result<Vec<SessionRecord>> 
             k.extend_from_slice(&time_key(up));
             Some(k)
         }
-        None => prefix_end(&prefix).filter(|_| !prefix.is_empty()),
+        // The by-time space ends where the tally begins.
+        None if prefix.is_empty() => Some(TALLY_START.to_vec()),
+        None => prefix_end(&prefix),
     };
     let rows = r.index_range(
         space,
@@ -898,6 +933,9 @@ pub(crate) fn delete_in(
             roots.push(root.id);
         }
     }
+    if !records.is_empty() {
+        move_legacy_tally(txn)?;
+    }
     // The sessions deleted must be counted in the version entries they are removed from.
     hot::fold_if_held(txn, &roots)?;
     for rec in &records {
@@ -1023,11 +1061,13 @@ pub fn stats(store: &Store) -> Result<SessionStats> {
     let st = store.stats()?;
     let r = store.read()?;
     // Sessions recorded in their roots, plus any whose record an older build kept apart.
-    let sessions = u64_value(r.index_get(COUNTERS, C_SESSIONS)?) + r.index_len(RECORDS)?;
-    let logical_bytes = u64_value(r.index_get(COUNTERS, C_LOGICAL)?);
+    let mut totals = read_counters(&r, [C_SESSIONS, C_LOGICAL].into_iter())?.into_iter();
+    let sessions = u64_value(totals.next().flatten()) + r.index_len(RECORDS)?;
+    let logical_bytes = u64_value(totals.next().flatten());
     let unique_bytes = st.blob_raw_bytes;
     let edge = |reverse| -> Result<Option<DateTime<Utc>>> {
-        let rows = r.index_range(BY_TIME, Bound::Unbounded, Bound::Unbounded, reverse, 1)?;
+        let end = Bound::Excluded(TALLY_START);
+        let rows = r.index_range(BY_TIME, Bound::Unbounded, end, reverse, 1)?;
         Ok(rows.first().and_then(|(k, _)| keys::time_from_key(k)))
     };
     Ok(SessionStats {
@@ -1050,7 +1090,7 @@ pub(crate) fn all_records_bare(r: &impl StoreRead) -> Result<Vec<SessionRecord>>
     let rows = r.index_range(
         BY_TIME,
         Bound::Unbounded,
-        Bound::Unbounded,
+        Bound::Excluded(TALLY_START),
         true,
         usize::MAX,
     )?;

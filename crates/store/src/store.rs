@@ -19,7 +19,7 @@ use crate::pack::{self, Loc, PACKS, Pack, PackCache};
 use crate::{Error, ObjectId};
 
 /// The schema version this build writes and the newest it reads. See docs/FORMAT.md.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 const MAGIC: &[u8] = b"cfgvault-store";
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cfgvault_session as session;
-use cfgvault_store::ObjectId;
+use cfgvault_store::{ObjectId, StoreRead};
 
 use crate::{Fixture, sid, t};
 
@@ -220,4 +220,103 @@ fn deleting_the_first_session_of_a_hot_node_keeps_its_versions() {
     assert_eq!(v[0].last_seen, t("2025-01-01T00:00:03Z"));
     session::delete(&fx.store, &[sid("s2"), sid("s3")]).unwrap();
     assert!(session::versions(&fx.store, "x.yaml").unwrap().is_empty());
+}
+
+/// Where a store of schema 8 or older kept the totals and the hot tally: in
+/// `session.counters`, under the names the by-time space now holds after a 0xFF byte.
+const LEGACY_TALLY: [&str; 4] = ["sessions", "logical_bytes", "hot", "hot.files"];
+
+/// Moves the tally where a store of schema 8 kept it.
+fn put_tally_back(store: &cfgvault_store::Store) {
+    let mut txn = store.write().unwrap();
+    for name in LEGACY_TALLY {
+        let key = [b"\xff", name.as_bytes()].concat();
+        if let Some(v) = txn.index_remove("session.by_time", &key).unwrap() {
+            txn.index_insert("session.counters", name.as_bytes(), &v)
+                .unwrap();
+        }
+    }
+    txn.commit().unwrap();
+}
+
+fn legacy_tally(store: &cfgvault_store::Store) -> Vec<&'static str> {
+    let r = store.read().unwrap();
+    (LEGACY_TALLY.into_iter())
+        .filter(|name| {
+            r.index_get("session.counters", name.as_bytes())
+                .unwrap()
+                .is_some()
+        })
+        .collect()
+}
+
+/// What a store answers about its sessions and the versions of `f` and `g`.
+fn answers(store: &cfgvault_store::Store) -> impl PartialEq + std::fmt::Debug {
+    let st = session::stats(store).unwrap();
+    let listed: Vec<String> = session::list(store, &Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    let versions = |p: &str| -> Vec<(ObjectId, u64)> {
+        (session::versions(store, p).unwrap().into_iter())
+            .map(|v| (v.id, v.sessions))
+            .collect()
+    };
+    (
+        (st.sessions, st.logical_bytes, st.oldest, st.newest),
+        listed,
+        versions("f"),
+        versions("g"),
+    )
+}
+
+/// A store of schema 8 or older, whose totals and hot tally are in `session.counters`, answers
+/// as before; its first write moves them, and it goes on as a store that never had them there.
+#[test]
+fn a_tally_kept_by_an_older_schema_is_read_and_moved() {
+    fn session(fx: &Fixture, i: u32, n: u32) {
+        let f = content(n);
+        let files = [("f", f.as_str()), ("g", "unchanged\n")];
+        fx.session(&format!("s{i}"), &format!("2025-01-{:02}", i + 1), &files);
+    }
+    type Step = Box<dyn Fn(&Fixture)>;
+    let steps: Vec<Step> = vec![
+        Box::new(|fx: &Fixture| session(fx, 4, 1)),
+        Box::new(|fx: &Fixture| {
+            session::delete(&fx.store, &[sid("s2")]).unwrap();
+        }),
+        Box::new(|fx: &Fixture| session(fx, 5, 2)),
+        Box::new(|fx: &Fixture| session::settle(&fx.store).unwrap()),
+        Box::new(|fx: &Fixture| {
+            session::delete(&fx.store, &[sid("s0"), sid("s1")]).unwrap();
+        }),
+    ];
+    // Each kind of write comes first once: whichever it is moves the tally.
+    for first in 0..steps.len() {
+        let (old, new) = (Fixture::new(), Fixture::new());
+        // s2 and s3 hold the same files as s1: their node is hot.
+        for fx in [&old, &new] {
+            for (i, n) in [(0, 0), (1, 1), (2, 1), (3, 1)] {
+                session(fx, i, n);
+            }
+        }
+        put_tally_back(&old.store);
+        assert_eq!(legacy_tally(&old.store), LEGACY_TALLY);
+        assert_eq!(answers(&old.store), answers(&new.store));
+        for i in (0..steps.len()).map(|j| (first + j) % steps.len()) {
+            steps[i](&old);
+            steps[i](&new);
+            assert_eq!(
+                legacy_tally(&old.store),
+                Vec::<&str>::new(),
+                "{first}: step {i}"
+            );
+            assert_eq!(
+                answers(&old.store),
+                answers(&new.store),
+                "{first}: step {i}"
+            );
+        }
+    }
 }
