@@ -294,7 +294,9 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
     // entry however many files the session has (read and written with the counters); any
     // other in each file's version entry.
     let t = created_at.timestamp_micros();
-    move_legacy_tally(&mut txn)?;
+    if !cache.is_some_and(SessionCache::tally_moved) {
+        move_legacy_tally(&mut txn)?;
+    }
     let counters = [(C_SESSIONS, 1), (C_LOGICAL, logical as i128)];
     if node_stored && new.files.len() <= hot::MAX_FILES {
         hot::count(&mut txn, &node_id, new.files.files(), t, &counters)?;
@@ -308,6 +310,7 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
     let commit = txn.commit()?;
     if let Some(c) = cache {
         c.keep_strings(&wanted, &numbers);
+        c.keep_tally_moved();
     }
     Ok(Created {
         record,

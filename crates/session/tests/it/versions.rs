@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use cfgvault_session as session;
+use cfgvault_session::{self as session, FileSet, NewSession};
 use cfgvault_store::{ObjectId, StoreRead};
 
 use crate::{Fixture, sid, t};
@@ -271,15 +271,47 @@ fn answers(store: &cfgvault_store::Store) -> impl PartialEq + std::fmt::Debug {
     )
 }
 
+/// Session `s{i}` on day `i + 1`, with content `n` in `f` and `g` unchanged.
+fn session(fx: &Fixture, i: u32, n: u32) {
+    let f = content(n);
+    let files = [("f", f.as_str()), ("g", "unchanged\n")];
+    fx.session(&format!("s{i}"), &format!("2025-01-{:02}", i + 1), &files);
+}
+
+/// `create_cached` moves the tally too (its cache skips the look only once it has moved it).
+#[test]
+fn a_cached_create_moves_a_tally_kept_by_an_older_schema() {
+    let fx = Fixture::new();
+    for (i, n) in [(0, 0), (1, 1), (2, 1)] {
+        session(&fx, i, n);
+    }
+    put_tally_back(&fx.store);
+    let cache = session::SessionCache::default();
+    for i in 3..5 {
+        let set = FileSet::from_memory([
+            ("f", content(1).into_bytes(), 0o644),
+            ("g", b"unchanged\n".to_vec(), 0o644),
+        ])
+        .unwrap();
+        let mut new = NewSession::new(set);
+        new.id = Some(sid(&format!("s{i}")));
+        new.created_at = t(&format!("2025-01-{:02}", i + 1));
+        session::create_cached(&fx.store, new, &cache).unwrap();
+        assert_eq!(legacy_tally(&fx.store), Vec::<&str>::new());
+    }
+    assert_eq!(session::stats(&fx.store).unwrap().sessions, 5);
+    let v = session::versions(&fx.store, "f").unwrap();
+    assert_eq!(
+        v.iter().map(|v| v.sessions).collect::<Vec<_>>(),
+        [1, 4],
+        "{v:?}"
+    );
+}
+
 /// A store of schema 8 or older, whose totals and hot tally are in `session.counters`, answers
 /// as before; its first write moves them, and it goes on as a store that never had them there.
 #[test]
 fn a_tally_kept_by_an_older_schema_is_read_and_moved() {
-    fn session(fx: &Fixture, i: u32, n: u32) {
-        let f = content(n);
-        let files = [("f", f.as_str()), ("g", "unchanged\n")];
-        fx.session(&format!("s{i}"), &format!("2025-01-{:02}", i + 1), &files);
-    }
     type Step = Box<dyn Fn(&Fixture)>;
     let steps: Vec<Step> = vec![
         Box::new(|fx: &Fixture| session(fx, 4, 1)),
