@@ -383,7 +383,8 @@ fn read_keys<'k>(
 
 /// Moves the tally keys a store of schema 8 or older kept in `session.counters` to their
 /// place (one range read when there are none, the usual case). Every transaction that writes
-/// a tally key calls this first, so no key is ever both here and there.
+/// a tally key calls this first (unless its `SessionCache` saw a committed move), so no key is
+/// ever both here and there.
 pub(crate) fn move_legacy_tally(txn: &mut WriteTxn<'_>) -> Result<()> {
     let old = read_keys(txn, COUNTERS, TALLY_KEYS.into_iter().map(legacy_key))?;
     for (key, value) in TALLY_KEYS.into_iter().zip(old) {

@@ -2241,12 +2241,12 @@ impl<'s> WriteTxn<'s> {
     /// every entry holds its object's whole count (gc moves entries and their counts).
     pub(crate) fn settle_hot_pin(&mut self) -> Result<(), Error> {
         let pin = self.hot_pin()?;
-        if let Some((h, _)) = pin.hot {
-            let e = self.entry(&h)?.ok_or(Error::ObjectMissing { id: h })?;
-            self.set_hot_pin(HotPin::default());
-            self.set_count(&h, &e, e.count)?;
-        }
         self.set_hot_pin(HotPin::default());
+        if let Some((h, n)) = pin.hot {
+            // Read with the pin cleared: the entry's own count.
+            let e = self.entry(&h)?.ok_or(Error::ObjectMissing { id: h })?;
+            self.set_count(&h, &e, e.count + n)?;
+        }
         Ok(())
     }
 
