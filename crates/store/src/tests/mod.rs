@@ -1562,3 +1562,43 @@ fn verify_reports_and_repair_drops_a_hot_pin_of_a_missing_object() {
     assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(1));
     assert_eq!(hot_pin_bytes(&store), None);
 }
+
+/// A hot pin that does not decode is a typed error naming the store, not a panic or a guess.
+#[test]
+fn a_malformed_hot_pin_is_a_typed_error() {
+    let (dir, store) = temp_store();
+    let mut t = store.write().unwrap();
+    let a = t.put_blob(b"a").unwrap().id;
+    t.pin("r", &a, b"").unwrap();
+    t.commit().unwrap();
+    let p = dir.path().join("s.redb");
+    drop(store);
+    {
+        let db = redb::Database::open(&p).unwrap();
+        let t = db.begin_write().unwrap();
+        let mut meta = t.open_table(crate::store::META).unwrap();
+        meta.insert(crate::store::K_HOT_PIN, [9u8, 1, 2].as_slice())
+            .unwrap();
+        drop(meta);
+        t.commit().unwrap();
+    }
+    let store = Store::open(&p, &StoreOptions::default()).unwrap();
+    let damaged = |r: Result<Option<u64>, Error>| matches!(r, Err(Error::Damaged { path, detail }) if path == p && detail.contains("hot_pin"));
+    assert!(damaged(store.read().unwrap().refcount(&a)));
+    let mut t = store.write().unwrap();
+    assert!(matches!(t.pin("r2", &a, b""), Err(Error::Damaged { .. })));
+    drop(t);
+    // verify reports it as damage, without an object id.
+    let v = store
+        .verify(&verify::Options::default(), &NoProgress)
+        .unwrap();
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.kind == verify::ProblemKind::Corrupt
+                && p.id.is_none()
+                && p.detail.contains("hot_pin")),
+        "{:?}",
+        v.problems
+    );
+}
