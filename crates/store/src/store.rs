@@ -2194,16 +2194,14 @@ impl<'s> WriteTxn<'s> {
                 // Another object pinned between two pins of the hot one does not take over.
                 pin.next = None;
             }
-            hot if pin.next == Some(*id) => {
+            _ if pin.next == Some(*id) => {
                 // The second pin of `id` in a row: it becomes hot, and what the previous hot
                 // object's references counted here goes to its entry.
-                if let Some((h, _)) = hot {
-                    let he = self.entry(&h)?.ok_or(Error::ObjectMissing { id: h })?;
-                    self.set_hot_pin(HotPin::default());
-                    self.set_count(&h, &he, he.count)?;
-                }
-                pin.hot = Some((*id, 1));
-                pin.next = None;
+                self.settle_hot_pin()?;
+                pin = HotPin {
+                    hot: Some((*id, 1)),
+                    next: None,
+                };
             }
             _ => {
                 self.set_count(id, e, e.count + 1)?;

@@ -1529,9 +1529,9 @@ fn repeated_pins_are_counted_in_the_hot_pin() {
     assert_verifies(&store);
 }
 
-/// A hot pin naming an object that is not stored is reported, and a repair drops it.
-#[test]
-fn verify_reports_and_repair_drops_a_hot_pin_of_a_missing_object() {
+/// A store whose one object `a` is pinned once, with `bytes` written as its `meta.hot_pin`
+/// behind the store's back.
+fn store_with_hot_pin(bytes: &[u8]) -> (tempfile::TempDir, Store, ObjectId) {
     let (dir, store) = temp_store();
     let mut t = store.write().unwrap();
     let a = t.put_blob(b"a").unwrap().id;
@@ -1539,21 +1539,26 @@ fn verify_reports_and_repair_drops_a_hot_pin_of_a_missing_object() {
     t.commit().unwrap();
     let p = dir.path().join("s.redb");
     drop(store);
-    let ghost = ObjectId::for_blob(b"ghost");
-    {
-        let db = redb::Database::open(&p).unwrap();
-        let t = db.begin_write().unwrap();
-        let pin = crate::hotpin::HotPin {
-            hot: Some((ghost, 2)),
-            next: None,
-        };
-        let mut meta = t.open_table(crate::store::META).unwrap();
-        meta.insert(crate::store::K_HOT_PIN, pin.encode().as_slice())
-            .unwrap();
-        drop(meta);
-        t.commit().unwrap();
-    }
+    let db = redb::Database::open(&p).unwrap();
+    let t = db.begin_write().unwrap();
+    let mut meta = t.open_table(crate::store::META).unwrap();
+    meta.insert(crate::store::K_HOT_PIN, bytes).unwrap();
+    drop(meta);
+    t.commit().unwrap();
+    drop(db);
     let store = Store::open(&p, &StoreOptions::default()).unwrap();
+    (dir, store, a)
+}
+
+/// A hot pin naming an object that is not stored is reported, and a repair drops it.
+#[test]
+fn verify_reports_and_repair_drops_a_hot_pin_of_a_missing_object() {
+    let ghost = ObjectId::for_blob(b"ghost");
+    let pin = crate::hotpin::HotPin {
+        hot: Some((ghost, 2)),
+        next: None,
+    };
+    let (_dir, store, a) = store_with_hot_pin(&pin.encode());
     assert_reports(&store, verify::ProblemKind::RefcountMismatch, ghost);
     store
         .verify(&verify::Options { repair: true }, &NoProgress)
@@ -1566,23 +1571,8 @@ fn verify_reports_and_repair_drops_a_hot_pin_of_a_missing_object() {
 /// A hot pin that does not decode is a typed error naming the store, not a panic or a guess.
 #[test]
 fn a_malformed_hot_pin_is_a_typed_error() {
-    let (dir, store) = temp_store();
-    let mut t = store.write().unwrap();
-    let a = t.put_blob(b"a").unwrap().id;
-    t.pin("r", &a, b"").unwrap();
-    t.commit().unwrap();
+    let (dir, store, a) = store_with_hot_pin(&[9, 1, 2]);
     let p = dir.path().join("s.redb");
-    drop(store);
-    {
-        let db = redb::Database::open(&p).unwrap();
-        let t = db.begin_write().unwrap();
-        let mut meta = t.open_table(crate::store::META).unwrap();
-        meta.insert(crate::store::K_HOT_PIN, [9u8, 1, 2].as_slice())
-            .unwrap();
-        drop(meta);
-        t.commit().unwrap();
-    }
-    let store = Store::open(&p, &StoreOptions::default()).unwrap();
     let damaged = |r: Result<Option<u64>, Error>| matches!(r, Err(Error::Damaged { path, detail }) if path == p && detail.contains("hot_pin"));
     assert!(damaged(store.read().unwrap().refcount(&a)));
     let mut t = store.write().unwrap();
