@@ -240,9 +240,10 @@ impl Vault {
             copts.profile = p.clone();
         }
         let analysis = match workflow {
-            Some(wf) => closure::resolve_cached(config_root, wf, &copts, &self.closures),
+            Some(wf) => closure::resolve_checked(config_root, wf, &copts, &self.closures)
+                .map(|(c, checked)| (c, Some(checked))),
             None if options.strategy == closure::Strategy::Tree => {
-                closure::resolve_tree(config_root, &copts).map(Arc::new)
+                closure::resolve_tree(config_root, &copts).map(|c| (Arc::new(c), None))
             }
             None if !config_root.is_dir() => return Err(not_a_directory()),
             None => {
@@ -253,14 +254,23 @@ impl Vault {
         };
         // The analysis stats the root first: a root that is not a directory is told apart
         // only when it fails (one `stat` fewer per backup).
-        let analysis = match analysis {
+        let (analysis, checked) = match analysis {
             Ok(a) => a,
             Err(_) if !config_root.is_dir() => return Err(not_a_directory()),
             Err(e) => return Err(e.into()),
         };
+        // What the analysis has just checked on disk need not be looked at again (for a kept
+        // analysis: every folder and every file it parsed).
+        let seen = match checked {
+            Some(c) => session::Seen::new(c.canonical_root, c.folders_real, c.files),
+            None => match std::fs::canonicalize(config_root) {
+                Ok(c) => session::Seen::new(c, false, Vec::new()),
+                Err(_) => session::Seen::nothing(),
+            },
+        };
         // A store kept inside the config root (the default `.cfgvault/store.redb` under a
         // project directory) must not back itself up.
-        let canon_root = std::fs::canonicalize(config_root).ok();
+        let canon_root = seen.canonical_root().map(Path::to_path_buf);
         let own_file = canon_root.as_deref().and_then(|root| self.path_under(root));
         let paths: Vec<String> = analysis
             .files
@@ -269,10 +279,11 @@ impl Vault {
             .filter(|p| Some(p) != own_file.as_ref())
             .collect();
         // Read and hash before the write transaction, so the store is held only for the commit.
-        let files = session::FileSet::read_cached(
+        let files = session::FileSet::read_seen(
             config_root,
             &session::Selection::Paths(paths),
             &self.stamps,
+            &seen,
         )?;
         let created_at = options.created_at.unwrap_or_else(Utc::now);
         let id = match &options.session_id {

@@ -25,6 +25,9 @@ const MAX_RESULTS: usize = 256;
 /// is never reused.
 const RACY: Duration = Duration::from_secs(2);
 
+/// Files checked on disk: path relative to the root, metadata as found.
+pub(crate) type CheckedFiles = Vec<(String, Metadata)>;
+
 /// What identifies one version of a file (or of a folder's list of entries) on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Stamp {
@@ -63,7 +66,8 @@ pub(crate) struct Walk {
 struct Memo {
     options: Options,
     index: Arc<Index>,
-    parsed: Vec<(PathBuf, Stamp)>,
+    /// Each parsed file: its path, its path relative to the root, its stamp when parsed.
+    parsed: Vec<(PathBuf, String, Stamp)>,
     closure: Arc<Closure>,
 }
 
@@ -118,14 +122,18 @@ impl Cache {
     }
 
     /// The kept result for `workflow` under `root`, when it was computed with `options` over
-    /// `index` (the walk this analysis reuses) and every file it parsed is unchanged.
+    /// `index` (the walk this analysis reuses) and every file it parsed is unchanged; with the
+    /// metadata of each of those files, taken to check it.
+    ///
+    /// A reused walk met no symlink, so each parsed file is a regular file reached through real
+    /// folders: it is checked with `lstat`, and one that became a symlink is changed.
     pub(crate) fn result(
         &self,
         root: &Path,
         workflow: &str,
         options: &Options,
         index: &Arc<Index>,
-    ) -> Option<Arc<Closure>> {
+    ) -> Option<(Arc<Closure>, CheckedFiles)> {
         let memo = {
             let results = self.results.lock().unwrap_or_else(|p| p.into_inner());
             results
@@ -135,14 +143,15 @@ impl Cache {
         if !Arc::ptr_eq(&memo.index, index) || memo.options != *options {
             return None;
         }
-        for (abs, stamp) in &memo.parsed {
-            match std::fs::metadata(abs) {
-                Ok(m) if Stamp::of(&m) == *stamp => {}
+        let mut seen = Vec::with_capacity(memo.parsed.len());
+        for (abs, rel, stamp) in &memo.parsed {
+            match std::fs::symlink_metadata(abs) {
+                Ok(m) if m.is_file() && Stamp::of(&m) == *stamp => seen.push((rel.clone(), m)),
                 _ => return None,
             }
         }
         self.results_reused.fetch_add(1, Ordering::Relaxed);
-        Some(memo.closure.clone())
+        Some((memo.closure.clone(), seen))
     }
 
     /// Keeps `closure`, the result for `workflow` under `root` with `options` over `index`,
@@ -163,12 +172,14 @@ impl Cache {
             for (abs, rel, doc) in parsed {
                 match entries.get(&(abs.clone(), rel.clone())) {
                     Some(e) if e.trusted && Arc::ptr_eq(&e.doc, doc) => {
-                        stamps.push((abs.clone(), e.stamp.clone()));
+                        stamps.push((abs.clone(), rel.clone(), e.stamp.clone()));
                     }
                     _ => return,
                 }
             }
         }
+        // Sorted, so `Checked::files` is.
+        stamps.sort_by(|a, b| a.1.cmp(&b.1));
         let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
         if results.len() >= MAX_RESULTS {
             results.clear();

@@ -40,7 +40,7 @@ mod resolve;
 mod strategy;
 mod wildcard;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use cache::Cache;
@@ -93,7 +93,7 @@ impl Options {
 /// Fails only when the root cannot be read, the workflow is missing, not a regular file or outside
 /// the root, or an exclude glob is invalid.
 pub fn resolve(root: &Path, workflow: &str, options: &Options) -> Result<Closure, Error> {
-    resolve::run(root, Some(workflow), options, None).map(Arc::unwrap_or_clone)
+    resolve::run(root, Some(workflow), options, None).map(|(c, _)| Arc::unwrap_or_clone(c))
 }
 
 /// Every regular file under `root` (minus excludes), without a workflow: no references are
@@ -101,7 +101,7 @@ pub fn resolve(root: &Path, workflow: &str, options: &Options) -> Result<Closure
 /// cannot be stored (not UTF-8) or symlinks leading out of the root are reported as unresolved.
 /// `options.strategy` is ignored except for a custom strategy's excludes.
 pub fn resolve_tree(root: &Path, options: &Options) -> Result<Closure, Error> {
-    resolve::run(root, None, options, None).map(Arc::unwrap_or_clone)
+    resolve::run(root, None, options, None).map(|(c, _)| Arc::unwrap_or_clone(c))
 }
 
 /// [`resolve`], reusing parses from `cache` for files unchanged since they were parsed. The
@@ -113,5 +113,34 @@ pub fn resolve_cached(
     options: &Options,
     cache: &Cache,
 ) -> Result<Arc<Closure>, Error> {
+    resolve::run(root, Some(workflow), options, Some(cache)).map(|(c, _)| c)
+}
+
+/// [`resolve_cached`], also telling what the analysis saw on disk ([`Checked`]), so that a
+/// caller about to read the closure's files (a backup) need not look at them again.
+pub fn resolve_checked(
+    root: &Path,
+    workflow: &str,
+    options: &Options,
+    cache: &Cache,
+) -> Result<(Arc<Closure>, Checked), Error> {
     resolve::run(root, Some(workflow), options, Some(cache))
+}
+
+/// What [`resolve_checked`] saw on disk. When it returned a kept result, it first checked that
+/// nothing the result depends on had changed: every folder under the root (each a real folder,
+/// not a symlink, with the entries it had) and every file the analysis parsed. That metadata,
+/// taken moments ago, is passed on here.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The config root, canonical.
+    pub canonical_root: PathBuf,
+    /// Whether every folder under the root was just found to be a real folder (no symlink on
+    /// the way to any file): true exactly when a kept result was returned.
+    pub folders_real: bool,
+    /// Each file the kept result's analysis parsed, by path relative to the root, with its
+    /// metadata as just checked (`lstat`; each is a regular file), sorted by path. Empty when
+    /// the result was computed afresh.
+    pub files: Vec<(String, std::fs::Metadata)>,
 }

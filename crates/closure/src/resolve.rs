@@ -9,6 +9,7 @@ use std::sync::Arc;
 use globset::{GlobSet, GlobSetBuilder};
 use serde_yaml::Value;
 
+use crate::Checked;
 use crate::cache::Cache;
 use crate::cycles::find_cycles;
 use crate::index::{Index, walk_cached};
@@ -682,7 +683,7 @@ pub(crate) fn run(
     workflow: Option<&str>,
     options: &Options,
     cache: Option<&Cache>,
-) -> Result<Arc<Closure>, Error> {
+) -> Result<(Arc<Closure>, Checked), Error> {
     let selection = match workflow {
         Some(_) => options.strategy.selection(),
         None => crate::Strategy::Tree.selection(),
@@ -698,8 +699,13 @@ pub(crate) fn run(
     // The same analysis over the same walk and the same parsed files gives the same closure.
     let remember = match (cache, workflow) {
         (Some(cache), Some(w)) => {
-            if let Some(hit) = cache.result(root, w, options, &index) {
-                return Ok(hit);
+            if let Some((hit, files)) = cache.result(root, w, options, &index) {
+                let checked = Checked {
+                    canonical_root: canon_root,
+                    folders_real: true,
+                    files,
+                };
+                return Ok((hit, checked));
             }
             Some((cache, w))
         }
@@ -819,7 +825,12 @@ pub(crate) fn run(
             .collect();
         cache.keep_result(root, w, options, &index, &read, &closure);
     }
-    Ok(closure)
+    let checked = Checked {
+        canonical_root: canon_root,
+        folders_real: false,
+        files: Vec::new(),
+    };
+    Ok((closure, checked))
 }
 
 #[cfg(test)]

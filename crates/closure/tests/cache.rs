@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use cfgvault_closure::{Cache, Options, resolve, resolve_cached};
+use cfgvault_closure::{Cache, Options, resolve, resolve_cached, resolve_checked};
 
 fn write(root: &Path, rel: &str, text: &str, age: Duration) {
     let p = root.join(rel);
@@ -248,4 +248,53 @@ fn a_result_is_reused_until_its_options_a_parsed_file_or_a_folder_change() {
     age_all_dirs(root, old);
     check(&o, 4, &["llms/a.yaml"]);
     check(&o, 4, &["llms/a.yaml"]);
+}
+
+#[test]
+fn a_kept_result_passes_on_what_it_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let old = Duration::from_secs(3600);
+    tool_tree(root);
+    write(root, "tools/notes.txt", "not YAML: never parsed\n", old);
+    age_all_dirs(root, old);
+    let cache = Cache::new();
+    let o = Options::default();
+    let (first, checked) = resolve_checked(root, "workflows/w.yaml", &o, &cache).unwrap();
+    assert!(first.contains("tools/notes.txt"), "{first}");
+    assert_eq!(checked.canonical_root, fs::canonicalize(root).unwrap());
+    assert!(
+        !checked.folders_real,
+        "analysed afresh: nothing was checked"
+    );
+    assert!(checked.files.is_empty());
+
+    let (again, checked) = resolve_checked(root, "workflows/w.yaml", &o, &cache).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    assert!(checked.folders_real);
+    // Every parsed file, sorted, with its metadata as it is; the text file was never parsed,
+    // so nothing was checked of it.
+    let paths: Vec<&str> = checked.files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "llms/a.yaml",
+            "tools/calc.yaml",
+            "tools/web/fetch.yaml",
+            "workflows/w.yaml"
+        ]
+    );
+    for (p, m) in &checked.files {
+        let now = fs::symlink_metadata(root.join(p)).unwrap();
+        assert_eq!(
+            (m.len(), m.modified().unwrap()),
+            (now.len(), now.modified().unwrap())
+        );
+    }
+
+    // An edit of a parsed file: analysed afresh, nothing passed on.
+    write(root, "llms/a.yaml", "model: a2\n", old);
+    let (third, checked) = resolve_checked(root, "workflows/w.yaml", &o, &cache).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&first, &third));
+    assert!(!checked.folders_real && checked.files.is_empty());
 }

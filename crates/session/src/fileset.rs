@@ -146,6 +146,55 @@ impl StampCache {
     }
 }
 
+/// What was seen of a config root moments before its files are read, by whoever has just
+/// checked them (a backup's dependency analysis), so that [`FileSet::read_seen`] need not
+/// look again. It is trusted as the present state: make one for one read, from metadata taken
+/// during the same operation.
+#[derive(Debug, Default)]
+pub struct Seen {
+    canonical_root: Option<PathBuf>,
+    folders_real: bool,
+    files: Vec<(String, fs::Metadata)>,
+}
+
+impl Seen {
+    /// Nothing seen: [`FileSet::read_seen`] then does what [`FileSet::read_cached`] does.
+    pub fn nothing() -> Seen {
+        Seen::default()
+    }
+
+    /// `canonical_root`: the root, canonical (and a folder); `folders_real`: every folder
+    /// under the root is a real folder, no symlink; `files`: `lstat` metadata of files, by
+    /// path relative to the root.
+    pub fn new(
+        canonical_root: PathBuf,
+        folders_real: bool,
+        mut files: Vec<(String, fs::Metadata)>,
+    ) -> Seen {
+        if !files.is_sorted_by(|a, b| a.0 <= b.0) {
+            files.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        Seen {
+            canonical_root: Some(canonical_root),
+            folders_real,
+            files,
+        }
+    }
+
+    /// The canonical root, when given.
+    pub fn canonical_root(&self) -> Option<&Path> {
+        self.canonical_root.as_deref()
+    }
+
+    fn file(&self, rel: &str) -> Option<&fs::Metadata> {
+        let i = self
+            .files
+            .binary_search_by(|(p, _)| p.as_str().cmp(rel))
+            .ok()?;
+        Some(&self.files[i].1)
+    }
+}
+
 #[cfg(unix)]
 fn mode_of(m: &fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
@@ -164,6 +213,7 @@ fn mode_of(m: &fs::Metadata) -> u32 {
 struct Reader<'c> {
     root: PathBuf,
     canon_root: PathBuf,
+    seen: &'c Seen,
     /// Folders under the root (relative) found to be real folders, not symlinks.
     plain_dirs: std::collections::HashSet<String>,
     cache: Option<&'c StampCache>,
@@ -183,7 +233,7 @@ impl FileSet {
     /// root is an error. A file that vanishes or cannot be read is an error naming it; so is
     /// a name that is not UTF-8.
     pub fn read(root: &Path, selection: &Selection) -> Result<FileSet> {
-        FileSet::read_with(root, selection, None)
+        FileSet::read_with(root, selection, None, &Seen::nothing())
     }
 
     /// [`FileSet::read`], except that a selected regular file whose stamp `cache` knows (and
@@ -191,23 +241,42 @@ impl FileSet {
     /// contents stay on disk until [`FileSet::bytes`] asks for them. Files read are added to
     /// `cache`.
     pub fn read_cached(root: &Path, selection: &Selection, cache: &StampCache) -> Result<FileSet> {
-        FileSet::read_with(root, selection, Some(cache))
+        FileSet::read_with(root, selection, Some(cache), &Seen::nothing())
+    }
+
+    /// [`FileSet::read_cached`], taking what `seen` holds as the present state instead of
+    /// looking again: its canonical root, its folders' being real ones, its files' metadata.
+    pub fn read_seen(
+        root: &Path,
+        selection: &Selection,
+        cache: &StampCache,
+        seen: &Seen,
+    ) -> Result<FileSet> {
+        FileSet::read_with(root, selection, Some(cache), seen)
     }
 
     fn read_with(
         root: &Path,
         selection: &Selection,
         cache: Option<&StampCache>,
+        seen: &Seen,
     ) -> Result<FileSet> {
-        let canon_root = root.canonicalize().map_err(io("open config root", root))?;
-        if !canon_root.is_dir() {
-            return Err(Error::NotADirectory {
-                path: root.to_path_buf(),
-            });
-        }
+        let canon_root = match &seen.canonical_root {
+            Some(c) => c.clone(),
+            None => {
+                let c = root.canonicalize().map_err(io("open config root", root))?;
+                if !c.is_dir() {
+                    return Err(Error::NotADirectory {
+                        path: root.to_path_buf(),
+                    });
+                }
+                c
+            }
+        };
         let mut r = Reader {
             root: root.to_path_buf(),
             canon_root,
+            seen,
             plain_dirs: Default::default(),
             cache,
             read_at: SystemTime::now(),
@@ -355,9 +424,11 @@ impl Reader<'_> {
     fn select(&mut self, rel: &str) -> Result<()> {
         let full = self.root.join(rel);
         // The common case, a regular file under real folders, costs one `lstat` per file and
-        // per folder; anything else (a symlink on the way) is judged on its canonical path.
-        if self.plain_parents(rel)
-            && let Ok(m) = fs::symlink_metadata(&full)
+        // per folder (none for what `seen` holds); anything else (a symlink on the way) is
+        // judged on its canonical path.
+        let seen = self.seen.file(rel).cloned();
+        if (self.seen.folders_real || self.plain_parents(rel))
+            && let Some(m) = seen.or_else(|| fs::symlink_metadata(&full).ok())
             && m.is_file()
         {
             if let Some((id, mode)) = self.cache.and_then(|c| c.get(&full, &m)) {

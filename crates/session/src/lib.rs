@@ -39,7 +39,7 @@ pub mod tree;
 
 pub use cache::SessionCache;
 pub use error::{Error, Result};
-pub use fileset::{FileEntry, FileSet, Selection, Skipped, StampCache};
+pub use fileset::{FileEntry, FileSet, Seen, Selection, Skipped, StampCache};
 pub use hot::settle;
 pub use id::SessionId;
 pub use path::validate_path;

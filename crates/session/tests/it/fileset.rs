@@ -172,3 +172,57 @@ fn a_stamp_cache_sees_a_rewrite_that_kept_size_and_mtime() {
         Err(Error::FileChanged { path }) if path.ends_with("a.yaml")
     ));
 }
+
+#[cfg(unix)]
+#[test]
+fn read_seen_takes_what_was_seen_as_the_present_state() {
+    use cfgvault_session::{Seen, StampCache};
+    use std::time::Duration;
+    let fx = Fixture::new();
+    let root = fx.path("root");
+    fs::create_dir_all(root.join("llms")).unwrap();
+    let hour = Duration::from_secs(3600);
+    write_aged(&root.join("llms/a.yaml"), "model: a\n", hour);
+    write_aged(&root.join("b.yaml"), "b: 1\n", hour);
+    let sel = Selection::Paths(vec!["llms/a.yaml".into(), "b.yaml".into()]);
+    let cache = StampCache::default();
+    let read = FileSet::read_cached(&root, &sel, &cache).unwrap();
+    let lstat = |p: &str| (p.to_string(), fs::symlink_metadata(root.join(p)).unwrap());
+    let canon = fs::canonicalize(&root).unwrap();
+
+    // What was seen agrees with the disk: the same set.
+    let seen = Seen::new(
+        canon.clone(),
+        true,
+        vec![lstat("llms/a.yaml"), lstat("b.yaml")],
+    );
+    assert_eq!(seen.canonical_root(), Some(canon.as_path()));
+    assert_eq!(
+        FileSet::read_seen(&root, &sel, &cache, &seen)
+            .unwrap()
+            .files(),
+        read.files()
+    );
+
+    // Metadata of another file does not match what the cache knows of this one: it is read.
+    let wrong = Seen::new(
+        canon.clone(),
+        true,
+        vec![("b.yaml".into(), lstat("llms/a.yaml").1)],
+    );
+    let set = FileSet::read_seen(&root, &sel, &cache, &wrong).unwrap();
+    assert_eq!(set.files(), read.files());
+    assert_eq!(&*set.bytes(0).unwrap(), b"b: 1\n");
+
+    // A file seen, then removed: it is taken as seen (its id from the cache) and only its
+    // bytes are missing; without what was seen, the removal is found at once.
+    let seen = Seen::new(canon, true, vec![lstat("llms/a.yaml"), lstat("b.yaml")]);
+    fs::remove_file(root.join("b.yaml")).unwrap();
+    let set = FileSet::read_seen(&root, &sel, &cache, &seen).unwrap();
+    assert_eq!(set.files(), read.files());
+    assert!(matches!(set.bytes(0), Err(Error::Io { path, .. }) if path.ends_with("b.yaml")));
+    assert!(matches!(
+        FileSet::read_cached(&root, &sel, &cache),
+        Err(Error::Io { path, .. }) if path.ends_with("b.yaml")
+    ));
+}
