@@ -8,6 +8,12 @@
 //! another object adds to its entry and makes it the *next* one, which a second pin in a row
 //! makes hot (the previous hot count is then added to its entry). So a store that alternates
 //! between two kinds of sessions keeps the one it pins more often hot.
+//!
+//! Since schema 10 the hot count is kept relative to the length of the `roots` table: `meta`
+//! holds the count minus that length. A new root naming the hot object adds one to both, so
+//! the stored value does not change and such a commit leaves `meta` alone (one page fewer).
+//! Schema 8 and 9 stored the count itself; such a value is read as it is and written back
+//! relative.
 
 use crate::ObjectId;
 
@@ -22,15 +28,18 @@ pub(crate) struct HotPin {
 
 const HAS_HOT: u8 = 1;
 const HAS_NEXT: u8 = 2;
+/// The count is stored less the length of `roots` (schema 10).
+const RELATIVE: u8 = 4;
 
 impl HotPin {
-    /// `flags ‖ [hot id ‖ count u64 LE] ‖ [next id]`, the bracketed parts present by flag.
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    /// `flags ‖ [hot id ‖ count u64 LE] ‖ [next id]`, the bracketed parts present by flag; the
+    /// count less `live_roots` (the length of `roots` the value goes with), modulo 2^64.
+    pub(crate) fn encode(&self, live_roots: u64) -> Vec<u8> {
         let mut out = vec![0];
         if let Some((id, n)) = &self.hot {
-            out[0] |= HAS_HOT;
+            out[0] |= HAS_HOT | RELATIVE;
             out.extend_from_slice(id.as_bytes());
-            out.extend_from_slice(&n.to_le_bytes());
+            out.extend_from_slice(&n.wrapping_sub(live_roots).to_le_bytes());
         }
         if let Some(id) = &self.next {
             out[0] |= HAS_NEXT;
@@ -39,10 +48,14 @@ impl HotPin {
         out
     }
 
-    /// `None` when the bytes are not an encoding [`HotPin::encode`] gives.
-    pub(crate) fn decode(bytes: &[u8]) -> Option<HotPin> {
+    /// The hot pin stored as `bytes` while `roots` held `live_roots` entries; `None` when the
+    /// bytes are not an encoding [`HotPin::encode`] gives (or a schema-8 one: no `RELATIVE`
+    /// flag, the count itself).
+    pub(crate) fn decode(bytes: &[u8], live_roots: u64) -> Option<HotPin> {
         let (&flags, mut rest) = bytes.split_first()?;
-        if flags & !(HAS_HOT | HAS_NEXT) != 0 {
+        if flags & !(HAS_HOT | HAS_NEXT | RELATIVE) != 0
+            || (flags & RELATIVE != 0 && flags & HAS_HOT == 0)
+        {
             return None;
         }
         let mut take = |n: usize| -> Option<&[u8]> {
@@ -53,7 +66,10 @@ impl HotPin {
         let mut pin = HotPin::default();
         if flags & HAS_HOT != 0 {
             let id = ObjectId::from_bytes(take(32)?.try_into().ok()?);
-            let n = u64::from_le_bytes(take(8)?.try_into().ok()?);
+            let mut n = u64::from_le_bytes(take(8)?.try_into().ok()?);
+            if flags & RELATIVE != 0 {
+                n = n.wrapping_add(live_roots);
+            }
             if n == 0 {
                 return None;
             }
@@ -97,21 +113,50 @@ mod tests {
                 next: Some(b),
             },
         ] {
-            let bytes = pin.encode();
-            assert_eq!(HotPin::decode(&bytes), Some(pin));
-            // Truncated or extended, or with an unknown flag, it is refused.
-            if bytes.len() > 1 {
-                assert_eq!(HotPin::decode(&bytes[..bytes.len() - 1]), None);
+            for live in [0, 2, 7, u64::MAX] {
+                let bytes = pin.encode(live);
+                assert_eq!(HotPin::decode(&bytes, live), Some(pin));
+                // Truncated or extended, or with an unknown flag, it is refused.
+                if bytes.len() > 1 {
+                    assert_eq!(HotPin::decode(&bytes[..bytes.len() - 1], live), None);
+                }
+                assert_eq!(
+                    HotPin::decode(&[bytes.as_slice(), &[0]].concat(), live),
+                    None
+                );
+                let mut flagged = bytes.clone();
+                flagged[0] |= 8;
+                assert_eq!(HotPin::decode(&flagged, live), None);
             }
-            assert_eq!(HotPin::decode(&[bytes.as_slice(), &[0]].concat()), None);
-            let mut flagged = bytes.clone();
-            flagged[0] |= 4;
-            assert_eq!(HotPin::decode(&flagged), None);
         }
-        assert_eq!(HotPin::decode(&[]), None);
-        // A hot object with no references is not a hot pin.
+        assert_eq!(HotPin::decode(&[], 0), None);
+        // Relative to the length of `roots`: one more root naming the hot object leaves the
+        // bytes as they are.
+        let pin = |n| HotPin {
+            hot: Some((a, n)),
+            next: Some(b),
+        };
+        assert_eq!(pin(4).encode(10), pin(5).encode(11));
+        assert_ne!(pin(4).encode(10), pin(4).encode(11));
+        // A schema-8 value holds the count itself, whatever the length of `roots`.
+        let absolute = [&[HAS_HOT][..], a.as_bytes(), &3u64.to_le_bytes()].concat();
+        let three = HotPin {
+            hot: Some((a, 3)),
+            next: None,
+        };
+        assert_eq!(HotPin::decode(&absolute, 9), Some(three));
+        // A hot object with no references is not a hot pin; nor is a count with no object.
         let zero = [&[HAS_HOT][..], a.as_bytes(), &0u64.to_le_bytes()].concat();
-        assert_eq!(HotPin::decode(&zero), None);
+        assert_eq!(HotPin::decode(&zero, 0), None);
+        let rel_zero = [
+            &[HAS_HOT | RELATIVE][..],
+            a.as_bytes(),
+            &u64::MAX.to_le_bytes(),
+        ]
+        .concat();
+        assert_eq!(HotPin::decode(&rel_zero, 1), None);
+        assert_eq!(HotPin::decode(&[RELATIVE], 0), None);
+        assert_eq!(HotPin::decode(&[RELATIVE | HAS_NEXT, 0], 0), None);
         let pin = HotPin {
             hot: Some((a, 5)),
             next: None,

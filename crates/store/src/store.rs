@@ -19,7 +19,7 @@ use crate::pack::{self, Loc, PACKS, Pack, PackCache};
 use crate::{Error, ObjectId};
 
 /// The schema version this build writes and the newest it reads. See docs/FORMAT.md.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 const MAGIC: &[u8] = b"cfgvault-store";
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -43,14 +43,18 @@ const K_INDEX_SPACE: &str = "index_space:";
 const K_INDEX_SPACE_END: &str = "index_space;";
 
 const K_MAGIC: &str = "magic";
-const K_SCHEMA: &str = "schema_version";
+pub(crate) const K_SCHEMA: &str = "schema_version";
 pub(crate) const K_OBJECTS: &str = "count.objects";
 pub(crate) const K_RAW: &str = "count.raw_bytes";
 pub(crate) const K_STORED: &str = "count.stored_bytes";
 pub(crate) const K_BLOB_RAW: &str = "count.blob_raw_bytes";
 pub(crate) const K_NEXT_SEQ: &str = "next_seq";
 /// Number of roots, live and cold; absent in stores before schema 5.
+/// The number of roots, absolute (schemas 5 to 9); schema 10 keeps [`K_COLD_ROOTS`] instead.
 pub(crate) const K_ROOTS: &str = "count.roots";
+/// The number of roots less the length of the `roots` table (schema 10): a new root does not
+/// change it.
+pub(crate) const K_COLD_ROOTS: &str = "count.cold_roots";
 /// The hot pin (`hotpin.rs`), schema 8; absent when there is none.
 pub(crate) const K_HOT_PIN: &str = "hot_pin";
 
@@ -466,6 +470,7 @@ impl Store {
             outcome: CommitOutcome::default(),
             memo: Memo::default(),
             hot_changed: false,
+            roots_total: None,
         })
     }
 
@@ -489,15 +494,15 @@ impl Store {
         self.guarded(|| {
             let r = self.read()?;
             let meta = r.txn.open_table(META).db(&self.path)?;
-            let roots = match read_counter_opt(&meta, K_ROOTS, &self.path)? {
-                Some(n) => n,
+            let live = || r.txn.open_table(ROOTS).db(&self.path)?.len().db(&self.path);
+            let roots = match (
+                read_counter_opt(&meta, K_COLD_ROOTS, &self.path)?,
+                read_counter_opt(&meta, K_ROOTS, &self.path)?,
+            ) {
+                (Some(cold), _) => cold.saturating_add(live()?),
+                (None, Some(n)) => n,
                 // Before schema 5 every root is live.
-                None => r
-                    .txn
-                    .open_table(ROOTS)
-                    .db(&self.path)?
-                    .len()
-                    .db(&self.path)?,
+                (None, None) => live()?,
             };
             let file_bytes = match &self.size_probe {
                 Some(probe) => probe(),
@@ -554,7 +559,14 @@ fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
         meta.insert(K_MAGIC, MAGIC).db(path)?;
         meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
             .db(path)?;
-        for k in [K_OBJECTS, K_RAW, K_STORED, K_BLOB_RAW, K_NEXT_SEQ, K_ROOTS] {
+        for k in [
+            K_OBJECTS,
+            K_RAW,
+            K_STORED,
+            K_BLOB_RAW,
+            K_NEXT_SEQ,
+            K_COLD_ROOTS,
+        ] {
             meta.insert(k, 0u64.to_le_bytes().as_slice()).db(path)?;
         }
         meta.insert(K_INDEX_LAYOUT, SHARED_LAYOUT).db(path)?;
@@ -1320,6 +1332,10 @@ struct TxnMemo {
     packs: std::collections::HashMap<u64, Arc<Pack>>,
     /// The hot pin, once read (a write transaction keeps its changes here until commit).
     hot: Option<HotPin>,
+    /// The length of `roots` when the transaction began, once read: what the stored hot
+    /// count and root count are relative to. A write transaction reads it before it first
+    /// changes that table.
+    live_roots: Option<u64>,
 }
 
 impl ReadTxn<'_> {
@@ -1350,17 +1366,37 @@ macro_rules! impl_with_src {
                 if let Some(pin) = self.memo.lock().unwrap_or_else(|p| p.into_inner()).hot {
                     return Ok(pin);
                 }
+                let live = self.live_roots()?;
                 let path = self.path();
                 let meta = self.txn.open_table(META).db(path)?;
                 let pin = match meta.get(K_HOT_PIN).db(path)? {
                     None => HotPin::default(),
-                    Some(v) => HotPin::decode(v.value()).ok_or_else(|| Error::Damaged {
+                    Some(v) => HotPin::decode(v.value(), live).ok_or_else(|| Error::Damaged {
                         path: path.to_path_buf(),
                         detail: format!("meta.{K_HOT_PIN} is malformed"),
                     })?,
                 };
                 self.memo.lock().unwrap_or_else(|p| p.into_inner()).hot = Some(pin);
                 Ok(pin)
+            }
+
+            /// The length of `roots` when the transaction began (see [`TxnMemo`]).
+            pub(crate) fn live_roots(&self) -> Result<u64, Error> {
+                if let Some(n) = self
+                    .memo
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .live_roots
+                {
+                    return Ok(n);
+                }
+                let path = self.path();
+                let n = self.txn.open_table(ROOTS).db(path)?.len().db(path)?;
+                self.memo
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .live_roots = Some(n);
+                Ok(n)
             }
 
             /// The prefix of the shared index space named by `key` (`index_space:<name>`),
@@ -1958,6 +1994,8 @@ pub struct WriteTxn<'s> {
     memo: Memo,
     /// Whether the hot pin (kept in `memo`) changed and is written at commit.
     hot_changed: bool,
+    /// The number of roots, counted exactly by a gc's fold (which empties `roots`).
+    roots_total: Option<u64>,
 }
 
 impl<'s> WriteTxn<'s> {
@@ -2155,6 +2193,8 @@ impl<'s> WriteTxn<'s> {
             let mut value = Vec::with_capacity(32 + meta.len());
             value.extend_from_slice(id.as_bytes());
             value.extend_from_slice(meta);
+            // The length of `roots` before this transaction changes it.
+            self.live_roots()?;
             self.txn
                 .open_table(ROOTS)
                 .db(path)?
@@ -2176,6 +2216,7 @@ impl<'s> WriteTxn<'s> {
             let Some(root) = self.root(name)? else {
                 return Ok(None);
             };
+            self.live_roots()?;
             self.txn.open_table(ROOTS).db(path)?.remove(name).db(path)?;
             self.tomb_if_cold(&cold::cold_key(NS_ROOTS, name.as_bytes()))?;
             self.delta.roots -= 1;
@@ -2454,6 +2495,8 @@ impl<'s> WriteTxn<'s> {
         // Tombstones are what was removed since the last gc: few, kept in memory. Everything
         // else streams: live entries from their tables, cold ones block by block, and each new
         // block is compressed and written as soon as it is cut, so memory holds one block.
+        self.live_roots()?;
+        let txn = &self.txn;
         let tombs: std::collections::HashSet<Vec<u8>> = {
             let t = txn.open_table(TOMBS).db(path)?;
             let mut out = std::collections::HashSet::new();
@@ -2591,10 +2634,10 @@ impl<'s> WriteTxn<'s> {
             (dir, written, roots, next)
         };
         self.next_seq = Some(next_number.max(first_number + 1));
+        // Exact here (written at commit): every root is now in a cold block.
+        self.roots_total = Some(roots);
+        self.delta.roots = 0;
         let mut meta = self.txn.open_table(META).db(path)?;
-        // Exact here, and needed from now on: the `roots` table no longer holds every root.
-        meta.insert(K_ROOTS, roots.to_le_bytes().as_slice())
-            .db(path)?;
         if dir.len() == 0 {
             meta.remove(K_COLD).db(path)?;
         } else {
@@ -2744,8 +2787,18 @@ impl<'s> WriteTxn<'s> {
             self.sweep()?;
             let path = self.path();
             let d = self.delta;
-            let hot = match self.hot_changed {
-                true => Some(self.memo_mut().hot.unwrap_or_default()),
+            // The root count and the hot count are stored relative to the length of `roots`
+            // (schema 10): a new root naming the hot object changes neither stored value.
+            let live = match self.memo_mut().live_roots {
+                Some(start) => {
+                    let end = self.txn.open_table(ROOTS).db(path)?.len().db(path)?;
+                    Some((start, end))
+                }
+                None => None,
+            };
+            let live_moved = live.is_some_and(|(start, end)| start != end);
+            let hot = match self.hot_changed || live_moved {
+                true => Some(self.hot_pin()?),
                 false => None,
             };
             let mut meta = self.txn.open_table(META).db(path)?;
@@ -2766,20 +2819,39 @@ impl<'s> WriteTxn<'s> {
                     .db(path)?;
             }
             if let Some(pin) = hot {
-                if pin == HotPin::default() {
-                    meta.remove(K_HOT_PIN).db(path)?;
-                } else {
-                    meta.insert(K_HOT_PIN, pin.encode().as_slice()).db(path)?;
+                let end = live.map_or(0, |(_, end)| end);
+                let new = (pin != HotPin::default()).then(|| pin.encode(end));
+                let old = meta.get(K_HOT_PIN).db(path)?.map(|v| v.value().to_vec());
+                if new != old {
+                    match new {
+                        Some(v) => meta.insert(K_HOT_PIN, v.as_slice()).db(path)?,
+                        None => meta.remove(K_HOT_PIN).db(path)?,
+                    };
                 }
             }
-            if d.roots != 0 {
-                let n = match read_counter_opt(&meta, K_ROOTS, path)? {
-                    Some(n) => n.saturating_add_signed(d.roots),
-                    // A store before schema 5: every root is live (this transaction's changes
-                    // included).
-                    None => self.txn.open_table(ROOTS).db(path)?.len().db(path)?,
+            if let Some((start, end)) = live
+                && (d.roots != 0 || live_moved || self.roots_total.is_some())
+            {
+                let cold = read_counter_opt(&meta, K_COLD_ROOTS, path)?;
+                let absolute = read_counter_opt(&meta, K_ROOTS, path)?;
+                let total = match self.roots_total {
+                    Some(n) => n,
+                    None => match (cold, absolute) {
+                        (Some(c), _) => c.saturating_add(start),
+                        (None, Some(n)) => n,
+                        // Before schema 5 every root is live.
+                        (None, None) => start,
+                    }
+                    .saturating_add_signed(d.roots),
                 };
-                meta.insert(K_ROOTS, n.to_le_bytes().as_slice()).db(path)?;
+                let now = total.saturating_sub(end);
+                if cold != Some(now) {
+                    meta.insert(K_COLD_ROOTS, now.to_le_bytes().as_slice())
+                        .db(path)?;
+                }
+                if absolute.is_some() {
+                    meta.remove(K_ROOTS).db(path)?;
+                }
             }
             // This build may have written what only its schema describes (docs/FORMAT.md).
             let upgrade = store.schema.load(std::sync::atomic::Ordering::Relaxed) < SCHEMA_VERSION;
@@ -2891,9 +2963,10 @@ impl<'s> WriteTxn<'s> {
     /// transaction had kept of them ([`TxnMemo`]) is forgotten.
     pub(crate) fn raw(&mut self) -> &mut redb::WriteTransaction {
         // The hot pin is not a table's contents, and a change to it is not yet written.
-        let hot = self.memo_mut().hot;
+        let (hot, live_roots) = (self.memo_mut().hot, self.memo_mut().live_roots);
         *self.memo_mut() = TxnMemo {
             hot,
+            live_roots,
             ..TxnMemo::default()
         };
         &mut self.txn

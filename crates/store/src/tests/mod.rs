@@ -1508,6 +1508,11 @@ fn repeated_pins_are_counted_in_the_hot_pin() {
             assert_eq!(r.refcount(id).unwrap(), want, "step {step}: {id:?}");
         }
         drop(r);
+        assert_eq!(
+            store.stats().unwrap().roots,
+            model.len() as u64,
+            "step {step}"
+        );
         if step % 60 == 59 {
             assert_verifies(&store);
             store.gc(&NoProgress).unwrap();
@@ -1527,6 +1532,137 @@ fn repeated_pins_are_counted_in_the_hot_pin() {
         );
     }
     assert_verifies(&store);
+}
+
+/// Every entry of `meta`, raw.
+fn meta_entries(store: &Store) -> Vec<(String, Vec<u8>)> {
+    let r = store.read().unwrap();
+    let meta = r.raw().open_table(crate::store::META).unwrap();
+    meta.iter()
+        .unwrap()
+        .map(|e| {
+            let (k, v) = e.unwrap();
+            (k.value().to_string(), v.value().to_vec())
+        })
+        .collect()
+}
+
+/// The hot count and the root count are stored relative to the length of `roots`, so a commit
+/// that only adds a root naming the hot object writes nothing to `meta`; both counts stay
+/// exact through unpins, another object's pins and a gc that moves every root to a cold block.
+#[test]
+fn a_new_root_of_the_hot_object_leaves_meta_as_it_was() {
+    let (_dir, store) = temp_store();
+    let mut t = store.write().unwrap();
+    let a = t.put_blob(b"a").unwrap().id;
+    let b = t.put_blob(b"b").unwrap().id;
+    t.pin("a0", &a, b"").unwrap();
+    t.pin("b0", &b, b"").unwrap();
+    t.commit().unwrap();
+    let mut n = 0;
+    let mut pin = |id: &ObjectId| {
+        n += 1;
+        let mut t = store.write().unwrap();
+        t.pin(&format!("r{n:03}"), id, b"").unwrap();
+        t.commit().unwrap();
+        format!("r{n:03}")
+    };
+    let check = |a_refs: u64, roots: u64| {
+        assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(a_refs));
+        assert_eq!(store.stats().unwrap().roots, roots);
+    };
+    let first = pin(&a);
+    pin(&a); // `a` is hot now
+    check(3, 4);
+    let before = meta_entries(&store);
+    for k in 0..5 {
+        pin(&a);
+        assert_eq!(meta_entries(&store), before, "pin {k}");
+    }
+    check(8, 9);
+    // Nor does removing a root of the hot object (both counts drop by one).
+    let mut t = store.write().unwrap();
+    t.unpin(&first).unwrap().unwrap();
+    t.commit().unwrap();
+    check(7, 8);
+    assert_eq!(meta_entries(&store), before);
+    // Other changes to `roots` do write it, and the counts hold.
+    pin(&b);
+    check(7, 9);
+    assert_ne!(meta_entries(&store), before);
+    pin(&a);
+    check(8, 10);
+    assert_verifies(&store);
+    // gc moves every root to a cold block: `roots` is empty, the counts are unchanged.
+    store.gc(&NoProgress).unwrap();
+    check(8, 10);
+    pin(&a);
+    pin(&a);
+    let before = meta_entries(&store);
+    pin(&a);
+    assert_eq!(meta_entries(&store), before);
+    check(11, 13);
+    assert_verifies(&store);
+}
+
+/// A store as schema 9 left it: the root count and the hot count stored as they are. Both are
+/// read so, and the first commit that adds a root stores them relative to `roots`.
+#[test]
+fn a_schema_9_root_count_and_hot_pin_are_read_and_stored_relative() {
+    let (dir, store) = temp_store();
+    let mut t = store.write().unwrap();
+    let a = t.put_blob(b"a").unwrap().id;
+    t.pin("r1", &a, b"").unwrap();
+    t.commit().unwrap();
+    let mut t = store.write().unwrap();
+    t.pin("r2", &a, b"").unwrap();
+    t.commit().unwrap();
+    // `a`'s entry holds one reference, the hot pin the other: rewritten as schema 9 kept
+    // them (no `relative` flag, an absolute root count).
+    let pin = crate::hotpin::HotPin {
+        hot: Some((a, 1)),
+        next: None,
+    };
+    let mut absolute = pin.encode(0);
+    absolute[0] &= !4;
+    let p = dir.path().join("s.redb");
+    drop(store);
+    let db = redb::Database::open(&p).unwrap();
+    let t = db.begin_write().unwrap();
+    let mut meta = t.open_table(crate::store::META).unwrap();
+    meta.insert(crate::store::K_HOT_PIN, absolute.as_slice())
+        .unwrap();
+    meta.remove(crate::store::K_COLD_ROOTS).unwrap();
+    meta.insert(crate::store::K_ROOTS, 2u64.to_le_bytes().as_slice())
+        .unwrap();
+    meta.insert(crate::store::K_SCHEMA, 9u32.to_le_bytes().as_slice())
+        .unwrap();
+    drop(meta);
+    t.commit().unwrap();
+    drop(db);
+    let store = Store::open(&p, &StoreOptions::default()).unwrap();
+    assert_eq!(entry_count(&store, &a), Some(1));
+    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(2));
+    assert_eq!(store.stats().unwrap().roots, 2);
+    assert_verifies(&store);
+    let mut t = store.write().unwrap();
+    t.pin("r3", &a, b"").unwrap();
+    t.commit().unwrap();
+    let keys: Vec<String> = meta_entries(&store).into_iter().map(|(k, _)| k).collect();
+    assert!(keys.contains(&crate::store::K_COLD_ROOTS.to_string()));
+    assert!(!keys.contains(&crate::store::K_ROOTS.to_string()));
+    assert_eq!(hot_pin_bytes(&store).unwrap()[0] & 4, 4, "stored relative");
+    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(3));
+    assert_eq!(store.stats().unwrap().roots, 3);
+    assert_eq!(entry_count(&store, &a), Some(1));
+    assert_verifies(&store);
+    // And from then on a new root of the hot object leaves `meta` alone.
+    let before = meta_entries(&store);
+    let mut t = store.write().unwrap();
+    t.pin("r4", &a, b"").unwrap();
+    t.commit().unwrap();
+    assert_eq!(meta_entries(&store), before);
+    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(4));
 }
 
 /// A store whose one object `a` is pinned once, with `bytes` written as its `meta.hot_pin`
@@ -1558,7 +1694,7 @@ fn verify_reports_and_repair_drops_a_hot_pin_of_a_missing_object() {
         hot: Some((ghost, 2)),
         next: None,
     };
-    let (_dir, store, a) = store_with_hot_pin(&pin.encode());
+    let (_dir, store, a) = store_with_hot_pin(&pin.encode(1));
     assert_reports(&store, verify::ProblemKind::RefcountMismatch, ghost);
     store
         .verify(&verify::Options { repair: true }, &NoProgress)
