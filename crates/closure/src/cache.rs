@@ -59,16 +59,34 @@ impl Stamp {
 pub(crate) struct Walk {
     pub(crate) dirs: Vec<(PathBuf, Stamp)>,
     pub(crate) index: Arc<Index>,
+    /// When the walk began (before any folder was stamped).
+    pub(crate) started: SystemTime,
 }
 
-/// A finished analysis, valid while its walk is reused (every folder unchanged) and every file
-/// it parsed has the stamp it had when parsed.
+/// A finished analysis, valid while every folder whose list of files it consulted, and every
+/// ancestor of those, has the stamp it had in the walk it was made over, and every file it
+/// parsed has the stamp it had when parsed.
 struct Memo {
     options: Options,
-    index: Arc<Index>,
+    /// Each folder it depends on, by path, with its stamp.
+    dirs: Vec<(PathBuf, Stamp)>,
     /// Each parsed file: its path, its path relative to the root, its stamp when parsed.
     parsed: Vec<(PathBuf, String, Stamp)>,
     closure: Arc<Closure>,
+}
+
+/// Whether folder `a` is `b` or holds it (relative paths, `""` for the root).
+fn holds(a: &str, b: &str) -> bool {
+    a.is_empty() || a == b || (b.starts_with(a) && b.as_bytes().get(a.len()) == Some(&b'/'))
+}
+
+/// Whether a stamp taken at `at` identifies what it stamps: not modified in the two seconds
+/// before (it could change again within the same timestamp tick).
+fn settled(stamp: &Stamp, at: SystemTime) -> bool {
+    stamp
+        .modified
+        .and_then(|m| at.duration_since(m).ok())
+        .is_some_and(|age| age >= RACY)
 }
 
 struct Entry {
@@ -86,9 +104,11 @@ struct Entry {
 /// read. A walk (the list of every file under the root) is reused only when every folder it
 /// listed has the same stamp, none had been modified in the two seconds before the walk, and
 /// it met no symlink and no unreadable folder. A whole result is reused when it was computed
-/// with the same options over the walk being reused and every file it parsed has its stamp (so
-/// the analysis would read exactly what it read). None of this changes a result, only its
-/// cost; the bytes backed up are always read afresh.
+/// with the same options over such a walk, every folder whose list of files it consulted (and
+/// every folder above those) has the same stamp, none had been modified in the two seconds
+/// before the walk, and every file it parsed has its stamp: the analysis would find and read
+/// exactly what it did. So a folder the workflow does not look into is not looked at either.
+/// None of this changes a result, only its cost; the bytes backed up are always read afresh.
 #[derive(Default)]
 pub struct Cache {
     entries: Mutex<HashMap<(PathBuf, String), Entry>>,
@@ -121,18 +141,18 @@ impl Cache {
         self.results_reused.load(Ordering::Relaxed)
     }
 
-    /// The kept result for `workflow` under `root`, when it was computed with `options` over
-    /// `index` (the walk this analysis reuses) and every file it parsed is unchanged; with the
-    /// metadata of each of those files, taken to check it.
+    /// The kept result for `workflow` under `root`, when it was computed with `options` and
+    /// every folder it depends on and every file it parsed is unchanged; with the metadata of
+    /// each of those files, taken to check it.
     ///
-    /// A reused walk met no symlink, so each parsed file is a regular file reached through real
-    /// folders: it is checked with `lstat`, and one that became a symlink is changed.
+    /// The walk it was made over met no symlink, so each parsed file is a regular file reached
+    /// through real folders: it is checked with `lstat`, and one that became a symlink is
+    /// changed (as is a folder that did).
     pub(crate) fn result(
         &self,
         root: &Path,
         workflow: &str,
         options: &Options,
-        index: &Arc<Index>,
     ) -> Option<(Arc<Closure>, CheckedFiles)> {
         let memo = {
             let results = self.results.lock().unwrap_or_else(|p| p.into_inner());
@@ -140,8 +160,14 @@ impl Cache {
                 .get(&(root.to_path_buf(), workflow.to_owned()))?
                 .clone()
         };
-        if !Arc::ptr_eq(&memo.index, index) || memo.options != *options {
+        if memo.options != *options {
             return None;
+        }
+        for (dir, stamp) in &memo.dirs {
+            match std::fs::symlink_metadata(dir) {
+                Ok(m) if m.is_dir() && Stamp::of(&m) == *stamp => {}
+                _ => return None,
+            }
         }
         let mut seen = Vec::with_capacity(memo.parsed.len());
         for (abs, rel, stamp) in &memo.parsed {
@@ -154,18 +180,41 @@ impl Cache {
         Some((memo.closure.clone(), seen))
     }
 
-    /// Keeps `closure`, the result for `workflow` under `root` with `options` over `index`,
-    /// when every file it parsed (`parsed`: path, path relative to the root, parse) is in the
-    /// cache with that very parse and a trusted stamp.
+    /// Keeps `closure`, the result for `workflow` under `root` with `options` over `walk`
+    /// (which met no symlink), when every folder it depends on (`watched`: the folders whose
+    /// lists it consulted, each with whether the folders below count too; and their ancestors)
+    /// was settled when walked, and every file it parsed (`parsed`: path, path relative to the
+    /// root, parse) is in the cache with that very parse and a trusted stamp.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn keep_result(
         &self,
         root: &Path,
         workflow: &str,
         options: &Options,
-        index: &Arc<Index>,
+        walk: &Walk,
+        watched: &[(String, bool)],
         parsed: &[(PathBuf, String, Arc<Doc>)],
         closure: &Arc<Closure>,
     ) {
+        let mut watched = watched.to_vec();
+        watched.sort();
+        watched.dedup();
+        let mut dirs = Vec::new();
+        for (abs, stamp) in &walk.dirs {
+            let Some(rel) = abs.strip_prefix(root).ok().and_then(|p| p.to_str()) else {
+                return;
+            };
+            let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
+            let depends = watched
+                .iter()
+                .any(|(w, below)| holds(&rel, w) || (*below && holds(w, &rel)));
+            if depends {
+                if !settled(stamp, walk.started) {
+                    return;
+                }
+                dirs.push((abs.clone(), stamp.clone()));
+            }
+        }
         let mut stamps = Vec::with_capacity(parsed.len());
         {
             let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -188,7 +237,7 @@ impl Cache {
             (root.to_path_buf(), workflow.to_owned()),
             Arc::new(Memo {
                 options: options.clone(),
-                index: index.clone(),
+                dirs,
                 parsed: stamps,
                 closure: closure.clone(),
             }),
@@ -196,7 +245,7 @@ impl Cache {
     }
 
     /// The kept walk of `root`, when every folder it listed is unchanged.
-    pub(crate) fn walk(&self, root: &Path) -> Option<Arc<Index>> {
+    pub(crate) fn walk(&self, root: &Path) -> Option<Arc<Walk>> {
         let walk = {
             let walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
             walks.get(root)?.clone()
@@ -208,25 +257,20 @@ impl Cache {
             }
         }
         self.walks_reused.fetch_add(1, Ordering::Relaxed);
-        Some(walk.index.clone())
+        Some(walk)
     }
 
-    /// Keeps a walk of `root` begun at `started`, unless a folder it listed had been modified
-    /// less than two seconds before (it could change again without its stamp changing).
-    pub(crate) fn keep_walk(&self, root: &Path, walk: Walk, started: SystemTime) {
-        let settled = walk.dirs.iter().all(|(_, s)| {
-            s.modified
-                .and_then(|m| started.duration_since(m).ok())
-                .is_some_and(|age| age >= RACY)
-        });
-        if !settled {
+    /// Keeps a walk of `root`, unless a folder it listed had been modified less than two
+    /// seconds before it began (it could change again without its stamp changing).
+    pub(crate) fn keep_walk(&self, root: &Path, walk: Arc<Walk>) {
+        if !walk.dirs.iter().all(|(_, s)| settled(s, walk.started)) {
             return;
         }
         let mut walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
         if walks.len() >= MAX_WALKS {
             walks.clear();
         }
-        walks.insert(root.to_path_buf(), Arc::new(walk));
+        walks.insert(root.to_path_buf(), walk);
     }
 
     /// The parse of `abs` (shown as `rel`), from the cache when still valid, else from `load`.

@@ -128,16 +128,17 @@ pub fn resolve_checked(
 }
 
 /// What [`resolve_checked`] saw on disk. When it returned a kept result, it first checked that
-/// nothing the result depends on had changed: every folder under the root (each a real folder,
-/// not a symlink, with the entries it had) and every file the analysis parsed. That metadata,
-/// taken moments ago, is passed on here.
+/// nothing the result depends on had changed: every folder whose list of files the analysis
+/// consulted, and every folder above those (each a real folder, not a symlink, with the entries
+/// it had), and every file the analysis parsed. That metadata, taken moments ago, is passed on
+/// here.
 #[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct Checked {
     /// The config root, canonical.
     pub canonical_root: PathBuf,
-    /// Whether every folder under the root was just found to be a real folder (no symlink on
-    /// the way to any file): true exactly when a kept result was returned.
+    /// Whether every folder on the way to each of the closure's files was just found to be a
+    /// real folder (no symlink): true exactly when a kept result was returned.
     pub folders_real: bool,
     /// Each file the kept result's analysis parsed, by path relative to the root, with its
     /// metadata as just checked (`lstat`; each is a regular file), sorted by path. Empty when

@@ -185,11 +185,27 @@ pub(crate) enum Target {
         field: String,
         within: GlobSet,
         within_text: String,
+        /// The folders (relative, `""` for the root) under which `within` can match.
+        watch: Vec<String>,
     },
     All {
         include: GlobSet,
         except: GlobSet,
+        /// The folders under which `include` can match.
+        watch: Vec<String>,
     },
+}
+
+/// The folder under which every path `pattern` matches lies: its leading segments free of
+/// glob syntax, less the last segment of a pattern that has none (a file name).
+pub(crate) fn literal_dir(pattern: &str) -> String {
+    let segs: Vec<&str> = pattern.split('/').collect();
+    let literal = |s: &&&str| !s.contains(['*', '?', '[', ']', '{', '}', '\\', '!']);
+    let mut n = segs.iter().take_while(literal).count();
+    if n == segs.len() {
+        n -= 1;
+    }
+    segs[..n].join("/")
 }
 
 /// Profile globs are anchored at the root and `*` stops at `/`, like path templates.
@@ -281,12 +297,14 @@ fn compile_rule(r: &RuleSpec) -> Result<Rule, String> {
             field: field.clone(),
             within: glob_set(&r.within, "within")?,
             within_text: r.within.join(", "),
+            watch: r.within.iter().map(|p| literal_dir(p)).collect(),
         }
     } else {
         let include = r.all.as_deref().unwrap_or_default();
         Target::All {
             include: glob_set(include, "all")?,
             except: glob_set(&r.except, "except")?,
+            watch: include.iter().map(|p| literal_dir(p)).collect(),
         }
     };
     Ok(Rule {
@@ -430,6 +448,23 @@ mod tests {
         for (pat, path, want) in cases {
             let got = KeyPattern::parse(pat).unwrap().matches(&key(path));
             assert_eq!(got, want, "{pat} vs {path}");
+        }
+    }
+
+    #[test]
+    fn literal_dirs_hold_every_match() {
+        for (pattern, dir) in [
+            ("tools/**", "tools"),
+            ("tool-sets/**", "tool-sets"),
+            ("**/_group.yaml", ""),
+            ("llms/provider/*/x.yaml", "llms/provider"),
+            ("llms/x.yaml", "llms"),
+            ("x.yaml", ""),
+            ("a/b?/c", "a"),
+            ("a/{b,c}/d", "a"),
+            ("a/[bc]/d", "a"),
+        ] {
+            assert_eq!(literal_dir(pattern), dir, "{pattern}");
         }
     }
 

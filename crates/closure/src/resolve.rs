@@ -77,6 +77,15 @@ struct Analysis<'a> {
     unresolved: Vec<Unresolved>,
     reached: BTreeSet<String>,
     queue: VecDeque<String>,
+    /// The folders whose lists of files the analysis consulted (relative, `""` for the root),
+    /// each with whether the folders below it count too: the result depends on those lists
+    /// (and on its parsed files) alone.
+    watched: Vec<(String, bool)>,
+}
+
+/// The folder `path` (relative) lies in.
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
 }
 
 impl<'a> Analysis<'a> {
@@ -97,6 +106,7 @@ impl<'a> Analysis<'a> {
             unresolved: Vec::new(),
             reached: BTreeSet::new(),
             queue: VecDeque::new(),
+            watched: Vec::new(),
         }
     }
 
@@ -229,13 +239,22 @@ impl<'a> Analysis<'a> {
         let outcome = match &rule.target {
             Target::Paths { .. } => self.resolve_paths(from, &r, rule),
             Target::ByField { .. } => self.resolve_by_field(&r, rule),
-            Target::All { include, except } => Ok(self
-                .index
-                .files
-                .iter()
-                .filter(|p| include.is_match(p.as_str()) && !except.is_match(p.as_str()))
-                .cloned()
-                .collect()),
+            Target::All {
+                include,
+                except,
+                watch,
+            } => {
+                for w in watch {
+                    self.watched.push((w.clone(), true));
+                }
+                Ok(self
+                    .index
+                    .files
+                    .iter()
+                    .filter(|p| include.is_match(p.as_str()) && !except.is_match(p.as_str()))
+                    .cloned()
+                    .collect())
+            }
         };
         match outcome {
             Ok(targets) => {
@@ -384,6 +403,7 @@ impl<'a> Analysis<'a> {
             field,
             within,
             within_text,
+            watch,
         } = &rule.target
         else {
             return Err(None);
@@ -393,6 +413,9 @@ impl<'a> Analysis<'a> {
         }
         let rule_id = r.rule;
         if !self.field_indexes.contains_key(&rule_id) {
+            for w in watch {
+                self.watched.push((w.clone(), true));
+            }
             let mut fi = FieldIndex::default();
             let index = self.index;
             for path in index.files.iter().filter(|p| within.is_match(p.as_str())) {
@@ -426,10 +449,11 @@ impl<'a> Analysis<'a> {
             .ok_or_else(|| Some(format!("no {field}: {} in {within_text}", r.value)))
     }
 
-    fn lookup(&self, segs: &[Seg]) -> Vec<String> {
+    fn lookup(&mut self, segs: &[Seg]) -> Vec<String> {
         let prefix_len = segs.iter().take_while(|s| matches!(s, Seg::Lit(_))).count();
         if prefix_len == segs.len() {
             let path = render_segs(segs);
+            self.watched.push((parent(&path).to_owned(), false));
             return if self.index.files.contains(&path) {
                 vec![path]
             } else {
@@ -437,6 +461,7 @@ impl<'a> Analysis<'a> {
             };
         }
         let mut prefix = render_segs(&segs[..prefix_len]);
+        self.watched.push((prefix.clone(), true));
         if !prefix.is_empty() {
             prefix.push('/');
         }
@@ -695,20 +720,23 @@ pub(crate) fn run(
     patterns.sort();
     patterns.dedup();
     let canon_root = open_root(root)?;
-    let index = walk_cached(root, &canon_root, cache)?;
-    // The same analysis over the same walk and the same parsed files gives the same closure.
-    let remember = match (cache, workflow) {
-        (Some(cache), Some(w)) => {
-            if let Some((hit, files)) = cache.result(root, w, options, &index) {
-                let checked = Checked {
-                    canonical_root: canon_root,
-                    folders_real: true,
-                    files,
-                };
-                return Ok((hit, checked));
-            }
-            Some((cache, w))
-        }
+    // The same analysis over the same lists of files and the same parsed files gives the same
+    // closure: a kept one is checked against the folders it consulted and the files it parsed.
+    if let (Some(cache), Some(w)) = (cache, workflow)
+        && let Some((hit, files)) = cache.result(root, w, options)
+    {
+        let checked = Checked {
+            canonical_root: canon_root,
+            folders_real: true,
+            files,
+        };
+        return Ok((hit, checked));
+    }
+    let (index, walk) = walk_cached(root, &canon_root, cache)?;
+    // Only an analysis over a walk that met no symlink (whose target could change unseen) and
+    // no problem is kept.
+    let remember = match (cache, workflow, walk) {
+        (Some(cache), Some(w), Some(walk)) => Some((cache, w, walk)),
         _ => None,
     };
     let excludes = exclude_set(&patterns)?;
@@ -728,6 +756,15 @@ pub(crate) fn run(
                 .filter(|g| index.files.contains(*g))
                 .cloned(),
         );
+        for g in &profile.globals {
+            analysis.watched.push((parent(g).to_owned(), false));
+        }
+    }
+    if let Some(w) = &workflow {
+        analysis.watched.push((parent(w).to_owned(), false));
+    }
+    if selection.tree {
+        analysis.watched.push((String::new(), true));
     }
     analysis.run(&roots);
 
@@ -816,14 +853,14 @@ pub(crate) fn run(
         parse_errors,
         cycles,
     });
-    if let Some((cache, w)) = remember {
+    if let Some((cache, w, walk)) = remember {
         let read: Vec<(PathBuf, String, Arc<Doc>)> = analysis
             .docs
             .iter()
             .filter(|(_, d)| !matches!(d.as_ref(), Doc::Skipped))
             .map(|(rel, d)| (root.join(rel), rel.clone(), d.clone()))
             .collect();
-        cache.keep_result(root, w, options, &index, &read, &closure);
+        cache.keep_result(root, w, options, &walk, &analysis.watched, &read, &closure);
     }
     let checked = Checked {
         canonical_root: canon_root,

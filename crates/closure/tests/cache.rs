@@ -123,11 +123,20 @@ fn tool_tree(root: &Path) {
     );
 }
 
+/// Dates a file's modification an hour ahead: its parse is never trusted, so no result that
+/// parsed it is kept, and every analysis goes through the walk.
+fn date_ahead(path: &Path) {
+    let f = fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() + Duration::from_secs(3600))
+        .unwrap();
+}
+
 #[test]
 fn a_walk_is_reused_until_a_folder_changes() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     tool_tree(root);
+    date_ahead(&root.join("workflows/w.yaml"));
     age_all_dirs(root, Duration::from_secs(3600));
     let cache = Cache::new();
     let o = Options::default();
@@ -297,4 +306,218 @@ fn a_kept_result_passes_on_what_it_checked() {
     let (third, checked) = resolve_checked(root, "workflows/w.yaml", &o, &cache).unwrap();
     assert!(!std::sync::Arc::ptr_eq(&first, &third));
     assert!(!checked.folders_real && checked.files.is_empty());
+}
+
+#[test]
+fn a_kept_result_does_not_look_into_folders_the_analysis_never_consulted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let old = Duration::from_secs(3600);
+    tool_tree(root);
+    write(root, "docs/guide.md", "# guide\n", old);
+    write(root, "docs/deep/notes.yaml", "a: 1\n", old);
+    for d in ["docs/deep", "docs"] {
+        age_dir(&root.join(d), old);
+    }
+    age_all_dirs(root, old);
+    let cache = Cache::new();
+    let o = Options::default();
+    let check = |reused: u64| {
+        let before = cache.results_reused();
+        let (cached, checked) = resolve_checked(root, "workflows/w.yaml", &o, &cache).unwrap();
+        assert_eq!(*cached, resolve(root, "workflows/w.yaml", &o).unwrap());
+        assert_eq!(cache.results_reused(), reused);
+        assert_eq!(checked.folders_real, reused > before);
+        cached
+    };
+    check(0);
+    check(1);
+    // A file added in a folder the workflow never looks into: the result holds.
+    write(root, "docs/deep/more.yaml", "b: 2\n", Duration::ZERO);
+    write(root, "docs/other.md", "x\n", Duration::ZERO);
+    check(2);
+    check(3);
+    // A provider folder created under `llms/` (where `llm_client: a` is searched first): seen.
+    write(root, "llms/provider/p/a.yaml", "model: a\n", old);
+    age_dir(&root.join("llms/provider/p"), old);
+    age_dir(&root.join("llms/provider"), old);
+    age_dir(&root.join("llms"), old);
+    let c = check(3);
+    assert!(c.contains("llms/provider/p/a.yaml"), "{c}");
+    assert!(!c.contains("llms/a.yaml"), "{c}");
+    check(4);
+    // A tool in a new nested folder under `tools/` (every tool is loaded): seen.
+    write(root, "tools/web/deep/x.yaml", "name: x\n", old);
+    age_dir(&root.join("tools/web/deep"), old);
+    age_dir(&root.join("tools/web"), old);
+    let c = check(4);
+    assert!(c.contains("tools/web/deep/x.yaml"), "{c}");
+    check(5);
+    // The tree strategy keeps every file: there every folder counts.
+    let tree = Options::default().strategy(cfgvault_closure::Strategy::Tree);
+    for d in ["docs/deep", "docs"] {
+        age_dir(&root.join(d), old);
+    }
+    for _ in 0..2 {
+        resolve_cached(root, "workflows/w.yaml", &tree, &cache).unwrap();
+    }
+    assert_eq!(cache.results_reused(), 6);
+    write(root, "docs/deep/last.md", "x\n", old);
+    let c = resolve_cached(root, "workflows/w.yaml", &tree, &cache).unwrap();
+    assert!(c.contains("docs/deep/last.md"), "{c}");
+    assert_eq!(*c, resolve(root, "workflows/w.yaml", &tree).unwrap());
+}
+
+/// Random edits all over a config tree, each followed by a cached and a fresh analysis that must
+/// agree: a kept result that missed a folder it depends on would differ.
+#[test]
+fn cached_results_follow_random_edits_anywhere_in_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let old = Duration::from_secs(3600);
+    let folders = [
+        "",
+        "llms",
+        "llms/provider/p1",
+        "llms/provider/p2",
+        "llms/tokens_counter",
+        "tools",
+        "tools/web",
+        "tool-sets",
+        "agents",
+        "workflows",
+        "workflows/base",
+        "docs",
+        "docs/deep",
+    ];
+    let names = ["a.yaml", "b.yaml", "common.yaml", "_group.yaml", "c.txt"];
+    let texts = [
+        "model: a\n",
+        "name: a\ntools: [b]\n",
+        "name: b\n",
+        "start: 1\nname: helper\ntool_sets: [a]\n",
+        "inherits_from: ../common.yaml\n",
+        "token_counter: a\ngroup: start\n",
+        "{ not yaml\n",
+    ];
+    write(
+        root,
+        "workflows/w.yaml",
+        "inherits_from: base/a\nnodes:\n  n:\n    config:\n      llm_client: a\n      \
+         fallback_models: [b]\n      tool_manager: default\n      agent: helper\n",
+        old,
+    );
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let cache = Cache::new();
+    let o = Options::default();
+    for step in 0..150 {
+        let folder = folders[next(folders.len())];
+        let rel = if folder.is_empty() {
+            names[next(names.len())].to_string()
+        } else {
+            format!("{folder}/{}", names[next(names.len())])
+        };
+        let path = root.join(&rel);
+        // The folders this step changes: the file's, and any it creates with the one above.
+        let mut changed = vec![path.parent().unwrap().to_path_buf()];
+        while !changed.last().unwrap().exists() {
+            let up = changed.last().unwrap().parent().unwrap().to_path_buf();
+            changed.push(up);
+        }
+        if path.exists() && next(3) == 0 {
+            fs::remove_file(&path).unwrap();
+        } else {
+            write(root, &rel, texts[next(texts.len())], old);
+        }
+        // Dated back (only those: an ancestor's new stamp would hide a missed dependency), so
+        // that walks and results can be kept.
+        for d in &changed {
+            age_dir(d, old);
+        }
+        for _ in 0..2 {
+            let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
+            let fresh = resolve(root, "workflows/w.yaml", &o).unwrap();
+            assert_eq!(*cached, fresh, "step {step}: {rel}");
+        }
+    }
+    assert!(cache.results_reused() >= 150, "{}", cache.results_reused());
+}
+
+/// Each way an analysis consults the list of files (an exact path, a path pattern, a field
+/// search, and a folder that does not exist yet) makes its kept result depend on the folders
+/// concerned: a file added where only that consultation looks is seen.
+#[test]
+fn every_kind_of_lookup_makes_its_folders_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let old = Duration::from_secs(3600);
+    for (rel, text) in [
+        ("workflows/exact.yaml", "inherits_from: base/a\n"),
+        ("workflows/base/other.yaml", "x: 1\n"),
+        ("workflows/absent.yaml", "token_counter: x\n"),
+        ("llms/b.yaml", "model: b\n"),
+        (
+            "workflows/pattern.yaml",
+            "nodes:\n  n:\n    config:\n      llm_client: a\n",
+        ),
+        ("llms/a.yaml", "model: a\n"),
+        ("llms/provider/p1/other.yaml", "model: other\n"),
+        (
+            "workflows/field.yaml",
+            "nodes:\n  n:\n    config:\n      agent: helper\n",
+        ),
+        ("agents/other.yaml", "name: other\n"),
+    ] {
+        write(root, rel, text, old);
+    }
+    let age_up = |rel: &str| {
+        let mut d = root.join(rel);
+        while d.pop() && d.starts_with(root) {
+            age_dir(&d, old);
+        }
+    };
+    for d in ["workflows/base/x", "llms/provider/p1/x", "agents/x"] {
+        age_up(d);
+    }
+    let cache = Cache::new();
+    let o = Options::default();
+    for (workflow, added, text) in [
+        ("workflows/exact.yaml", "workflows/base/a.yaml", "y: 2\n"),
+        (
+            "workflows/absent.yaml",
+            "llms/tokens_counter/x.yaml",
+            "t: 1\n",
+        ),
+        (
+            "workflows/pattern.yaml",
+            "llms/provider/p1/a.yaml",
+            "model: a\n",
+        ),
+        (
+            "workflows/field.yaml",
+            "agents/helper.yaml",
+            "name: helper\n",
+        ),
+    ] {
+        let before = cache.results_reused();
+        for _ in 0..2 {
+            resolve_cached(root, workflow, &o, &cache).unwrap();
+        }
+        assert_eq!(cache.results_reused(), before + 1, "{workflow} is kept");
+        // Only the folders the new file changes change (left as they are: modified just now).
+        write(root, added, text, old);
+        let cached = resolve_cached(root, workflow, &o, &cache).unwrap();
+        assert_eq!(*cached, resolve(root, workflow, &o).unwrap(), "{workflow}");
+        assert!(cached.contains(added), "{workflow}: {cached}");
+        // Settled again for the next workflow (which may depend on these folders too).
+        let folder = root.join(added).parent().unwrap().to_path_buf();
+        age_dir(&folder, old);
+        age_dir(folder.parent().unwrap(), old);
+    }
 }
