@@ -1236,6 +1236,15 @@ fn borrowed(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 }
 
 /// [`t_range`] within one space of the shared index table, keys returned without the prefix.
+/// The key of a range that holds one key at most (both bounds included and equal), when
+/// entries are asked for.
+fn point_key<'k>(r: &KeyRange<'k>, limit: usize) -> Option<&'k [u8]> {
+    match r {
+        (Bound::Included(a), Bound::Included(b)) if a == b && limit > 0 => Some(a),
+        _ => None,
+    }
+}
+
 fn t_range_shared(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
     prefix: &[u8],
@@ -1886,6 +1895,35 @@ macro_rules! impl_store_read {
                             let Some(prefix) = self.space(&k)? else {
                                 return Ok(vec![Vec::new(); ranges.len()]);
                             };
+                            // A range of one key is a point read (a range costs a cursor).
+                            if ranges.iter().all(|r| point_key(r, limit).is_some()) {
+                                let keys: Vec<Vec<u8>> = ranges
+                                    .iter()
+                                    .filter_map(|r| point_key(r, limit))
+                                    .map(|k| [prefix.as_slice(), k].concat())
+                                    .collect();
+                                let live = {
+                                    let t = self.txn.open_table(INDEX).db(path)?;
+                                    keys.iter()
+                                        .map(|k| {
+                                            Ok(t.get(k.as_slice())
+                                                .db(path)?
+                                                .map(|v| v.value().to_vec()))
+                                        })
+                                        .collect::<Result<Vec<_>, Error>>()?
+                                };
+                                return keys
+                                    .iter()
+                                    .zip(live)
+                                    .map(|(k, live)| {
+                                        let ck = cold::cold_key(NS_INDEX, k);
+                                        Ok(self
+                                            .merged_get(live, &ck)?
+                                            .map(|v| vec![(k[prefix.len()..].to_vec(), v)])
+                                            .unwrap_or_default())
+                                    })
+                                    .collect();
+                            }
                             let live = {
                                 let t = self.txn.open_table(INDEX).db(path)?;
                                 ranges
