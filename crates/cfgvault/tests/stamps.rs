@@ -11,9 +11,13 @@ use cfgvault::{BackupOptions, NoProgress, Vault};
 fn write_settled(path: &std::path::Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(path)
+    date_back(path);
+}
+
+/// Sets a file's or folder's modification time an hour back, so that its stamp is trusted
+/// (and, for a folder, the analysis keeps its walk).
+fn date_back(path: &std::path::Path) {
+    std::fs::File::open(path)
         .unwrap()
         .set_modified(SystemTime::now() - Duration::from_secs(3600))
         .unwrap();
@@ -61,15 +65,6 @@ fn a_cached_file_whose_blob_was_collected_is_stored_again() {
     assert_eq!(third.new_objects, 0);
 }
 
-/// Sets a folder's modification time an hour back (writing files into it set it to now), so
-/// that the analysis keeps its walk.
-fn settle_dir(dir: &std::path::Path) {
-    std::fs::File::open(dir)
-        .unwrap()
-        .set_modified(SystemTime::now() - Duration::from_secs(3600))
-        .unwrap();
-}
-
 #[test]
 fn a_backup_through_a_kept_analysis_sees_edits_of_parsed_and_unparsed_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,7 +79,7 @@ fn a_backup_through_a_kept_analysis_sees_edits_of_parsed_and_unparsed_files() {
         "nodes:\n  n:\n    config:\n      llm_client: a\n      tool_manager: default\n",
     );
     for d in ["llms", "tools", "workflows", ""] {
-        settle_dir(&root.join(d));
+        date_back(&root.join(d));
     }
     let vault = Vault::create(dir.path().join("store.redb"), &Default::default()).unwrap();
     let o = BackupOptions::default();
