@@ -260,7 +260,7 @@ impl Vault {
             Err(e) => return Err(e.into()),
         };
         // What the analysis has just checked on disk need not be looked at again (for a kept
-        // analysis: every folder and every file it parsed).
+        // analysis: the folders on the way to its files, and every file it parsed).
         let seen = match checked {
             Some(c) => session::Seen::new(c.canonical_root, c.folders_real, c.files),
             None => match std::fs::canonicalize(config_root) {

@@ -163,9 +163,9 @@ impl Seen {
         Seen::default()
     }
 
-    /// `canonical_root`: the root, canonical (and a folder); `folders_real`: every folder
-    /// under the root is a real folder, no symlink; `files`: `lstat` metadata of files, by
-    /// path relative to the root.
+    /// `canonical_root`: the root, canonical (and a folder); `folders_real`: every folder on
+    /// the way to each path that will be selected is a real folder, no symlink; `files`:
+    /// `lstat` metadata of files, by path relative to the root.
     pub fn new(
         canonical_root: PathBuf,
         folders_real: bool,

@@ -49,8 +49,8 @@ pub(crate) const K_RAW: &str = "count.raw_bytes";
 pub(crate) const K_STORED: &str = "count.stored_bytes";
 pub(crate) const K_BLOB_RAW: &str = "count.blob_raw_bytes";
 pub(crate) const K_NEXT_SEQ: &str = "next_seq";
-/// Number of roots, live and cold; absent in stores before schema 5.
-/// The number of roots, absolute (schemas 5 to 9); schema 10 keeps [`K_COLD_ROOTS`] instead.
+/// The number of roots, live and cold (schemas 5 to 9; absent before, and replaced by
+/// [`K_COLD_ROOTS`] in schema 10).
 pub(crate) const K_ROOTS: &str = "count.roots";
 /// The number of roots less the length of the `roots` table (schema 10): a new root does not
 /// change it.
@@ -1235,7 +1235,6 @@ fn borrowed(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     b.as_ref().map(Vec::as_slice)
 }
 
-/// [`t_range`] within one space of the shared index table, keys returned without the prefix.
 /// The key of a range that holds one key at most (both bounds included and equal), when
 /// entries are asked for.
 fn point_key<'k>(r: &KeyRange<'k>, limit: usize) -> Option<&'k [u8]> {
@@ -1245,6 +1244,7 @@ fn point_key<'k>(r: &KeyRange<'k>, limit: usize) -> Option<&'k [u8]> {
     }
 }
 
+/// [`t_range`] within one space of the shared index table, keys returned without the prefix.
 fn t_range_shared(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
     prefix: &[u8],
@@ -2827,12 +2827,14 @@ impl<'s> WriteTxn<'s> {
             let d = self.delta;
             // The root count and the hot count are stored relative to the length of `roots`
             // (schema 10): a new root naming the hot object changes neither stored value.
-            let live = match self.memo_mut().live_roots {
-                Some(start) => {
+            let start = self.memo_mut().live_roots;
+            let live = match start.is_some() || self.hot_changed {
+                true => {
                     let end = self.txn.open_table(ROOTS).db(path)?.len().db(path)?;
-                    Some((start, end))
+                    // Not read yet: `roots` is as the transaction found it.
+                    Some((start.unwrap_or(end), end))
                 }
-                None => None,
+                false => None,
             };
             let live_moved = live.is_some_and(|(start, end)| start != end);
             let hot = match self.hot_changed || live_moved {
@@ -2857,7 +2859,7 @@ impl<'s> WriteTxn<'s> {
                     .db(path)?;
             }
             if let Some(pin) = hot {
-                let end = live.map_or(0, |(_, end)| end);
+                let end = live.map_or(0, |(_, end)| end); // `live` is set with `hot`
                 let new = (pin != HotPin::default()).then(|| pin.encode(end));
                 let old = meta.get(K_HOT_PIN).db(path)?.map(|v| v.value().to_vec());
                 if new != old {
