@@ -407,7 +407,12 @@ fn cached_results_follow_random_edits_anywhere_in_the_tree() {
          fallback_models: [b]\n      tool_manager: default\n      agent: helper\n",
         old,
     );
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let seed = std::env::var("CFGVAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x2545_f491_4f6c_dd1d_u64);
+    eprintln!("seed {seed} (set CFGVAULT_SEED to replay)");
+    let mut x = seed | 1;
     let mut next = |n: usize| {
         x ^= x << 13;
         x ^= x >> 7;
