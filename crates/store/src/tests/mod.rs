@@ -1625,22 +1625,15 @@ fn a_schema_9_root_count_and_hot_pin_are_read_and_stored_relative() {
     };
     let mut absolute = pin.encode(0);
     absolute[0] &= !4;
-    let p = dir.path().join("s.redb");
-    drop(store);
-    let db = redb::Database::open(&p).unwrap();
-    let t = db.begin_write().unwrap();
-    let mut meta = t.open_table(crate::store::META).unwrap();
-    meta.insert(crate::store::K_HOT_PIN, absolute.as_slice())
-        .unwrap();
-    meta.remove(crate::store::K_COLD_ROOTS).unwrap();
-    meta.insert(crate::store::K_ROOTS, 2u64.to_le_bytes().as_slice())
-        .unwrap();
-    meta.insert(crate::store::K_SCHEMA, 9u32.to_le_bytes().as_slice())
-        .unwrap();
-    drop(meta);
-    t.commit().unwrap();
-    drop(db);
-    let store = Store::open(&p, &StoreOptions::default()).unwrap();
+    let store = edit_meta(dir.path(), store, |meta| {
+        meta.insert(crate::store::K_HOT_PIN, absolute.as_slice())
+            .unwrap();
+        meta.remove(crate::store::K_COLD_ROOTS).unwrap();
+        meta.insert(crate::store::K_ROOTS, 2u64.to_le_bytes().as_slice())
+            .unwrap();
+        meta.insert(crate::store::K_SCHEMA, 9u32.to_le_bytes().as_slice())
+            .unwrap();
+    });
     assert_eq!(entry_count(&store, &a), Some(1));
     assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(2));
     assert_eq!(store.stats().unwrap().roots, 2);
@@ -1673,17 +1666,29 @@ fn store_with_hot_pin(bytes: &[u8]) -> (tempfile::TempDir, Store, ObjectId) {
     let a = t.put_blob(b"a").unwrap().id;
     t.pin("r", &a, b"").unwrap();
     t.commit().unwrap();
-    let p = dir.path().join("s.redb");
+    let store = edit_meta(dir.path(), store, |meta| {
+        meta.insert(crate::store::K_HOT_PIN, bytes).unwrap();
+    });
+    (dir, store, a)
+}
+
+/// Closes `store` (`s.redb` in `dir`), changes its `meta` table behind its back with `edit`,
+/// and opens it again.
+fn edit_meta(
+    dir: &std::path::Path,
+    store: Store,
+    edit: impl FnOnce(&mut redb::Table<'_, &'static str, &'static [u8]>),
+) -> Store {
+    let p = dir.join("s.redb");
     drop(store);
     let db = redb::Database::open(&p).unwrap();
     let t = db.begin_write().unwrap();
     let mut meta = t.open_table(crate::store::META).unwrap();
-    meta.insert(crate::store::K_HOT_PIN, bytes).unwrap();
+    edit(&mut meta);
     drop(meta);
     t.commit().unwrap();
     drop(db);
-    let store = Store::open(&p, &StoreOptions::default()).unwrap();
-    (dir, store, a)
+    Store::open(&p, &StoreOptions::default()).unwrap()
 }
 
 /// A hot pin naming an object that is not stored is reported, and a repair drops it.
