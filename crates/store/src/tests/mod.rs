@@ -1399,11 +1399,10 @@ fn entry_count(store: &Store, id: &ObjectId) -> Option<u64> {
 }
 
 fn hot_pin_bytes(store: &Store) -> Option<Vec<u8>> {
-    let r = store.read().unwrap();
-    let meta = r.raw().open_table(crate::store::META).unwrap();
-    meta.get(crate::store::K_HOT_PIN)
-        .unwrap()
-        .map(|v| v.value().to_vec())
+    meta_entries(store)
+        .into_iter()
+        .find(|(k, _)| k == crate::store::K_HOT_PIN)
+        .map(|(_, v)| v)
 }
 
 /// Roots that name the same object again and again are counted in the hot pin, not in the
