@@ -8,6 +8,7 @@
 mod util;
 
 mod concurrency;
+mod contract;
 mod corpus;
 mod corrupt;
 mod errors;
