@@ -11,6 +11,7 @@ mod concurrency;
 mod contract;
 mod corpus;
 mod corrupt;
+mod docs;
 mod errors;
 mod lifecycle;
 mod output;
