@@ -148,7 +148,14 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
         opts.labels.insert(k, v);
     }
     let vault = Vault::open_or_create(store_path(cli), &Options::default())?;
-    let r = vault.backup(&a.closure.root, a.closure.workflow.as_deref(), &opts)?;
+    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
+    let r = vault.backup_with(
+        &a.closure.root,
+        a.closure.workflow.as_deref(),
+        &opts,
+        progress(&bar),
+    )?;
+    drop(bar);
     let doc = json!({
         "session": r.session.id.as_str(),
         "root": r.session.root.to_string(),

@@ -133,6 +133,17 @@ fn each_failure_has_its_kind_and_names_what_it_concerns() {
     assert_eq!(e.session(), Some("bad id!"));
 }
 
+/// A store opened unshared by one handle is busy for every other.
+#[test]
+fn a_store_held_exclusively_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let _held = Vault::create(&path, &cfgvault::Options::new().shared(false)).unwrap();
+    let e = Vault::open(&path, &cfgvault::Options::new().shared(false)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert_eq!(e.path(), Some(path.as_path()));
+}
+
 #[test]
 fn kinds_have_stable_snake_case_names() {
     let names: Vec<String> = [
