@@ -31,7 +31,7 @@ fn fixture() -> Fixture {
     let root = dir.path().join("configs");
     write(
         &root.join(WORKFLOW),
-        "nodes:\n  analyze:\n    config:\n      llm_client: gpt4\n",
+        "nodes:\n  analyze:\n    config:\n      llm_client: gpt4\n  plan:\n    config:\n      llm_client: no-such-model\n",
     );
     write(
         &root.join("llms/provider/openai/gpt4.yaml"),
@@ -401,6 +401,7 @@ fn report_field_names_are_stable() {
             &BackupOptions::new().session_id(id("b")),
         )
         .unwrap();
+    assert_eq!(backup.unresolved.len(), 1, "{:?}", backup.unresolved);
     let b = backup.session.id.clone();
     std::fs::remove_file(f.root.join(WORKFLOW)).unwrap();
     let ensure = f
