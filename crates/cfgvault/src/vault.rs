@@ -279,11 +279,14 @@ impl Vault {
             .filter(|p| Some(p) != own_file.as_ref())
             .collect();
         // Read and hash before the write transaction, so the store is held only for the commit.
+        // The store's own files are passed over whatever path reaches them (a symlink, a hard
+        // link, its temporary files).
         let files = session::FileSet::read_seen(
             config_root,
             &session::Selection::Paths(paths),
             &self.stamps,
             &seen,
+            &session::StoreFiles::of(self.store.path()),
         )?;
         let created_at = options.created_at.unwrap_or_else(Utc::now);
         let id = match &options.session_id {
@@ -630,6 +633,15 @@ mod tests {
             source,
         })?;
         let vault = Vault::create(root.join(".cfgvault/store.redb"), &Options::default())?;
+        // Nor through a symlink in the root pointing at it (issue 22).
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(".cfgvault/store.redb", root.join("live.redb")).map_err(
+            |source| Error::Io {
+                action: "symlink",
+                path: root.join("live.redb"),
+                source,
+            },
+        )?;
         let o = BackupOptions {
             strategy: closure::Strategy::Tree,
             ..BackupOptions::default()
