@@ -38,6 +38,16 @@ fn swapper(
     })
 }
 
+/// A temporary directory in memory (`/dev/shm`) when there is one.
+fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    }
+}
+
 /// Every entry below `dir` (any kind), as relative paths.
 fn entries(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -73,9 +83,12 @@ fn issue_22_restore_never_writes_through_a_folder_swapped_for_a_symlink() {
         let f: Vec<(&str, &str)> = f.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
         fx.session(id, "2025-01-01", &f);
     }
-    let target = fx.path("target");
-    let outside = fx.path("outside");
-    fs::create_dir(target.join("tools")).unwrap();
+    // On a tmpfs where there is one: syncs there are cheap, so many more restores race.
+    let mem = scratch_dir();
+    let target = mem.path().join("target");
+    let outside = mem.path().join("outside");
+    fs::create_dir_all(target.join("tools")).unwrap();
+    fs::create_dir(&outside).unwrap();
     // The symlink lives inside the target, so the real folder never leaves it.
     symlink(&outside, target.join(".swap")).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
