@@ -134,17 +134,6 @@ impl Dir {
         Ok(File::from(fd))
     }
 
-    /// Opens the file `name` for reading and writing its metadata, not following a symlink.
-    pub fn open_file_rw(&self, name: &str) -> io::Result<File> {
-        let fd = rustix::fs::openat(
-            self.fd.as_fd(),
-            name,
-            OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        Ok(File::from(fd))
-    }
-
     /// Creates a new file named `prefix` plus a unique suffix (mode `0o600`), returning its
     /// name and the open file.
     pub fn create_temp(&self, prefix: &str) -> io::Result<(String, File)> {

@@ -1,4 +1,8 @@
 //! Reading files from disk, before any store transaction is opened.
+//!
+//! Every file is opened relative to a handle on its folder, itself opened from the root one
+//! name at a time without following a symlink (`beneath.rs`): a folder or file swapped for a
+//! symlink while a backup reads makes that read fail, it never reads outside the root.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -240,7 +244,8 @@ impl FileSet {
     /// [`Selection::All`] other symlinks, symlinked directories and special files are passed
     /// over and listed in [`FileSet::skipped`], while a selected path that leads outside the
     /// root is an error. A file that vanishes or cannot be read is an error naming it; so is
-    /// a name that is not UTF-8.
+    /// a name that is not UTF-8, and a path that turned into a symlink while it was being
+    /// read ([`Error::NotFollowed`]; under [`Selection::All`] such a folder is skipped).
     pub fn read(root: &Path, selection: &Selection) -> Result<FileSet> {
         FileSet::read_with(root, selection, None, &Seen::nothing(), &StoreFiles::none())
     }

@@ -348,12 +348,8 @@ impl<R: StoreRead> Writer<'_, R> {
         f: &TreeFile,
     ) -> Result<Option<Action>, String> {
         let fix_mode = self.policy != Overwrite::Never;
-        let opened = if fix_mode {
-            dir.open_file_rw(name).or_else(|_| dir.open_file(name))
-        } else {
-            dir.open_file(name)
-        };
-        let mut file = match opened {
+        // Mode bits are set through this read-only handle (`fchmod`), never by path.
+        let mut file = match dir.open_file(name) {
             Ok(file) => file,
             // Replaced by a symlink since it was looked at: a changed file.
             Err(e) if crate::beneath::is_not_followed(&e) => return Ok(None),
