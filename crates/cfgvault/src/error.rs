@@ -255,6 +255,7 @@ impl From<session::Error> for Error {
             | E::OutsideRoot { .. }
             | E::NotAFile { .. }
             | E::NotADirectory { .. }
+            | E::NotFollowed { .. }
             | E::PathConflict { .. }
             | E::InvalidSessionId { .. }
             | E::InvalidOverwrite { .. }
@@ -268,6 +269,7 @@ impl From<session::Error> for Error {
             | E::OutsideRoot { path }
             | E::FileChanged { path }
             | E::NotAFile { path }
+            | E::NotFollowed { path }
             | E::NotADirectory { path } => Some(path.clone()),
             E::InvalidPath { path, .. }
             | E::PathConflict { path }

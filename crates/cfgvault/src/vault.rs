@@ -224,11 +224,14 @@ impl Vault {
             return Err(cfgvault_store::Error::Cancelled.into());
         }
         // Read and hash before the write transaction, so the store is held only for the commit.
+        // The store's own files are passed over whatever path reaches them (a symlink, a hard
+        // link, its temporary files).
         let files = session::FileSet::read_seen(
             config_root,
             &session::Selection::Paths(paths),
             &self.stamps,
             &seen,
+            &session::StoreFiles::of(self.store.path()),
         )?;
         progress.inc(files.len() as u64);
         // The last point a backup can stop: past it, the commit stores the session.
@@ -1033,6 +1036,9 @@ mod tests {
         let root = dir.path();
         std::fs::write(root.join("global.yaml"), "a: 1\n")?;
         let vault = Vault::create(root.join(".cfgvault/store.redb"), &Options::default())?;
+        // Nor through a symlink in the root pointing at it (issue 22).
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(".cfgvault/store.redb", root.join("live.redb"))?;
         let o = BackupOptions {
             strategy: closure::Strategy::Tree,
             ..BackupOptions::default()

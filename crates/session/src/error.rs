@@ -34,6 +34,10 @@ pub enum Error {
     /// A selected path is neither a regular file nor a directory.
     #[error("'{}' is not a regular file", path.display())]
     NotAFile { path: PathBuf },
+    /// A path that leads through a symlink (or is one) where only real folders and files
+    /// are accepted: it was swapped in while the path was being read or written.
+    #[error("'{}' is or passes through a symlink; not following it", path.display())]
+    NotFollowed { path: PathBuf },
     /// A directory was expected.
     #[error("'{}' is not a directory", path.display())]
     NotADirectory { path: PathBuf },

@@ -1,4 +1,8 @@
 //! Reading files from disk, before any store transaction is opened.
+//!
+//! Every file is opened relative to a handle on its folder, itself opened from the root one
+//! name at a time without following a symlink (`beneath.rs`): a folder or file swapped for a
+//! symlink while a backup reads makes that read fail, it never reads outside the root.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -10,7 +14,9 @@ use std::time::{Duration, SystemTime};
 
 use cfgvault_store::ObjectId;
 
+use crate::beneath::{self, Dir, Kind};
 use crate::error::io;
+use crate::storefiles::StoreFiles;
 use crate::tree::EntryKind;
 use crate::{Error, Result, validate_path};
 
@@ -66,7 +72,8 @@ pub struct FileSet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Data {
     Read(Vec<u8>),
-    OnDisk(PathBuf),
+    /// The root's handle, the path below it (through real folders), and the path shown.
+    OnDisk(Dir, String, PathBuf),
 }
 
 /// A file's size, modification and change times, inode and device: what says, without reading
@@ -211,11 +218,17 @@ fn mode_of(m: &fs::Metadata) -> u32 {
 }
 
 struct Reader<'c> {
+    /// The root as given, for the paths errors and the stamp cache name.
     root: PathBuf,
     canon_root: PathBuf,
+    /// The root, open: every file is read relative to it, through real folders only.
+    root_dir: Dir,
     seen: &'c Seen,
-    /// Folders under the root (relative) found to be real folders, not symlinks.
-    plain_dirs: std::collections::HashSet<String>,
+    own: &'c StoreFiles,
+    /// Folders under the root (relative) opened without following a symlink, and whether
+    /// each is the folder holding the store; `None` for a path that is not a chain of real
+    /// folders.
+    dirs: HashMap<String, Option<(Dir, bool)>>,
     cache: Option<&'c StampCache>,
     /// When reading began: files modified since, or less than [`RACY`] before, are not cached.
     read_at: SystemTime,
@@ -231,9 +244,10 @@ impl FileSet {
     /// [`Selection::All`] other symlinks, symlinked directories and special files are passed
     /// over and listed in [`FileSet::skipped`], while a selected path that leads outside the
     /// root is an error. A file that vanishes or cannot be read is an error naming it; so is
-    /// a name that is not UTF-8.
+    /// a name that is not UTF-8, and a path that turned into a symlink while it was being
+    /// read ([`Error::NotFollowed`]; under [`Selection::All`] such a folder is skipped).
     pub fn read(root: &Path, selection: &Selection) -> Result<FileSet> {
-        FileSet::read_with(root, selection, None, &Seen::nothing())
+        FileSet::read_with(root, selection, None, &Seen::nothing(), &StoreFiles::none())
     }
 
     /// [`FileSet::read`], except that a selected regular file whose stamp `cache` knows (and
@@ -241,18 +255,27 @@ impl FileSet {
     /// contents stay on disk until [`FileSet::bytes`] asks for them. Files read are added to
     /// `cache`.
     pub fn read_cached(root: &Path, selection: &Selection, cache: &StampCache) -> Result<FileSet> {
-        FileSet::read_with(root, selection, Some(cache), &Seen::nothing())
+        FileSet::read_with(
+            root,
+            selection,
+            Some(cache),
+            &Seen::nothing(),
+            &StoreFiles::none(),
+        )
     }
 
     /// [`FileSet::read_cached`], taking what `seen` holds as the present state instead of
     /// looking again: its canonical root, its folders' being real ones, its files' metadata.
+    /// The files of `own` (the store being written) are passed over, listed in
+    /// [`FileSet::skipped`], whatever path reaches them.
     pub fn read_seen(
         root: &Path,
         selection: &Selection,
         cache: &StampCache,
         seen: &Seen,
+        own: &StoreFiles,
     ) -> Result<FileSet> {
-        FileSet::read_with(root, selection, Some(cache), seen)
+        FileSet::read_with(root, selection, Some(cache), seen, own)
     }
 
     fn read_with(
@@ -260,6 +283,7 @@ impl FileSet {
         selection: &Selection,
         cache: Option<&StampCache>,
         seen: &Seen,
+        own: &StoreFiles,
     ) -> Result<FileSet> {
         let canon_root = match &seen.canonical_root {
             Some(c) => c.clone(),
@@ -273,18 +297,26 @@ impl FileSet {
                 c
             }
         };
+        let root_dir = Dir::open(&canon_root).map_err(io("open config root", root))?;
         let mut r = Reader {
             root: root.to_path_buf(),
             canon_root,
+            root_dir,
             seen,
-            plain_dirs: Default::default(),
+            own,
+            dirs: HashMap::new(),
             cache,
             read_at: SystemTime::now(),
             files: Vec::new(),
             skipped: Vec::new(),
         };
         match selection {
-            Selection::All => r.walk(root, "")?,
+            Selection::All => {
+                let (dir, store_dir) = r.dir("").ok_or_else(|| Error::NotFollowed {
+                    path: root.to_path_buf(),
+                })?;
+                r.walk(&dir, store_dir, "", "")?
+            }
             Selection::Paths(paths) => {
                 for p in paths {
                     validate_path(p)?;
@@ -351,8 +383,14 @@ impl FileSet {
     pub fn bytes(&self, i: usize) -> Result<Cow<'_, [u8]>> {
         match &self.data[i] {
             Data::Read(d) => Ok(Cow::Borrowed(d)),
-            Data::OnDisk(path) => {
-                let d = fs::read(path).map_err(io("read", path))?;
+            Data::OnDisk(root, rel, path) => {
+                let (dir, name) = split_parent(rel);
+                let mut f = root
+                    .dir_at(dir)
+                    .and_then(|d| d.open_file(name))
+                    .map_err(not_followed_or(io("read", path)))?;
+                let mut d = Vec::new();
+                f.read_to_end(&mut d).map_err(io("read", path))?;
                 if ObjectId::for_blob(&d) != self.entries[i].id {
                     return Err(Error::FileChanged { path: path.clone() });
                 }
@@ -400,34 +438,34 @@ impl FileSet {
 }
 
 impl Reader<'_> {
-    /// Whether every folder on the way to `rel` is a real folder (no symlink), checking each
-    /// folder once per file set: then `rel` cannot lead outside the root (validated paths hold
-    /// no `..`), whatever it is itself.
-    fn plain_parents(&mut self, rel: &str) -> bool {
-        let mut end = 0;
-        while let Some(i) = rel[end..].find('/') {
-            end += i;
-            let dir = &rel[..end];
-            if !self.plain_dirs.contains(dir) {
-                match fs::symlink_metadata(self.root.join(dir)) {
-                    Ok(m) if m.is_dir() => {
-                        self.plain_dirs.insert(dir.to_string());
-                    }
-                    _ => return false,
-                }
-            }
-            end += 1;
+    /// The folder at `rel` (relative, real folders only), opened once per file set; `None`
+    /// when some folder on the way is a symlink, is not a folder or cannot be opened.
+    fn dir(&mut self, rel: &str) -> Option<(Dir, bool)> {
+        if let Some(d) = self.dirs.get(rel) {
+            return d.clone();
         }
-        true
+        let opened = if rel.is_empty() {
+            Some(self.root_dir.clone())
+        } else {
+            let (parent, name) = split_parent(rel);
+            self.dir(parent).and_then(|(p, _)| p.dir(name).ok())
+        };
+        let found = opened.map(|d| {
+            let store_dir = !self.own.is_empty() && d.id().is_ok_and(|id| self.own.in_dir(id));
+            (d, store_dir)
+        });
+        self.dirs.insert(rel.to_string(), found.clone());
+        found
     }
 
     fn select(&mut self, rel: &str) -> Result<()> {
         let full = self.root.join(rel);
-        // The common case, a regular file under real folders, costs one `lstat` per file and
-        // per folder (none for what `seen` holds); anything else (a symlink on the way) is
-        // judged on its canonical path.
+        // The common case, a regular file under real folders, costs one `open` per folder
+        // (once per file set) and none per file for what `seen` holds or `cache` knows; a
+        // symlink on the way is judged on its canonical path. Either way the file is read
+        // through folder handles that never follow a symlink.
         let seen = self.seen.file(rel).cloned();
-        if (self.seen.folders_real || self.plain_parents(rel))
+        if (self.seen.folders_real || self.dir(split_parent(rel).0).is_some())
             && let Some(m) = seen.or_else(|| fs::symlink_metadata(&full).ok())
             && m.is_file()
         {
@@ -438,15 +476,14 @@ impl Reader<'_> {
                     size: m.len(),
                     mode,
                 };
-                self.files.push((e, Data::OnDisk(full)));
+                let data = Data::OnDisk(self.root_dir.clone(), rel.to_string(), full);
+                self.files.push((e, data));
                 return Ok(());
             }
-            return self.read_file(&full, rel, &full);
+            return self.read_file(rel, rel, &full);
         }
         let canon = full.canonicalize().map_err(io("read", &full))?;
-        if !canon.starts_with(&self.canon_root) {
-            return Err(Error::OutsideRoot { path: full });
-        }
+        let canon_rel = self.beneath_root(&canon, &full)?;
         let meta = fs::metadata(&canon).map_err(io("read", &full))?;
         if meta.is_dir() {
             // Walk the real directory, so symlinks below it are judged one by one.
@@ -456,67 +493,116 @@ impl Reader<'_> {
             {
                 return Err(Error::NotAFile { path: full });
             }
-            self.walk(&full, rel)
+            let (dir, store_dir) = self
+                .dir(&canon_rel)
+                .ok_or(Error::NotFollowed { path: full })?;
+            self.walk(&dir, store_dir, rel, &canon_rel)
         } else if meta.is_file() {
-            self.read_file(&canon, rel, &full)
+            self.read_file(&canon_rel, rel, &full)
         } else {
             Err(Error::NotAFile { path: full })
         }
     }
 
-    fn walk(&mut self, dir: &Path, rel: &str) -> Result<()> {
+    /// `canon` relative to the canonical root, `/`-separated; an error when it is outside.
+    fn beneath_root(&self, canon: &Path, shown: &Path) -> Result<String> {
+        let rel = canon
+            .strip_prefix(&self.canon_root)
+            .map_err(|_| Error::OutsideRoot {
+                path: shown.to_path_buf(),
+            })?;
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        parts
+            .map(|p| p.join("/"))
+            .ok_or_else(|| Error::NonUtf8Path {
+                path: shown.to_path_buf(),
+            })
+    }
+
+    /// Walks the open folder `dir`, which is `rel` as the set names it and `real` below the
+    /// canonical root.
+    fn walk(&mut self, dir: &Dir, store_dir: bool, rel: &str, real: &str) -> Result<()> {
+        let shown_dir = self.root.join(rel);
         let mut names = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io("read directory", dir))? {
-            let entry = entry.map_err(io("read directory", dir))?;
-            let name = entry
-                .file_name()
-                .into_string()
-                .map_err(|_| Error::NonUtf8Path { path: entry.path() })?;
-            let ft = entry.file_type().map_err(io("read", entry.path()))?;
-            names.push((name, ft));
+        for (name, kind) in dir.list().map_err(io("read directory", &shown_dir))? {
+            let name = name.map_err(|bytes| Error::NonUtf8Path {
+                path: shown_dir.join(String::from_utf8_lossy(&bytes).as_ref()),
+            })?;
+            names.push((name, kind));
         }
         names.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, ft) in names {
-            let child_rel = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            let full = dir.join(&name);
+        let dir_id = if store_dir { dir.id().ok() } else { None };
+        for (name, kind) in names {
+            let child_rel = join(rel, &name);
+            let child_real = join(real, &name);
             validate_path(&child_rel)?;
-            let mut skip = |reason| {
-                self.skipped.push(Skipped {
+            let full = self.root.join(&child_rel);
+            let skip = |r: &mut Self, reason| {
+                r.skipped.push(Skipped {
                     path: child_rel.clone(),
                     reason,
                 })
             };
-            if ft.is_dir() {
-                self.walk(&full, &child_rel)?;
-            } else if ft.is_file() {
-                self.read_file(&full, &child_rel, &full)?;
-            } else if ft.is_symlink() {
-                match full.canonicalize() {
-                    Ok(c) if !c.starts_with(&self.canon_root) => {
-                        skip("symlink leads outside the root")
+            if store_dir && self.own.holds(dir_id, &name, None) {
+                skip(self, OWN_FILE);
+                continue;
+            }
+            match kind {
+                Kind::Dir => match dir.dir(&name) {
+                    Ok(child) => {
+                        let child_store_dir =
+                            !self.own.is_empty() && child.id().is_ok_and(|id| self.own.in_dir(id));
+                        self.walk(&child, child_store_dir, &child_rel, &child_real)?
                     }
-                    Ok(c) if c.is_file() => self.read_file(&c, &child_rel, &full)?,
-                    Ok(_) => skip("symlink to a directory or special file"),
-                    Err(_) => skip("dangling symlink"),
+                    Err(e) if beneath::is_not_followed(&e) => skip(self, SWAPPED),
+                    Err(e) => return Err(io("read directory", full)(e)),
+                },
+                Kind::File => self.read_file(&child_real, &child_rel, &full)?,
+                Kind::Symlink => {
+                    let link = self.canon_root.join(&child_real);
+                    match link.canonicalize() {
+                        Ok(c) if !c.starts_with(&self.canon_root) => {
+                            skip(self, "symlink leads outside the root")
+                        }
+                        Ok(c) if c.is_file() => {
+                            let target = self.beneath_root(&c, &full)?;
+                            self.read_file(&target, &child_rel, &full)?
+                        }
+                        Ok(_) => skip(self, "symlink to a directory or special file"),
+                        Err(_) => skip(self, "dangling symlink"),
+                    }
                 }
-            } else {
-                skip("not a regular file");
+                Kind::Other => skip(self, "not a regular file"),
             }
         }
         Ok(())
     }
 
-    fn read_file(&mut self, real: &Path, rel: &str, shown: &Path) -> Result<()> {
-        let mut f = fs::File::open(real).map_err(io("read", shown))?;
+    /// Reads the file at `real` (below the canonical root, through real folders only) as
+    /// the set's `rel`; `shown` names it in errors. A store's own file is skipped.
+    fn read_file(&mut self, real: &str, rel: &str, shown: &Path) -> Result<()> {
+        let (dir_rel, name) = split_parent(real);
+        let (dir, store_dir) = self.dir(dir_rel).ok_or_else(|| Error::NotFollowed {
+            path: shown.to_path_buf(),
+        })?;
+        let mut f = dir
+            .open_file(name)
+            .map_err(not_followed_or(io("read", shown)))?;
         let meta = f.metadata().map_err(io("read", shown))?;
         if !meta.is_file() {
             return Err(Error::NotAFile {
                 path: shown.to_path_buf(),
             });
+        }
+        if !self.own.is_empty() {
+            let dir_id = if store_dir { dir.id().ok() } else { None };
+            if self.own.holds(dir_id, name, beneath::file_id(&f).ok()) {
+                self.skipped.push(Skipped {
+                    path: rel.to_string(),
+                    reason: OWN_FILE,
+                });
+                return Ok(());
+            }
         }
         let mut data = Vec::with_capacity(meta.len() as usize);
         f.read_to_end(&mut data).map_err(io("read", shown))?;
@@ -529,9 +615,44 @@ impl Reader<'_> {
         if let Some(cache) = self.cache
             && data.len() as u64 == meta.len()
         {
-            cache.keep(real, &meta, self.read_at, &e);
+            cache.keep(&self.root.join(real), &meta, self.read_at, &e);
         }
         self.files.push((e, Data::Read(data)));
         Ok(())
+    }
+}
+
+/// Why a store's own file was passed over.
+const OWN_FILE: &str = "the store's own file";
+
+/// Why a folder was passed over that was one when listed and a symlink when opened.
+const SWAPPED: &str = "replaced by a symlink while being read";
+
+/// `rel`'s parent folder (`""` for the root) and its last name.
+fn split_parent(rel: &str) -> (&str, &str) {
+    rel.rsplit_once('/').unwrap_or(("", rel))
+}
+
+fn join(rel: &str, name: &str) -> String {
+    if rel.is_empty() {
+        name.to_string()
+    } else {
+        format!("{rel}/{name}")
+    }
+}
+
+/// Maps an open that refused a symlink to [`Error::NotFollowed`], any other error by `other`.
+fn not_followed_or(
+    other: impl FnOnce(std::io::Error) -> Error,
+) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| {
+        if beneath::is_not_followed(&e) {
+            match other(e) {
+                Error::Io { path, .. } => Error::NotFollowed { path },
+                e => e,
+            }
+        } else {
+            other(e)
+        }
     }
 }

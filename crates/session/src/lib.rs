@@ -22,6 +22,7 @@
 //! # Ok::<(), cfgvault_session::Error>(())
 //! ```
 
+mod beneath;
 mod cache;
 pub mod diff;
 mod error;
@@ -34,6 +35,7 @@ mod record;
 pub mod restore;
 pub mod retention;
 mod session;
+mod storefiles;
 mod strings;
 pub mod tree;
 
@@ -49,6 +51,7 @@ pub use session::{
     TreeFile, Version, create, create_cached, delete, files, get, list, read_file,
     sessions_with_blob, set_labels, set_pinned, stats, validate_label, versions,
 };
+pub use storefiles::StoreFiles;
 pub use tree::EntryKind;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the supported API.

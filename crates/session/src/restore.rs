@@ -4,25 +4,28 @@
 //! and an mtime equal to the session's `created_at` (trees record no mtimes, so that equal
 //! file sets keep equal ids), then renamed over the destination; each directory touched is
 //! synced at the end. Nothing is written outside the target: stored names are validated by
-//! the tree decoder, requested paths by [`crate::validate_path`], and every directory on the
-//! way is checked with `symlink_metadata` — a symlink there fails that file, it is never
-//! followed. A symlink at a file's own place is treated as a changed file (with `always` it is
-//! replaced, not written through). The check and the write are not atomic: a process racing
-//! to put a symlink in the target between them is outside what this defends against.
+//! the tree decoder, requested paths by [`crate::validate_path`], and every folder below the
+//! target is opened relative to its parent's handle without following a symlink
+//! (`O_NOFOLLOW | O_DIRECTORY`), the temporary file is created and renamed in that handle, and
+//! an existing file is opened with `O_NOFOLLOW`. A symlink on the way fails that file, even
+//! one swapped in during the restore; a symlink at a file's own place is a changed file (with
+//! `always` it is replaced, never written through). The store's own files (the store file,
+//! whatever name reaches it, and its temporary files) are never written: such a file fails.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::path::Path;
 use std::str::FromStr;
 
 use cfgvault_store::{ObjectId, Store, StoreRead};
 use chrono::{DateTime, Utc};
 
+use crate::beneath::{Dir, Kind};
 use crate::error::io;
 use crate::session::{TreeFile, require_record, walk};
-use crate::{Error, Result, SessionId, validate_path};
+use crate::{Error, Result, SessionId, StoreFiles, validate_path};
 
 /// What to do with a file that exists at the destination.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -126,7 +129,8 @@ impl Report {
 pub fn restore(store: &Store, id: &SessionId, target: &Path, options: &Options) -> Result<Report> {
     let r = store.read()?;
     let rec = require_record(&r, id)?;
-    restore_with(&r, &rec.root, target, options, Some(rec.created_at))
+    let own = StoreFiles::of(store.path());
+    restore_with(&r, &rec.root, target, options, Some(rec.created_at), &own)
 }
 
 /// Restores the files below any tree object, with `mtime` when given.
@@ -138,7 +142,8 @@ pub fn restore_tree(
     mtime: Option<DateTime<Utc>>,
 ) -> Result<Report> {
     let r = store.read()?;
-    restore_with(&r, root, target, options, mtime)
+    let own = StoreFiles::of(store.path());
+    restore_with(&r, root, target, options, mtime, &own)
 }
 
 fn restore_with(
@@ -147,6 +152,7 @@ fn restore_with(
     target: &Path,
     options: &Options,
     mtime: Option<DateTime<Utc>>,
+    own: &StoreFiles,
 ) -> Result<Report> {
     let all = walk(r, root)?;
     let mut report = Report::default();
@@ -185,32 +191,47 @@ fn restore_with(
         }
     };
     fs::create_dir_all(target).map_err(io("create directory", target))?;
-    if !fs::metadata(target).map_err(io("open", target))?.is_dir() {
-        return Err(Error::NotADirectory {
-            path: target.to_path_buf(),
-        });
-    }
-    // Directory → indexes of the reports of files written into it, for the final sync.
-    let mut dirty: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
-    let mtime = mtime.map(std::time::SystemTime::from);
+    let top = Dir::open(target).map_err(|source| {
+        if rustix::io::Errno::from_io_error(&source) == Some(rustix::io::Errno::NOTDIR) {
+            Error::NotADirectory {
+                path: target.to_path_buf(),
+            }
+        } else {
+            Error::Io {
+                action: "open",
+                path: target.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    let mut w = Writer {
+        r,
+        own,
+        policy: options.overwrite,
+        mtime: mtime.map(std::time::SystemTime::from),
+        dirs: HashMap::from([(String::new(), top)]),
+        dirty: BTreeMap::new(),
+    };
     for f in selected {
-        let (action, wrote_in) = restore_one(r, target, f, options.overwrite, mtime);
         let idx = report.files.len();
+        let action = match w.restore_one(f, idx) {
+            Ok(a) => a,
+            Err(reason) => Action::Failed(reason),
+        };
         report.files.push(FileReport {
             path: f.path.clone(),
             action,
         });
-        for d in wrote_in {
-            dirty.entry(d).or_default().push(idx);
-        }
     }
-    for (dir, idxs) in dirty {
-        if let Err(e) = fs::File::open(&dir).and_then(|d| d.sync_all()) {
+    for (rel, idxs) in w.dirty {
+        let synced = w.dirs.get(&rel).map(Dir::sync);
+        if let Some(Err(e)) = synced {
+            let shown = target.join(&rel);
             for i in idxs {
                 if let Some(f) = report.files.get_mut(i) {
                     f.action = Action::Failed(format!(
                         "could not sync directory '{}': {e}",
-                        dir.display()
+                        shown.display()
                     ));
                 }
             }
@@ -219,96 +240,155 @@ fn restore_with(
     Ok(report)
 }
 
-/// Restores one file; returns the action and the directories whose entries it changed.
-fn restore_one(
-    r: &impl StoreRead,
-    target: &Path,
-    f: &TreeFile,
+/// One restore's writing state: the folders opened under the target (each reached without
+/// following a symlink) and those whose entries changed.
+struct Writer<'a, R> {
+    r: &'a R,
+    own: &'a StoreFiles,
     policy: Overwrite,
     mtime: Option<std::time::SystemTime>,
-) -> (Action, Vec<PathBuf>) {
-    let mut touched = Vec::new();
-    match restore_inner(r, target, f, policy, mtime, &mut touched) {
-        Ok(a) => (a, touched),
-        Err(reason) => (Action::Failed(reason), touched),
+    /// Folders by path relative to the target (`""` is the target).
+    dirs: HashMap<String, Dir>,
+    /// Folders (relative) whose entries changed → the reports of the files written there.
+    dirty: BTreeMap<String, Vec<usize>>,
+}
+
+impl<R: StoreRead> Writer<'_, R> {
+    /// The folder `rel` under the target, created where missing; an error (as a reason)
+    /// when a folder on the way is a symlink or not a folder.
+    fn dir(&mut self, rel: &str, idx: usize) -> Result<Dir, String> {
+        if let Some(d) = self.dirs.get(rel) {
+            return Ok(d.clone());
+        }
+        let (parent_rel, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let parent = self.dir(parent_rel, idx)?;
+        let opened = match parent.dir(name) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match parent.mkdir(name) {
+                    Ok(()) => self
+                        .dirty
+                        .entry(parent_rel.to_string())
+                        .or_default()
+                        .push(idx),
+                    // Made by someone else meanwhile: open what is there.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(format!("could not create '{rel}': {e}")),
+                }
+                parent.dir(name)
+            }
+            other => other,
+        };
+        // `O_NOFOLLOW | O_DIRECTORY` on a symlink fails with `ENOTDIR` or `ELOOP`: say which.
+        let d = opened.map_err(|e| {
+            if !crate::beneath::is_not_followed(&e) {
+                format!("could not open '{rel}': {e}")
+            } else if matches!(parent.entry(name), Ok(Some(m)) if m.kind == Kind::Symlink) {
+                format!("'{rel}' is a symlink; not following it")
+            } else {
+                format!("'{rel}' is not a directory")
+            }
+        })?;
+        self.dirs.insert(rel.to_string(), d.clone());
+        Ok(d)
+    }
+
+    fn restore_one(&mut self, f: &TreeFile, idx: usize) -> Result<Action, String> {
+        // Stored names are validated on decode; check again so nothing can leave the target.
+        validate_path(&f.path).map_err(|e| e.to_string())?;
+        let (dir_rel, name) = f.path.rsplit_once('/').unwrap_or(("", &f.path));
+        let dir = self.dir(dir_rel, idx)?;
+        let dir_id = if self.own.is_empty() {
+            None
+        } else {
+            dir.id().ok()
+        };
+        let existing = dir
+            .entry(name)
+            .map_err(|e| format!("could not inspect the destination: {e}"))?;
+        if self.own.holds(dir_id, name, existing.map(|e| e.id)) {
+            return Err("is the store's own file; not writing it".into());
+        }
+        if let Some(m) = existing {
+            match m.kind {
+                Kind::Dir => return Err("a directory is in the way".into()),
+                Kind::File => {
+                    if let Some(a) = self.check_existing(&dir, name, f)? {
+                        return Ok(a);
+                    }
+                }
+                // A symlink or special file is a changed file: replaced, never written through.
+                Kind::Symlink | Kind::Other => {}
+            }
+            if self.policy != Overwrite::Always {
+                return Ok(Action::SkippedChanged);
+            }
+        }
+        let bytes = self.r.get(&f.id).map_err(|e| e.to_string())?;
+        let (tmp, mut file) = dir
+            .create_temp(".cfgvault-restore.")
+            .map_err(|e| format!("could not create a temporary file: {e}"))?;
+        let written = write_temp(&mut file, &bytes, f.mode, self.mtime).and_then(|()| {
+            dir.rename(&tmp, name)
+                .map_err(|e| format!("could not rename into place: {e}"))
+        });
+        if let Err(e) = written {
+            let _ = dir.remove_file(&tmp);
+            return Err(e);
+        }
+        self.dirty.entry(dir_rel.to_string()).or_default().push(idx);
+        Ok(Action::Restored)
+    }
+
+    /// For an existing regular file: `Unchanged` (its mode bits corrected unless the policy
+    /// is `never`) when it holds the session's content, else `None`.
+    fn check_existing(
+        &self,
+        dir: &Dir,
+        name: &str,
+        f: &TreeFile,
+    ) -> Result<Option<Action>, String> {
+        let fix_mode = self.policy != Overwrite::Never;
+        // Mode bits are set through this read-only handle (`fchmod`), never by path.
+        let mut file = match dir.open_file(name) {
+            Ok(file) => file,
+            // Replaced by a symlink since it was looked at: a changed file.
+            Err(e) if crate::beneath::is_not_followed(&e) => return Ok(None),
+            Err(e) => return Err(format!("could not read the existing file: {e}")),
+        };
+        let m = file
+            .metadata()
+            .map_err(|e| format!("could not read the existing file: {e}"))?;
+        if !m.is_file() || m.len() != f.size {
+            return Ok(None);
+        }
+        let mut b = Vec::with_capacity(f.size as usize);
+        file.read_to_end(&mut b)
+            .map_err(|e| format!("could not read the existing file: {e}"))?;
+        if ObjectId::for_blob(&b) != f.id {
+            return Ok(None);
+        }
+        if fix_mode && current_mode(&m) != f.mode {
+            set_file_mode(&file, f.mode).map_err(|e| format!("could not set mode bits: {e}"))?;
+        }
+        Ok(Some(Action::Unchanged))
     }
 }
 
-fn restore_inner(
-    r: &impl StoreRead,
-    target: &Path,
-    f: &TreeFile,
-    policy: Overwrite,
+/// Writes a new file's contents, mode bits and mtime, and syncs it.
+fn write_temp(
+    file: &mut fs::File,
+    bytes: &[u8],
+    mode: u32,
     mtime: Option<std::time::SystemTime>,
-    touched: &mut Vec<PathBuf>,
-) -> Result<Action, String> {
-    // Stored names are validated on decode; check again so nothing can leave the target.
-    validate_path(&f.path).map_err(|e| e.to_string())?;
-    let parts: Vec<&str> = f.path.split('/').collect();
-    let (name, dirs) = parts.split_last().ok_or("empty path")?;
-    let mut dir = target.to_path_buf();
-    let mut rel = String::new();
-    for d in dirs {
-        dir.push(d);
-        rel = crate::session::join(&rel, d);
-        match fs::symlink_metadata(&dir) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(format!("'{rel}' is a symlink; not following it"));
-            }
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(format!("'{rel}' is not a directory")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir(&dir).map_err(|e| format!("could not create '{rel}': {e}"))?;
-                if let Some(parent) = dir.parent() {
-                    touched.push(parent.to_path_buf());
-                }
-            }
-            Err(e) => return Err(format!("could not inspect '{rel}': {e}")),
-        }
-    }
-    let dest = dir.join(name);
-    let existing = match fs::symlink_metadata(&dest) {
-        Ok(m) => Some(m),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("could not inspect the destination: {e}")),
-    };
-    if let Some(m) = existing {
-        if m.is_dir() {
-            return Err("a directory is in the way".into());
-        }
-        let same = m.is_file()
-            && fs::read(&dest)
-                .map(|b| b.len() as u64 == f.size && ObjectId::for_blob(&b) == f.id)
-                .map_err(|e| format!("could not read the existing file: {e}"))?;
-        if same {
-            if policy != Overwrite::Never && current_mode(&m) != f.mode {
-                set_mode(&dest, f.mode).map_err(|e| format!("could not set mode bits: {e}"))?;
-            }
-            return Ok(Action::Unchanged);
-        }
-        if policy != Overwrite::Always {
-            return Ok(Action::SkippedChanged);
-        }
-    }
-    let bytes = r.get(&f.id).map_err(|e| e.to_string())?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".cfgvault-restore.")
-        .tempfile_in(&dir)
-        .map_err(|e| format!("could not create a temporary file: {e}"))?;
-    tmp.write_all(&bytes)
+) -> Result<(), String> {
+    file.write_all(bytes)
         .map_err(|e| format!("could not write: {e}"))?;
-    let file = tmp.as_file();
-    set_file_mode(file, f.mode).map_err(|e| format!("could not set mode bits: {e}"))?;
+    set_file_mode(file, mode).map_err(|e| format!("could not set mode bits: {e}"))?;
     if let Some(t) = mtime {
         file.set_modified(t)
             .map_err(|e| format!("could not set mtime: {e}"))?;
     }
-    file.sync_all()
-        .map_err(|e| format!("could not sync: {e}"))?;
-    tmp.persist(&dest)
-        .map_err(|e| format!("could not rename into place: {}", e.error))?;
-    touched.push(dir);
-    Ok(Action::Restored)
+    file.sync_all().map_err(|e| format!("could not sync: {e}"))
 }
 
 #[cfg(unix)]
@@ -320,17 +400,6 @@ fn current_mode(m: &fs::Metadata) -> u32 {
 #[cfg(not(unix))]
 fn current_mode(_: &fs::Metadata) -> u32 {
     0
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_: &Path, _: u32) -> std::io::Result<()> {
-    Ok(())
 }
 
 #[cfg(unix)]

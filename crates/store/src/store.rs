@@ -149,7 +149,7 @@ pub struct Stats {
 pub struct Store {
     // `RwLock` only so that `gc` can compact (which needs `&mut Database`) while everything
     // else shares the database; transactions are independent of the guard once begun.
-    db: RwLock<Database>,
+    db: RwLock<Closing>,
     path: PathBuf,
     options: StoreOptions,
     /// Where the file's size comes from when the store is not a file (fault-injection tests).
@@ -168,6 +168,33 @@ pub struct Store {
     /// The shared index's space numbers (name → prefix) and the `meta.index_spaces` count they
     /// were read at (see `space`).
     spaces: SpaceMap,
+}
+
+/// The database, closed on drop with redb's panics caught: closing writes the allocator state,
+/// and redb panics on some damaged allocator states instead of returning an error (issue 22's
+/// byte flips). Dropping a store never unwinds.
+struct Closing(Option<Database>);
+
+impl std::ops::Deref for Closing {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        self.0.as_ref().expect("the database is taken only on drop")
+    }
+}
+
+impl std::ops::DerefMut for Closing {
+    fn deref_mut(&mut self) -> &mut Database {
+        self.0.as_mut().expect("the database is taken only on drop")
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(db) = self.0.take() {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
+        }
+    }
 }
 
 /// See [`Store`]'s `spaces`.
@@ -297,7 +324,7 @@ impl Store {
                         other => other,
                     })?;
             let store = Store {
-                db: RwLock::new(db),
+                db: RwLock::new(Closing(Some(db))),
                 path: path.to_path_buf(),
                 options: options.clone(),
                 size_probe: None,
@@ -404,7 +431,7 @@ impl Store {
             initialize(&db, label)?;
         }
         let store = Store {
-            db: RwLock::new(db),
+            db: RwLock::new(Closing(Some(db))),
             path: label.to_path_buf(),
             options: options.clone(),
             size_probe: Some(size_probe),
@@ -435,7 +462,7 @@ impl Store {
         }
     }
 
-    fn db(&self) -> RwLockReadGuard<'_, Database> {
+    fn db(&self) -> RwLockReadGuard<'_, Closing> {
         self.db
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -176,7 +176,7 @@ fn a_stamp_cache_sees_a_rewrite_that_kept_size_and_mtime() {
 #[cfg(unix)]
 #[test]
 fn read_seen_takes_what_was_seen_as_the_present_state() {
-    use cfgvault_session::{Seen, StampCache};
+    use cfgvault_session::{Seen, StampCache, StoreFiles};
     use std::time::Duration;
     let fx = Fixture::new();
     let root = fx.path("root");
@@ -198,7 +198,7 @@ fn read_seen_takes_what_was_seen_as_the_present_state() {
     );
     assert_eq!(seen.canonical_root(), Some(canon.as_path()));
     assert_eq!(
-        FileSet::read_seen(&root, &sel, &cache, &seen)
+        FileSet::read_seen(&root, &sel, &cache, &seen, &StoreFiles::none())
             .unwrap()
             .files(),
         read.files()
@@ -210,7 +210,7 @@ fn read_seen_takes_what_was_seen_as_the_present_state() {
         true,
         vec![("b.yaml".into(), lstat("llms/a.yaml").1)],
     );
-    let set = FileSet::read_seen(&root, &sel, &cache, &wrong).unwrap();
+    let set = FileSet::read_seen(&root, &sel, &cache, &wrong, &StoreFiles::none()).unwrap();
     assert_eq!(set.files(), read.files());
     assert_eq!(&*set.bytes(0).unwrap(), b"b: 1\n");
 
@@ -218,7 +218,7 @@ fn read_seen_takes_what_was_seen_as_the_present_state() {
     // bytes are missing; without what was seen, the removal is found at once.
     let seen = Seen::new(canon, true, vec![lstat("llms/a.yaml"), lstat("b.yaml")]);
     fs::remove_file(root.join("b.yaml")).unwrap();
-    let set = FileSet::read_seen(&root, &sel, &cache, &seen).unwrap();
+    let set = FileSet::read_seen(&root, &sel, &cache, &seen, &StoreFiles::none()).unwrap();
     assert_eq!(set.files(), read.files());
     assert!(matches!(set.bytes(0), Err(Error::Io { path, .. }) if path.ends_with("b.yaml")));
     assert!(matches!(

@@ -6,6 +6,7 @@ mod crash;
 mod diff;
 mod fileset;
 mod props;
+mod races;
 mod restore;
 mod retention;
 mod sessions;
