@@ -64,6 +64,18 @@ struct Ref {
     rule: usize,
     key: String,
     value: String,
+    /// The `{field:NAME}` values of the mapping holding the reference (absent ones omitted).
+    fields: Vec<(String, String)>,
+}
+
+/// Splits a `subkey` rule's value `NAME.SUBKEY` at its first `.`; other values are all name.
+fn split_subkey(rule: &Rule, value: &str) -> (String, Option<String>) {
+    match value.split_once('.') {
+        Some((name, sub)) if rule.subkey && !name.is_empty() && !sub.is_empty() => {
+            (name.to_owned(), Some(sub.to_owned()))
+        }
+        _ => (value.to_owned(), None),
+    }
 }
 
 struct Analysis<'a> {
@@ -171,21 +183,30 @@ impl<'a> Analysis<'a> {
                     rule: i,
                     key: "(implicit)".to_owned(),
                     value: v.clone(),
+                    fields: Vec::new(),
                 });
             }
         }
         let Doc::Parsed(value) = self.doc(path, false) else {
             return refs;
         };
-        // Depth-first with an explicit stack; the parser's own nesting limit bounds the depth.
-        let mut stack: Vec<(&Value, Vec<PathSeg>)> = vec![(value, Vec::new())];
-        while let Some((node, at)) = stack.pop() {
+        // Depth-first with an explicit stack; each node with the mapping that holds it.
+        let mut stack: Vec<(&Value, Vec<PathSeg>, Option<&serde_yaml::Mapping>)> =
+            vec![(value, Vec::new(), None)];
+        while let Some((node, at, holder)) = stack.pop() {
             let node = untag(node);
             for &i in &rules {
                 let rule: &Rule = &profile.rules[i];
                 if !rule.keys.iter().any(|k| k.matches(&at)) {
                     continue;
                 }
+                let fields: Vec<(String, String)> = match (&rule.target, holder) {
+                    (Target::Paths { fields, .. }, Some(map)) => fields
+                        .iter()
+                        .filter_map(|f| Some((f.clone(), scalar(map.get(f.as_str())?)?)))
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 match node {
                     Value::Sequence(items) => {
                         for (n, item) in items.iter().enumerate() {
@@ -196,6 +217,7 @@ impl<'a> Analysis<'a> {
                                     rule: i,
                                     key: render_key_path(&key),
                                     value: v,
+                                    fields: fields.clone(),
                                 });
                             }
                         }
@@ -206,6 +228,7 @@ impl<'a> Analysis<'a> {
                                 rule: i,
                                 key: render_key_path(&at),
                                 value: v,
+                                fields,
                             });
                         }
                     }
@@ -216,14 +239,14 @@ impl<'a> Analysis<'a> {
                     for (k, v) in map.iter() {
                         let mut child = at.clone();
                         child.push(PathSeg::Key(scalar(k).unwrap_or_else(|| "?".to_owned())));
-                        stack.push((v, child));
+                        stack.push((v, child, Some(map)));
                     }
                 }
                 Value::Sequence(items) => {
                     for (n, v) in items.iter().enumerate().rev() {
                         let mut child = at.clone();
                         child.push(PathSeg::Index(n));
-                        stack.push((v, child));
+                        stack.push((v, child, holder));
                     }
                 }
                 _ => {}
@@ -239,6 +262,7 @@ impl<'a> Analysis<'a> {
         let outcome = match &rule.target {
             Target::Paths { .. } => self.resolve_paths(from, &r, rule),
             Target::ByField { .. } => self.resolve_by_field(&r, rule),
+            Target::Registry { .. } => self.resolve_registry(from, &r, rule),
             Target::All {
                 include,
                 except,
@@ -296,11 +320,13 @@ impl<'a> Analysis<'a> {
             default_suffix,
             check_key,
             optional,
+            ..
         } = &rule.target
         else {
             return Err(None);
         };
-        let value = r.value.as_str();
+        let (name, subkey) = split_subkey(rule, &r.value);
+        let value = name.as_str();
         if value.is_empty() {
             return Err(Some("empty value".to_owned()));
         }
@@ -338,7 +364,7 @@ impl<'a> Analysis<'a> {
             let dir = &from_dir[..depth];
             for template in candidates {
                 for v in &variants {
-                    let Some(segs) = expand(template, dir, v) else {
+                    let Some(segs) = expand(template, dir, v, &r.fields) else {
                         escaped += 1;
                         continue;
                     };
@@ -374,28 +400,121 @@ impl<'a> Analysis<'a> {
         let key = match check_key {
             Some(CheckKey::Value) => Some(value),
             Some(CheckKey::Fragment) => fragment,
-            None => None,
+            None => subkey.as_deref(),
         };
         if let Some(key) = key {
-            for target in &found {
-                // An empty file (null) has no keys; a file that does not parse cannot be checked.
-                let missing = match self.doc(target, false) {
-                    Doc::Parsed(Value::Mapping(map)) => !map.contains_key(key),
-                    Doc::Parsed(Value::Null) => true,
-                    _ => false,
-                };
-                if missing {
-                    let reason = format!("key '{key}' not found in {target}");
-                    self.unresolved.push(Unresolved {
-                        from: from.to_owned(),
-                        key: r.key.clone(),
-                        value: r.value.clone(),
-                        reason,
-                    });
-                }
-            }
+            self.check_keys(from, r, key, &found);
         }
         Ok(found)
+    }
+
+    /// Reports each of `targets` lacking the top-level key `key` as unresolved.
+    fn check_keys(&mut self, from: &str, r: &Ref, key: &str, targets: &[String]) {
+        for target in targets {
+            // An empty file (null) has no keys; a file that does not parse cannot be checked.
+            let missing = match self.doc(target, false) {
+                Doc::Parsed(v) => !has_key(v, key),
+                _ => false,
+            };
+            if missing {
+                self.unresolved.push(Unresolved {
+                    from: from.to_owned(),
+                    key: r.key.clone(),
+                    value: r.value.clone(),
+                    reason: format!("key '{key}' not found in {target}"),
+                });
+            }
+        }
+    }
+
+    /// Looks the reference's name up in a registry file: the registry and the file its entry
+    /// names (or the registry alone when the entry is defined there), or why not.
+    fn resolve_registry(
+        &mut self,
+        from: &str,
+        r: &Ref,
+        rule: &Rule,
+    ) -> Result<Vec<String>, Option<String>> {
+        let Target::Registry {
+            file,
+            entry,
+            file_field,
+            relative_to,
+        } = &rule.target
+        else {
+            return Err(None);
+        };
+        if r.value.is_empty() {
+            return Err(Some("empty value".to_owned()));
+        }
+        if r.value.contains("${") {
+            return Err(Some("contains a placeholder".to_owned()));
+        }
+        let (name, subkey) = split_subkey(rule, &r.value);
+        self.watched.push((parent(file).to_owned(), false));
+        if !self.index.files.contains(file) {
+            return Err(Some(format!("registry {file} not found")));
+        }
+        let entry_path: Vec<&str> = entry
+            .iter()
+            .map(|s| {
+                if s == "{name}" {
+                    name.as_str()
+                } else {
+                    s.as_str()
+                }
+            })
+            .collect();
+        let entry_text = entry_path.join(".");
+        // The entry's named file, or `None` with whether the subkey is missing when inline.
+        let (named, inline_missing) = match self.doc(file, true) {
+            Doc::Parsed(v) => {
+                let mut node = Some(v);
+                for seg in &entry_path {
+                    node = node.and_then(|n| untag(n).get(*seg));
+                }
+                let Some(node) = node.map(untag) else {
+                    return Err(Some(format!("no {entry_text} in {file}")));
+                };
+                match node.get(file_field.as_str()).and_then(scalar) {
+                    Some(p) => (Some(p), false),
+                    None => (None, subkey.as_deref().is_some_and(|k| !has_key(node, k))),
+                }
+            }
+            Doc::Failed(_) => return Err(Some(format!("registry {file} does not parse"))),
+            Doc::Skipped => return Err(Some(format!("registry {file} is not YAML"))),
+        };
+        let Some(named) = named else {
+            if inline_missing && let Some(sub) = &subkey {
+                self.unresolved.push(Unresolved {
+                    from: from.to_owned(),
+                    key: r.key.clone(),
+                    value: r.value.clone(),
+                    reason: format!("key '{sub}' not found in {entry_text} of {file}"),
+                });
+            }
+            return Ok(vec![file.clone()]);
+        };
+        let joined = if relative_to.is_empty() {
+            named.clone()
+        } else {
+            format!("{relative_to}/{named}")
+        };
+        let Some(target) = normalize(&joined).filter(|t| !t.is_empty()) else {
+            return Err(Some(format!(
+                "{entry_text}.{file_field} in {file} ('{named}') is outside the config root"
+            )));
+        };
+        self.watched.push((parent(&target).to_owned(), false));
+        if !self.index.files.contains(&target) {
+            return Err(Some(format!(
+                "not found (tried {target}, named by {entry_text}.{file_field} in {file})"
+            )));
+        }
+        if let Some(sub) = &subkey {
+            self.check_keys(from, r, sub, std::slice::from_ref(&target));
+        }
+        Ok(vec![file.clone(), target])
     }
 
     fn resolve_by_field(&mut self, r: &Ref, rule: &Rule) -> Result<Vec<String>, Option<String>> {
@@ -543,6 +662,11 @@ fn second_document_line(bytes: &[u8]) -> Option<usize> {
     None
 }
 
+/// Whether `v` is a mapping with the key `key` (an empty file, null, has none).
+fn has_key(v: &Value, key: &str) -> bool {
+    matches!(untag(v), Value::Mapping(map) if map.contains_key(key))
+}
+
 /// Custom tags (`!include x`) are seen through: the tagged value is what the framework reads.
 fn untag(mut v: &Value) -> &Value {
     while let Value::Tagged(t) = v {
@@ -580,13 +704,24 @@ fn render_segs(segs: &[Seg]) -> String {
 
 /// Expands a candidate template lexically; `None` when `..` climbs above the root. The value is
 /// always literal: a `*` in it matches only a file really named `*`.
-fn expand(template: &str, dir: &[&str], value: &str) -> Option<Vec<Seg>> {
+fn expand(
+    template: &str,
+    dir: &[&str],
+    value: &str,
+    fields: &[(String, String)],
+) -> Option<Vec<Seg>> {
     let mut raw: Vec<Seg> = Vec::new();
     for part in template.split('/') {
         match part {
             "{dir}" => raw.extend(dir.iter().map(|d| Seg::Lit((*d).to_owned()))),
             "*" => raw.push(Seg::One),
             "**" => raw.push(Seg::Any),
+            field if field.starts_with("{field:") => {
+                let name = &field["{field:".len()..field.len() - 1];
+                if let Some((_, v)) = fields.iter().find(|(n, _)| n == name) {
+                    raw.extend(v.split('/').map(|s| Seg::Lit(s.to_owned())));
+                }
+            }
             lit => {
                 let text = lit.replace("{value}", value);
                 raw.extend(text.split('/').map(|s| Seg::Lit(s.to_owned())));
@@ -878,7 +1013,7 @@ mod tests {
     #[test]
     fn expand_templates() {
         let dir = ["llms", "provider", "x"];
-        let e = |t: &str, v: &str| expand(t, &dir, v).map(|s| render_segs(&s));
+        let e = |t: &str, v: &str| expand(t, &dir, v, &[]).map(|s| render_segs(&s));
         assert_eq!(
             e("{dir}/{value}", "common.yaml").as_deref(),
             Some("llms/provider/x/common.yaml")
@@ -893,7 +1028,7 @@ mod tests {
             Some("llms/provider/*/a.yaml")
         );
         assert_eq!(
-            expand("{dir}/{value}", &[], "a/./b")
+            expand("{dir}/{value}", &[], "a/./b", &[])
                 .map(|s| render_segs(&s))
                 .as_deref(),
             Some("a/b")
@@ -903,7 +1038,7 @@ mod tests {
     #[test]
     fn segment_matching() {
         let m = |p: &str, path: &str| {
-            let segs = expand(p, &[], "").unwrap();
+            let segs = expand(p, &[], "", &[]).unwrap();
             segs_match(&segs, &path.split('/').collect::<Vec<_>>())
         };
         assert!(m("llms/provider/*/a.yaml", "llms/provider/openai/a.yaml"));
