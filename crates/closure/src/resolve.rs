@@ -803,6 +803,34 @@ fn open_root(root: &Path) -> Result<PathBuf, Error> {
     })
 }
 
+/// The workflow as a root-relative path: a relative one as given, an absolute one when it
+/// names a place under the root (as given, or once symlinks are resolved).
+fn relative_workflow(root: &Path, canon_root: &Path, workflow: &str) -> Result<String, Error> {
+    let outside = || Error::WorkflowOutsideRoot {
+        path: workflow.to_owned(),
+    };
+    let abs = Path::new(workflow);
+    if !abs.is_absolute() {
+        return Ok(workflow.to_owned());
+    }
+    let under = |base: &Path, p: &Path| -> Option<String> {
+        let rel = p.strip_prefix(base).ok()?;
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        Some(parts?.join("/"))
+    };
+    if let Some(rel) = under(root, abs).or_else(|| under(canon_root, abs)) {
+        return Ok(rel);
+    }
+    match fs::canonicalize(abs) {
+        Ok(c) => under(canon_root, &c).ok_or_else(outside),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::WorkflowMissing {
+            path: workflow.to_owned(),
+            root: root.to_owned(),
+        }),
+        Err(_) => Err(outside()),
+    }
+}
+
 fn check_workflow(
     root: &Path,
     canon_root: &Path,
@@ -812,7 +840,8 @@ fn check_workflow(
     let outside = || Error::WorkflowOutsideRoot {
         path: workflow.to_owned(),
     };
-    let rel = normalize(workflow).ok_or_else(outside)?;
+    let relative = relative_workflow(root, canon_root, workflow)?;
+    let rel = normalize(&relative).ok_or_else(outside)?;
     if rel.is_empty() {
         return Err(Error::WorkflowNotFile {
             path: workflow.to_owned(),
@@ -880,6 +909,14 @@ pub(crate) fn run(
         Some(w) => Some(check_workflow(root, &canon_root, &index, w)?),
         None => None,
     };
+    if let Some(w) = &workflow
+        && let Some(&i) = excludes.matches(w.as_str()).first()
+    {
+        return Err(Error::WorkflowExcluded {
+            path: w.clone(),
+            pattern: patterns[i].clone(),
+        });
+    }
 
     let mut analysis = Analysis::new(root, profile, &index, cache);
     let mut roots: Vec<String> = workflow.iter().cloned().collect();
@@ -980,8 +1017,13 @@ pub(crate) fn run(
     unresolved.sort();
     unresolved.dedup();
 
+    let workflow_error = workflow
+        .as_deref()
+        .and_then(|w| parse_errors.iter().find(|p| p.path == w))
+        .cloned();
     let closure = Arc::new(Closure {
         workflow,
+        workflow_error,
         files,
         edges,
         unresolved,

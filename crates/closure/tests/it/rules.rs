@@ -289,3 +289,77 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// snap-0102 `workflows/collaborative.yaml` does not parse: the closure says so in
+/// `workflow_error` (a session from it certainly cannot start) and still lists the file.
+#[test]
+fn issue_23_an_unparsable_workflow_is_a_finding() {
+    let corpus = unpack();
+    let root = corpus.path().join("snap-0102/configs");
+    let wf = "workflows/collaborative.yaml";
+    let c = closure(&root, wf);
+    let e = c
+        .workflow_error
+        .as_ref()
+        .expect("the workflow does not parse");
+    assert_eq!((e.path.as_str(), e.line), (wf, Some(193)));
+    assert!(c.contains(wf));
+    assert!(
+        c.to_string()
+            .contains("workflow-error workflows/collaborative.yaml")
+    );
+    // A workflow that parses has none, even with unparsable files in its closure.
+    let c = closure(&root, "workflows/react.yaml");
+    assert!(c.workflow_error.is_none());
+    assert!(!c.parse_errors.is_empty());
+}
+
+/// An exclude that would drop the workflow itself is invalid input naming the pattern.
+#[test]
+fn issue_23_an_exclude_of_the_workflow_is_an_error() {
+    let corpus = unpack();
+    let root = corpus.path().join("snap-0102/configs");
+    for pattern in ["react.yaml", "workflows/*", "*.yaml"] {
+        let err = resolve(
+            &root,
+            "workflows/react.yaml",
+            &Options::new().exclude(pattern),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, cfgvault_closure::Error::WorkflowExcluded { path, pattern: p }
+                if path == "workflows/react.yaml" && p == pattern),
+            "{pattern}: {err}"
+        );
+    }
+    // Excluding other files is fine.
+    let c = resolve(
+        &root,
+        "workflows/react.yaml",
+        &Options::new().exclude("tools/**"),
+    )
+    .unwrap();
+    assert!(c.paths().all(|p| !p.starts_with("tools/")));
+}
+
+/// An absolute workflow path inside the root is the same workflow as its relative path; one
+/// outside the root is still refused.
+#[test]
+fn issue_23_absolute_workflow_paths_inside_the_root() {
+    let corpus = unpack();
+    let root = corpus.path().join("snap-0102/configs");
+    let relative = closure(&root, "workflows/react.yaml");
+    let abs = root.join("workflows/react.yaml");
+    let absolute = closure(&root, abs.to_str().unwrap());
+    assert_eq!(absolute, relative);
+    // Through the canonical root too (the temporary folder may sit behind a symlink).
+    let canon = fs::canonicalize(&abs).unwrap();
+    assert_eq!(closure(&root, canon.to_str().unwrap()), relative);
+
+    let outside = corpus.path().join("snap-0101/configs/workflows/react.yaml");
+    let err = resolve(&root, outside.to_str().unwrap(), &Options::new()).unwrap_err();
+    assert!(
+        matches!(err, cfgvault_closure::Error::WorkflowOutsideRoot { .. }),
+        "{err}"
+    );
+}
