@@ -35,6 +35,7 @@ mod cycles;
 mod error;
 mod index;
 mod model;
+mod nesting;
 mod profile;
 mod resolve;
 mod strategy;

@@ -621,6 +621,17 @@ fn load(abs: &Path, rel: &str) -> Doc {
         Ok(b) => b,
         Err(e) => return fail(format!("could not read: {e}")),
     };
+    if let Some(line) = crate::nesting::too_deep(&bytes) {
+        return Doc::Failed(ParseError {
+            path: rel.to_owned(),
+            line: Some(line),
+            column: None,
+            message: format!(
+                "nested deeper than {} levels; not analysed",
+                crate::nesting::MAX_NESTING
+            ),
+        });
+    }
     match serde_yaml::from_slice::<Value>(&bytes) {
         Ok(v) => Doc::Parsed(v),
         Err(e) => {

@@ -280,3 +280,36 @@ fn ten_thousand_files_wide() {
     assert_eq!(t.files.len(), N + 3);
     assert!(start.elapsed() < Duration::from_secs(60));
 }
+
+/// Issue 22, item 5: 100,000 levels of flow nesting (`a: [[[…]]]`, `{a: {a: …}}`) and of
+/// compact block sequences are refused by the linear pre-scan before the parser (whose work
+/// grows with the square of the depth) sees them: the parse error is the pre-scan's, naming
+/// the first line past the limit.
+#[test]
+fn issue_22_nesting_100000_levels_is_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 100_000;
+    let shapes = [
+        ("flow-seq", format!("a: {}{}\n", "[".repeat(n), "]".repeat(n))),
+        ("flow-map", format!("a: {}{}\n", "{a: ".repeat(n), "}".repeat(n))),
+        ("compact-seq", format!("k:\n{}x\n", "- ".repeat(n))),
+    ];
+    for (name, text) in &shapes {
+        write(dir.path(), &format!("workflows/{name}.yaml"), text);
+    }
+    for (name, _) in &shapes {
+        let (root, wf) = (dir.path().to_owned(), format!("workflows/{name}.yaml"));
+        let c = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || resolve(&root, &wf, &Options::new()).unwrap())
+            .unwrap()
+            .join()
+            .unwrap_or_else(|_| panic!("the analysis panicked"));
+        let e = c.workflow_error.as_ref().expect("refused");
+        assert_eq!(
+            e.message, "nested deeper than 256 levels; not analysed",
+            "{name}"
+        );
+        assert_eq!(e.line, Some(if *name == "compact-seq" { 2 } else { 1 }), "{name}");
+    }
+}

@@ -363,3 +363,18 @@ fn issue_23_absolute_workflow_paths_inside_the_root() {
         "{err}"
     );
 }
+
+/// The nesting pre-scan (issue 22) refuses no file of the real history.
+#[test]
+fn issue_22_no_file_of_the_history_is_too_deep() {
+    let corpus = unpack();
+    for snap in snapshots(corpus.path()) {
+        let tree = cfgvault_closure::resolve_tree(&snap.join("configs"), &Options::new()).unwrap();
+        let refused: Vec<_> = tree
+            .parse_errors
+            .iter()
+            .filter(|p| p.message.contains("nested deeper"))
+            .collect();
+        assert!(refused.is_empty(), "{}: {refused:?}", snap.display());
+    }
+}
