@@ -46,7 +46,7 @@ use std::sync::Arc;
 
 pub use cache::Cache;
 pub use error::Error;
-pub use model::{Closure, Edge, FileEntry, FileKind, ParseError, Unresolved};
+pub use model::{Closure, Dropped, Edge, FileEntry, FileKind, ParseError, Unresolved};
 pub use profile::Profile;
 pub use strategy::{CustomStrategy, Strategy};
 

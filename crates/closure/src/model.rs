@@ -120,6 +120,18 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// References a file held beyond a limit of the analysis: counted, not followed. The files
+/// they would have reached are missing from the closure unless something else reaches them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Dropped {
+    /// The file holding the references.
+    pub path: String,
+    /// How many were dropped.
+    pub count: usize,
+    /// The limit reached, e.g. `10000 references per file`.
+    pub limit: String,
+}
+
 /// The dependency closure of a workflow (or of a whole tree).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Closure {
@@ -129,6 +141,9 @@ pub struct Closure {
     /// stops a session from starting (also listed in `parse_errors`; the file is still in
     /// `files`, so a backup keeps its bytes).
     pub workflow_error: Option<ParseError>,
+    /// Sorted; references not followed because a limit was reached, by file (only files in
+    /// `files`). Not an error: the closure is the part within the limits.
+    pub dropped: Vec<Dropped>,
     /// Sorted by path; paths relative to the root, `/`-separated, unique.
     pub files: Vec<FileEntry>,
     /// Sorted; only edges whose target is in `files`.
@@ -159,7 +174,8 @@ impl Closure {
 /// Renders one fact per line, sorted, in the compact form the tests pin:
 /// `file PATH [kind]` (roots), `file PATH [kind] <- FROM:KEY=VALUE (RULE)` (once per edge),
 /// `unresolved FROM:KEY=VALUE: REASON`, `parse-error PATH:LINE:COLUMN: MESSAGE`,
-/// `cycle A -> B -> A`; a workflow that does not parse adds `workflow-error PATH`.
+/// `cycle A -> B -> A`; a workflow that does not parse adds `workflow-error PATH`, references
+/// past a limit `dropped PATH: N references (LIMIT)`.
 impl fmt::Display for Closure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut lines = Vec::new();
@@ -187,6 +203,12 @@ impl fmt::Display for Closure {
                 _ => String::new(),
             };
             lines.push(format!("parse-error {}{at}: {}", p.path, p.message));
+        }
+        for d in &self.dropped {
+            lines.push(format!(
+                "dropped {}: {} references ({})",
+                d.path, d.count, d.limit
+            ));
         }
         if let Some(e) = &self.workflow_error {
             lines.push(format!("workflow-error {}", e.path));

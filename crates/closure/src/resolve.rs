@@ -7,18 +7,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use globset::{GlobSet, GlobSetBuilder};
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 
 use crate::Checked;
 use crate::cache::Cache;
 use crate::cycles::find_cycles;
 use crate::index::{Index, walk_cached};
 use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, anchored_glob, render_key_path};
-use crate::{Closure, Edge, Error, FileEntry, FileKind, Options, ParseError, Unresolved};
+use crate::{Closure, Dropped, Edge, Error, FileEntry, FileKind, Options, ParseError, Unresolved};
 
 /// Files larger than this are backed up but not parsed: configs are small, and this bounds the
 /// memory a hostile file can take.
 const MAX_PARSE_BYTES: u64 = 8 << 20;
+
+/// At most this many references of one file are followed; the rest are reported as dropped.
+/// Real files hold a few dozen.
+const MAX_REFS_PER_FILE: usize = 10_000;
+
+/// At most this many references are followed in one analysis; the rest are reported as dropped.
+const MAX_REFS_PER_CLOSURE: usize = 100_000;
 
 /// How many tried candidates an `unresolved` reason lists before eliding the rest.
 const MAX_TRIED_SHOWN: usize = 6;
@@ -68,6 +75,83 @@ struct Ref {
     fields: Vec<(String, String)>,
 }
 
+/// The references of one file, at most [`MAX_REFS_PER_FILE`], with a count of the rest.
+#[derive(Default)]
+struct Refs {
+    list: Vec<Ref>,
+    dropped: usize,
+}
+
+impl Refs {
+    fn push(&mut self, r: Ref) {
+        if self.list.len() < MAX_REFS_PER_FILE {
+            self.list.push(r);
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+/// The children of a mapping or sequence still to visit; a sequence's items are held by the
+/// mapping holding the sequence.
+enum Children<'v> {
+    Map(&'v Mapping, serde_yaml::mapping::Iter<'v>),
+    Seq(
+        Option<&'v Mapping>,
+        std::iter::Enumerate<std::slice::Iter<'v, Value>>,
+    ),
+}
+
+/// The references rule `i` finds at `node` (its key path `at`): the scalar, or each scalar of a
+/// sequence.
+fn refs_at(
+    refs: &mut Refs,
+    i: usize,
+    rule: &Rule,
+    node: &Value,
+    at: &[PathSeg],
+    holder: Option<&Mapping>,
+) {
+    let fields: Vec<(String, String)> = match (&rule.target, holder) {
+        (Target::Paths { fields, .. }, Some(map)) => fields
+            .iter()
+            .filter_map(|f| Some((f.clone(), scalar(map.get(f.as_str())?)?)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    match node {
+        Value::Sequence(items) => {
+            for (n, item) in items.iter().enumerate() {
+                let Some(value) = scalar(item) else {
+                    continue;
+                };
+                if refs.list.len() >= MAX_REFS_PER_FILE {
+                    refs.dropped += 1;
+                    continue;
+                }
+                let mut key = at.to_vec();
+                key.push(PathSeg::Index(n));
+                refs.push(Ref {
+                    rule: i,
+                    key: render_key_path(&key),
+                    value,
+                    fields: fields.clone(),
+                });
+            }
+        }
+        other => {
+            if let Some(value) = scalar(other) {
+                refs.push(Ref {
+                    rule: i,
+                    key: render_key_path(at),
+                    value,
+                    fields,
+                });
+            }
+        }
+    }
+}
+
 /// Splits a `subkey` rule's value `NAME.SUBKEY` at its first `.`; other values are all name.
 fn split_subkey(rule: &Rule, value: &str) -> (String, Option<String>) {
     match value.split_once('.') {
@@ -87,6 +171,7 @@ struct Analysis<'a> {
     field_indexes: HashMap<usize, FieldIndex>,
     edges: Vec<Edge>,
     unresolved: Vec<Unresolved>,
+    dropped: Vec<Dropped>,
     reached: BTreeSet<String>,
     queue: VecDeque<String>,
     /// The folders whose lists of files the analysis consulted (relative, `""` for the root),
@@ -116,6 +201,7 @@ impl<'a> Analysis<'a> {
             field_indexes: HashMap::new(),
             edges: Vec::new(),
             unresolved: Vec::new(),
+            dropped: Vec::new(),
             reached: BTreeSet::new(),
             queue: VecDeque::new(),
             watched: Vec::new(),
@@ -159,14 +245,26 @@ impl<'a> Analysis<'a> {
             self.doc(r, true);
             self.reach(r);
         }
+        let mut followed = 0usize;
         while let Some(path) = self.queue.pop_front() {
             let refs = self.collect_refs(&path);
-            for r in refs {
+            let room = MAX_REFS_PER_CLOSURE.saturating_sub(followed);
+            if refs.len() > room {
+                self.dropped.push(Dropped {
+                    path: path.clone(),
+                    count: refs.len() - room,
+                    limit: format!("{MAX_REFS_PER_CLOSURE} references per closure"),
+                });
+            }
+            for r in refs.into_iter().take(room) {
+                followed += 1;
                 self.follow(&path, r);
             }
         }
     }
 
+    /// The references `path` holds, in document order, at most [`MAX_REFS_PER_FILE`] (the
+    /// rest counted in `dropped`).
     fn collect_refs(&mut self, path: &str) -> Vec<Ref> {
         let profile = self.profile;
         let rules: Vec<usize> = profile
@@ -176,7 +274,7 @@ impl<'a> Analysis<'a> {
             .filter(|(_, r)| r.from.as_ref().is_none_or(|g| g.is_match(path)))
             .map(|(i, _)| i)
             .collect();
-        let mut refs = Vec::new();
+        let mut refs = Refs::default();
         for &i in &rules {
             if let Some(v) = &profile.rules[i].implicit {
                 refs.push(Ref {
@@ -188,71 +286,62 @@ impl<'a> Analysis<'a> {
             }
         }
         let Doc::Parsed(value) = self.doc(path, false) else {
-            return refs;
+            return refs.list;
         };
-        // Depth-first with an explicit stack; each node with the mapping that holds it.
-        let mut stack: Vec<(&Value, Vec<PathSeg>, Option<&serde_yaml::Mapping>)> =
-            vec![(value, Vec::new(), None)];
-        while let Some((node, at, holder)) = stack.pop() {
-            let node = untag(node);
-            for &i in &rules {
-                let rule: &Rule = &profile.rules[i];
-                if !rule.keys.iter().any(|k| k.matches(&at)) {
-                    continue;
+        // Depth-first over an explicit stack of child iterators (memory proportional to the
+        // depth, not the size); `at` is the key path of the node visited.
+        let mut at: Vec<PathSeg> = Vec::new();
+        let mut frames: Vec<Children<'_>> = Vec::new();
+        let mut next: Option<(&Value, Option<&Mapping>)> = Some((value, None));
+        loop {
+            if let Some((node, holder)) = next.take() {
+                let node = untag(node);
+                for &i in &rules {
+                    let rule: &Rule = &profile.rules[i];
+                    if rule.keys.iter().any(|k| k.matches(&at)) {
+                        refs_at(&mut refs, i, rule, node, &at, holder);
+                    }
                 }
-                let fields: Vec<(String, String)> = match (&rule.target, holder) {
-                    (Target::Paths { fields, .. }, Some(map)) => fields
-                        .iter()
-                        .filter_map(|f| Some((f.clone(), scalar(map.get(f.as_str())?)?)))
-                        .collect(),
-                    _ => Vec::new(),
-                };
                 match node {
+                    Value::Mapping(map) => frames.push(Children::Map(map, map.iter())),
                     Value::Sequence(items) => {
-                        for (n, item) in items.iter().enumerate() {
-                            if let Some(v) = scalar(item) {
-                                let mut key = at.clone();
-                                key.push(PathSeg::Index(n));
-                                refs.push(Ref {
-                                    rule: i,
-                                    key: render_key_path(&key),
-                                    value: v,
-                                    fields: fields.clone(),
-                                });
-                            }
-                        }
+                        frames.push(Children::Seq(holder, items.iter().enumerate()))
                     }
-                    other => {
-                        if let Some(v) = scalar(other) {
-                            refs.push(Ref {
-                                rule: i,
-                                key: render_key_path(&at),
-                                value: v,
-                                fields,
-                            });
-                        }
-                    }
+                    _ => {}
                 }
             }
-            match node {
-                Value::Mapping(map) => {
-                    for (k, v) in map.iter() {
-                        let mut child = at.clone();
-                        child.push(PathSeg::Key(scalar(k).unwrap_or_else(|| "?".to_owned())));
-                        stack.push((v, child, Some(map)));
-                    }
+            let depth = frames.len().saturating_sub(1);
+            let Some(top) = frames.last_mut() else {
+                break;
+            };
+            let child = match top {
+                Children::Map(map, iter) => iter.next().map(|(k, v)| {
+                    let key = scalar(k).unwrap_or_else(|| "?".to_owned());
+                    (PathSeg::Key(key), v, Some(*map))
+                }),
+                Children::Seq(holder, iter) => {
+                    iter.next().map(|(n, v)| (PathSeg::Index(n), v, *holder))
                 }
-                Value::Sequence(items) => {
-                    for (n, v) in items.iter().enumerate().rev() {
-                        let mut child = at.clone();
-                        child.push(PathSeg::Index(n));
-                        stack.push((v, child, holder));
-                    }
+            };
+            match child {
+                Some((seg, v, holder)) => {
+                    at.truncate(depth);
+                    at.push(seg);
+                    next = Some((v, holder));
                 }
-                _ => {}
+                None => {
+                    frames.pop();
+                }
             }
         }
-        refs
+        if refs.dropped > 0 {
+            self.dropped.push(Dropped {
+                path: path.to_owned(),
+                count: refs.dropped,
+                limit: format!("{MAX_REFS_PER_FILE} references per file"),
+            });
+        }
+        refs.list
     }
 
     fn follow(&mut self, from: &str, r: Ref) {
@@ -1032,9 +1121,15 @@ pub(crate) fn run(
         .as_deref()
         .and_then(|w| parse_errors.iter().find(|p| p.path == w))
         .cloned();
+    let mut dropped: Vec<Dropped> = std::mem::take(&mut analysis.dropped)
+        .into_iter()
+        .filter(|d| selected.contains(&d.path))
+        .collect();
+    dropped.sort();
     let closure = Arc::new(Closure {
         workflow,
         workflow_error,
+        dropped,
         files,
         edges,
         unresolved,
