@@ -120,6 +120,21 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// A string value that looks like a reference to a config file (it names a YAML file's stem,
+/// or a relative path to a file under the root) that no rule followed, naming a file not in
+/// the closure: either a reference the profile lacks a rule for, or a value that only looks
+/// like one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Hint {
+    /// The file holding the value.
+    pub path: String,
+    /// Its key path.
+    pub key: String,
+    pub value: String,
+    /// The files it may name (at most 3).
+    pub candidates: Vec<String>,
+}
+
 /// References a file held beyond a limit of the analysis: counted, not followed. The files
 /// they would have reached are missing from the closure unless something else reaches them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -144,6 +159,9 @@ pub struct Closure {
     /// Sorted; references not followed because a limit was reached, by file (only files in
     /// `files`). Not an error: the closure is the part within the limits.
     pub dropped: Vec<Dropped>,
+    /// Sorted; values that look like references no rule followed (see [`Hint`]), from the
+    /// parsed files of `files`.
+    pub hints: Vec<Hint>,
     /// Sorted by path; paths relative to the root, `/`-separated, unique.
     pub files: Vec<FileEntry>,
     /// Sorted; only edges whose target is in `files`.
@@ -175,7 +193,7 @@ impl Closure {
 /// `file PATH [kind]` (roots), `file PATH [kind] <- FROM:KEY=VALUE (RULE)` (once per edge),
 /// `unresolved FROM:KEY=VALUE: REASON`, `parse-error PATH:LINE:COLUMN: MESSAGE`,
 /// `cycle A -> B -> A`; a workflow that does not parse adds `workflow-error PATH`, references
-/// past a limit `dropped PATH: N references (LIMIT)`.
+/// past a limit `dropped PATH: N references (LIMIT)`, hints `hint FROM:KEY=VALUE: CANDIDATES`.
 impl fmt::Display for Closure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut lines = Vec::new();
@@ -203,6 +221,15 @@ impl fmt::Display for Closure {
                 _ => String::new(),
             };
             lines.push(format!("parse-error {}{at}: {}", p.path, p.message));
+        }
+        for h in &self.hints {
+            lines.push(format!(
+                "hint {}:{}={}: {}",
+                h.path,
+                h.key,
+                h.value,
+                h.candidates.join(", ")
+            ));
         }
         for d in &self.dropped {
             lines.push(format!(

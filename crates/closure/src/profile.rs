@@ -35,6 +35,9 @@ const BUILTIN_YAML: &str = include_str!("builtin.yaml");
 /// `subkey: true` reads a value `NAME.SUBKEY` as the name NAME whose target must have the
 /// top-level key SUBKEY (a value without `.` is a plain name).
 ///
+/// `not_references:` lists key paths (same patterns as `keys:`) whose values look like
+/// references but are not (a node's name, a tag): they are never reported as hints.
+///
 /// Cloning is cheap (the parsed and compiled rules are shared): every backup's options carry
 /// one.
 #[derive(Debug, Clone)]
@@ -120,6 +123,8 @@ struct ProfileSpec {
     kinds: Vec<KindSpec>,
     #[serde(default)]
     rules: Vec<RuleSpec>,
+    #[serde(default)]
+    not_references: Vec<String>,
 }
 
 fn default_parse() -> Vec<String> {
@@ -175,6 +180,8 @@ pub(crate) struct Compiled {
     pub(crate) globals: Vec<String>,
     pub(crate) kinds: Vec<(FileKind, GlobMatcher)>,
     pub(crate) rules: Vec<Rule>,
+    /// Key paths whose values are documented non-references: never hints.
+    pub(crate) not_references: Vec<KeyPattern>,
 }
 
 #[derive(Debug, Clone)]
@@ -270,11 +277,17 @@ fn compile(spec: &ProfileSpec) -> Result<Compiled, String> {
     for r in &spec.rules {
         rules.push(compile_rule(r).map_err(|m| format!("rule '{}': {m}", r.name))?);
     }
+    let not_references = spec
+        .not_references
+        .iter()
+        .map(|k| KeyPattern::parse(k).map_err(|e| format!("not_references: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Compiled {
         parse,
         globals: spec.globals.clone(),
         kinds,
         rules,
+        not_references,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The resolver: one walk of the root, a worklist over files, each file parsed at most once.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use serde_yaml::{Mapping, Value};
 use crate::Checked;
 use crate::cache::Cache;
 use crate::cycles::find_cycles;
+use crate::hints::{HintIndex, hints_in};
 use crate::index::{Index, walk_cached};
 use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, anchored_glob, render_key_path};
 use crate::{Closure, Dropped, Edge, Error, FileEntry, FileKind, Options, ParseError, Unresolved};
@@ -22,10 +23,10 @@ const MAX_PARSE_BYTES: u64 = 8 << 20;
 
 /// At most this many references of one file are followed; the rest are reported as dropped.
 /// Real files hold a few dozen.
-const MAX_REFS_PER_FILE: usize = 10_000;
+const MAX_REFS_PER_FILE: usize = 25_000;
 
 /// At most this many references are followed in one analysis; the rest are reported as dropped.
-const MAX_REFS_PER_CLOSURE: usize = 100_000;
+const MAX_REFS_PER_CLOSURE: usize = 250_000;
 
 /// How many tried candidates an `unresolved` reason lists before eliding the rest.
 const MAX_TRIED_SHOWN: usize = 6;
@@ -172,6 +173,8 @@ struct Analysis<'a> {
     edges: Vec<Edge>,
     unresolved: Vec<Unresolved>,
     dropped: Vec<Dropped>,
+    /// The key paths at which rules took references, by file.
+    followed: HashMap<String, HashSet<String>>,
     reached: BTreeSet<String>,
     queue: VecDeque<String>,
     /// The folders whose lists of files the analysis consulted (relative, `""` for the root),
@@ -202,6 +205,7 @@ impl<'a> Analysis<'a> {
             edges: Vec::new(),
             unresolved: Vec::new(),
             dropped: Vec::new(),
+            followed: HashMap::new(),
             reached: BTreeSet::new(),
             queue: VecDeque::new(),
             watched: Vec::new(),
@@ -256,6 +260,8 @@ impl<'a> Analysis<'a> {
                     limit: format!("{MAX_REFS_PER_CLOSURE} references per closure"),
                 });
             }
+            let keys = self.followed.entry(path.clone()).or_default();
+            keys.extend(refs.iter().map(|r| r.key.clone()));
             for r in refs.into_iter().take(room) {
                 followed += 1;
                 self.follow(&path, r);
@@ -1126,10 +1132,39 @@ pub(crate) fn run(
         .filter(|d| selected.contains(&d.path))
         .collect();
     dropped.sort();
+    let hints = if workflow.is_some() && options.hints {
+        // A hint may name any file under the root, so the result now depends on every folder.
+        analysis.watched.push((String::new(), true));
+        let hint_index = HintIndex::new(&index.files, |p| profile.parse.is_match(p));
+        let in_closure = |p: &str| selected.contains(p);
+        let no_keys = HashSet::new();
+        let mut hints = Vec::new();
+        for path in selected.iter().filter(|p| analysis.reached.contains(*p)) {
+            if dropped.iter().any(|d| &d.path == path) {
+                continue;
+            }
+            if let Some(Doc::Parsed(v)) = analysis.docs.get(path).map(|d| d.as_ref()) {
+                let followed = analysis.followed.get(path).unwrap_or(&no_keys);
+                hints.extend(hints_in(
+                    path,
+                    v,
+                    followed,
+                    &profile.not_references,
+                    &hint_index,
+                    &in_closure,
+                ));
+            }
+        }
+        hints.sort();
+        hints
+    } else {
+        Vec::new()
+    };
     let closure = Arc::new(Closure {
         workflow,
         workflow_error,
         dropped,
+        hints,
         files,
         edges,
         unresolved,
