@@ -39,6 +39,7 @@ mod model;
 mod nesting;
 mod profile;
 mod resolve;
+pub mod semantic;
 mod strategy;
 mod wildcard;
 
