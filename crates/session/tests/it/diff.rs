@@ -282,3 +282,68 @@ fn issue_23_similar_rename_with_key_changes_and_formatting_only() {
     assert!(common_change.formatting_only && common_change.keys.is_empty());
     assert_eq!(d.modified, ["llms/provider/siliconflow/common.yaml"]);
 }
+
+/// `log --follow`: snap-0091 renamed `silicon-Qwen2.5-7B.yaml` to `Qwen2.5-7B.yaml`; following
+/// the new name from sessions of snap-0088…0093 crosses that rename and lists the old name's
+/// versions too.
+#[test]
+fn issue_23_versions_follow_a_rename_across_sessions() {
+    use cfgvault_session::{self as session, FileSet, NewSession, Selection};
+    let archive = crate::corpus::corpus_path();
+    assert!(
+        archive.is_file(),
+        "corpus not found at '{}'",
+        archive.display()
+    );
+    let fx = Fixture::new();
+    let unpacked = fx.path("corpus");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"zstd -dc "$1" | tar -x -C "$2""#)
+        .arg("sh")
+        .arg(&archive)
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let base = crate::t("2025-01-01T12:00:00Z");
+    for (i, snap) in [
+        "snap-0088",
+        "snap-0089",
+        "snap-0090",
+        "snap-0091",
+        "snap-0092",
+        "snap-0093",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let set = FileSet::read(&unpacked.join(snap).join("configs"), &Selection::All).unwrap();
+        let mut new = NewSession::new(set);
+        new.id = Some(sid(snap));
+        new.created_at = base + chrono::Duration::hours(i as i64);
+        session::create(&fx.store, new).unwrap();
+    }
+    let new_name = "llms/provider/siliconflow/Qwen2.5-7B.yaml";
+    let old_name = "llms/provider/siliconflow/silicon-Qwen2.5-7B.yaml";
+    let f = session::versions_following(&fx.store, new_name).unwrap();
+    assert_eq!(
+        f.renames,
+        [session::FollowedRename {
+            from: old_name.into(),
+            to: new_name.into(),
+            similarity: 100,
+            session: "snap-0091".into(),
+        }]
+    );
+    let names: Vec<(&str, u64)> = f
+        .names
+        .iter()
+        .map(|(p, v)| (p.as_str(), v.iter().map(|v| v.sessions).sum()))
+        .collect();
+    assert_eq!(names, [(new_name, 3), (old_name, 3)]);
+    // Without a rename behind it, a path's own versions only.
+    let plain =
+        session::versions_following(&fx.store, "llms/provider/siliconflow/common.yaml").unwrap();
+    assert!(plain.renames.is_empty() && plain.names.len() == 1);
+}
