@@ -48,13 +48,13 @@ pub use cfgvault_store::{NoProgress, ObjectId, Progress, gc, verify};
 /// The dependency analysis: strategies, profiles and what a closure reports.
 pub mod closure {
     pub use cfgvault_closure::{
-        Cache, Closure, CustomStrategy, Edge, FileEntry, FileKind, Options, ParseError, Profile,
-        Strategy, Unresolved, resolve, resolve_cached, resolve_tree,
+        Cache, Closure, CustomStrategy, Dropped, Edge, FileEntry, FileKind, Hint, Options,
+        ParseError, Profile, Strategy, Unresolved, resolve, resolve_cached, resolve_tree, semantic,
     };
 }
 
 /// Sessions: records, history, restore, diff and retention.
 pub use cfgvault_session::{
-    ListOptions, SessionId, SessionRecord, SessionStats, TreeFile, Version, diff, restore,
-    retention,
+    Followed, FollowedRename, ListOptions, SessionId, SessionRecord, SessionStats, TreeFile,
+    Version, diff, restore, retention,
 };

@@ -460,6 +460,11 @@ impl Vault {
         Ok(session::versions(&self.store, path)?)
     }
 
+    /// The versions of `path` and of the names it was renamed from (`log --follow`).
+    pub fn versions_following(&self, path: &str) -> Result<session::Followed, Error> {
+        Ok(session::versions_following(&self.store, path)?)
+    }
+
     /// Sessions, newest first.
     pub fn sessions(&self, options: &session::ListOptions) -> Result<Vec<SessionRecord>, Error> {
         Ok(session::list(&self.store, options)?)
