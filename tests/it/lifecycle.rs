@@ -262,7 +262,7 @@ fn diff_names_exactly_the_changed_paths() {
     let human = dir.cmd(["diff", "t1", "t2"]).assert_exit(1);
     assert_eq!(
         human.stdout,
-        "A tools/new_tool.yaml\nD prompts/system.md\nM global.yaml\n"
+        "A tools/new_tool.yaml\nD prompts/system.md\nM global.yaml\n  global.yaml: env_prefix: \"AGENT_\" -> -\n  global.yaml: log_level: \"INFO\" -> \"DEBUG\"\n"
     );
 
     let patch = dir
@@ -304,7 +304,13 @@ fn diff_names_exactly_the_changed_paths() {
     assert!(
         human
             .stdout
-            .starts_with("D agents/helper.yaml\nM tools/calculator.yaml\n\n"),
+            .starts_with("D agents/helper.yaml\nM tools/calculator.yaml\n"),
+        "{human}"
+    );
+    assert!(
+        human
+            .stdout
+            .contains("  tools/calculator.yaml: version: - -> 2\n"),
         "{human}"
     );
     assert!(human.stdout.contains("+version: 2"), "{human}");
