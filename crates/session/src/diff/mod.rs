@@ -346,6 +346,39 @@ pub enum Side<'a> {
     Dir(&'a Path),
 }
 
+/// The changed key paths of `path` between two sides (the semantic counterpart of
+/// [`unified`]): `None` when it is not YAML or JSON, a side lacks it, or a side does not parse.
+pub fn file_changes(
+    store: &Store,
+    old: Side<'_>,
+    new: Side<'_>,
+    path: &str,
+) -> Result<Option<FileChange>> {
+    validate_path(path)?;
+    let (Some(a), Some(b)) = (side_bytes(store, old, path)?, side_bytes(store, new, path)?) else {
+        return Ok(None);
+    };
+    if a == b {
+        return Ok(None);
+    }
+    Ok(file_change(path, &a, &b))
+}
+
+/// The content of `path` on one side, if that side has it.
+fn side_bytes(store: &Store, side: Side<'_>, path: &str) -> Result<Option<Vec<u8>>> {
+    match side {
+        Side::Session(id) => {
+            let r = store.read()?;
+            let rec = require_record(&r, id)?;
+            match lookup(&r, &rec.root, path)? {
+                Some(e) if e.kind != EntryKind::Dir => Ok(Some(r.get(&e.id)?)),
+                _ => Ok(None),
+            }
+        }
+        Side::Dir(dir) => Ok(read_disk(dir, path)?.map(|(b, _)| b)),
+    }
+}
+
 /// A unified text diff of `path` between two sides (empty when they are equal). A side that
 /// lacks the file counts as empty and is labelled `/dev/null`.
 pub fn unified(store: &Store, old: Side<'_>, new: Side<'_>, path: &str) -> Result<String> {

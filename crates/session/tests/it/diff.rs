@@ -113,6 +113,25 @@ fn directory() {
             &["llms/openai/gpt4.yaml"]
         )
     );
+    // The same key changes for one path, as ensure's drift report takes them.
+    let one = diff::file_changes(
+        &fx.store,
+        Side::Session(&sid("a")),
+        Side::Dir(&dir),
+        "llms/openai/gpt4.yaml",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(one.keys.len(), 1);
+    assert_eq!(one.keys[0].key, "model");
+    let same = diff::file_changes(
+        &fx.store,
+        Side::Session(&sid("a")),
+        Side::Dir(&dir),
+        "llms/openai/common.yaml",
+    )
+    .unwrap();
+    assert!(same.is_none(), "{same:?}");
     let u = diff::unified(
         &fx.store,
         Side::Session(&sid("a")),
