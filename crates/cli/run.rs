@@ -404,6 +404,7 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
             _ => None,
         }).collect::<Vec<_>>(),
         "diffs": r.files.iter().filter_map(|f| f.diff.as_ref().map(|d| json!({"path": f.path, "patch": d}))).collect::<Vec<_>>(),
+        "changes": r.files.iter().filter_map(|f| f.changes.as_ref()).collect::<Vec<_>>(),
     });
     out.emit("ensure", doc, || {
         let mut s = String::new();

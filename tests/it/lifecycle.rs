@@ -177,6 +177,22 @@ fn drift_exits_1_and_leaves_the_edited_file_alone() {
     );
     assert!(dir.exists("configs/tools/calculator.yaml"));
 
+    // With --diff, the drift's changed keys, as `diff` reports them.
+    let doc = dir
+        .cmd(["--json", "ensure", "s1", "--root", "configs", "--diff"])
+        .assert_exit(1)
+        .json();
+    let changes = doc["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{doc}");
+    assert_eq!(changes[0]["path"], "llms/provider/openai/openai-gpt4.yaml");
+    let model = changes[0]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "model")
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(model["new"], "gpt-4-turbo");
+
     // Human output says the same, and still exits 1.
     let human = dir
         .cmd(["ensure", "s1", "--root", "configs", "--diff"])

@@ -129,6 +129,9 @@ pub struct EnsureFile {
     pub status: EnsureStatus,
     /// For drifted files with `EnsureOptions::diff`: the unified diff session → disk.
     pub diff: Option<String>,
+    /// For drifted YAML/JSON files with `EnsureOptions::diff`: the changed key paths (or
+    /// that only formatting changed), as `diff` reports them.
+    pub changes: Option<session::diff::FileChange>,
 }
 
 /// What `ensure` did, per file.
@@ -374,23 +377,28 @@ impl Vault {
         let mut files = Vec::with_capacity(report.files.len());
         for f in report.files {
             use session::restore::Action;
-            let (status, diff) = match f.action {
-                Action::Restored => (EnsureStatus::Restored, None),
-                Action::Unchanged => (EnsureStatus::Ok, None),
-                Action::SkippedChanged => {
-                    let diff = if options.diff {
-                        Some(self.drift_diff(id, &root, &f.path)?)
-                    } else {
-                        None
-                    };
-                    (EnsureStatus::Drifted, diff)
+            let (status, diff, changes) = match f.action {
+                Action::Restored => (EnsureStatus::Restored, None, None),
+                Action::Unchanged => (EnsureStatus::Ok, None, None),
+                Action::SkippedChanged if options.diff => {
+                    use session::diff::Side;
+                    let diff = self.drift_diff(id, &root, &f.path)?;
+                    let changes = session::diff::file_changes(
+                        &self.store,
+                        Side::Session(id),
+                        Side::Dir(&root),
+                        &f.path,
+                    )?;
+                    (EnsureStatus::Drifted, Some(diff), changes)
                 }
-                Action::Failed(why) => (EnsureStatus::Failed(why), None),
+                Action::SkippedChanged => (EnsureStatus::Drifted, None, None),
+                Action::Failed(why) => (EnsureStatus::Failed(why), None, None),
             };
             files.push(EnsureFile {
                 path: f.path,
                 status,
                 diff,
+                changes,
             });
         }
         Ok(EnsureReport {
