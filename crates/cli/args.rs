@@ -41,7 +41,12 @@ pub enum Command {
     /// Restore what a session needs that is missing; report drift
     Ensure(EnsureArgs),
     /// List the stored versions of one config path
-    Log { path: String },
+    Log {
+        path: String,
+        /// Also list the versions it had under the names it was renamed from
+        #[arg(long)]
+        follow: bool,
+    },
     /// Compare two sessions, or a session with a directory
     Diff(DiffArgs),
     /// Print a stored file (SESSION:PATH) or object (OBJECT_ID) to stdout

@@ -72,7 +72,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Show { session } => show(cli, &out, session),
         Command::Restore(a) => restore_cmd(cli, &out, a),
         Command::Ensure(a) => ensure(cli, &out, a),
-        Command::Log { path } => log(cli, &out, path),
+        Command::Log { path, follow } => log(cli, &out, path, *follow),
         Command::Diff(a) => diff(cli, &out, a),
         Command::Cat { spec } => cat(cli, spec),
         Command::Pin { sessions } => pin(cli, &out, "pin", sessions, true),
@@ -163,6 +163,9 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
             "path": f.path, "id": f.id.to_string(), "size": f.size, "new": f.new, "kind": f.kind.as_str(),
         })).collect::<Vec<_>>(),
         "unresolved": unresolved_json(&r.closure.unresolved),
+        "workflow_error": r.closure.workflow_error,
+        "hints": r.closure.hints,
+        "dropped": r.closure.dropped,
         "warnings": r.session.closure.as_ref().map(|c| c.warnings.clone()).unwrap_or_default(),
         "new_objects": r.new_objects,
         "bytes_added": r.bytes_added,
@@ -195,9 +198,15 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
         for w in r.session.closure.iter().flat_map(|c| &c.warnings) {
             s.push_str(&format!("warning: {w}\n"));
         }
+        push_findings(&mut s, &r.closure);
         s
     })?;
-    Ok(EXIT_OK)
+    // The session is stored either way; a workflow that does not parse cannot start one.
+    Ok(if r.closure.workflow_error.is_some() {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    })
 }
 
 fn unresolved_json(u: &[closure::Unresolved]) -> Value {
@@ -406,6 +415,7 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
             _ => None,
         }).collect::<Vec<_>>(),
         "diffs": r.files.iter().filter_map(|f| f.diff.as_ref().map(|d| json!({"path": f.path, "patch": d}))).collect::<Vec<_>>(),
+        "changes": r.files.iter().filter_map(|f| f.changes.as_ref()).collect::<Vec<_>>(),
     });
     out.emit("ensure", doc, || {
         let mut s = String::new();
@@ -460,37 +470,59 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
     })
 }
 
-fn log(cli: &Cli, out: &Out, path: &str) -> anyhow::Result<u8> {
+fn log(cli: &Cli, out: &Out, path: &str, follow: bool) -> anyhow::Result<u8> {
     let vault = open(cli)?;
-    let versions = vault.versions(path)?;
+    let (names, renames) = if follow {
+        let f = vault.versions_following(path)?;
+        (f.names, f.renames)
+    } else {
+        (vec![(path.to_owned(), vault.versions(path)?)], Vec::new())
+    };
     let ts =
         |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let version_json = |p: &str, v: &cfgvault::Version| {
+        json!({
+            "path": p, "id": v.id.to_string(), "size": v.size, "first_seen": ts(&v.first_seen),
+            "last_seen": ts(&v.last_seen), "sessions": v.sessions,
+        })
+    };
     let doc = json!({
         "path": path,
-        "versions": versions.iter().map(|v| json!({
-            "id": v.id.to_string(), "size": v.size, "first_seen": ts(&v.first_seen),
-            "last_seen": ts(&v.last_seen), "sessions": v.sessions,
-        })).collect::<Vec<_>>(),
+        "versions": names.iter().flat_map(|(p, vs)| vs.iter().map(move |v| (p, v))).map(|(p, v)| version_json(p, v)).collect::<Vec<_>>(),
+        "renames": renames,
     });
     out.emit("log", doc, || {
-        let rows: Vec<Vec<String>> = versions
+        let rows: Vec<Vec<String>> = names
             .iter()
+            .flat_map(|(p, vs)| vs.iter().map(move |v| (p, v)))
             .enumerate()
-            .map(|(i, v)| {
-                vec![
+            .map(|(i, (p, v))| {
+                let mut row = vec![
                     (i + 1).to_string(),
                     short(&v.id),
                     human_size(v.size),
                     ts(&v.first_seen),
                     ts(&v.last_seen),
                     v.sessions.to_string(),
-                ]
+                ];
+                if follow {
+                    row.push(p.clone());
+                }
+                row
             })
             .collect();
-        table(
-            &["#", "ID", "SIZE", "FIRST SEEN", "LAST SEEN", "SESSIONS"],
-            &rows,
-        )
+        let mut header = vec!["#", "ID", "SIZE", "FIRST SEEN", "LAST SEEN", "SESSIONS"];
+        if follow {
+            header.push("PATH");
+        }
+        let mut s = table(&header, &rows);
+        for r in &renames {
+            s.push_str(&format!(
+                "renamed {} -> {} ({}% similar) in session {}\n",
+                r.from, r.to, r.similarity, r.session
+            ));
+        }
+        s
     })?;
     Ok(EXIT_OK)
 }
@@ -530,9 +562,10 @@ fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
         }
         _ => invalid!("give a second session or --root DIR"),
     };
-    let changed = !(d.added.is_empty() && d.removed.is_empty() && d.modified.is_empty());
+    let changed = !d.is_empty();
     let doc = json!({
         "added": d.added, "removed": d.removed, "modified": d.modified,
+        "renamed": d.renamed, "changes": d.changes,
         "patches": patches.iter().map(|(p, t)| json!({"path": p, "patch": t})).collect::<Vec<_>>(),
     });
     out.emit("diff", doc, || {
@@ -545,6 +578,24 @@ fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
         }
         for p in &d.modified {
             s.push_str(&format!("M {p}\n"));
+        }
+        for r in &d.renamed {
+            s.push_str(&format!("R {} -> {} ({}%)\n", r.from, r.to, r.similarity));
+        }
+        for c in &d.changes {
+            if c.formatting_only {
+                s.push_str(&format!("  {}: formatting only\n", c.path));
+            }
+            for k in &c.keys {
+                let show = |v: &Option<Value>| v.as_ref().map_or("-".to_owned(), |v| v.to_string());
+                s.push_str(&format!(
+                    "  {}: {}: {} -> {}\n",
+                    c.path,
+                    k.key,
+                    show(&k.old),
+                    show(&k.new)
+                ));
+            }
         }
         for (_, t) in &patches {
             s.push('\n');
@@ -895,6 +946,9 @@ fn deps(out: &Out, a: &crate::args::DepsArgs) -> anyhow::Result<u8> {
         "unresolved": unresolved_json(&c.unresolved),
         "parse_errors": c.parse_errors.iter().map(|p| json!({"path": p.path, "line": p.line, "column": p.column, "message": p.message})).collect::<Vec<_>>(),
         "cycles": c.cycles,
+        "workflow_error": c.workflow_error,
+        "hints": c.hints,
+        "dropped": c.dropped,
     });
     out.emit("deps", doc, || {
         let rows: Vec<Vec<String>> = c
@@ -925,6 +979,7 @@ fn deps(out: &Out, a: &crate::args::DepsArgs) -> anyhow::Result<u8> {
         for cy in &c.cycles {
             s.push_str(&format!("cycle: {}\n", cy.join(" -> ")));
         }
+        push_findings(&mut s, &c);
         s.push_str(&format!("\n{} files", c.files.len()));
         let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
         if !kinds.is_empty() {
@@ -933,11 +988,36 @@ fn deps(out: &Out, a: &crate::args::DepsArgs) -> anyhow::Result<u8> {
         s.push_str(&format!(", {} unresolved\n", c.unresolved.len()));
         s
     })?;
-    Ok(if c.unresolved.is_empty() {
+    Ok(if c.unresolved.is_empty() && c.workflow_error.is_none() {
         EXIT_OK
     } else {
         EXIT_PROBLEMS
     })
+}
+
+/// The closure's hints, dropped references and an unparsable workflow, one line each.
+fn push_findings(s: &mut String, c: &closure::Closure) {
+    for h in &c.hints {
+        s.push_str(&format!(
+            "hint: {}:{}={} may name {}\n",
+            h.path,
+            h.key,
+            h.value,
+            h.candidates.join(", ")
+        ));
+    }
+    for d in &c.dropped {
+        s.push_str(&format!(
+            "dropped: {} references of {} ({})\n",
+            d.count, d.path, d.limit
+        ));
+    }
+    if let Some(e) = &c.workflow_error {
+        s.push_str(&format!(
+            "error: the workflow {} does not parse: {}\n",
+            e.path, e.message
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The CLI over the real config history (`open-agent-configs.tar.zst`, see util::corpus_file):
 //! ten snapshots spread over the history per test, replayed as one evolving config root.
 
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -140,6 +141,27 @@ fn corpus_diff_and_log_match_the_history() {
             .cmd(["--json", "diff", &sa, &sb])
             .assert_exit(if changed { 1 } else { 0 })
             .json();
+        // A renamed file is reported once, as a rename from a removed path to an added one.
+        let renamed = d["renamed"].as_array().cloned().unwrap_or_default();
+        let field = |r: &Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
+        for r in &renamed {
+            let (from, to) = (field(r, "from"), field(r, "to"));
+            assert!(
+                removed.contains(&from) && added.contains(&to),
+                "{sa}..{sb}: {r}"
+            );
+            if r["similarity"] == 100 {
+                assert_eq!(a[&from], b[&to], "{sa}..{sb}: {r}");
+            }
+        }
+        let added: Vec<String> = added
+            .into_iter()
+            .filter(|p| !renamed.iter().any(|r| field(r, "to") == *p))
+            .collect();
+        let removed: Vec<String> = removed
+            .into_iter()
+            .filter(|p| !renamed.iter().any(|r| field(r, "from") == *p))
+            .collect();
         assert_eq!(strings(&d["added"]), added, "added {sa}..{sb}");
         assert_eq!(strings(&d["removed"]), removed, "removed {sa}..{sb}");
         assert_eq!(strings(&d["modified"]), modified, "modified {sa}..{sb}");

@@ -177,6 +177,22 @@ fn drift_exits_1_and_leaves_the_edited_file_alone() {
     );
     assert!(dir.exists("configs/tools/calculator.yaml"));
 
+    // With --diff, the drift's changed keys, as `diff` reports them.
+    let doc = dir
+        .cmd(["--json", "ensure", "s1", "--root", "configs", "--diff"])
+        .assert_exit(1)
+        .json();
+    let changes = doc["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{doc}");
+    assert_eq!(changes[0]["path"], "llms/provider/openai/openai-gpt4.yaml");
+    let model = changes[0]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "model")
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(model["new"], "gpt-4-turbo");
+
     // Human output says the same, and still exits 1.
     let human = dir
         .cmd(["ensure", "s1", "--root", "configs", "--diff"])
@@ -262,7 +278,7 @@ fn diff_names_exactly_the_changed_paths() {
     let human = dir.cmd(["diff", "t1", "t2"]).assert_exit(1);
     assert_eq!(
         human.stdout,
-        "A tools/new_tool.yaml\nD prompts/system.md\nM global.yaml\n"
+        "A tools/new_tool.yaml\nD prompts/system.md\nM global.yaml\n  global.yaml: env_prefix: \"AGENT_\" -> -\n  global.yaml: log_level: \"INFO\" -> \"DEBUG\"\n"
     );
 
     let patch = dir
@@ -304,7 +320,13 @@ fn diff_names_exactly_the_changed_paths() {
     assert!(
         human
             .stdout
-            .starts_with("D agents/helper.yaml\nM tools/calculator.yaml\n\n"),
+            .starts_with("D agents/helper.yaml\nM tools/calculator.yaml\n"),
+        "{human}"
+    );
+    assert!(
+        human
+            .stdout
+            .contains("  tools/calculator.yaml: version: - -> 2\n"),
         "{human}"
     );
     assert!(human.stdout.contains("+version: 2"), "{human}");

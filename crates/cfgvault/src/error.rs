@@ -307,7 +307,8 @@ impl From<closure::Error> for Error {
             E::Io { path, .. } | E::RootNotDirectory { path } => Some(path.clone()),
             E::WorkflowMissing { path, .. }
             | E::WorkflowNotFile { path }
-            | E::WorkflowOutsideRoot { path } => Some(PathBuf::from(path)),
+            | E::WorkflowOutsideRoot { path }
+            | E::WorkflowExcluded { path, .. } => Some(PathBuf::from(path)),
             _ => None,
         };
         let mut err = Error::new(kind, Inner::Closure(e));

@@ -46,8 +46,8 @@ pub use options::{
 };
 pub use report::{
     BackedUpFile, BackupReport, CleanupPlan, Diff, EnsureFile, EnsureReport, EnsureStatus,
-    GcReport, Problem, Removed, RestoreAction, RestoreReport, RestoredFile, SessionFile, Stats,
-    VerifyReport, Version,
+    Followed, GcReport, Problem, Removed, RestoreAction, RestoreReport, RestoredFile, SessionFile,
+    Stats, VerifyReport, Version,
 };
 pub use vault::Vault;
 
@@ -62,13 +62,19 @@ pub use cfgvault_store::{NoProgress, ObjectId, Progress};
 pub use cfgvault_store::verify::ProblemKind;
 
 /// Session ids, records and the closure details stored with them.
-pub use cfgvault_session::{ClosureInfo, EdgeInfo, SessionId, SessionRecord, UnresolvedInfo};
+pub use cfgvault_session::{
+    ClosureInfo, EdgeInfo, FollowedRename, SessionId, SessionRecord, UnresolvedInfo,
+};
 
 /// What `restore` and `ensure` do with a file that exists.
 pub use cfgvault_session::restore::Overwrite;
 
 /// Which files `diff_dir` compares, and the sides of a unified diff.
 pub use cfgvault_session::diff::{Scope as DiffScope, Side as DiffSide};
+
+/// What a diff says of a renamed file and of a YAML or JSON file's changed keys.
+pub use cfgvault_closure::semantic::{Change as KeyChangeKind, KeyChange};
+pub use cfgvault_session::diff::{FileChange, Rename};
 
 /// The longest label key and value, in characters.
 pub use cfgvault_session::{MAX_LABEL_KEY, MAX_LABEL_VALUE};
@@ -81,8 +87,8 @@ pub use cfgvault_session::Error as ParseError;
 /// The dependency analysis: strategies, profiles and what a closure reports.
 pub mod closure {
     pub use cfgvault_closure::{
-        Cache, Closure, CustomStrategy, Edge, FileEntry, FileKind, Options, ParseError, Profile,
-        Strategy, Unresolved, resolve, resolve_cached, resolve_tree,
+        Cache, Closure, CustomStrategy, Dropped, Edge, FileEntry, FileKind, Hint, Options,
+        ParseError, Profile, Strategy, Unresolved, resolve, resolve_cached, resolve_tree, semantic,
     };
 
     /// What stops an analysis before it starts (a missing workflow, a bad profile or glob).

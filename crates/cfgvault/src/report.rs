@@ -90,6 +90,9 @@ pub struct EnsureFile {
     pub status: EnsureStatus,
     /// For drifted files with `EnsureOptions::diff`: the unified diff session → disk.
     pub diff: Option<String>,
+    /// For drifted YAML/JSON files with `EnsureOptions::diff`: the changed key paths (or that
+    /// only formatting changed), as `diff` reports them.
+    pub changes: Option<crate::FileChange>,
 }
 
 impl Serialize for EnsureFile {
@@ -100,6 +103,8 @@ impl Serialize for EnsureFile {
             status: &'static str,
             reason: Option<&'a str>,
             diff: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            changes: Option<&'a crate::FileChange>,
         }
         View {
             path: &self.path,
@@ -109,6 +114,7 @@ impl Serialize for EnsureFile {
                 _ => None,
             },
             diff: self.diff.as_deref(),
+            changes: self.changes.as_ref(),
         }
         .serialize(s)
     }
@@ -245,12 +251,19 @@ pub struct Diff {
     pub removed: Vec<String>,
     /// On both, with different content.
     pub modified: Vec<String>,
+    /// Gone from one path and present at another with the same or similar content.
+    pub renamed: Vec<crate::Rename>,
+    /// For each modified (or renamed and changed) YAML or JSON file: its changed key paths.
+    pub changes: Vec<crate::FileChange>,
 }
 
 impl Diff {
     /// Whether both sides hold the same files.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.modified.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.modified.is_empty()
+            && self.renamed.is_empty()
     }
 }
 
@@ -260,6 +273,8 @@ impl From<session::diff::Diff> for Diff {
             added: d.added,
             removed: d.removed,
             modified: d.modified,
+            renamed: d.renamed,
+            changes: d.changes,
         }
     }
 }
@@ -524,6 +539,31 @@ impl From<store::verify::Outcome> for VerifyReport {
                 })
                 .collect(),
             repaired: o.repaired,
+        }
+    }
+}
+
+/// The versions of a path and of the names it had before renames (`log --follow`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Followed {
+    /// Each name with its versions, oldest first, from the path asked for back to the oldest
+    /// name found.
+    pub names: Vec<(String, Vec<Version>)>,
+    /// The renames crossed, newest first, each with the session where the new name first
+    /// appears.
+    pub renames: Vec<crate::FollowedRename>,
+}
+
+impl From<session::Followed> for Followed {
+    fn from(f: session::Followed) -> Followed {
+        Followed {
+            names: f
+                .names
+                .into_iter()
+                .map(|(p, vs)| (p, vs.into_iter().map(Version::from).collect()))
+                .collect(),
+            renames: f.renames,
         }
     }
 }

@@ -365,12 +365,25 @@ impl Vault {
         };
         let mut files = Vec::with_capacity(statuses.len());
         for (path, status) in statuses {
-            let diff = if options.diff && status == EnsureStatus::Drifted {
-                Some(self.drift_diff(id, &root, &path)?)
+            let (diff, changes) = if options.diff && status == EnsureStatus::Drifted {
+                use session::diff::Side;
+                let diff = self.drift_diff(id, &root, &path)?;
+                let changes = session::diff::file_changes(
+                    &self.store,
+                    Side::Session(id),
+                    Side::Dir(&root),
+                    &path,
+                )?;
+                (Some(diff), changes)
             } else {
-                None
+                (None, None)
             };
-            files.push(EnsureFile { path, status, diff });
+            files.push(EnsureFile {
+                path,
+                status,
+                diff,
+                changes,
+            });
         }
         Ok(EnsureReport {
             session: id.clone(),
@@ -533,6 +546,11 @@ impl Vault {
             .into_iter()
             .map(Version::from)
             .collect())
+    }
+
+    /// The versions of `path` and of the names it was renamed from (`log --follow`).
+    pub fn versions_following(&self, path: &str) -> Result<crate::Followed, Error> {
+        Ok(session::versions_following(&self.store, path)?.into())
     }
 
     /// Sessions, newest first.

@@ -25,9 +25,14 @@ pub enum Error {
     /// The workflow path names a directory or something else that is not a regular file.
     #[error("workflow '{path}' is not a regular file")]
     WorkflowNotFile { path: String },
-    /// The workflow path is absolute, climbs out of the root, or is a symlink leading out of it.
+    /// The workflow path (relative, or absolute) lies outside the root, climbs out of it, or is
+    /// a symlink leading out of it.
     #[error("workflow '{path}' is outside the config root")]
     WorkflowOutsideRoot { path: String },
+    /// An exclude pattern would leave the workflow itself out of its closure: invalid input,
+    /// since a session without its workflow could not start.
+    #[error("exclude pattern '{pattern}' excludes the workflow '{path}' itself")]
+    WorkflowExcluded { path: String, pattern: String },
     /// A profile could not be read or is malformed; `origin` names the file or says it was a string.
     #[error("invalid profile ({origin}): {message}")]
     Profile { origin: String, message: String },

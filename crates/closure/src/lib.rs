@@ -33,10 +33,13 @@
 mod cache;
 mod cycles;
 mod error;
+mod hints;
 mod index;
 mod model;
+mod nesting;
 mod profile;
 mod resolve;
+pub mod semantic;
 mod strategy;
 mod wildcard;
 
@@ -45,13 +48,13 @@ use std::sync::Arc;
 
 pub use cache::Cache;
 pub use error::Error;
-pub use model::{Closure, Edge, FileEntry, FileKind, ParseError, Unresolved};
+pub use model::{Closure, Dropped, Edge, FileEntry, FileKind, Hint, ParseError, Unresolved};
 pub use profile::Profile;
 pub use strategy::{CustomStrategy, Strategy};
 
 /// How to analyse: what to keep, what to leave out, which layout.
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// How much of the graph to keep. Default: [`Strategy::Comprehensive`].
     pub strategy: Strategy,
@@ -61,6 +64,21 @@ pub struct Options {
     pub excludes: Vec<String>,
     /// The layout's reference rules. Default: [`Profile::builtin`].
     pub profile: Profile,
+    /// Whether to report [`Hint`]s. A hint may name any file under the root, so with hints a
+    /// result kept by a [`Cache`] is checked against every folder under the root, not only
+    /// those its analysis consulted. Default: `true`.
+    pub hints: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            strategy: Strategy::default(),
+            excludes: Vec::new(),
+            profile: Profile::default(),
+            hints: true,
+        }
+    }
 }
 
 impl Options {
@@ -84,6 +102,12 @@ impl Options {
     /// Sets [`Options::profile`].
     pub fn profile(mut self, profile: Profile) -> Options {
         self.profile = profile;
+        self
+    }
+
+    /// Sets [`Options::hints`].
+    pub fn hints(mut self, hints: bool) -> Options {
+        self.hints = hints;
         self
     }
 }

@@ -3,11 +3,14 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::Serialize;
+
 use crate::Error;
 
 /// What a file is, by its place in the layout (the profile's `kinds:` list).
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FileKind {
     Workflow,
     Llm,
@@ -71,7 +74,7 @@ impl FromStr for FileKind {
 }
 
 /// One file of the closure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileEntry {
     /// Relative to the config root, `/`-separated.
     pub path: String,
@@ -82,7 +85,7 @@ pub struct FileEntry {
 }
 
 /// A resolved reference.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Edge {
     /// The file holding the reference.
     pub from: String,
@@ -98,7 +101,7 @@ pub struct Edge {
 }
 
 /// A reference that could not be followed, or followed to a file lacking the named key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Unresolved {
     pub from: String,
     pub key: String,
@@ -107,7 +110,7 @@ pub struct Unresolved {
 }
 
 /// A file of the closure whose YAML could not be read; it is still part of the closure.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ParseError {
     pub path: String,
     /// 1-based, when the parser knows it.
@@ -117,11 +120,48 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// A string value that looks like a reference to a config file (it names a YAML file's stem,
+/// or a relative path to a file under the root) that no rule followed, naming a file not in
+/// the closure: either a reference the profile lacks a rule for, or a value that only looks
+/// like one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Hint {
+    /// The file holding the value.
+    pub path: String,
+    /// Its key path.
+    pub key: String,
+    pub value: String,
+    /// The files it may name (at most 3).
+    pub candidates: Vec<String>,
+}
+
+/// References a file held beyond a limit of the analysis: counted, not followed. The files
+/// they would have reached are missing from the closure unless something else reaches them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Dropped {
+    /// The file holding the references.
+    pub path: String,
+    /// How many were dropped.
+    pub count: usize,
+    /// The limit reached, e.g. `10000 references per file`.
+    pub limit: String,
+}
+
 /// The dependency closure of a workflow (or of a whole tree).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Closure {
     /// The workflow analysed; `None` for [`resolve_tree`](crate::resolve_tree).
     pub workflow: Option<String>,
+    /// Why the workflow itself does not parse, if it does not: the one finding that certainly
+    /// stops a session from starting (also listed in `parse_errors`; the file is still in
+    /// `files`, so a backup keeps its bytes).
+    pub workflow_error: Option<ParseError>,
+    /// Sorted; references not followed because a limit was reached, by file (only files in
+    /// `files`). Not an error: the closure is the part within the limits.
+    pub dropped: Vec<Dropped>,
+    /// Sorted; values that look like references no rule followed (see [`Hint`]), from the
+    /// parsed files of `files`.
+    pub hints: Vec<Hint>,
     /// Sorted by path; paths relative to the root, `/`-separated, unique.
     pub files: Vec<FileEntry>,
     /// Sorted; only edges whose target is in `files`.
@@ -152,7 +192,8 @@ impl Closure {
 /// Renders one fact per line, sorted, in the compact form the tests pin:
 /// `file PATH [kind]` (roots), `file PATH [kind] <- FROM:KEY=VALUE (RULE)` (once per edge),
 /// `unresolved FROM:KEY=VALUE: REASON`, `parse-error PATH:LINE:COLUMN: MESSAGE`,
-/// `cycle A -> B -> A`.
+/// `cycle A -> B -> A`; a workflow that does not parse adds `workflow-error PATH`, references
+/// past a limit `dropped PATH: N references (LIMIT)`, hints `hint FROM:KEY=VALUE: CANDIDATES`.
 impl fmt::Display for Closure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut lines = Vec::new();
@@ -180,6 +221,24 @@ impl fmt::Display for Closure {
                 _ => String::new(),
             };
             lines.push(format!("parse-error {}{at}: {}", p.path, p.message));
+        }
+        for h in &self.hints {
+            lines.push(format!(
+                "hint {}:{}={}: {}",
+                h.path,
+                h.key,
+                h.value,
+                h.candidates.join(", ")
+            ));
+        }
+        for d in &self.dropped {
+            lines.push(format!(
+                "dropped {}: {} references ({})",
+                d.path, d.count, d.limit
+            ));
+        }
+        if let Some(e) = &self.workflow_error {
+            lines.push(format!("workflow-error {}", e.path));
         }
         for c in &self.cycles {
             let mut s = c.join(" -> ");

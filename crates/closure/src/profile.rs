@@ -24,7 +24,19 @@ const BUILTIN_YAML: &str = include_str!("builtin.yaml");
 ///   to values without one, `check_key: value|fragment` checking a top-level key of the target;
 /// - `by_field: FIELD` + `within:` globs: files whose top-level FIELD equals the value (files that
 ///   do not parse are matched by file stem instead);
-/// - `all:` globs (minus `except:`): every such file, whatever the value.
+/// - `all:` globs (minus `except:`): every such file, whatever the value;
+/// - `registry:` a lookup in a registry file: `file:` (root-relative) holds the entry at the
+///   key path `entry:` (`{name}` = the value); its field `file_field:` names the file meant,
+///   relative to `relative_to:` (root-relative; default the registry's folder), and an entry
+///   without that field is defined in the registry itself. The registry joins the closure.
+///
+/// A candidate template may also name `{field:NAME}`: the value of key NAME in the mapping that
+/// holds the reference (empty when absent), e.g. a registry entry's `config_directory`.
+/// `subkey: true` reads a value `NAME.SUBKEY` as the name NAME whose target must have the
+/// top-level key SUBKEY (a value without `.` is a plain name).
+///
+/// `not_references:` lists key paths (same patterns as `keys:`) whose values look like
+/// references but are not (a node's name, a tag): they are never reported as hints.
 ///
 /// Cloning is cheap (the parsed and compiled rules are shared): every backup's options carry
 /// one.
@@ -111,6 +123,8 @@ struct ProfileSpec {
     kinds: Vec<KindSpec>,
     #[serde(default)]
     rules: Vec<RuleSpec>,
+    #[serde(default)]
+    not_references: Vec<String>,
 }
 
 fn default_parse() -> Vec<String> {
@@ -146,6 +160,18 @@ struct RuleSpec {
     all: Option<Vec<String>>,
     #[serde(default)]
     except: Vec<String>,
+    registry: Option<RegistrySpec>,
+    #[serde(default)]
+    subkey: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistrySpec {
+    file: String,
+    entry: String,
+    file_field: String,
+    relative_to: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +180,8 @@ pub(crate) struct Compiled {
     pub(crate) globals: Vec<String>,
     pub(crate) kinds: Vec<(FileKind, GlobMatcher)>,
     pub(crate) rules: Vec<Rule>,
+    /// Key paths whose values are documented non-references: never hints.
+    pub(crate) not_references: Vec<KeyPattern>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +191,8 @@ pub(crate) struct Rule {
     pub(crate) from: Option<GlobSet>,
     pub(crate) keys: Vec<KeyPattern>,
     pub(crate) implicit: Option<String>,
+    /// Values are `NAME.SUBKEY`: NAME is resolved, SUBKEY checked as a key of the target.
+    pub(crate) subkey: bool,
     pub(crate) target: Target,
 }
 
@@ -180,6 +210,18 @@ pub(crate) enum Target {
         default_suffix: Option<String>,
         check_key: Option<CheckKey>,
         optional: bool,
+        /// The `{field:NAME}` names the templates use, read from the reference's mapping.
+        fields: Vec<String>,
+    },
+    Registry {
+        /// Root-relative path of the registry file.
+        file: String,
+        /// Key path of the entry; a segment `{name}` is the reference's name.
+        entry: Vec<String>,
+        /// The entry's field naming the file; an entry without it is defined inline.
+        file_field: String,
+        /// Root-relative folder the entry's path is relative to.
+        relative_to: String,
     },
     ByField {
         field: String,
@@ -235,11 +277,17 @@ fn compile(spec: &ProfileSpec) -> Result<Compiled, String> {
     for r in &spec.rules {
         rules.push(compile_rule(r).map_err(|m| format!("rule '{}': {m}", r.name))?);
     }
+    let not_references = spec
+        .not_references
+        .iter()
+        .map(|k| KeyPattern::parse(k).map_err(|e| format!("not_references: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Compiled {
         parse,
         globals: spec.globals.clone(),
         kinds,
         rules,
+        not_references,
     })
 }
 
@@ -261,9 +309,13 @@ fn compile_rule(r: &RuleSpec) -> Result<Rule, String> {
         r.candidates.is_some(),
         r.by_field.is_some(),
         r.all.is_some(),
+        r.registry.is_some(),
     ];
     if modes.iter().filter(|m| **m).count() != 1 {
-        return Err("needs exactly one of candidates, by_field and all".to_owned());
+        return Err("needs exactly one of candidates, by_field, all and registry".to_owned());
+    }
+    if r.subkey && r.by_field.is_some() {
+        return Err("subkey needs candidates or registry".to_owned());
     }
     let target = if let Some(candidates) = &r.candidates {
         if candidates.is_empty() {
@@ -282,12 +334,38 @@ fn compile_rule(r: &RuleSpec) -> Result<Rule, String> {
                 ));
             }
         };
+        let mut fields: Vec<String> = candidates.iter().flat_map(|c| template_fields(c)).collect();
+        fields.sort();
+        fields.dedup();
         Target::Paths {
             candidates: candidates.clone(),
             ancestors: r.ancestors,
             default_suffix: r.default_suffix.clone(),
             check_key,
             optional: r.optional,
+            fields,
+        }
+    } else if let Some(reg) = &r.registry {
+        let file = normalize_spec_path(&reg.file)
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| format!("registry file '{}' is not a path under the root", reg.file))?;
+        let entry: Vec<String> = reg.entry.split('.').map(str::to_owned).collect();
+        if entry.iter().any(String::is_empty) || !entry.iter().any(|s| s == "{name}") {
+            return Err(format!(
+                "registry entry '{}' needs non-empty segments and a {{name}} segment",
+                reg.entry
+            ));
+        }
+        let relative_to = match &reg.relative_to {
+            Some(d) => normalize_spec_path(d)
+                .ok_or_else(|| format!("relative_to '{d}' is not a folder under the root"))?,
+            None => file.rsplit_once('/').map_or("", |(d, _)| d).to_owned(),
+        };
+        Target::Registry {
+            file,
+            entry,
+            file_field: reg.file_field.clone(),
+            relative_to,
         }
     } else if let Some(field) = &r.by_field {
         if r.within.is_empty() {
@@ -312,8 +390,32 @@ fn compile_rule(r: &RuleSpec) -> Result<Rule, String> {
         from,
         keys,
         implicit: r.implicit.clone(),
+        subkey: r.subkey,
         target,
     })
+}
+
+/// A root-relative path written in a profile, normalized; `None` if it climbs out.
+fn normalize_spec_path(p: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in p.trim_start_matches('/').split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            s => out.push(s),
+        }
+    }
+    Some(out.join("/"))
+}
+
+/// The NAMEs of a template's `{field:NAME}` segments.
+pub(crate) fn template_fields(t: &str) -> Vec<String> {
+    t.split('/')
+        .filter_map(|seg| seg.strip_prefix("{field:")?.strip_suffix('}'))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn check_template(t: &str) -> Result<(), String> {
@@ -324,6 +426,11 @@ fn check_template(t: &str) -> Result<(), String> {
         }
         if seg.contains("{dir}") && seg != "{dir}" {
             return Err(format!("candidate '{t}': {{dir}} must be a whole segment"));
+        }
+        if seg.contains("{field:") && !(seg.starts_with("{field:") && seg.ends_with('}')) {
+            return Err(format!(
+                "candidate '{t}': {{field:NAME}} must be a whole segment"
+            ));
         }
     }
     Ok(())
@@ -487,6 +594,18 @@ mod tests {
             (
                 "name: x\nrules: [{name: r, keys: ['a..b'], all: [x]}]",
                 "empty segment",
+            ),
+            (
+                "name: x\nrules: [{name: r, keys: [a], registry: {file: r.yaml, entry: a.b, file_field: f}}]",
+                "needs non-empty segments and a {name} segment",
+            ),
+            (
+                "name: x\nrules: [{name: r, keys: [a], registry: {file: ../r.yaml, entry: '{name}', file_field: f}}]",
+                "is not a path under the root",
+            ),
+            (
+                "name: x\nrules: [{name: r, keys: [a], candidates: ['x{field:d}/a']}]",
+                "{field:NAME} must be a whole segment",
             ),
         ];
         for (yaml, want) in cases {

@@ -1,24 +1,32 @@
 //! The resolver: one walk of the root, a worklist over files, each file parsed at most once.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use globset::{GlobSet, GlobSetBuilder};
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 
 use crate::Checked;
 use crate::cache::Cache;
 use crate::cycles::find_cycles;
+use crate::hints::{HintIndex, hints_in};
 use crate::index::{Index, walk_cached};
 use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, anchored_glob, render_key_path};
-use crate::{Closure, Edge, Error, FileEntry, FileKind, Options, ParseError, Unresolved};
+use crate::{Closure, Dropped, Edge, Error, FileEntry, FileKind, Options, ParseError, Unresolved};
 
 /// Files larger than this are backed up but not parsed: configs are small, and this bounds the
 /// memory a hostile file can take.
 const MAX_PARSE_BYTES: u64 = 8 << 20;
+
+/// At most this many references of one file are followed; the rest are reported as dropped.
+/// Real files hold a few dozen.
+const MAX_REFS_PER_FILE: usize = 25_000;
+
+/// At most this many references are followed in one analysis; the rest are reported as dropped.
+const MAX_REFS_PER_CLOSURE: usize = 250_000;
 
 /// How many tried candidates an `unresolved` reason lists before eliding the rest.
 const MAX_TRIED_SHOWN: usize = 6;
@@ -64,6 +72,95 @@ struct Ref {
     rule: usize,
     key: String,
     value: String,
+    /// The `{field:NAME}` values of the mapping holding the reference (absent ones omitted).
+    fields: Vec<(String, String)>,
+}
+
+/// The references of one file, at most [`MAX_REFS_PER_FILE`], with a count of the rest.
+#[derive(Default)]
+struct Refs {
+    list: Vec<Ref>,
+    dropped: usize,
+}
+
+impl Refs {
+    fn push(&mut self, r: Ref) {
+        if self.list.len() < MAX_REFS_PER_FILE {
+            self.list.push(r);
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+/// The children of a mapping or sequence still to visit; a sequence's items are held by the
+/// mapping holding the sequence.
+enum Children<'v> {
+    Map(&'v Mapping, serde_yaml::mapping::Iter<'v>),
+    Seq(
+        Option<&'v Mapping>,
+        std::iter::Enumerate<std::slice::Iter<'v, Value>>,
+    ),
+}
+
+/// The references rule `i` finds at `node` (its key path `at`): the scalar, or each scalar of a
+/// sequence.
+fn refs_at(
+    refs: &mut Refs,
+    i: usize,
+    rule: &Rule,
+    node: &Value,
+    at: &[PathSeg],
+    holder: Option<&Mapping>,
+) {
+    let fields: Vec<(String, String)> = match (&rule.target, holder) {
+        (Target::Paths { fields, .. }, Some(map)) => fields
+            .iter()
+            .filter_map(|f| Some((f.clone(), scalar(map.get(f.as_str())?)?)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    match node {
+        Value::Sequence(items) => {
+            for (n, item) in items.iter().enumerate() {
+                let Some(value) = scalar(item) else {
+                    continue;
+                };
+                if refs.list.len() >= MAX_REFS_PER_FILE {
+                    refs.dropped += 1;
+                    continue;
+                }
+                let mut key = at.to_vec();
+                key.push(PathSeg::Index(n));
+                refs.push(Ref {
+                    rule: i,
+                    key: render_key_path(&key),
+                    value,
+                    fields: fields.clone(),
+                });
+            }
+        }
+        other => {
+            if let Some(value) = scalar(other) {
+                refs.push(Ref {
+                    rule: i,
+                    key: render_key_path(at),
+                    value,
+                    fields,
+                });
+            }
+        }
+    }
+}
+
+/// Splits a `subkey` rule's value `NAME.SUBKEY` at its first `.`; other values are all name.
+fn split_subkey(rule: &Rule, value: &str) -> (String, Option<String>) {
+    match value.split_once('.') {
+        Some((name, sub)) if rule.subkey && !name.is_empty() && !sub.is_empty() => {
+            (name.to_owned(), Some(sub.to_owned()))
+        }
+        _ => (value.to_owned(), None),
+    }
 }
 
 struct Analysis<'a> {
@@ -75,6 +172,9 @@ struct Analysis<'a> {
     field_indexes: HashMap<usize, FieldIndex>,
     edges: Vec<Edge>,
     unresolved: Vec<Unresolved>,
+    dropped: Vec<Dropped>,
+    /// The key paths at which rules took references, by file.
+    followed: HashMap<String, HashSet<String>>,
     reached: BTreeSet<String>,
     queue: VecDeque<String>,
     /// The folders whose lists of files the analysis consulted (relative, `""` for the root),
@@ -104,6 +204,8 @@ impl<'a> Analysis<'a> {
             field_indexes: HashMap::new(),
             edges: Vec::new(),
             unresolved: Vec::new(),
+            dropped: Vec::new(),
+            followed: HashMap::new(),
             reached: BTreeSet::new(),
             queue: VecDeque::new(),
             watched: Vec::new(),
@@ -147,14 +249,28 @@ impl<'a> Analysis<'a> {
             self.doc(r, true);
             self.reach(r);
         }
+        let mut followed = 0usize;
         while let Some(path) = self.queue.pop_front() {
             let refs = self.collect_refs(&path);
-            for r in refs {
+            let room = MAX_REFS_PER_CLOSURE.saturating_sub(followed);
+            if refs.len() > room {
+                self.dropped.push(Dropped {
+                    path: path.clone(),
+                    count: refs.len() - room,
+                    limit: format!("{MAX_REFS_PER_CLOSURE} references per closure"),
+                });
+            }
+            let keys = self.followed.entry(path.clone()).or_default();
+            keys.extend(refs.iter().map(|r| r.key.clone()));
+            for r in refs.into_iter().take(room) {
+                followed += 1;
                 self.follow(&path, r);
             }
         }
     }
 
+    /// The references `path` holds, in document order, at most [`MAX_REFS_PER_FILE`] (the
+    /// rest counted in `dropped`).
     fn collect_refs(&mut self, path: &str) -> Vec<Ref> {
         let profile = self.profile;
         let rules: Vec<usize> = profile
@@ -164,72 +280,74 @@ impl<'a> Analysis<'a> {
             .filter(|(_, r)| r.from.as_ref().is_none_or(|g| g.is_match(path)))
             .map(|(i, _)| i)
             .collect();
-        let mut refs = Vec::new();
+        let mut refs = Refs::default();
         for &i in &rules {
             if let Some(v) = &profile.rules[i].implicit {
                 refs.push(Ref {
                     rule: i,
                     key: "(implicit)".to_owned(),
                     value: v.clone(),
+                    fields: Vec::new(),
                 });
             }
         }
         let Doc::Parsed(value) = self.doc(path, false) else {
-            return refs;
+            return refs.list;
         };
-        // Depth-first with an explicit stack; the parser's own nesting limit bounds the depth.
-        let mut stack: Vec<(&Value, Vec<PathSeg>)> = vec![(value, Vec::new())];
-        while let Some((node, at)) = stack.pop() {
-            let node = untag(node);
-            for &i in &rules {
-                let rule: &Rule = &profile.rules[i];
-                if !rule.keys.iter().any(|k| k.matches(&at)) {
-                    continue;
+        // Depth-first over an explicit stack of child iterators (memory proportional to the
+        // depth, not the size); `at` is the key path of the node visited.
+        let mut at: Vec<PathSeg> = Vec::new();
+        let mut frames: Vec<Children<'_>> = Vec::new();
+        let mut next: Option<(&Value, Option<&Mapping>)> = Some((value, None));
+        loop {
+            if let Some((node, holder)) = next.take() {
+                let node = untag(node);
+                for &i in &rules {
+                    let rule: &Rule = &profile.rules[i];
+                    if rule.keys.iter().any(|k| k.matches(&at)) {
+                        refs_at(&mut refs, i, rule, node, &at, holder);
+                    }
                 }
                 match node {
+                    Value::Mapping(map) => frames.push(Children::Map(map, map.iter())),
                     Value::Sequence(items) => {
-                        for (n, item) in items.iter().enumerate() {
-                            if let Some(v) = scalar(item) {
-                                let mut key = at.clone();
-                                key.push(PathSeg::Index(n));
-                                refs.push(Ref {
-                                    rule: i,
-                                    key: render_key_path(&key),
-                                    value: v,
-                                });
-                            }
-                        }
+                        frames.push(Children::Seq(holder, items.iter().enumerate()))
                     }
-                    other => {
-                        if let Some(v) = scalar(other) {
-                            refs.push(Ref {
-                                rule: i,
-                                key: render_key_path(&at),
-                                value: v,
-                            });
-                        }
-                    }
+                    _ => {}
                 }
             }
-            match node {
-                Value::Mapping(map) => {
-                    for (k, v) in map.iter() {
-                        let mut child = at.clone();
-                        child.push(PathSeg::Key(scalar(k).unwrap_or_else(|| "?".to_owned())));
-                        stack.push((v, child));
-                    }
+            let depth = frames.len().saturating_sub(1);
+            let Some(top) = frames.last_mut() else {
+                break;
+            };
+            let child = match top {
+                Children::Map(map, iter) => iter.next().map(|(k, v)| {
+                    let key = scalar(k).unwrap_or_else(|| "?".to_owned());
+                    (PathSeg::Key(key), v, Some(*map))
+                }),
+                Children::Seq(holder, iter) => {
+                    iter.next().map(|(n, v)| (PathSeg::Index(n), v, *holder))
                 }
-                Value::Sequence(items) => {
-                    for (n, v) in items.iter().enumerate().rev() {
-                        let mut child = at.clone();
-                        child.push(PathSeg::Index(n));
-                        stack.push((v, child));
-                    }
+            };
+            match child {
+                Some((seg, v, holder)) => {
+                    at.truncate(depth);
+                    at.push(seg);
+                    next = Some((v, holder));
                 }
-                _ => {}
+                None => {
+                    frames.pop();
+                }
             }
         }
-        refs
+        if refs.dropped > 0 {
+            self.dropped.push(Dropped {
+                path: path.to_owned(),
+                count: refs.dropped,
+                limit: format!("{MAX_REFS_PER_FILE} references per file"),
+            });
+        }
+        refs.list
     }
 
     fn follow(&mut self, from: &str, r: Ref) {
@@ -239,6 +357,7 @@ impl<'a> Analysis<'a> {
         let outcome = match &rule.target {
             Target::Paths { .. } => self.resolve_paths(from, &r, rule),
             Target::ByField { .. } => self.resolve_by_field(&r, rule),
+            Target::Registry { .. } => self.resolve_registry(from, &r, rule),
             Target::All {
                 include,
                 except,
@@ -296,11 +415,13 @@ impl<'a> Analysis<'a> {
             default_suffix,
             check_key,
             optional,
+            ..
         } = &rule.target
         else {
             return Err(None);
         };
-        let value = r.value.as_str();
+        let (name, subkey) = split_subkey(rule, &r.value);
+        let value = name.as_str();
         if value.is_empty() {
             return Err(Some("empty value".to_owned()));
         }
@@ -338,7 +459,7 @@ impl<'a> Analysis<'a> {
             let dir = &from_dir[..depth];
             for template in candidates {
                 for v in &variants {
-                    let Some(segs) = expand(template, dir, v) else {
+                    let Some(segs) = expand(template, dir, v, &r.fields) else {
                         escaped += 1;
                         continue;
                     };
@@ -374,28 +495,121 @@ impl<'a> Analysis<'a> {
         let key = match check_key {
             Some(CheckKey::Value) => Some(value),
             Some(CheckKey::Fragment) => fragment,
-            None => None,
+            None => subkey.as_deref(),
         };
         if let Some(key) = key {
-            for target in &found {
-                // An empty file (null) has no keys; a file that does not parse cannot be checked.
-                let missing = match self.doc(target, false) {
-                    Doc::Parsed(Value::Mapping(map)) => !map.contains_key(key),
-                    Doc::Parsed(Value::Null) => true,
-                    _ => false,
-                };
-                if missing {
-                    let reason = format!("key '{key}' not found in {target}");
-                    self.unresolved.push(Unresolved {
-                        from: from.to_owned(),
-                        key: r.key.clone(),
-                        value: r.value.clone(),
-                        reason,
-                    });
-                }
-            }
+            self.check_keys(from, r, key, &found);
         }
         Ok(found)
+    }
+
+    /// Reports each of `targets` lacking the top-level key `key` as unresolved.
+    fn check_keys(&mut self, from: &str, r: &Ref, key: &str, targets: &[String]) {
+        for target in targets {
+            // An empty file (null) has no keys; a file that does not parse cannot be checked.
+            let missing = match self.doc(target, false) {
+                Doc::Parsed(v) => !has_key(v, key),
+                _ => false,
+            };
+            if missing {
+                self.unresolved.push(Unresolved {
+                    from: from.to_owned(),
+                    key: r.key.clone(),
+                    value: r.value.clone(),
+                    reason: format!("key '{key}' not found in {target}"),
+                });
+            }
+        }
+    }
+
+    /// Looks the reference's name up in a registry file: the registry and the file its entry
+    /// names (or the registry alone when the entry is defined there), or why not.
+    fn resolve_registry(
+        &mut self,
+        from: &str,
+        r: &Ref,
+        rule: &Rule,
+    ) -> Result<Vec<String>, Option<String>> {
+        let Target::Registry {
+            file,
+            entry,
+            file_field,
+            relative_to,
+        } = &rule.target
+        else {
+            return Err(None);
+        };
+        if r.value.is_empty() {
+            return Err(Some("empty value".to_owned()));
+        }
+        if r.value.contains("${") {
+            return Err(Some("contains a placeholder".to_owned()));
+        }
+        let (name, subkey) = split_subkey(rule, &r.value);
+        self.watched.push((parent(file).to_owned(), false));
+        if !self.index.files.contains(file) {
+            return Err(Some(format!("registry {file} not found")));
+        }
+        let entry_path: Vec<&str> = entry
+            .iter()
+            .map(|s| {
+                if s == "{name}" {
+                    name.as_str()
+                } else {
+                    s.as_str()
+                }
+            })
+            .collect();
+        let entry_text = entry_path.join(".");
+        // The entry's named file, or `None` with whether the subkey is missing when inline.
+        let (named, inline_missing) = match self.doc(file, true) {
+            Doc::Parsed(v) => {
+                let mut node = Some(v);
+                for seg in &entry_path {
+                    node = node.and_then(|n| untag(n).get(*seg));
+                }
+                let Some(node) = node.map(untag) else {
+                    return Err(Some(format!("no {entry_text} in {file}")));
+                };
+                match node.get(file_field.as_str()).and_then(scalar) {
+                    Some(p) => (Some(p), false),
+                    None => (None, subkey.as_deref().is_some_and(|k| !has_key(node, k))),
+                }
+            }
+            Doc::Failed(_) => return Err(Some(format!("registry {file} does not parse"))),
+            Doc::Skipped => return Err(Some(format!("registry {file} is not YAML"))),
+        };
+        let Some(named) = named else {
+            if inline_missing && let Some(sub) = &subkey {
+                self.unresolved.push(Unresolved {
+                    from: from.to_owned(),
+                    key: r.key.clone(),
+                    value: r.value.clone(),
+                    reason: format!("key '{sub}' not found in {entry_text} of {file}"),
+                });
+            }
+            return Ok(vec![file.clone()]);
+        };
+        let joined = if relative_to.is_empty() {
+            named.clone()
+        } else {
+            format!("{relative_to}/{named}")
+        };
+        let Some(target) = normalize(&joined).filter(|t| !t.is_empty()) else {
+            return Err(Some(format!(
+                "{entry_text}.{file_field} in {file} ('{named}') is outside the config root"
+            )));
+        };
+        self.watched.push((parent(&target).to_owned(), false));
+        if !self.index.files.contains(&target) {
+            return Err(Some(format!(
+                "not found (tried {target}, named by {entry_text}.{file_field} in {file})"
+            )));
+        }
+        if let Some(sub) = &subkey {
+            self.check_keys(from, r, sub, std::slice::from_ref(&target));
+        }
+        Ok(vec![file.clone(), target])
     }
 
     fn resolve_by_field(&mut self, r: &Ref, rule: &Rule) -> Result<Vec<String>, Option<String>> {
@@ -502,6 +716,17 @@ fn load(abs: &Path, rel: &str) -> Doc {
         Ok(b) => b,
         Err(e) => return fail(format!("could not read: {e}")),
     };
+    if let Some(line) = crate::nesting::too_deep(&bytes) {
+        return Doc::Failed(ParseError {
+            path: rel.to_owned(),
+            line: Some(line),
+            column: None,
+            message: format!(
+                "nested deeper than {} levels; not analysed",
+                crate::nesting::MAX_NESTING
+            ),
+        });
+    }
     match serde_yaml::from_slice::<Value>(&bytes) {
         Ok(v) => Doc::Parsed(v),
         Err(e) => {
@@ -543,6 +768,11 @@ fn second_document_line(bytes: &[u8]) -> Option<usize> {
     None
 }
 
+/// Whether `v` is a mapping with the key `key` (an empty file, null, has none).
+fn has_key(v: &Value, key: &str) -> bool {
+    matches!(untag(v), Value::Mapping(map) if map.contains_key(key))
+}
+
 /// Custom tags (`!include x`) are seen through: the tagged value is what the framework reads.
 fn untag(mut v: &Value) -> &Value {
     while let Value::Tagged(t) = v {
@@ -580,13 +810,24 @@ fn render_segs(segs: &[Seg]) -> String {
 
 /// Expands a candidate template lexically; `None` when `..` climbs above the root. The value is
 /// always literal: a `*` in it matches only a file really named `*`.
-fn expand(template: &str, dir: &[&str], value: &str) -> Option<Vec<Seg>> {
+fn expand(
+    template: &str,
+    dir: &[&str],
+    value: &str,
+    fields: &[(String, String)],
+) -> Option<Vec<Seg>> {
     let mut raw: Vec<Seg> = Vec::new();
     for part in template.split('/') {
         match part {
             "{dir}" => raw.extend(dir.iter().map(|d| Seg::Lit((*d).to_owned()))),
             "*" => raw.push(Seg::One),
             "**" => raw.push(Seg::Any),
+            field if field.starts_with("{field:") => {
+                let name = &field["{field:".len()..field.len() - 1];
+                if let Some((_, v)) = fields.iter().find(|(n, _)| n == name) {
+                    raw.extend(v.split('/').map(|s| Seg::Lit(s.to_owned())));
+                }
+            }
             lit => {
                 let text = lit.replace("{value}", value);
                 raw.extend(text.split('/').map(|s| Seg::Lit(s.to_owned())));
@@ -668,6 +909,34 @@ fn open_root(root: &Path) -> Result<PathBuf, Error> {
     })
 }
 
+/// The workflow as a root-relative path: a relative one as given, an absolute one when it
+/// names a place under the root (as given, or once symlinks are resolved).
+fn relative_workflow(root: &Path, canon_root: &Path, workflow: &str) -> Result<String, Error> {
+    let outside = || Error::WorkflowOutsideRoot {
+        path: workflow.to_owned(),
+    };
+    let abs = Path::new(workflow);
+    if !abs.is_absolute() {
+        return Ok(workflow.to_owned());
+    }
+    let under = |base: &Path, p: &Path| -> Option<String> {
+        let rel = p.strip_prefix(base).ok()?;
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        Some(parts?.join("/"))
+    };
+    if let Some(rel) = under(root, abs).or_else(|| under(canon_root, abs)) {
+        return Ok(rel);
+    }
+    match fs::canonicalize(abs) {
+        Ok(c) => under(canon_root, &c).ok_or_else(outside),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::WorkflowMissing {
+            path: workflow.to_owned(),
+            root: root.to_owned(),
+        }),
+        Err(_) => Err(outside()),
+    }
+}
+
 fn check_workflow(
     root: &Path,
     canon_root: &Path,
@@ -677,7 +946,8 @@ fn check_workflow(
     let outside = || Error::WorkflowOutsideRoot {
         path: workflow.to_owned(),
     };
-    let rel = normalize(workflow).ok_or_else(outside)?;
+    let relative = relative_workflow(root, canon_root, workflow)?;
+    let rel = normalize(&relative).ok_or_else(outside)?;
     if rel.is_empty() {
         return Err(Error::WorkflowNotFile {
             path: workflow.to_owned(),
@@ -745,6 +1015,14 @@ pub(crate) fn run(
         Some(w) => Some(check_workflow(root, &canon_root, &index, w)?),
         None => None,
     };
+    if let Some(w) = &workflow
+        && let Some(&i) = excludes.matches(w.as_str()).first()
+    {
+        return Err(Error::WorkflowExcluded {
+            path: w.clone(),
+            pattern: patterns[i].clone(),
+        });
+    }
 
     let mut analysis = Analysis::new(root, profile, &index, cache);
     let mut roots: Vec<String> = workflow.iter().cloned().collect();
@@ -845,8 +1123,48 @@ pub(crate) fn run(
     unresolved.sort();
     unresolved.dedup();
 
+    let workflow_error = workflow
+        .as_deref()
+        .and_then(|w| parse_errors.iter().find(|p| p.path == w))
+        .cloned();
+    let mut dropped: Vec<Dropped> = std::mem::take(&mut analysis.dropped)
+        .into_iter()
+        .filter(|d| selected.contains(&d.path))
+        .collect();
+    dropped.sort();
+    let hints = if workflow.is_some() && options.hints {
+        // A hint may name any file under the root, so the result now depends on every folder.
+        analysis.watched.push((String::new(), true));
+        let hint_index = HintIndex::new(&index.files, |p| profile.parse.is_match(p));
+        let in_closure = |p: &str| selected.contains(p);
+        let no_keys = HashSet::new();
+        let mut hints = Vec::new();
+        for path in selected.iter().filter(|p| analysis.reached.contains(*p)) {
+            if dropped.iter().any(|d| &d.path == path) {
+                continue;
+            }
+            if let Some(Doc::Parsed(v)) = analysis.docs.get(path).map(|d| d.as_ref()) {
+                let followed = analysis.followed.get(path).unwrap_or(&no_keys);
+                hints.extend(hints_in(
+                    path,
+                    v,
+                    followed,
+                    &profile.not_references,
+                    &hint_index,
+                    &in_closure,
+                ));
+            }
+        }
+        hints.sort();
+        hints
+    } else {
+        Vec::new()
+    };
     let closure = Arc::new(Closure {
         workflow,
+        workflow_error,
+        dropped,
+        hints,
         files,
         edges,
         unresolved,
@@ -878,7 +1196,7 @@ mod tests {
     #[test]
     fn expand_templates() {
         let dir = ["llms", "provider", "x"];
-        let e = |t: &str, v: &str| expand(t, &dir, v).map(|s| render_segs(&s));
+        let e = |t: &str, v: &str| expand(t, &dir, v, &[]).map(|s| render_segs(&s));
         assert_eq!(
             e("{dir}/{value}", "common.yaml").as_deref(),
             Some("llms/provider/x/common.yaml")
@@ -893,7 +1211,7 @@ mod tests {
             Some("llms/provider/*/a.yaml")
         );
         assert_eq!(
-            expand("{dir}/{value}", &[], "a/./b")
+            expand("{dir}/{value}", &[], "a/./b", &[])
                 .map(|s| render_segs(&s))
                 .as_deref(),
             Some("a/b")
@@ -903,7 +1221,7 @@ mod tests {
     #[test]
     fn segment_matching() {
         let m = |p: &str, path: &str| {
-            let segs = expand(p, &[], "").unwrap();
+            let segs = expand(p, &[], "", &[]).unwrap();
             segs_match(&segs, &path.split('/').collect::<Vec<_>>())
         };
         assert!(m("llms/provider/*/a.yaml", "llms/provider/openai/a.yaml"));

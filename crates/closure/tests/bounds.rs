@@ -280,3 +280,106 @@ fn ten_thousand_files_wide() {
     assert_eq!(t.files.len(), N + 3);
     assert!(start.elapsed() < Duration::from_secs(60));
 }
+
+/// Issue 22, item 5: 100,000 levels of flow nesting (`a: [[[…]]]`, `{a: {a: …}}`) and of
+/// compact block sequences are refused by the linear pre-scan before the parser (whose work
+/// grows with the square of the depth) sees them: the parse error is the pre-scan's, naming
+/// the first line past the limit.
+#[test]
+fn issue_22_nesting_100000_levels_is_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 100_000;
+    let shapes = [
+        (
+            "flow-seq",
+            format!("a: {}{}\n", "[".repeat(n), "]".repeat(n)),
+        ),
+        (
+            "flow-map",
+            format!("a: {}{}\n", "{a: ".repeat(n), "}".repeat(n)),
+        ),
+        ("compact-seq", format!("k:\n{}x\n", "- ".repeat(n))),
+    ];
+    for (name, text) in &shapes {
+        write(dir.path(), &format!("workflows/{name}.yaml"), text);
+    }
+    for (name, _) in &shapes {
+        let (root, wf) = (dir.path().to_owned(), format!("workflows/{name}.yaml"));
+        let c = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || resolve(&root, &wf, &Options::new()).unwrap())
+            .unwrap()
+            .join()
+            .unwrap_or_else(|_| panic!("the analysis panicked"));
+        let e = c.workflow_error.as_ref().expect("refused");
+        assert_eq!(
+            e.message, "nested deeper than 256 levels; not analysed",
+            "{name}"
+        );
+        assert_eq!(
+            e.line,
+            Some(if *name == "compact-seq" { 2 } else { 1 }),
+            "{name}"
+        );
+    }
+}
+
+/// Issue 22, item 6: a workflow listing 1,000,000 `fallback_models` (7.9 MB, under the parse
+/// limit) has its first 25,000 references followed and the rest reported as dropped, in
+/// bounded memory (it took 2.3 GB before); references past 250,000 per closure likewise.
+#[test]
+fn issue_22_reference_caps_report_what_they_dropped() {
+    use cfgvault_closure::Dropped;
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..1_000_000).map(|i| format!("m{i}")).collect();
+    write(
+        dir.path(),
+        "workflows/w.yaml",
+        format!("fallback_models: [{}]\n", names.join(",")),
+    );
+    let before = peak_rss_mib();
+    let c = resolve(dir.path(), "workflows/w.yaml", &Options::new()).unwrap();
+    let grew = peak_rss_mib().saturating_sub(before);
+    assert_eq!(
+        c.dropped,
+        [Dropped {
+            path: "workflows/w.yaml".into(),
+            count: 975_000,
+            limit: "25000 references per file".into(),
+        }]
+    );
+    assert_eq!(c.unresolved.len(), 25_000);
+    assert_eq!(
+        c.unresolved[0].value, "m0",
+        "document order: the first ones are kept"
+    );
+    assert!(grew < 1024, "the analysis grew the peak RSS by {grew} MiB");
+
+    // Eleven files of 25,000 references each, all inherited by one workflow.
+    let mut parents = Vec::new();
+    for f in 0..11 {
+        let list: Vec<String> = (0..25_000).map(|i| format!("f{f}m{i}")).collect();
+        write(
+            dir.path(),
+            &format!("workflows/p{f:02}.yaml"),
+            format!("fallback_models: [{}]\n", list.join(",")),
+        );
+        parents.push(format!("p{f:02}.yaml"));
+    }
+    write(
+        dir.path(),
+        "workflows/wide.yaml",
+        format!("inherits_from: [{}]\n", parents.join(",")),
+    );
+    let c = resolve(dir.path(), "workflows/wide.yaml", &Options::new()).unwrap();
+    assert_eq!(c.files.len(), 12);
+    let total: usize = c.dropped.iter().map(|d| d.count).sum();
+    assert_eq!(total, 11 + 275_000 - 250_000, "{:?}", c.dropped);
+    assert!(
+        c.dropped
+            .iter()
+            .all(|d| d.limit == "250000 references per closure"),
+        "{:?}",
+        c.dropped
+    );
+}

@@ -308,6 +308,7 @@ fn a_kept_result_passes_on_what_it_checked() {
     assert!(!checked.folders_real && checked.files.is_empty());
 }
 
+/// Without hints (which may name any file, see below).
 #[test]
 fn a_kept_result_does_not_look_into_folders_the_analysis_never_consulted() {
     let dir = tempfile::tempdir().unwrap();
@@ -321,7 +322,7 @@ fn a_kept_result_does_not_look_into_folders_the_analysis_never_consulted() {
     }
     age_all_dirs(root, old);
     let cache = Cache::new();
-    let o = Options::default();
+    let o = Options::default().hints(false);
     let check = |reused: u64| {
         let before = cache.results_reused();
         let (cached, checked) = resolve_checked(root, "workflows/w.yaml", &o, &cache).unwrap();
@@ -420,7 +421,7 @@ fn cached_results_follow_random_edits_anywhere_in_the_tree() {
         (x % n as u64) as usize
     };
     let cache = Cache::new();
-    let o = Options::default();
+    let o = Options::default().hints(false);
     for step in 0..150 {
         let folder = folders[next(folders.len())];
         let rel = if folder.is_empty() {
@@ -525,4 +526,35 @@ fn every_kind_of_lookup_makes_its_folders_count() {
         age_dir(&folder, old);
         age_dir(folder.parent().unwrap(), old);
     }
+}
+
+/// With hints, a kept result depends on every folder: a file added where the analysis never
+/// looks, named by a value no rule follows, turns up as a hint of the kept result too.
+#[test]
+fn with_hints_a_kept_result_sees_a_file_added_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let old = Duration::from_secs(3600);
+    write(
+        root,
+        "workflows/w.yaml",
+        "nodes:\n  n:\n    config:\n      prompt_file: prompts/p.yaml\n",
+        old,
+    );
+    write(root, "prompts/other.md", "x\n", old);
+    for d in ["workflows", "prompts", ""] {
+        age_dir(&root.join(d), old);
+    }
+    let cache = Cache::new();
+    let o = Options::default();
+    let first = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
+    assert!(first.hints.is_empty());
+    resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
+    assert_eq!(cache.results_reused(), 1);
+    write(root, "prompts/p.yaml", "text: hi\n", old);
+    age_dir(&root.join("prompts"), old);
+    let cached = resolve_cached(root, "workflows/w.yaml", &o, &cache).unwrap();
+    assert_eq!(*cached, resolve(root, "workflows/w.yaml", &o).unwrap());
+    assert_eq!(cached.hints.len(), 1, "{cached}");
+    assert_eq!(cached.hints[0].candidates, ["prompts/p.yaml"]);
 }

@@ -4,6 +4,20 @@ use cfgvault_store::ObjectId;
 
 use crate::tree::DecodeError;
 
+/// Names what a store write was storing when the store refused it as too large.
+pub(crate) fn too_large(
+    what: impl FnOnce() -> String,
+) -> impl FnOnce(cfgvault_store::Error) -> Error {
+    move |e| match e {
+        cfgvault_store::Error::TooLarge { size, limit } => Error::TooLarge {
+            what: what(),
+            size,
+            limit,
+        },
+        other => Error::Store(other),
+    }
+}
+
 /// Everything that can go wrong in the session layer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -11,6 +25,10 @@ pub enum Error {
     /// The object store reported an error.
     #[error(transparent)]
     Store(#[from] cfgvault_store::Error),
+    /// Something a backup would store is larger than the store accepts as one object: `what`
+    /// names it (a file's path, a folder's tree, the closure's metadata, the session node).
+    #[error("{what} is {size} bytes, over the store's object size limit of {limit} bytes")]
+    TooLarge { what: String, size: u64, limit: u64 },
     /// A file-system operation failed.
     #[error("could not {action} '{path}'")]
     Io {

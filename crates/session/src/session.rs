@@ -8,6 +8,7 @@ use cfgvault_store::{CommitOutcome, IndexEntry, KeyRange, ObjectId, Store, Store
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::cache::{Ids, SessionCache};
+use crate::error::too_large;
 use crate::hot::{self, Tally};
 use crate::keys::{self, *};
 use crate::record::{ClosureInfo, SESSION_NODE_MAGIC, SessionRecord, session_node};
@@ -236,7 +237,8 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
                     .and_then(|v| v.iter().min_by_key(|(size, _)| size.abs_diff(e.size)))
                     .map(|(_, id)| *id),
             };
-            txn.put_blob_near(&new.files.bytes(i)?, base.as_ref())?;
+            txn.put_blob_near(&new.files.bytes(i)?, base.as_ref())
+                .map_err(too_large(|| format!("file '{}'", e.path)))?;
         }
         siblings.entry(dir).or_default().push((e.size, e.id));
         outcomes.push(FileOutcome {
@@ -251,17 +253,20 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
     for ((dir, t, id), stored) in trees.iter().zip(trees_present) {
         if !stored && !txn.contains(id)? {
             let base = previous.dir_at(&txn, dir)?;
-            txn.put_node_near(&t.payload(), &t.links(), base.as_ref())?;
+            txn.put_node_near(&t.payload(), &t.links(), base.as_ref())
+                .map_err(too_large(|| format!("the tree of folder '{dir}'")))?;
         }
     }
     // A node without links, so blobs are config files alone (the store counts their bytes);
     // near the previous session's closure, which usually differs by a few paths.
     if !closure_stored {
         let base = previous.closure(&txn)?;
-        txn.put_node_near(closure, &[], base.as_ref())?;
+        txn.put_node_near(closure, &[], base.as_ref())
+            .map_err(too_large(|| "the session's closure metadata".to_owned()))?;
     }
     if !node_stored {
-        txn.put_node(payload, &links)?;
+        txn.put_node(payload, &links)
+            .map_err(too_large(|| "the session node".to_owned()))?;
     }
 
     let record = SessionRecord {

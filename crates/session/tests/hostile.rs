@@ -375,3 +375,39 @@ fn odd_names_on_disk() {
         Err(e) => assert!(matches!(e, session::Error::NonUtf8Path { .. }), "{e:?}"),
     }
 }
+
+/// Issue 22: a backup refused for size names what was too large (a file, or the closure's
+/// metadata), and stores nothing.
+#[test]
+fn issue_22_the_size_limit_error_names_what_was_too_large() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut options = StoreOptions::default();
+    options.max_object_size = 4096;
+    let store = Store::create(tmp.path().join("store.redb"), &options).unwrap();
+
+    let big = FileSet::from_memory([("llms/big.yaml", vec![b'x'; 5000], 0o644)]).unwrap();
+    let err = session::create(&store, NewSession::new(big)).unwrap_err();
+    assert!(
+        matches!(&err, session::Error::TooLarge { what, size: 5000, limit: 4096 }
+            if what == "file 'llms/big.yaml'"),
+        "{err}"
+    );
+
+    let small = FileSet::from_memory([("w.yaml", b"a: 1\n".to_vec(), 0o644)]).unwrap();
+    let mut new = NewSession::new(small);
+    new.closure = std::sync::Arc::new(session::ClosureInfo {
+        warnings: vec!["w".repeat(5000)],
+        ..Default::default()
+    });
+    let err = session::create(&store, new).unwrap_err();
+    assert!(
+        matches!(&err, session::Error::TooLarge { what, .. } if what == "the session's closure metadata"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("the session's closure metadata is "),
+        "{err}"
+    );
+    assert_eq!(session::list(&store, &Default::default()).unwrap().len(), 0);
+}

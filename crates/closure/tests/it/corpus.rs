@@ -29,7 +29,7 @@ fn corpus_archive() -> PathBuf {
 }
 
 /// Unpacks the corpus into a fresh temporary directory (removed when dropped).
-fn unpack() -> TempDir {
+pub(crate) fn unpack() -> TempDir {
     let archive = corpus_archive();
     let dir = tempfile::tempdir().unwrap();
     let mut zstd = Command::new("zstd")
@@ -54,7 +54,7 @@ fn unpack() -> TempDir {
     dir
 }
 
-fn snapshots(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn snapshots(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -64,7 +64,7 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn workflows(root: &Path) -> Vec<String> {
+pub(crate) fn workflows(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![root.join("workflows")];
     while let Some(dir) = stack.pop() {

@@ -301,6 +301,7 @@ fn multidoc_workflow_is_a_parse_error() {
         r"
         file workflows/main.yaml [workflow]
         parse-error workflows/main.yaml:6: deserializing from YAML containing more than one document is not supported
+        workflow-error workflows/main.yaml
     ",
     );
 }

@@ -46,7 +46,7 @@ fn nesting_10000_levels_is_a_parse_error() {
     assert!(
         c.parse_errors[0]
             .message
-            .contains("recursion limit exceeded"),
+            .contains("nested deeper than 256 levels"),
         "{:?}",
         c.parse_errors
     );

@@ -4,6 +4,7 @@
 mod corpus;
 mod fixtures;
 mod limits;
+mod rules;
 
 use std::path::PathBuf;
 

@@ -12,7 +12,7 @@ use chrono::Duration;
 
 use crate::{Fixture, read_tree, sid, t};
 
-fn corpus_path() -> PathBuf {
+pub(crate) fn corpus_path() -> PathBuf {
     match std::env::var_os("CFGVAULT_CORPUS") {
         Some(p) => PathBuf::from(p),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))

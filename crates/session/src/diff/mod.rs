@@ -2,37 +2,144 @@
 //!
 //! A file is *modified* when its content or its executable bit differs (other permission bits
 //! are not compared: umasks differ between machines). Session-to-session diffs walk both trees
-//! by id and skip every subtree whose id is the same on both sides.
+//! by id and skip every subtree whose id is the same on both sides. A path removed while
+//! another was added with the same or similar content is *renamed* (`renames.rs`), and each
+//! modified or renamed YAML or JSON file that parses on both sides gets its changed key paths
+//! (`cfgvault_closure::semantic`, which marks a change of comments or formatting only).
+
+mod renames;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use cfgvault_closure::semantic::{self, KeyChange};
 use cfgvault_store::{ObjectId, Store, StoreRead};
+use serde::Serialize;
+
+pub use renames::{DEFAULT_SIMILARITY, Rename};
 
 use crate::session::{join, load_tree, lookup, require_record, walk};
 use crate::tree::EntryKind;
 use crate::{Error, FileSet, Result, Selection, SessionId, validate_path};
 
-/// Paths added, removed and modified going from the old side to the new one. Each list is
-/// sorted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Paths added, removed, modified and renamed going from the old side to the new one. Each
+/// list is sorted; a renamed file is in `renamed` only, not in `added` and `removed`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Diff {
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub modified: Vec<String>,
+    pub renamed: Vec<Rename>,
+    /// For each modified file, and each renamed one whose content changed, that is YAML or
+    /// JSON parsing on both sides: its changed key paths. Sorted by path (the new path of a
+    /// renamed file).
+    pub changes: Vec<FileChange>,
+}
+
+/// The changed key paths of one YAML or JSON file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    /// Sorted by key path.
+    pub keys: Vec<KeyChange>,
+    /// Only comments or formatting changed: `keys` is empty.
+    pub formatting_only: bool,
+    /// More key paths changed than are listed.
+    pub truncated: bool,
 }
 
 impl Diff {
     /// Whether both sides hold the same files.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.modified.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.modified.is_empty()
+            && self.renamed.is_empty()
     }
 
     fn sort(&mut self) {
         self.added.sort();
         self.removed.sort();
         self.modified.sort();
+        self.renamed.sort();
+        self.changes.sort_by(|a, b| a.path.cmp(&b.path));
     }
+}
+
+/// Contents of both sides as the comparison met them, by path.
+#[derive(Default)]
+struct Sides {
+    removed: Vec<(String, ObjectId)>,
+    added: Vec<(String, ObjectId)>,
+    modified: Vec<(String, ObjectId, ObjectId)>,
+}
+
+/// Whether `path` is compared key by key.
+fn structured(path: &str) -> bool {
+    [".yaml", ".yml", ".json"].iter().any(|s| path.ends_with(s))
+}
+
+/// The key changes of one file between two contents, if it is structured and parses.
+fn file_change(path: &str, old: &[u8], new: &[u8]) -> Option<FileChange> {
+    if !structured(path) {
+        return None;
+    }
+    let s = semantic::compare(old, new)?;
+    Some(FileChange {
+        path: path.to_owned(),
+        keys: s.keys,
+        formatting_only: s.formatting_only,
+        truncated: s.truncated,
+    })
+}
+
+/// Fills `d` from `sides`: renames out of the added and removed paths, then key changes of the
+/// modified and renamed files. `load` reads a content by id from either side.
+fn finish(
+    d: &mut Diff,
+    sides: Sides,
+    mut load: impl FnMut(&ObjectId) -> Result<Vec<u8>>,
+) -> Result<()> {
+    d.renamed = renames::detect(&sides.removed, &sides.added, DEFAULT_SIMILARITY, &mut load)?;
+    let renamed_from: std::collections::HashSet<&str> =
+        d.renamed.iter().map(|r| r.from.as_str()).collect();
+    let renamed_to: std::collections::HashSet<&str> =
+        d.renamed.iter().map(|r| r.to.as_str()).collect();
+    d.removed = sides
+        .removed
+        .iter()
+        .filter(|(p, _)| !renamed_from.contains(p.as_str()))
+        .map(|(p, _)| p.clone())
+        .collect();
+    d.added = sides
+        .added
+        .iter()
+        .filter(|(p, _)| !renamed_to.contains(p.as_str()))
+        .map(|(p, _)| p.clone())
+        .collect();
+    d.modified = sides.modified.iter().map(|(p, _, _)| p.clone()).collect();
+    let id_of = |list: &[(String, ObjectId)], path: &str| {
+        list.iter().find(|(p, _)| p == path).map(|(_, id)| *id)
+    };
+    let mut pairs: Vec<(String, ObjectId, ObjectId)> = sides
+        .modified
+        .iter()
+        .filter(|(p, a, b)| a != b && structured(p))
+        .cloned()
+        .collect();
+    for r in d.renamed.iter().filter(|r| r.similarity < 100) {
+        if let (Some(a), Some(b)) = (id_of(&sides.removed, &r.from), id_of(&sides.added, &r.to)) {
+            pairs.push((r.to.clone(), a, b));
+        }
+    }
+    for (path, a, b) in pairs.into_iter().filter(|(p, _, _)| structured(p)) {
+        let (old, new) = (load(&a)?, load(&b)?);
+        if let Some(c) = file_change(&path, &old, &new) {
+            d.changes.push(c);
+        }
+    }
+    d.sort();
+    Ok(())
 }
 
 /// Which files of a directory [`diff_dir`] compares.
@@ -51,9 +158,10 @@ pub fn diff_sessions(store: &Store, a: &SessionId, b: &SessionId) -> Result<Diff
     let r = store.read()?;
     let ra = require_record(&r, a)?;
     let rb = require_record(&r, b)?;
+    let mut sides = Sides::default();
+    diff_trees(&r, Some(&ra.root), Some(&rb.root), "", &mut sides)?;
     let mut d = Diff::default();
-    diff_trees(&r, Some(&ra.root), Some(&rb.root), "", &mut d)?;
-    d.sort();
+    finish(&mut d, sides, |id| Ok(r.get(id)?))?;
     Ok(d)
 }
 
@@ -62,44 +170,63 @@ pub fn diff_dir(store: &Store, id: &SessionId, dir: &Path, scope: Scope) -> Resu
     let r = store.read()?;
     let rec = require_record(&r, id)?;
     let files = walk(&r, &rec.root)?;
-    drop(r);
-    let mut d = Diff::default();
+    let mut sides = Sides::default();
+    // Disk contents met on the way, by their id, so that renames and key changes need not
+    // read them again.
+    let mut disk_bytes: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
     match scope {
         Scope::All => {
-            let disk = FileSet::read(dir, &Selection::All)?;
-            let mut disk: BTreeMap<&str, (ObjectId, bool)> = disk
+            let set = FileSet::read(dir, &Selection::All)?;
+            let mut disk: BTreeMap<&str, (usize, ObjectId, bool)> = set
                 .files()
                 .iter()
-                .map(|e| (e.path.as_str(), (e.id, e.executable())))
+                .enumerate()
+                .map(|(i, e)| (e.path.as_str(), (i, e.id, e.executable())))
                 .collect();
+            let mut keep = |i: usize, id: ObjectId| -> Result<()> {
+                if let std::collections::btree_map::Entry::Vacant(v) = disk_bytes.entry(id) {
+                    v.insert(set.bytes(i)?.into_owned());
+                }
+                Ok(())
+            };
             for f in &files {
                 match disk.remove(f.path.as_str()) {
-                    None => d.removed.push(f.path.clone()),
-                    Some((id, exec)) => {
+                    None => sides.removed.push((f.path.clone(), f.id)),
+                    Some((i, id, exec)) => {
                         if id != f.id || exec != (f.kind == EntryKind::Executable) {
-                            d.modified.push(f.path.clone());
+                            if id != f.id && structured(&f.path) {
+                                keep(i, id)?;
+                            }
+                            sides.modified.push((f.path.clone(), f.id, id));
                         }
                     }
                 }
             }
-            d.added = disk.into_keys().map(str::to_string).collect();
+            for (path, (i, id, _)) in disk {
+                keep(i, id)?;
+                sides.added.push((path.to_owned(), id));
+            }
         }
         Scope::Session => {
             for f in &files {
                 match read_disk(dir, &f.path)? {
-                    None => d.removed.push(f.path.clone()),
+                    None => sides.removed.push((f.path.clone(), f.id)),
                     Some((bytes, exec)) => {
-                        if ObjectId::for_blob(&bytes) != f.id
-                            || exec != (f.kind == EntryKind::Executable)
-                        {
-                            d.modified.push(f.path.clone());
+                        let id = ObjectId::for_blob(&bytes);
+                        if id != f.id || exec != (f.kind == EntryKind::Executable) {
+                            disk_bytes.insert(id, bytes);
+                            sides.modified.push((f.path.clone(), f.id, id));
                         }
                     }
                 }
             }
         }
     }
-    d.sort();
+    let mut d = Diff::default();
+    finish(&mut d, sides, |id| match disk_bytes.get(id) {
+        Some(b) => Ok(b.clone()),
+        None => Ok(r.get(id)?),
+    })?;
     Ok(d)
 }
 
@@ -125,7 +252,7 @@ fn diff_trees(
     a: Option<&ObjectId>,
     b: Option<&ObjectId>,
     prefix: &str,
-    d: &mut Diff,
+    d: &mut Sides,
 ) -> Result<()> {
     let mut stack: Vec<(Option<ObjectId>, Option<ObjectId>, String)> =
         vec![(a.copied(), b.copied(), prefix.to_string())];
@@ -176,7 +303,7 @@ fn diff_trees(
                         (true, true) => stack.push((Some(x.id), Some(y.id), path)),
                         (false, false) => {
                             if x.id != y.id || x.kind != y.kind {
-                                d.modified.push(path);
+                                d.modified.push((path, x.id, y.id));
                             }
                         }
                         _ => {
@@ -195,13 +322,17 @@ fn one_side(
     r: &impl StoreRead,
     e: &crate::tree::TreeEntry,
     prefix: &str,
-    out: &mut Vec<String>,
+    out: &mut Vec<(String, ObjectId)>,
 ) -> Result<()> {
     let path = join(prefix, &e.name);
     if e.kind == EntryKind::Dir {
-        out.extend(walk(r, &e.id)?.into_iter().map(|f| join(&path, &f.path)));
+        out.extend(
+            walk(r, &e.id)?
+                .into_iter()
+                .map(|f| (join(&path, &f.path), f.id)),
+        );
     } else {
-        out.push(path);
+        out.push((path, e.id));
     }
     Ok(())
 }
@@ -213,6 +344,39 @@ pub enum Side<'a> {
     Session(&'a SessionId),
     /// The file below a directory on disk.
     Dir(&'a Path),
+}
+
+/// The changed key paths of `path` between two sides (the semantic counterpart of
+/// [`unified`]): `None` when it is not YAML or JSON, a side lacks it, or a side does not parse.
+pub fn file_changes(
+    store: &Store,
+    old: Side<'_>,
+    new: Side<'_>,
+    path: &str,
+) -> Result<Option<FileChange>> {
+    validate_path(path)?;
+    let (Some(a), Some(b)) = (side_bytes(store, old, path)?, side_bytes(store, new, path)?) else {
+        return Ok(None);
+    };
+    if a == b {
+        return Ok(None);
+    }
+    Ok(file_change(path, &a, &b))
+}
+
+/// The content of `path` on one side, if that side has it.
+fn side_bytes(store: &Store, side: Side<'_>, path: &str) -> Result<Option<Vec<u8>>> {
+    match side {
+        Side::Session(id) => {
+            let r = store.read()?;
+            let rec = require_record(&r, id)?;
+            match lookup(&r, &rec.root, path)? {
+                Some(e) if e.kind != EntryKind::Dir => Ok(Some(r.get(&e.id)?)),
+                _ => Ok(None),
+            }
+        }
+        Side::Dir(dir) => Ok(read_disk(dir, path)?.map(|(b, _)| b)),
+    }
 }
 
 /// A unified text diff of `path` between two sides (empty when they are equal). A side that
