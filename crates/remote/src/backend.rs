@@ -2,12 +2,13 @@
 //! The only module that names the object-storage crate's client types; it drives them on a
 //! private tokio runtime, so callers stay synchronous.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig};
@@ -38,8 +39,9 @@ pub(crate) struct Backend {
 
 impl Backend {
     /// `s3://BUCKET[/PREFIX]` (endpoint, region and credentials from the `AWS_*` variables)
-    /// or `file:///PATH` (created if missing).
-    pub fn open(url: &str) -> Result<Backend> {
+    /// or `file:///PATH` (created if missing). `settings` override the environment's, named
+    /// as the variables are, lowercase (`aws_endpoint_url`, `aws_allow_http` …).
+    pub fn open(url: &str, settings: &BTreeMap<String, String>) -> Result<Backend> {
         let invalid = |reason| Error::InvalidUrl {
             url: url.to_string(),
             reason,
@@ -58,7 +60,15 @@ impl Backend {
                 retry_timeout: Duration::from_secs(15),
                 ..RetryConfig::default()
             };
-            let s3 = AmazonS3Builder::from_env()
+            let mut builder = AmazonS3Builder::from_env();
+            for (key, value) in settings {
+                let key: AmazonS3ConfigKey = key.parse().map_err(|_| Error::InvalidUrl {
+                    url: url.to_string(),
+                    reason: "an S3 setting has an unknown name",
+                })?;
+                builder = builder.with_config(key, value);
+            }
+            let s3 = builder
                 .with_bucket_name(bucket)
                 .with_retry(retry)
                 .build()

@@ -91,7 +91,10 @@ pub fn push(store: &Store, remote: &Remote, ids: &[SessionId]) -> Result<PushRep
     if todo.is_empty() {
         return Ok(report);
     }
-    remote.ensure_config()?;
+    if let Some(size) = remote.ensure_config()? {
+        report.objects_uploaded += 1;
+        report.bytes_uploaded += size;
+    }
 
     // Blobs the remote lacks, into packs.
     let mut placed = snap.blob_packs();

@@ -24,6 +24,10 @@ pub struct RemoteOptions {
     /// The gc grace period written into a new remote's config by its first push (an existing
     /// remote keeps its own). Default: one hour.
     pub grace: Duration,
+    /// S3 settings that override the `AWS_*` environment variables, named as those are,
+    /// lowercase: `aws_endpoint_url`, `aws_region`, `aws_allow_http`, `aws_access_key_id` …
+    /// Default: none.
+    pub s3: BTreeMap<String, String>,
 }
 
 impl Default for RemoteOptions {
@@ -31,6 +35,7 @@ impl Default for RemoteOptions {
         RemoteOptions {
             key: None,
             grace: Duration::from_secs(3600),
+            s3: BTreeMap::new(),
         }
     }
 }
@@ -96,7 +101,7 @@ impl Remote {
 
     /// Opens a remote with explicit options (the environment is not read).
     pub fn open_with(url: &str, options: &RemoteOptions) -> Result<Remote> {
-        let backend = Backend::open(url)?;
+        let backend = Backend::open(url, &options.s3)?;
         let remote = Remote {
             url: url.to_string(),
             backend,
@@ -150,8 +155,9 @@ impl Remote {
     }
 
     /// Writes the config if the remote has none (create-if-absent: of concurrent first
-    /// pushes one config wins and the others check their key against it).
-    pub(crate) fn ensure_config(&self) -> Result<()> {
+    /// pushes one config wins and the others check their key against it). Returns the
+    /// stored size when this call wrote it.
+    pub(crate) fn ensure_config(&self) -> Result<Option<u64>> {
         let config = Config {
             format: docs::FORMAT,
             key_check: self.seal.key_check().map(str::to_string),
@@ -161,10 +167,11 @@ impl Remote {
             object: docs::CONFIG.into(),
             detail: e.to_string(),
         })?;
+        let size = bytes.len() as u64;
         match self.backend.create(docs::CONFIG, bytes)? {
-            Created::Written => Ok(()),
+            Created::Written => Ok(Some(size)),
             Created::AlreadyThere => match self.read_config()? {
-                Some(_) => Ok(()),
+                Some(_) => Ok(None),
                 None => Err(Error::Corrupt {
                     object: docs::CONFIG.into(),
                     detail: "vanished".into(),
