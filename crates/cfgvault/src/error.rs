@@ -15,6 +15,9 @@ pub enum Error {
     /// From the dependency analysis (missing workflow, bad profile or glob).
     #[error(transparent)]
     Closure(#[from] cfgvault_closure::Error),
+    /// From a shared remote (object storage, keys, remote objects).
+    #[error(transparent)]
+    Remote(#[from] cfgvault_remote::Error),
     /// A backup without a workflow must use the `tree` strategy.
     #[error("a backup without a workflow needs the 'tree' strategy, not '{strategy}'")]
     WorkflowRequired { strategy: String },

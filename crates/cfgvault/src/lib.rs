@@ -34,6 +34,7 @@
 //! ```
 
 mod error;
+pub mod remote;
 mod vault;
 
 pub use error::Error;
