@@ -15,6 +15,9 @@ pub struct Cli {
     /// Print nothing but errors (and the requested bytes for `cat`)
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Run sessions, ensure, verify, cleanup or gc against a remote (s3://BUCKET/PREFIX, file:///PATH)
+    #[arg(long, global = true, value_name = "URL")]
+    pub remote: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,6 +61,10 @@ pub enum Command {
     Stats,
     /// Resolve a workflow's dependency closure without touching a store
     Deps(DepsArgs),
+    /// Push sessions to a remote (all when none named)
+    Push(crate::remote::TransferArgs),
+    /// Pull sessions from a remote (all when none named)
+    Pull(crate::remote::TransferArgs),
 }
 
 impl Command {
@@ -78,6 +85,8 @@ impl Command {
             Command::Verify { .. } => "verify",
             Command::Stats => "stats",
             Command::Deps(_) => "deps",
+            Command::Push(_) => "push",
+            Command::Pull(_) => "pull",
         }
     }
 }

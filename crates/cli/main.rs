@@ -5,6 +5,7 @@
 mod args;
 mod output;
 mod progress;
+mod remote;
 mod run;
 
 use std::io::Write;

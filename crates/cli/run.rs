@@ -17,7 +17,7 @@ use crate::args::{Cli, Command};
 use crate::output::{Out, human_ratio, human_size, json_ratio, table};
 use crate::{EXIT_OK, EXIT_PROBLEMS};
 
-fn store_path(cli: &Cli) -> PathBuf {
+pub(crate) fn store_path(cli: &Cli) -> PathBuf {
     if let Some(p) = &cli.store {
         return p.clone();
     }
@@ -31,7 +31,7 @@ fn open(cli: &Cli) -> anyhow::Result<Vault> {
     Ok(Vault::open(store_path(cli), &Options::default())?)
 }
 
-fn session_id(s: &str) -> anyhow::Result<SessionId> {
+pub(crate) fn session_id(s: &str) -> anyhow::Result<SessionId> {
     // The library's error already names the (shortened) id and the reason.
     Ok(s.parse::<SessionId>()?)
 }
@@ -60,6 +60,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         json: cli.json,
         quiet: cli.quiet,
     };
+    if let Some(url) = &cli.remote
+        && let Some(code) = crate::remote::with_remote(cli, &out, url)?
+    {
+        return Ok(code);
+    }
     match &cli.command {
         Command::Init => init(cli, &out),
         Command::Backup(a) => backup(cli, &out, a),
@@ -76,6 +81,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Verify { repair } => verify_cmd(cli, &out, *repair),
         Command::Stats => stats(cli, &out),
         Command::Deps(a) => deps(&out, a),
+        Command::Push(a) => crate::remote::push(cli, &out, a),
+        Command::Pull(a) => crate::remote::pull(cli, &out, a),
     }
 }
 
