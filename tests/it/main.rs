@@ -14,3 +14,4 @@ mod errors;
 mod lifecycle;
 mod output;
 mod reliability;
+mod remote;
