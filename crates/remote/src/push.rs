@@ -91,7 +91,10 @@ pub fn push(store: &Store, remote: &Remote, ids: &[SessionId]) -> Result<PushRep
     if todo.is_empty() {
         return Ok(report);
     }
-    if let Some(size) = remote.ensure_config()? {
+    // The grace period of the remote's config, which a concurrent first push may have
+    // written with another value.
+    let (grace, written) = remote.ensure_config()?;
+    if let Some(size) = written {
         report.objects_uploaded += 1;
         report.bytes_uploaded += size;
     }
@@ -154,7 +157,7 @@ pub fn push(store: &Store, remote: &Remote, ids: &[SessionId]) -> Result<PushRep
     flush(&mut batch, &mut report)?;
 
     // Manifests, each after every pack it names.
-    let limit = remote.grace() / 2;
+    let limit = grace / 2;
     if started.elapsed() > limit {
         return Err(Error::PushTooSlow {
             elapsed_secs: started.elapsed().as_secs(),

@@ -156,8 +156,8 @@ impl Remote {
 
     /// Writes the config if the remote has none (create-if-absent: of concurrent first
     /// pushes one config wins and the others check their key against it). Returns the
-    /// stored size when this call wrote it.
-    pub(crate) fn ensure_config(&self) -> Result<Option<u64>> {
+    /// remote's grace period and, when this call wrote the config, its size.
+    pub(crate) fn ensure_config(&self) -> Result<(Duration, Option<u64>)> {
         let config = Config {
             format: docs::FORMAT,
             key_check: self.seal.key_check().map(str::to_string),
@@ -169,9 +169,9 @@ impl Remote {
         })?;
         let size = bytes.len() as u64;
         match self.backend.create(docs::CONFIG, bytes)? {
-            Created::Written => Ok(Some(size)),
+            Created::Written => Ok((self.grace, Some(size))),
             Created::AlreadyThere => match self.read_config()? {
-                Some(_) => Ok(None),
+                Some(theirs) => Ok((Duration::from_secs(theirs.grace_secs), None)),
                 None => Err(Error::Corrupt {
                     object: docs::CONFIG.into(),
                     detail: "vanished".into(),
