@@ -87,19 +87,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         logical / 1024
     );
     println!(
-        "{:<8} {:>6} {:>10} {:>11} {:>10} {:>10} {:>10} {:>11}",
-        "remote", "key", "push s", "PUTs/push", "KiB up", "pull s", "GETs/pull", "KiB down"
+        "{:<8} {:>4} {:>7} {:>10} {:>10} {:>7} {:>7} {:>10} {:>10} {:>9}",
+        "remote",
+        "key",
+        "push s",
+        "PUTs/push",
+        "reqs/push",
+        "KiB up",
+        "pull s",
+        "GETs/pull",
+        "reqs/pull",
+        "KiB down"
     );
     for kind in KINDS {
         for key in [None, Some("benchmark key")] {
             let remote = new_remote(kind);
-            let r =
-                Remote::open_with(&remote.url, &remote.options(key, Duration::from_secs(3600)))?;
+            // S3 requests are counted by a proxy in front of the server.
+            let proxy = match kind {
+                Kind::S3 => Some(support::Proxy::start(support::moto_port(), Vec::new())),
+                Kind::File => None,
+            };
+            let options = match &proxy {
+                Some(p) => remote.options_via(key, Duration::from_secs(3600), p.port),
+                None => remote.options(key, Duration::from_secs(3600)),
+            };
+            let r = Remote::open_with(&remote.url, &options)?;
+            let requests = || {
+                proxy
+                    .as_ref()
+                    .map(|p| p.requests.load(std::sync::atomic::Ordering::SeqCst))
+            };
             // One push per session, as a fleet pushes after each backup.
             let started = Instant::now();
             let (mut puts, mut up) = (0, 0);
+            let mut push_requests = 0;
             for (i, id) in ids.iter().enumerate() {
+                let before = requests();
                 let rep = push(&local, &r, std::slice::from_ref(id))?;
+                if i > 0 {
+                    push_requests += requests().unwrap_or(0) - before.unwrap_or(0);
+                }
                 if i > 0 {
                     puts += rep.objects_uploaded;
                 }
@@ -114,15 +141,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?;
             let started = Instant::now();
             let (mut gets, mut down) = (0, 0);
+            let pull_before = requests();
             for id in &ids {
                 let rep = pull(&dest, &r, std::slice::from_ref(id))?;
                 gets += rep.objects_downloaded;
                 down += rep.bytes_downloaded;
             }
             let pull_s = started.elapsed().as_secs_f64();
+            let pull_requests = requests().unwrap_or(0) - pull_before.unwrap_or(0);
             let n = ids.len() as f64;
+            let per = |total: usize, over: f64| match kind {
+                Kind::S3 => format!("{:.2}", total as f64 / over),
+                Kind::File => "-".to_string(),
+            };
             println!(
-                "{:<8} {:>6} {:>10.2} {:>11.2} {:>10} {:>10.2} {:>10.2} {:>11}",
+                "{:<8} {:>4} {:>7.2} {:>10.2} {:>10} {:>10} {:>7.2} {:>7.2} {:>10} {:>9}",
                 match kind {
                     Kind::File => "file",
                     Kind::S3 => "s3",
@@ -130,9 +163,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if key.is_some() { "yes" } else { "no" },
                 push_s,
                 puts as f64 / (n - 1.0).max(1.0),
+                per(push_requests, (n - 1.0).max(1.0)),
                 up / 1024,
                 pull_s,
                 gets as f64 / n,
+                per(pull_requests, n),
                 down / 1024
             );
         }

@@ -91,13 +91,18 @@ pub fn push(store: &Store, remote: &Remote, ids: &[SessionId]) -> Result<PushRep
     if todo.is_empty() {
         return Ok(report);
     }
-    // The grace period of the remote's config, which a concurrent first push may have
-    // written with another value.
-    let (grace, written) = remote.ensure_config()?;
-    if let Some(size) = written {
-        report.objects_uploaded += 1;
-        report.bytes_uploaded += size;
-    }
+    // The grace period of the remote's config (read when the remote was opened, or written
+    // now by the first push, or by a concurrent first push with another value).
+    let grace = if snap.has_config {
+        remote.configured_grace()?
+    } else {
+        let (grace, written) = remote.ensure_config()?;
+        if let Some(size) = written {
+            report.objects_uploaded += 1;
+            report.bytes_uploaded += size;
+        }
+        grace
+    };
 
     // Blobs the remote lacks, into packs.
     let mut placed = snap.blob_packs();

@@ -47,6 +47,8 @@ pub struct Remote {
     pub(crate) backend: Backend,
     pub(crate) seal: Seal,
     grace: Duration,
+    /// Whether `grace` is the remote config's (else the options', the remote had no config).
+    configured: bool,
 }
 
 impl std::fmt::Debug for Remote {
@@ -67,6 +69,8 @@ pub(crate) struct Snapshot {
     pub condemned_lists: Vec<(Listed, Condemned)>,
     /// Packs named by any condemned list.
     pub condemned: HashSet<String>,
+    /// Whether the remote has its config (written by the first push).
+    pub has_config: bool,
 }
 
 impl Snapshot {
@@ -107,12 +111,16 @@ impl Remote {
             backend,
             seal: Seal::new(options.key.as_ref()),
             grace: options.grace,
+            configured: false,
         };
-        let grace = match remote.read_config()? {
-            Some(config) => Duration::from_secs(config.grace_secs),
-            None => options.grace,
-        };
-        Ok(Remote { grace, ..remote })
+        match remote.read_config()? {
+            Some(config) => Ok(Remote {
+                grace: Duration::from_secs(config.grace_secs),
+                configured: true,
+                ..remote
+            }),
+            None => Ok(remote),
+        }
     }
 
     /// The URL it was opened with.
@@ -129,6 +137,17 @@ impl Remote {
     /// one its first push will record.
     pub fn grace(&self) -> Duration {
         self.grace
+    }
+
+    /// The grace period of the remote's config, read again if the remote had none when it
+    /// was opened.
+    pub(crate) fn configured_grace(&self) -> Result<Duration> {
+        if self.configured {
+            return Ok(self.grace);
+        }
+        Ok(self
+            .read_config()?
+            .map_or(self.grace, |c| Duration::from_secs(c.grace_secs)))
     }
 
     fn read_config(&self) -> Result<Option<Config>> {
@@ -243,10 +262,12 @@ impl Remote {
             indexes: Vec::new(),
             condemned_lists: Vec::new(),
             condemned: HashSet::new(),
+            has_config: false,
         };
         let mut condemned_listed = Vec::new();
         for obj in self.backend.list(None)? {
             let Some((dir, name)) = obj.name.split_once('/') else {
+                snap.has_config |= obj.name == docs::CONFIG;
                 continue;
             };
             let name = name.to_string();

@@ -296,6 +296,8 @@ fn s3_client(bucket: &str, port: u16) -> (object_store::aws::AmazonS3, tokio::ru
 pub struct Proxy {
     pub port: u16,
     pub killed: Arc<AtomicBool>,
+    /// Requests forwarded (chunks from a client that start with an HTTP method).
+    pub requests: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -304,6 +306,8 @@ impl Proxy {
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("addr").port();
         let killed = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
         let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let k = killed.clone();
         std::thread::spawn(move || {
@@ -328,18 +332,28 @@ impl Proxy {
                     server.try_clone().expect("clone"),
                 );
                 let (k2, conns2, pattern) = (k.clone(), conns.clone(), kill_on.clone());
+                let counter = counter.clone();
                 std::thread::spawn(move || {
-                    pump(client, server, Some((pattern, k2, conns2)));
+                    pump(client, server, Some((pattern, k2, conns2, counter)));
                 });
                 std::thread::spawn(move || pump(s2, c2, None));
             }
             // Dropping the listener refuses every later connection.
         });
-        Proxy { port, killed }
+        Proxy {
+            port,
+            killed,
+            requests,
+        }
     }
 }
 
-type Kill = (Vec<u8>, Arc<AtomicBool>, Arc<Mutex<Vec<TcpStream>>>);
+type Kill = (
+    Vec<u8>,
+    Arc<AtomicBool>,
+    Arc<Mutex<Vec<TcpStream>>>,
+    Arc<AtomicUsize>,
+);
 
 fn pump(mut from: TcpStream, mut to: TcpStream, kill: Option<Kill>) {
     let mut buf = vec![0u8; 64 * 1024];
@@ -348,7 +362,15 @@ fn pump(mut from: TcpStream, mut to: TcpStream, kill: Option<Kill>) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if let Some((pattern, killed, conns)) = &kill
+        if let Some((_, _, _, counter)) = &kill
+            && [&b"GET "[..], b"PUT ", b"HEAD ", b"DELETE ", b"POST "]
+                .iter()
+                .any(|m| buf[..n].starts_with(m))
+        {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Some((pattern, killed, conns, _)) = &kill
+            && !pattern.is_empty()
             && buf[..n]
                 .windows(pattern.len())
                 .any(|w| w == pattern.as_slice())
