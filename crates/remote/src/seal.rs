@@ -209,3 +209,57 @@ impl Seal {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_objects_open_only_with_their_key_and_name() -> Result<()> {
+        let key = Key::from_secret(b" secret one \n");
+        let seal = Seal::new(Some(&key));
+        let stored = seal.wrap("packs/a", b"model: gpt-4\n")?;
+        assert_eq!(seal.unwrap("packs/a", &stored)?, b"model: gpt-4\n");
+        // Surrounding whitespace is not part of the secret.
+        assert_eq!(
+            Seal::new(Some(&Key::from_secret(b"secret one"))).unwrap("packs/a", &stored)?,
+            b"model: gpt-4\n"
+        );
+        let other = Seal::new(Some(&Key::from_secret(b"secret two")));
+        assert!(matches!(
+            other.unwrap("packs/a", &stored),
+            Err(Error::Corrupt { .. })
+        ));
+        // Moved to another name: fails authentication.
+        assert!(matches!(
+            seal.unwrap("packs/b", &stored),
+            Err(Error::Corrupt { .. })
+        ));
+        // One flipped bit anywhere: fails.
+        for i in 0..stored.len() {
+            let mut bad = stored.clone();
+            bad[i] ^= 1;
+            assert!(seal.unwrap("packs/a", &bad).is_err(), "byte {i}");
+        }
+        // Plain and sealed objects are not mistaken for each other.
+        assert!(Seal::Plain.unwrap("packs/a", &stored).is_err());
+        let plain = Seal::Plain.wrap("packs/a", b"x")?;
+        assert!(seal.unwrap("packs/a", &plain).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn names_are_keyed_hashes_only_with_a_key() {
+        let key = Key::from_secret(b"k");
+        assert_eq!(Seal::Plain.session_name("s-1"), "s-1");
+        let sealed = Seal::new(Some(&key));
+        let name = sealed.session_name("s-1");
+        assert_eq!(name.len(), 64);
+        assert!(!name.contains("s-1"));
+        assert_ne!(sealed.address(b"x"), Seal::Plain.address(b"x"));
+        assert_eq!(
+            Seal::Plain.address(b"x"),
+            blake3::hash(b"x").to_hex().to_string()
+        );
+    }
+}
