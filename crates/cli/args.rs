@@ -22,6 +22,9 @@ pub struct Cli {
     /// Print nothing but errors (and the requested bytes for `cat`)
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Run sessions, ensure, verify, cleanup or gc against a remote (s3://BUCKET/PREFIX, file:///PATH)
+    #[arg(long, global = true, value_name = "URL")]
+    pub remote: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -93,6 +96,10 @@ pub enum Command {
     },
     /// Print the manual page (roff)
     Man,
+    /// Push sessions to a remote (all when none named)
+    Push(crate::remote::TransferArgs),
+    /// Pull sessions from a remote (all when none named)
+    Pull(crate::remote::TransferArgs),
 }
 
 impl Command {
@@ -118,6 +125,8 @@ impl Command {
             Command::Deps(_) => "deps",
             Command::Completions { .. } => "completions",
             Command::Man => "man",
+            Command::Push(_) => "push",
+            Command::Pull(_) => "pull",
         }
     }
 }

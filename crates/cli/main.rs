@@ -6,6 +6,7 @@ mod args;
 mod error;
 mod output;
 mod progress;
+mod remote;
 mod run;
 
 use std::io::Write;

@@ -18,7 +18,7 @@ use crate::output::{Out, human_ratio, human_size, json_ratio, table};
 use crate::{EXIT_OK, EXIT_PROBLEMS};
 
 /// `--store`, else `$CFGVAULT_STORE` (clap reads both), else the default path.
-fn store_path(cli: &Cli) -> PathBuf {
+pub(crate) fn store_path(cli: &Cli) -> PathBuf {
     match &cli.store {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => Vault::default_path(),
@@ -31,7 +31,7 @@ fn open(cli: &Cli) -> anyhow::Result<Vault> {
 
 /// A session id argument checked for syntax (before any store is opened). The library's
 /// error already names the (shortened) id and the reason.
-fn session_id(s: &str) -> anyhow::Result<SessionId> {
+pub(crate) fn session_id(s: &str) -> anyhow::Result<SessionId> {
     Ok(s.parse::<SessionId>().map_err(cfgvault::Error::from)?)
 }
 
@@ -65,6 +65,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         json: cli.json,
         quiet: cli.quiet,
     };
+    if let Some(url) = &cli.remote
+        && let Some(code) = crate::remote::with_remote(cli, &out, url)?
+    {
+        return Ok(code);
+    }
     match &cli.command {
         Command::Init => init(cli, &out),
         Command::Backup(a) => backup(cli, &out, a),
@@ -86,6 +91,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Deps(a) => deps(&out, a),
         Command::Completions { shell } => completions(*shell),
         Command::Man => man(),
+        Command::Push(a) => crate::remote::push(cli, &out, a),
+        Command::Pull(a) => crate::remote::pull(cli, &out, a),
     }
 }
 

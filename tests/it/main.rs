@@ -16,3 +16,4 @@ mod errors;
 mod lifecycle;
 mod output;
 mod reliability;
+mod remote;

@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use cfgvault_closure as closure;
+use cfgvault_remote as remote;
 use cfgvault_session as session;
 use cfgvault_store as store;
 
@@ -92,6 +93,7 @@ enum Inner {
     Store(store::Error),
     Session(session::Error),
     Closure(closure::Error),
+    Remote(remote::Error),
     Vault(VaultError),
 }
 
@@ -317,12 +319,51 @@ impl From<closure::Error> for Error {
     }
 }
 
+impl From<remote::Error> for Error {
+    fn from(e: remote::Error) -> Error {
+        use remote::Error as E;
+        let e = match e {
+            // A store or session failure reaches the embedder as one, whichever layer met it.
+            E::Store(s) => return s.into(),
+            E::Session(s) => return s.into(),
+            e => e,
+        };
+        let kind = match &e {
+            E::AlreadyExists { .. } | E::LocalConflict { .. } => ErrorKind::AlreadyExists,
+            E::SessionNotFound { .. } => ErrorKind::NotFound,
+            E::Corrupt { .. } => ErrorKind::Damaged,
+            E::InvalidUrl { .. }
+            | E::KeyMissing { .. }
+            | E::KeyWrong { .. }
+            | E::KeyUnexpected { .. } => ErrorKind::InvalidInput,
+            E::KeyFile { source, .. } => io_kind(source),
+            // An unreachable or refusing server, a push too slow for the grace period.
+            _ => ErrorKind::Io,
+        };
+        let path = match &e {
+            E::KeyFile { path, .. } => Some(path.clone()),
+            _ => None,
+        };
+        let session = match &e {
+            E::AlreadyExists { id } | E::LocalConflict { id } | E::SessionNotFound { id } => {
+                Some(id.clone())
+            }
+            _ => None,
+        };
+        let mut err = Error::new(kind, Inner::Remote(e));
+        err.0.path = path;
+        err.0.session = session;
+        err
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0.inner {
             Inner::Store(e) => fmt::Display::fmt(e, f),
             Inner::Session(e) => fmt::Display::fmt(e, f),
             Inner::Closure(e) => fmt::Display::fmt(e, f),
+            Inner::Remote(e) => fmt::Display::fmt(e, f),
             Inner::Vault(e) => fmt::Display::fmt(e, f),
         }
     }
@@ -352,6 +393,7 @@ impl std::error::Error for Error {
             Inner::Store(e) => std::error::Error::source(e),
             Inner::Session(e) => std::error::Error::source(e),
             Inner::Closure(e) => std::error::Error::source(e),
+            Inner::Remote(e) => std::error::Error::source(e),
             Inner::Vault(e) => std::error::Error::source(e),
         }
     }

@@ -36,6 +36,7 @@
 
 mod error;
 mod options;
+pub mod remote;
 mod report;
 mod vault;
 

@@ -19,7 +19,7 @@ use crate::{
 /// An open cfgvault store. `Send + Sync`: share one between threads.
 #[derive(Debug)]
 pub struct Vault {
-    store: Store,
+    pub(crate) store: Store,
     /// Parsed configs reused by later backups while the files are unchanged.
     closures: closure::Cache,
     /// Ids of files read by earlier backups, reused while a file's stamp is unchanged.

@@ -14,7 +14,7 @@ use chrono::{DateTime, Datelike, Utc};
 
 use crate::keys::root_name;
 use crate::session::{all_records_bare, delete_in};
-use crate::{Result, SessionId};
+use crate::{Result, SessionId, SessionRecord};
 
 /// A retention policy. Construct with `Policy::default()` and set fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,8 +48,34 @@ pub struct Plan {
 pub fn plan(store: &Store, policy: &Policy, now: DateTime<Utc>) -> Result<Plan> {
     let r = store.read()?;
     let records = all_records_bare(&r)?; // newest first
+    let (remove, keep) = select(&records, policy, now);
+    let mut roots = Vec::new();
+    for id in &remove {
+        if let Some(root) = r.root(&root_name(id))? {
+            roots.push(root.id);
+        }
+    }
+    let mut out = Plan {
+        remove,
+        keep,
+        ..Plan::default()
+    };
+    let freed = r.simulate_release(&roots)?;
+    out.objects_freed = freed.objects;
+    out.bytes_freed = freed.bytes;
+    Ok(out)
+}
+
+/// Splits `records` (newest first) into the sessions `policy` removes at time `now` and
+/// those it keeps, both newest first. [`plan`] applies it to a store; a remote applies it to
+/// the records its index lists.
+pub fn select(
+    records: &[SessionRecord],
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> (Vec<SessionId>, Vec<SessionId>) {
     let mut kept: HashSet<&SessionId> = HashSet::new();
-    for rec in &records {
+    for rec in records {
         if rec.pinned {
             kept.insert(&rec.id);
         }
@@ -60,7 +86,7 @@ pub fn plan(store: &Store, policy: &Policy, now: DateTime<Utc>) -> Result<Plan> 
     let mut keep_buckets = |n: Option<usize>, bucket: &dyn Fn(DateTime<Utc>) -> (i32, u32)| {
         let Some(n) = n else { return };
         let mut seen = BTreeSet::new();
-        for rec in &records {
+        for rec in records {
             if seen.len() >= n && !seen.contains(&bucket(rec.created_at)) {
                 break;
             }
@@ -77,27 +103,20 @@ pub fn plan(store: &Store, policy: &Policy, now: DateTime<Utc>) -> Result<Plan> 
     let any_keep =
         policy.keep_last.is_some() || policy.keep_daily.is_some() || policy.keep_weekly.is_some();
     let cutoff = policy.older_than.and_then(|d| now.checked_sub_signed(d));
-    let mut out = Plan::default();
-    let mut roots = Vec::new();
-    for rec in &records {
+    let (mut remove, mut keep) = (Vec::new(), Vec::new());
+    for rec in records {
         let candidate = match (policy.older_than, cutoff) {
             (Some(_), Some(cutoff)) => rec.created_at < cutoff,
             (Some(_), None) => false,
             (None, _) => any_keep,
         };
         if candidate && !kept.contains(&rec.id) {
-            if let Some(root) = r.root(&root_name(&rec.id))? {
-                roots.push(root.id);
-            }
-            out.remove.push(rec.id.clone());
+            remove.push(rec.id.clone());
         } else {
-            out.keep.push(rec.id.clone());
+            keep.push(rec.id.clone());
         }
     }
-    let freed = r.simulate_release(&roots)?;
-    out.objects_freed = freed.objects;
-    out.bytes_freed = freed.bytes;
-    Ok(out)
+    (remove, keep)
 }
 
 /// Removes the plan's sessions in one transaction. Sessions deleted or pinned since the plan
