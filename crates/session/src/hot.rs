@@ -1,10 +1,10 @@
-//! The hot session node's pending version tallies (schema 7).
+//! The hot session node's pending version tallies.
 //!
 //! Most backups store a session whose files and closure are those of an earlier session: its
 //! session node is stored already. Counting such a session in each of its files' version entries
 //! would rewrite one entry per file on every backup. Instead the sessions of one node — the *hot*
-//! node, the one the latest such backup held — are counted together, in two entries of
-//! `session.counters`:
+//! node, the one the latest such backup held — are counted together, in two tally entries
+//! (`keys::TALLY`, after the by-time entries of `session.by_time`):
 //! - `hot` → the node's id and a [`Tally`] of the sessions counted here: how many, the earliest
 //!   and the latest `created_at`;
 //! - `hot.files` → the node's files (path, blob, size), sorted by path, written when the node
@@ -26,9 +26,7 @@ use cfgvault_store::{ObjectId, Store, StoreRead, WriteTxn};
 
 use crate::keys::{C_HOT as HOT, C_HOT_FILES as HOT_FILES, TALLY};
 use crate::record::{Cursor, put_varint, unzigzag, zigzag};
-use crate::session::{
-    Version, counter_values, move_legacy_tally, read_counters, time, versions_add,
-};
+use crate::session::{Version, counter_values, read_counters, time, versions_add};
 use crate::{Error, FileEntry, Result};
 
 /// The largest session (in files) whose node may become hot.
@@ -240,7 +238,6 @@ fn clear(txn: &mut WriteTxn<'_>) -> Result<()> {
 /// about to be compacted then holds no `hot.files` (up to a few KiB).
 pub fn settle(store: &Store) -> Result<()> {
     let mut txn = store.write()?;
-    move_legacy_tally(&mut txn)?;
     if let Some((_, tally)) = read(&txn)? {
         fold_files(&mut txn, tally)?;
         clear(&mut txn)?;

@@ -25,11 +25,13 @@ pub enum Error {
     /// damaged beyond opening).
     #[error("'{path}' is not a cfgvault store: {detail}")]
     NotAStore { path: PathBuf, detail: String },
-    /// The store was written by a newer (or unknown) format.
+    /// The store is not in the one format this build reads (docs/FORMAT.md): `found` is the
+    /// file's `meta.schema_version` mark, `supported` the format this build reads. Nothing is
+    /// written to such a file.
     #[error(
-        "store '{path}' has schema version {found}; this build reads versions up to {supported}"
+        "store '{path}' is in another format (meta.schema_version {found}); this build reads only format {supported}"
     )]
-    UnsupportedSchema {
+    UnsupportedFormat {
         path: PathBuf,
         found: u32,
         supported: u32,

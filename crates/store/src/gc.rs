@@ -10,9 +10,7 @@ use crate::codec;
 use crate::cold::TOMBS;
 use crate::entries::PACK_IDS;
 use crate::pack::{self, Builder, Encoded, Loc, PACKS};
-use crate::store::{
-    BaseCache, DbResult, IDS, INDEX, INDEX_PREFIX, META, OBJECTS, ROOTS, t_load_cached,
-};
+use crate::store::{BaseCache, DbResult, IDS, INDEX, META, OBJECTS, ROOTS, t_load_cached};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// What a `gc` did.
@@ -161,9 +159,7 @@ impl Store {
             let mut by_seq: HashMap<u64, ObjectId> = HashMap::new();
             for item in ids.iter().db(path)? {
                 let (k, v) = item.db(path)?;
-                if let Loc::Loose(seq) = Loc::from_raw(v.value().0) {
-                    by_seq.insert(seq, ObjectId::from_bytes(k.value()));
-                }
+                by_seq.insert(v.value().0, ObjectId::from_bytes(k.value()));
             }
             for item in objects.iter().db(path)? {
                 let (k, v) = item.db(path)?;
@@ -207,21 +203,15 @@ impl Store {
         }
         let path = self.path();
         let mut loose: Vec<(u64, ObjectId)> = Vec::new();
-        // Packed objects whose entries stores before schema 4 keep in `ids`.
-        let mut packed: Vec<(u64, u32, ObjectId)> = Vec::new();
         {
             let ids = txn.raw().open_table(IDS).db(path)?;
             for item in ids.iter().db(path)? {
                 let (k, v) = item.db(path)?;
-                let id = ObjectId::from_bytes(k.value());
-                match Loc::from_raw(v.value().0) {
-                    Loc::Loose(seq) => loose.push((seq, id)),
-                    Loc::Packed { pack, member } => packed.push((pack, member, id)),
-                }
+                loose.push((v.value().0, ObjectId::from_bytes(k.value())));
             }
         }
-        // Every other packed object: the pack index's items (ids resolved only for the packs
-        // written again, below).
+        // Every packed object: the pack index's items (ids resolved only for the packs written
+        // again, below).
         let items = txn.pack_items()?;
         // The packs there are now: every chunk's key and length, and each pack's header.
         let mut chunks: Vec<((u64, u32), u64)> = Vec::new();
@@ -241,11 +231,8 @@ impl Store {
             }
         }
         let mut live: BTreeMap<u64, u64> = BTreeMap::new();
-        for p in packed
-            .iter()
-            .map(|(p, _, _)| p)
-            .chain(items.iter().map(|(_, i)| &i.pack))
-        {
+        for (_, i) in &items {
+            let p = &i.pack;
             *live.entry(*p).or_default() += 1;
         }
         // Which packs to write again: those holding a removed member (or none left, or with a
@@ -274,7 +261,7 @@ impl Store {
         if !loose.is_empty() || small.len() >= 2 {
             repack.extend(small);
         }
-        packed.retain(|(p, _, _)| repack.contains(p));
+        let mut packed: Vec<(u64, u32, ObjectId)> = Vec::new();
         for (key, item) in items.iter().filter(|(_, i)| repack.contains(&i.pack)) {
             packed.push((item.pack, item.member, txn.item_id(*key, item)?));
         }
@@ -293,7 +280,7 @@ impl Store {
         let level = self.options().gc_zstd_level;
         let mut builder = Builder::default();
         let mut bases = BaseCache::default();
-        let mut moved: Vec<(ObjectId, u64)> = Vec::with_capacity(order.len());
+        let mut moved: Vec<(ObjectId, Loc)> = Vec::with_capacity(order.len());
         let (mut added, mut packs_written) = (0u64, 0u64);
         // Each pack is written as soon as it is full, so memory holds one pack at a time.
         let mut write = |txn: &mut crate::WriteTxn<'_>, b: Builder| -> Result<(), Error> {
@@ -336,7 +323,7 @@ impl Store {
         // Entries move to the pack index (from `ids`, or from a pack written again) while the
         // old packs can still confirm them; their counts stay as they are.
         for (id, loc) in &moved {
-            let Loc::Packed { pack, member } = Loc::from_raw(*loc) else {
+            let Loc::Packed { pack, member } = *loc else {
                 continue;
             };
             let e = txn.entry(id)?.ok_or(Error::ObjectMissing { id: *id })?;
@@ -410,8 +397,6 @@ impl Store {
                 rebuild_table(t, PACKS, path)?
             } else if name == INDEX.name() {
                 rebuild_table(t, INDEX, path)?
-            } else if name.starts_with(INDEX_PREFIX) {
-                rebuild_table(t, TableDefinition::<&[u8], &[u8]>::new(&name), path)?
             } else {
                 false
             };

@@ -56,7 +56,7 @@ pub use error::{DatabaseError, Error};
 pub use id::{NODE_CONTEXT, ObjectId};
 pub use progress::{NoProgress, Progress};
 pub use store::{
-    CommitOutcome, Freed, IndexEntry, KeyRange, Put, ReadTxn, Root, SCHEMA_VERSION, Stats, Store,
+    CommitOutcome, FORMAT_VERSION, Freed, IndexEntry, KeyRange, Put, ReadTxn, Root, Stats, Store,
     StoreOptions, StoreRead, WriteTxn,
 };
 

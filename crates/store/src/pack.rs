@@ -28,11 +28,8 @@ pub(crate) const PACKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::ne
 /// page of redb's (measured: 4072 does, 4080 takes two).
 pub(crate) const CHUNK: usize = 4064;
 
-/// Set in an `ids` location when the object is in a pack.
-const PACKED: u64 = 1 << 63;
-/// Bits of a packed location that give the position in the pack; the pack's number is above.
-const MEMBER_BITS: u32 = 24;
-const MAX_MEMBERS: usize = 1 << MEMBER_BITS;
+/// Most members one pack holds.
+const MAX_MEMBERS: usize = 1 << 24;
 const PACK_VERSION: u8 = 1;
 /// The most a pack may claim to decode to, whatever the options: a damaged header must not
 /// make a read allocate without bound.
@@ -45,27 +42,6 @@ pub(crate) enum Loc {
     Loose(u64),
     /// Member `member` of the pack numbered `pack`.
     Packed { pack: u64, member: u32 },
-}
-
-impl Loc {
-    pub(crate) fn from_raw(v: u64) -> Loc {
-        if v & PACKED == 0 {
-            Loc::Loose(v)
-        } else {
-            Loc::Packed {
-                pack: (v & !PACKED) >> MEMBER_BITS,
-                member: (v & ((1 << MEMBER_BITS) - 1)) as u32,
-            }
-        }
-    }
-
-    /// The `ids` value of a packed location; `None` when the pack number is out of range.
-    fn packed_raw(pack: u64, member: usize) -> Option<u64> {
-        if pack >= 1 << (63 - MEMBER_BITS) || member >= MAX_MEMBERS {
-            return None;
-        }
-        Some(PACKED | pack << MEMBER_BITS | member as u64)
-    }
 }
 
 /// A decoded pack: the members' kinds and where each one's bytes are in `raw`.
@@ -368,11 +344,12 @@ impl Builder {
 }
 
 impl Encoded {
-    /// The `ids` location of member `i` once this pack is written as number `pack`.
-    pub(crate) fn loc(pack: u64, i: usize) -> Result<u64, Error> {
-        Loc::packed_raw(pack, i).ok_or(Error::Pack {
-            detail: format!("pack number {pack} or member {i} is out of range"),
-        })
+    /// The location of member `i` once this pack is written as number `pack`.
+    pub(crate) fn loc(pack: u64, i: usize) -> Result<Loc, Error> {
+        let member = u32::try_from(i).map_err(|_| Error::Pack {
+            detail: format!("pack {pack}: member {i} is out of range"),
+        })?;
+        Ok(Loc::Packed { pack, member })
     }
 }
 
@@ -483,14 +460,5 @@ mod tests {
             }
             proptest::prop_assert_eq!(p.member(objects.len() as u32), None);
         }
-    }
-
-    #[test]
-    fn locations_round_trip() {
-        assert_eq!(Loc::from_raw(42), Loc::Loose(42));
-        let raw = Encoded::loc(7, 3).unwrap();
-        assert_eq!(Loc::from_raw(raw), Loc::Packed { pack: 7, member: 3 });
-        assert!(Encoded::loc(1 << 40, 0).is_err());
-        assert!(Encoded::loc(1, MAX_MEMBERS).is_err());
     }
 }

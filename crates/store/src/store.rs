@@ -18,8 +18,11 @@ use crate::hotpin::HotPin;
 use crate::pack::{self, Loc, PACKS, Pack, PackCache};
 use crate::{Error, ObjectId};
 
-/// The schema version this build writes and the newest it reads. See docs/FORMAT.md.
-pub const SCHEMA_VERSION: u32 = 10;
+/// The one store format this build reads and writes. See docs/FORMAT.md.
+pub const FORMAT_VERSION: u32 = 1;
+/// How a file says it is in format 1: `meta.schema_version` holds this number (the layouts
+/// before format 1 were numbered 1 to 9; no build reads them).
+const FORMAT_1_MARK: u32 = 10;
 const MAGIC: &[u8] = b"cfgvault-store";
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -28,12 +31,10 @@ pub(crate) const OBJECTS: TableDefinition<u64, &[u8]> = TableDefinition::new("ob
 /// Object id → (sequence number of its frame, reference count).
 pub(crate) const IDS: TableDefinition<[u8; 32], (u64, u64)> = TableDefinition::new("ids");
 pub(crate) const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("roots");
-pub(crate) const INDEX_PREFIX: &str = "index:";
-/// The one table every index keyspace of a store created at schema 3 or later lives in: a key
-/// is the space's number (LEB128, so no number's bytes start another's) then the caller's key.
-/// Stores created earlier keep a table per space, `index:<space>`.
+/// The one table every index keyspace lives in: a key is the space's number (LEB128, so no
+/// number's bytes start another's) then the caller's key.
 pub(crate) const INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("index");
-/// In `meta`: `shared` when the index keyspaces share [`INDEX`].
+/// In `meta`: always `shared` (the index keyspaces share [`INDEX`]).
 const K_INDEX_LAYOUT: &str = "index_layout";
 const SHARED_LAYOUT: &[u8] = b"shared";
 /// In `meta`: the last space number given out; `index_space:<name>` holds each space's.
@@ -49,13 +50,9 @@ pub(crate) const K_RAW: &str = "count.raw_bytes";
 pub(crate) const K_STORED: &str = "count.stored_bytes";
 pub(crate) const K_BLOB_RAW: &str = "count.blob_raw_bytes";
 pub(crate) const K_NEXT_SEQ: &str = "next_seq";
-/// The number of roots, live and cold (schemas 5 to 9; absent before, and replaced by
-/// [`K_COLD_ROOTS`] in schema 10).
-pub(crate) const K_ROOTS: &str = "count.roots";
-/// The number of roots less the length of the `roots` table (schema 10): a new root does not
-/// change it.
+/// The number of roots less the length of the `roots` table: a new root does not change it.
 pub(crate) const K_COLD_ROOTS: &str = "count.cold_roots";
-/// The hot pin (`hotpin.rs`), schema 8; absent when there is none.
+/// The hot pin (`hotpin.rs`); absent when there is none.
 pub(crate) const K_HOT_PIN: &str = "hot_pin";
 
 /// How a store is opened. Construct with `StoreOptions::default()` and set fields.
@@ -156,15 +153,10 @@ pub struct Store {
     size_probe: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
     /// Set once the storage engine failed on this file: writes are refused from then on.
     damaged: std::sync::atomic::AtomicBool,
-    /// The schema version of the file as last read or written; a store of an older schema is
-    /// marked with this build's by its first commit (older builds then refuse it cleanly).
-    schema: std::sync::atomic::AtomicU32,
     /// Packs decoded lately (reading one member decodes its whole pack).
     pub(crate) packs: PackCache,
     /// The cold directory and blocks decoded lately.
     pub(crate) cold: cold::ColdCache,
-    /// Whether the index keyspaces share the [`INDEX`] table (read from `meta` at open).
-    shared_index: std::sync::atomic::AtomicBool,
     /// The shared index's space numbers (name → prefix) and the `meta.index_spaces` count they
     /// were read at (see `space`).
     spaces: SpaceMap,
@@ -258,8 +250,8 @@ impl Store {
         Store::open(path, options)
     }
 
-    /// Opens an existing store. A missing file, a file that is not a store, a store of a newer
-    /// schema and a store held exclusively elsewhere are each their own typed error.
+    /// Opens an existing store. A missing file, a file that is not a store, a store of another
+    /// format and a store held exclusively elsewhere are each their own typed error.
     pub fn open(path: impl AsRef<Path>, options: &StoreOptions) -> Result<Store, Error> {
         let path = path.as_ref();
         match fs::metadata(path) {
@@ -302,13 +294,11 @@ impl Store {
                 options: options.clone(),
                 size_probe: None,
                 damaged: Default::default(),
-                schema: Default::default(),
                 packs: PackCache::default(),
                 cold: Default::default(),
-                shared_index: Default::default(),
                 spaces: Default::default(),
             };
-            store.check_schema()?;
+            store.check_format()?;
             Ok(store)
         });
         opened.unwrap_or_else(|payload| {
@@ -332,7 +322,8 @@ impl Store {
         }
     }
 
-    fn check_schema(&self) -> Result<(), Error> {
+    /// Refuses a file that is not a cfgvault store, or not one of [`FORMAT_VERSION`].
+    fn check_format(&self) -> Result<(), Error> {
         let not_a_store = |detail: &str| Error::NotAStore {
             path: self.path.clone(),
             detail: detail.to_string(),
@@ -349,41 +340,20 @@ impl Store {
         if magic.as_ref().map(|v| v.value()) != Some(MAGIC) {
             return Err(not_a_store("metadata lacks the cfgvault magic"));
         }
-        let version = meta
+        let mark = meta
             .get(K_SCHEMA)
             .db(&self.path)?
             .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
             .map(u32::from_le_bytes)
             .ok_or_else(|| not_a_store("schema version missing"))?;
-        if version == 0 || version > SCHEMA_VERSION {
-            return Err(Error::UnsupportedSchema {
+        if mark != FORMAT_1_MARK {
+            return Err(Error::UnsupportedFormat {
                 path: self.path.clone(),
-                found: version,
-                supported: SCHEMA_VERSION,
+                found: mark,
+                supported: FORMAT_VERSION,
             });
         }
-        self.schema
-            .store(version, std::sync::atomic::Ordering::Relaxed);
-        let shared = meta
-            .get(K_INDEX_LAYOUT)
-            .db(&self.path)?
-            .map(|v| v.value() == SHARED_LAYOUT);
-        self.shared_index
-            .store(shared == Some(true), std::sync::atomic::Ordering::Relaxed);
         Ok(())
-    }
-
-    /// Where index keyspace `space` lives: its own table, or (the name of its number in
-    /// `meta`) the shared one.
-    fn index_place(&self, space: &str) -> Result<IndexPlace, Error> {
-        let name = index_table_name(space)?;
-        Ok(
-            if self.shared_index.load(std::sync::atomic::Ordering::Relaxed) {
-                IndexPlace::Shared(format!("{K_INDEX_SPACE}{space}"))
-            } else {
-                IndexPlace::Own(name)
-            },
-        )
     }
 
     /// A store on a caller-supplied storage backend, for fault-injection tests.
@@ -409,13 +379,11 @@ impl Store {
             options: options.clone(),
             size_probe: Some(size_probe),
             damaged: Default::default(),
-            schema: Default::default(),
             packs: PackCache::default(),
             cold: Default::default(),
-            shared_index: Default::default(),
             spaces: Default::default(),
         };
-        store.check_schema()?;
+        store.check_format()?;
         Ok(store)
     }
 
@@ -494,16 +462,13 @@ impl Store {
         self.guarded(|| {
             let r = self.read()?;
             let meta = r.txn.open_table(META).db(&self.path)?;
-            let live = || r.txn.open_table(ROOTS).db(&self.path)?.len().db(&self.path);
-            let roots = match (
-                read_counter_opt(&meta, K_COLD_ROOTS, &self.path)?,
-                read_counter_opt(&meta, K_ROOTS, &self.path)?,
-            ) {
-                (Some(cold), _) => cold.saturating_add(live()?),
-                (None, Some(n)) => n,
-                // Before schema 5 every root is live.
-                (None, None) => live()?,
-            };
+            let live = r
+                .txn
+                .open_table(ROOTS)
+                .db(&self.path)?
+                .len()
+                .db(&self.path)?;
+            let roots = read_counter(&meta, K_COLD_ROOTS, &self.path)?.saturating_add(live);
             let file_bytes = match &self.size_probe {
                 Some(probe) => probe(),
                 None => fs::metadata(&self.path)
@@ -557,7 +522,7 @@ fn initialize(db: &Database, path: &Path) -> Result<(), Error> {
     {
         let mut meta = txn.open_table(META).db(path)?;
         meta.insert(K_MAGIC, MAGIC).db(path)?;
-        meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
+        meta.insert(K_SCHEMA, FORMAT_1_MARK.to_le_bytes().as_slice())
             .db(path)?;
         for k in [
             K_OBJECTS,
@@ -631,7 +596,7 @@ pub(crate) fn read_counter(
     Ok(read_counter_opt(meta, key, path)?.unwrap_or(0))
 }
 
-/// A counter of `meta`, `None` when the store has none (it predates the counter).
+/// A counter of `meta` (0 when absent).
 fn read_counter_opt(
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
     key: &str,
@@ -798,9 +763,10 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn index_table_name(space: &str) -> Result<String, Error> {
+/// The `meta` key holding index keyspace `space`'s number in the shared [`INDEX`] table.
+fn space_key(space: &str) -> Result<String, Error> {
     validate_name(space, "empty index space name")?;
-    Ok(format!("{INDEX_PREFIX}{space}"))
+    Ok(format!("{K_INDEX_SPACE}{space}"))
 }
 
 // Shared table readers: redb's `ReadableTable` is implemented by write-transaction tables and
@@ -831,9 +797,8 @@ pub(crate) struct Src<'a, I, O> {
 /// Which table holds an object's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Slot {
-    /// `ids`, under the full id, with the location as it holds it: loose objects, and packed
-    /// ones of stores before schema 4.
-    Ids { raw: u64 },
+    /// `ids`, under the full id: a loose object.
+    Ids,
     /// An item of the pack index, under the id's first 8 bytes (`entries.rs`).
     PackIds { pack: u64, member: u32 },
 }
@@ -909,11 +874,11 @@ where
     O: ReadableTable<u64, &'static [u8]>,
 {
     if let Some(v) = src.ids.get(id.as_bytes()).db(src.path)? {
-        let (raw, count) = v.value();
+        let (seq, count) = v.value();
         return Ok(Some(Entry {
-            loc: Loc::from_raw(raw),
+            loc: Loc::Loose(seq),
             count: count.saturating_add(src.hot.count_of(id)),
-            slot: Slot::Ids { raw },
+            slot: Slot::Ids,
         }));
     }
     let key = entries::key(id);
@@ -1181,13 +1146,6 @@ fn lazy<'c, T>(
         Err(e) => return Err(e).db(path),
     };
     Ok(cell.get_or_init(|| t).as_ref())
-}
-
-/// Where an index keyspace lives: its own table, or the shared one under the number that
-/// `meta` holds at this key.
-enum IndexPlace {
-    Own(String),
-    Shared(String),
 }
 
 /// The key prefix of the space whose `meta` entry `key` holds `value`.
@@ -1838,26 +1796,12 @@ macro_rules! impl_store_read {
             fn index_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
                 self.store.guarded(|| {
                     let path = self.path();
-                    let (def, key) = match self.store.index_place(space)? {
-                        IndexPlace::Own(name) => {
-                            match self
-                                .txn
-                                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                            {
-                                Ok(t) => {
-                                    return Ok(t.get(key).db(path)?.map(|v| v.value().to_vec()));
-                                }
-                                Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-                                Err(e) => return Err(e).db(path),
-                            }
-                        }
-                        IndexPlace::Shared(k) => match self.space(&k)? {
-                            Some(prefix) => (INDEX, [prefix.as_slice(), key].concat()),
-                            None => return Ok(None),
-                        },
+                    let Some(prefix) = self.space(&space_key(space)?)? else {
+                        return Ok(None);
                     };
+                    let key = [prefix.as_slice(), key].concat();
                     let live = {
-                        let t = self.txn.open_table(def).db(path)?;
+                        let t = self.txn.open_table(INDEX).db(path)?;
                         t.get(key.as_slice()).db(path)?.map(|v| v.value().to_vec())
                     };
                     self.merged_get(live, &cold::cold_key(NS_INDEX, &key))
@@ -1873,26 +1817,9 @@ macro_rules! impl_store_read {
             ) -> Result<Vec<Vec<IndexEntry>>, Error> {
                 self.store.guarded(|| {
                     let path = self.path();
-                    match self.store.index_place(space)? {
-                        IndexPlace::Own(name) => {
-                            match self
-                                .txn
-                                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                            {
-                                Ok(t) => ranges
-                                    .iter()
-                                    .map(|(start, end)| {
-                                        t_range(&t, *start, *end, reverse, limit, path)
-                                    })
-                                    .collect(),
-                                Err(TableError::TableDoesNotExist(_)) => {
-                                    Ok(vec![Vec::new(); ranges.len()])
-                                }
-                                Err(e) => Err(e).db(path),
-                            }
-                        }
-                        IndexPlace::Shared(k) => {
-                            let Some(prefix) = self.space(&k)? else {
+                    {
+                        {
+                            let Some(prefix) = self.space(&space_key(space)?)? else {
                                 return Ok(vec![Vec::new(); ranges.len()]);
                             };
                             // A range of one key is a point read (a range costs a cursor).
@@ -1962,19 +1889,9 @@ macro_rules! impl_store_read {
             fn index_len(&self, space: &str) -> Result<u64, Error> {
                 self.store.guarded(|| {
                     let path = self.path();
-                    match self.store.index_place(space)? {
-                        IndexPlace::Own(name) => {
-                            match self
-                                .txn
-                                .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                            {
-                                Ok(t) => t.len().db(path),
-                                Err(TableError::TableDoesNotExist(_)) => Ok(0),
-                                Err(e) => Err(e).db(path),
-                            }
-                        }
-                        IndexPlace::Shared(k) => {
-                            let Some(prefix) = self.space(&k)? else {
+                    {
+                        {
+                            let Some(prefix) = self.space(&space_key(space)?)? else {
                                 return Ok(0);
                             };
                             let live = {
@@ -2377,12 +2294,18 @@ impl<'s> WriteTxn<'s> {
             0
         };
         match e.slot {
-            Slot::Ids { raw } => {
+            Slot::Ids => {
+                let Loc::Loose(seq) = e.loc else {
+                    return Err(Error::Corrupt {
+                        id: *id,
+                        detail: "an entry of `ids` names a pack".into(),
+                    });
+                };
                 let path = self.path();
                 self.txn
                     .open_table(IDS)
                     .db(path)?
-                    .insert(id.as_bytes(), (raw, count))
+                    .insert(id.as_bytes(), (seq, count))
                     .db(path)?;
                 Ok(())
             }
@@ -2397,7 +2320,7 @@ impl<'s> WriteTxn<'s> {
     /// Removes `id`'s entry `e` (not its bytes).
     pub(crate) fn remove_entry(&mut self, id: &ObjectId, e: &Entry) -> Result<(), Error> {
         match e.slot {
-            Slot::Ids { .. } => {
+            Slot::Ids => {
                 let path = self.path();
                 self.txn
                     .open_table(IDS)
@@ -2474,13 +2397,6 @@ impl<'s> WriteTxn<'s> {
     /// Drops the tombstone of cold key `ck`; returns whether there was one.
     fn untomb(&mut self, ck: &[u8]) -> Result<bool, Error> {
         let path = self.path();
-        if !self
-            .store
-            .shared_index
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            return Ok(false);
-        }
         if self.memo_mut().tombs_empty == Some(true) {
             return Ok(false);
         }
@@ -2512,16 +2428,9 @@ impl<'s> WriteTxn<'s> {
     /// tombstoned ones, into cold blocks (`cold.rs`), and empties the live tables and the
     /// tombstones. A block whose bytes an existing block already has keeps that block, so a gc
     /// with nothing new writes nothing, and one with a few changes rewrites the blocks around
-    /// them. Only for stores whose index keyspaces share one table. Returns the blocks written.
+    /// them. Returns the blocks written.
     pub(crate) fn fold_cold(&mut self) -> Result<u64, Error> {
         let path = self.path();
-        if !self
-            .store
-            .shared_index
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            return Ok(0);
-        }
         let txn = &self.txn;
         let idle = txn.open_table(ROOTS).db(path)?.is_empty().db(path)?
             && txn.open_table(INDEX).db(path)?.is_empty().db(path)?
@@ -2786,9 +2695,9 @@ impl<'s> WriteTxn<'s> {
         allocate: bool,
     ) -> Result<Option<(String, Vec<u8>)>, Error> {
         let path = self.path();
-        Ok(Some(match self.store.index_place(space)? {
-            IndexPlace::Own(name) => (name, key.to_vec()),
-            IndexPlace::Shared(k) => {
+        let k = space_key(space)?;
+        Ok(Some({
+            {
                 let prefix = match self.space(&k)? {
                     Some(prefix) => prefix,
                     None if !allocate => return Ok(None),
@@ -2872,41 +2781,20 @@ impl<'s> WriteTxn<'s> {
             if let Some((start, end)) = live
                 && (d.roots != 0 || live_moved || self.roots_total.is_some())
             {
-                let cold = read_counter_opt(&meta, K_COLD_ROOTS, path)?;
-                let absolute = read_counter_opt(&meta, K_ROOTS, path)?;
+                let cold = read_counter(&meta, K_COLD_ROOTS, path)?;
                 let total = match self.roots_total {
                     Some(n) => n,
-                    None => match (cold, absolute) {
-                        (Some(c), _) => c.saturating_add(start),
-                        (None, Some(n)) => n,
-                        // Before schema 5 every root is live.
-                        (None, None) => start,
-                    }
-                    .saturating_add_signed(d.roots),
+                    None => cold.saturating_add(start).saturating_add_signed(d.roots),
                 };
                 let now = total.saturating_sub(end);
-                if cold != Some(now) {
+                if cold != now {
                     meta.insert(K_COLD_ROOTS, now.to_le_bytes().as_slice())
                         .db(path)?;
                 }
-                if absolute.is_some() {
-                    meta.remove(K_ROOTS).db(path)?;
-                }
-            }
-            // This build may have written what only its schema describes (docs/FORMAT.md).
-            let upgrade = store.schema.load(std::sync::atomic::Ordering::Relaxed) < SCHEMA_VERSION;
-            if upgrade {
-                meta.insert(K_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())
-                    .db(path)?;
             }
             drop(meta);
             let outcome = self.outcome;
             self.txn.commit().db(path)?;
-            if upgrade {
-                store
-                    .schema
-                    .store(SCHEMA_VERSION, std::sync::atomic::Ordering::Relaxed);
-            }
             Ok(outcome)
         })
     }

@@ -153,22 +153,25 @@ where
     // 1. Every object's frame exists, decodes and hashes to its id; nodes' links are read.
     // The entries: `ids`, then the pack index, whose items give their ids by hashing the
     // members they name.
-    let mut entries: Vec<(ObjectId, u64, u64)> = Vec::new();
+    let mut entries: Vec<(ObjectId, Loc, u64)> = Vec::new();
     // Pack index keys whose items could not be read, with why: an object found missing under
     // one of them is in a damaged pack, not absent.
     let mut unreadable: HashMap<u64, String> = HashMap::new();
     let mut reported: HashSet<String> = HashSet::new();
     for item in ids.iter().db(path)? {
         let (k, v) = item.db(path)?;
-        let (loc, count) = v.value();
-        entries.push((ObjectId::from_bytes(k.value()), loc, count));
+        let (seq, count) = v.value();
+        entries.push((ObjectId::from_bytes(k.value()), Loc::Loose(seq), count));
     }
     match items {
         Ok(items) => {
             for (key, item) in items {
                 match t_item_id(src, key, &item) {
                     Ok(id) => {
-                        let loc = pack::Encoded::loc(item.pack, item.member as usize)?;
+                        let loc = Loc::Packed {
+                            pack: item.pack,
+                            member: item.member,
+                        };
                         entries.push((id, loc, item.count));
                     }
                     Err(e @ (Error::CorruptPack { .. } | Error::CorruptPackIndex { .. })) => {
@@ -221,7 +224,7 @@ where
         s.outcome.objects_checked += 1;
         s.totals.0 += 1;
         // A loose object's frame (a pack's bytes are counted once, below).
-        let frame = match Loc::from_raw(loc) {
+        let frame = match loc {
             Loc::Loose(seq) => {
                 used_seqs.insert(seq);
                 let Some(frame) = objects.get(seq).db(path)? else {

@@ -91,23 +91,41 @@ fn a_redb_file_without_our_metadata_is_not_a_store() {
     assert!(matches!(r, Err(Error::NotAStore { .. })), "{r:?}");
 }
 
+/// A store of any other format (an earlier development layout, or a later format) is refused
+/// with the file, the mark found and the format supported; opening it writes nothing.
 #[test]
-fn a_newer_schema_is_refused_with_both_versions() {
+fn another_format_is_refused_and_left_as_it_is() {
     let (dir, store) = temp_store();
     let p = store.path().to_path_buf();
     drop(store);
-    set_schema(&p, 99);
-    match Store::open(&p, &StoreOptions::default()) {
-        Err(Error::UnsupportedSchema {
-            found: 99,
-            supported,
-            path,
-        }) => {
-            assert_eq!(supported, crate::SCHEMA_VERSION);
-            assert_eq!(path, p);
+    assert_eq!(schema_of(&p), 10, "format 1's mark");
+    for mark in [1, 9, 11, 99] {
+        set_schema(&p, mark);
+        let before = meta_of(&p);
+        match Store::open(&p, &StoreOptions::default()) {
+            Err(e @ Error::UnsupportedFormat { .. }) => {
+                let Error::UnsupportedFormat {
+                    found,
+                    supported,
+                    ref path,
+                } = e
+                else {
+                    unreachable!()
+                };
+                assert_eq!((found, supported), (mark, crate::FORMAT_VERSION));
+                assert_eq!(path, &p);
+                let line = e.to_string();
+                assert!(!line.contains('\n'), "{line}");
+                assert!(line.contains(&p.display().to_string()), "{line}");
+                assert!(line.contains(&format!("schema_version {mark}")), "{line}");
+            }
+            other => panic!("{other:?}"),
         }
-        other => panic!("{other:?}"),
+        assert_eq!(meta_of(&p), before, "mark {mark}: nothing written");
+        assert_eq!(schema_of(&p), mark);
     }
+    set_schema(&p, 10);
+    assert!(Store::open(&p, &StoreOptions::default()).is_ok());
     drop(dir);
 }
 
@@ -121,32 +139,30 @@ fn set_schema(p: &std::path::Path, version: u32) {
     t.commit().unwrap();
 }
 
+/// Every entry of `meta` and the length of every table: what a commit could have changed.
+fn meta_of(p: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
+    let db = redb::Database::open(p).unwrap();
+    let t = db.begin_read().unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for item in t.open_table(crate::store::META).unwrap().iter().unwrap() {
+        let (k, v) = item.unwrap();
+        out.push((k.value().to_string(), v.value().to_vec()));
+    }
+    for h in t.list_tables().unwrap() {
+        let def = redb::TableDefinition::<&[u8], &[u8]>::new(h.name());
+        let len = t.open_untyped_table(def).unwrap().len().unwrap();
+        out.push((format!("table {}", h.name()), len.to_le_bytes().to_vec()));
+    }
+    out
+}
+
 fn schema_of(p: &std::path::Path) -> u32 {
     let db = redb::Database::open(p).unwrap();
     let t = db.begin_read().unwrap();
     let meta = t.open_table(crate::store::META).unwrap();
     let v = meta.get("schema_version").unwrap().unwrap();
     u32::from_le_bytes(v.value().try_into().unwrap())
-}
-
-/// An older store opens and reads as it is; its first commit marks it with this build's schema,
-/// since that commit may write what only the newer schema describes.
-#[test]
-fn an_older_schema_is_marked_current_by_the_first_commit() {
-    let (_dir, store) = temp_store();
-    let p = store.path().to_path_buf();
-    drop(store);
-    set_schema(&p, 1);
-    let store = Store::open(&p, &StoreOptions::default()).unwrap();
-    drop(store.read().unwrap());
-    drop(store);
-    assert_eq!(schema_of(&p), 1, "reading leaves the file alone");
-    let store = Store::open(&p, &StoreOptions::default()).unwrap();
-    let mut t = store.write().unwrap();
-    t.put_blob(b"x").unwrap();
-    t.commit().unwrap();
-    drop(store);
-    assert_eq!(schema_of(&p), crate::SCHEMA_VERSION);
 }
 
 #[test]
@@ -267,8 +283,7 @@ fn index_keyspaces_are_ordered_and_transactional() {
 }
 
 /// Index keyspaces share one table in a new store; no space sees another's keys, whatever
-/// their names and keys (a name that is a prefix of another's, bytes 0x00, 0x01 and 0xff), and
-/// a store with a table per space (created before schema 3) answers the same.
+/// their names and keys (a name that is a prefix of another's, bytes 0x00, 0x01 and 0xff).
 #[test]
 fn index_keyspaces_do_not_bleed_into_each_other() {
     use std::ops::Bound::{Excluded, Included, Unbounded};
@@ -355,27 +370,6 @@ fn index_keyspaces_do_not_bleed_into_each_other() {
         !tables(&store).iter().any(|n| n.starts_with("index:")),
         "{:?}",
         tables(&store)
-    );
-    // The same against a table per space: a store whose layout mark is absent, as before
-    // schema 3.
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("legacy.redb");
-    drop(Store::create(&p, &StoreOptions::default()).unwrap());
-    {
-        let db = redb::Database::open(&p).unwrap();
-        let t = db.begin_write().unwrap();
-        t.open_table(crate::store::META)
-            .unwrap()
-            .remove("index_layout")
-            .unwrap();
-        t.commit().unwrap();
-    }
-    let legacy = Store::open(&p, &StoreOptions::default()).unwrap();
-    check(&legacy);
-    assert!(
-        tables(&legacy).contains(&"index:s2".to_string()),
-        "{:?}",
-        tables(&legacy)
     );
 }
 
@@ -496,19 +490,15 @@ fn verify_finds_and_repair_fixes_refcount_drift() {
 
 /// Blobs put in hash order leave the `ids` table's leaves about half full; compaction alone
 /// moves those pages but never merges them. gc copies such tables in key order.
-/// A store whose `ids` table and one index space were filled in hash order (sparse leaves).
-/// It is a copy of the schema-2 fixture: a store of the shared index layout keeps no index
-/// entries in tables after gc (they go cold), while this one keeps a table per space, as
-/// every store created before schema 3 does.
+/// A store whose `ids` table was filled in hash order (sparse leaves), and that gc does not
+/// pack (`pack_bytes: 0`), so that its objects stay in `ids`.
 fn sparse_store() -> (tempfile::TempDir, Store, Vec<ObjectId>) {
     let d = tempfile::tempdir().unwrap();
-    let path = d.path().join("s.redb");
-    std::fs::copy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/stores/v2.redb"),
-        &path,
-    )
-    .unwrap();
-    let store = Store::open(&path, &StoreOptions::default()).unwrap();
+    let options = StoreOptions {
+        pack_bytes: 0,
+        ..StoreOptions::default()
+    };
+    let store = Store::create(d.path().join("s.redb"), &options).unwrap();
     let mut all = Vec::new();
     for batch in 0..20u32 {
         let mut t = store.write().unwrap();
@@ -535,7 +525,7 @@ fn gc_rebuilds_sparse_tables_and_keeps_every_object() {
     assert_eq!(store.compact().unwrap(), Ok(true));
     let compacted_only = store.stats().unwrap().file_bytes;
     let out = store.gc(&NoProgress).unwrap();
-    // The pack index (the index entries went cold).
+    // `ids` (the index entries went cold).
     assert!(out.tables_rebuilt >= 1, "{out:?}");
     assert!(
         out.file_bytes_after < compacted_only * 9 / 10,
@@ -1333,30 +1323,6 @@ fn stray_cold_block_is_reported_and_repaired() {
     assert!(store.read().unwrap().root("r").unwrap().is_some());
 }
 
-/// A store written before schema 5 has no root count; the first fold writes one, since the
-/// `roots` table holds only live roots from then on.
-#[test]
-fn root_count_survives_the_first_fold_of_an_older_store() {
-    let d = tempfile::tempdir().unwrap();
-    let path = d.path().join("s.redb");
-    std::fs::copy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/stores/v4.redb"),
-        &path,
-    )
-    .unwrap();
-    let store = Store::open(&path, &StoreOptions::default()).unwrap();
-    assert_eq!(store.stats().unwrap().roots, 2);
-    let out = store.gc(&NoProgress).unwrap();
-    assert!(out.cold_blocks_written > 0, "{out:?}");
-    assert_eq!(store.stats().unwrap().roots, 2);
-    let mut t = store.write().unwrap();
-    let any = t.roots("").unwrap()[0].id;
-    t.pin("extra", &any, b"").unwrap();
-    t.commit().unwrap();
-    assert_eq!(store.stats().unwrap().roots, 3);
-    assert_verifies(&store);
-}
-
 /// Space numbers are kept between transactions (checked against `meta.index_spaces`): a space
 /// another handle numbers after this one read them is seen, and written to under its number.
 #[test]
@@ -1602,59 +1568,6 @@ fn a_new_root_of_the_hot_object_leaves_meta_as_it_was() {
     assert_eq!(meta_entries(&store), before);
     check(11, 13);
     assert_verifies(&store);
-}
-
-/// A store as schema 9 left it: the root count and the hot count stored as they are. Both are
-/// read so, and the first commit that adds a root stores them relative to `roots`.
-#[test]
-fn a_schema_9_root_count_and_hot_pin_are_read_and_stored_relative() {
-    let (dir, store) = temp_store();
-    let mut t = store.write().unwrap();
-    let a = t.put_blob(b"a").unwrap().id;
-    t.pin("r1", &a, b"").unwrap();
-    t.commit().unwrap();
-    let mut t = store.write().unwrap();
-    t.pin("r2", &a, b"").unwrap();
-    t.commit().unwrap();
-    // `a`'s entry holds one reference, the hot pin the other: rewritten as schema 9 kept
-    // them (no `relative` flag, an absolute root count).
-    let pin = crate::hotpin::HotPin {
-        hot: Some((a, 1)),
-        next: None,
-    };
-    let mut absolute = pin.encode(0);
-    absolute[0] &= !4;
-    let store = edit_meta(dir.path(), store, |meta| {
-        meta.insert(crate::store::K_HOT_PIN, absolute.as_slice())
-            .unwrap();
-        meta.remove(crate::store::K_COLD_ROOTS).unwrap();
-        meta.insert(crate::store::K_ROOTS, 2u64.to_le_bytes().as_slice())
-            .unwrap();
-        meta.insert(crate::store::K_SCHEMA, 9u32.to_le_bytes().as_slice())
-            .unwrap();
-    });
-    assert_eq!(entry_count(&store, &a), Some(1));
-    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(2));
-    assert_eq!(store.stats().unwrap().roots, 2);
-    assert_verifies(&store);
-    let mut t = store.write().unwrap();
-    t.pin("r3", &a, b"").unwrap();
-    t.commit().unwrap();
-    let keys: Vec<String> = meta_entries(&store).into_iter().map(|(k, _)| k).collect();
-    assert!(keys.contains(&crate::store::K_COLD_ROOTS.to_string()));
-    assert!(!keys.contains(&crate::store::K_ROOTS.to_string()));
-    assert_eq!(hot_pin_bytes(&store).unwrap()[0] & 4, 4, "stored relative");
-    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(3));
-    assert_eq!(store.stats().unwrap().roots, 3);
-    assert_eq!(entry_count(&store, &a), Some(1));
-    assert_verifies(&store);
-    // And from then on a new root of the hot object leaves `meta` alone.
-    let before = meta_entries(&store);
-    let mut t = store.write().unwrap();
-    t.pin("r4", &a, b"").unwrap();
-    t.commit().unwrap();
-    assert_eq!(meta_entries(&store), before);
-    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(4));
 }
 
 /// A store whose one object `a` is pinned once, with `bytes` written as its `meta.hot_pin`
