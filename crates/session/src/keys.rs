@@ -21,15 +21,14 @@ pub(crate) const PATH_BLOBS: &str = "session.path_blobs";
 /// The string table: `0x01 ‖ n u64` → string, and `0x00 ‖ BLAKE3(string)[..8] ‖ n u64` →
 /// empty to find a string's number. (The space's name is historical: format 1 names it so.)
 pub(crate) const STRINGS: &str = "session.counters";
-/// The running totals and the hot tally: in the by-time space, after every time
-/// key (a time key's first byte is at most 0xF2 for any time chrono represents), so a backup's
-/// by-time entry — the newest — and the totals it updates are neighbours, on one page.
-pub(crate) const TALLY: &str = BY_TIME;
-/// The first tally key: the by-time entries are the keys below it.
+/// The first *tally key* of the by-time space: the running totals and the hot tally (`C_*`)
+/// follow every time key there (a time key's first byte is at most 0xF2 for any time chrono
+/// represents), so a backup's by-time entry — the newest — and the totals it updates are
+/// neighbours, on one page. The by-time entries are the keys below it.
 pub(crate) const TALLY_START: &[u8] = b"\xff";
 /// Logical bytes of all sessions → u64.
 pub(crate) const C_LOGICAL: &[u8] = b"\xfflogical_bytes";
-/// Sessions whose record is in their root → u64.
+/// The number of sessions → u64.
 pub(crate) const C_SESSIONS: &[u8] = b"\xffsessions";
 /// The hot tally and the hot node's files (`hot.rs`).
 pub(crate) const C_HOT: &[u8] = b"\xffhot";

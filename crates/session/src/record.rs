@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cfgvault_store::ObjectId;
+use cfgvault_store::{ObjectId, varint};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -184,12 +184,8 @@ pub(crate) fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
+    varint::write(out, v);
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -218,18 +214,9 @@ impl Cursor<'_> {
 
     /// Minimal LEB128 (one encoding per value).
     pub(crate) fn varint(&mut self) -> Option<u64> {
-        let mut v: u64 = 0;
-        for i in 0..10 {
-            let b = self.byte()?;
-            if i == 9 && b > 1 {
-                return None;
-            }
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return (i == 0 || b != 0).then_some(v);
-            }
-        }
-        None
+        let (v, used) = varint::read(self.bytes.get(self.pos..)?)?;
+        self.pos += used;
+        Some(v)
     }
 
     pub(crate) fn id(&mut self) -> Option<ObjectId> {

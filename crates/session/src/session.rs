@@ -289,7 +289,7 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
     // other in each file's version entry.
     let t = created_at.timestamp_micros();
     let counters = [(C_SESSIONS, 1), (C_LOGICAL, logical as i128)];
-    if node_stored && new.files.len() <= hot::MAX_FILES {
+    if node_stored && new.files.len() <= hot::MAX_HOT_FILES {
         hot::count(&mut txn, &node_id, new.files.files(), t, &counters)?;
     } else {
         let files: Vec<(&str, ObjectId, u64)> = (new.files.files().iter())
@@ -332,7 +332,7 @@ fn add_counters(txn: &mut WriteTxn<'_>, deltas: &[(&[u8], i128)]) -> Result<()> 
         .zip(&values)
         .map(|((k, _), v)| (*k, &v[..]))
         .collect();
-    txn.index_insert_each(TALLY, &entries)?;
+    txn.index_insert_each(BY_TIME, &entries)?;
     Ok(())
 }
 
@@ -341,7 +341,7 @@ pub(crate) fn read_counters<'k>(
     r: &impl StoreRead,
     keys: impl Iterator<Item = &'k [u8]>,
 ) -> Result<Vec<Option<Vec<u8>>>> {
-    read_keys(r, TALLY, keys)
+    read_keys(r, BY_TIME, keys)
 }
 
 fn read_keys<'k>(
@@ -754,7 +754,7 @@ const MAX_DEPTH: usize = 2048;
 
 /// At most this many files are listed from one tree. Subtrees are shared by id, so a handful of
 /// crafted objects can name 2^60 paths; walking them must end in an error, not run forever.
-pub(crate) const MAX_FILES: usize = 1 << 20;
+pub(crate) const MAX_LISTED_FILES: usize = 1 << 20;
 
 fn too_big(id: &ObjectId, reason: &str) -> Error {
     Error::CorruptTree {
@@ -767,7 +767,7 @@ fn too_big(id: &ObjectId, reason: &str) -> Error {
 }
 
 /// Every file below the tree `root`, in tree order (depth first, names by bytes). Iterative,
-/// with each distinct subtree decoded once, and bounded by `MAX_DEPTH` and `MAX_FILES`.
+/// with each distinct subtree decoded once, and bounded by `MAX_DEPTH` and `MAX_LISTED_FILES`.
 pub(crate) fn walk(r: &impl StoreRead, root: &ObjectId) -> Result<Vec<TreeFile>> {
     let mut out = Vec::new();
     let mut trees: HashMap<ObjectId, std::rc::Rc<Tree>> = HashMap::new();
@@ -796,7 +796,7 @@ pub(crate) fn walk(r: &impl StoreRead, root: &ObjectId) -> Result<Vec<TreeFile>>
                 stack.push((sub, path, 0));
             }
             kind => {
-                if out.len() >= MAX_FILES {
+                if out.len() >= MAX_LISTED_FILES {
                     return Err(too_big(root, "lists too many files"));
                 }
                 out.push(TreeFile {

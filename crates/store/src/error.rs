@@ -1,5 +1,5 @@
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::ObjectId;
 
@@ -137,6 +137,40 @@ impl std::error::Error for DatabaseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
     }
+}
+
+/// Turns a redb error into [`Error`], naming the store file.
+pub(crate) trait DbResult<T> {
+    fn db(self, path: &Path) -> Result<T, Error>;
+}
+
+impl<T, E: Into<redb::Error>> DbResult<T> for Result<T, E> {
+    fn db(self, path: &Path) -> Result<T, Error> {
+        self.map_err(|e| map_db_error(e.into(), path))
+    }
+}
+
+pub(crate) fn map_db_error(e: redb::Error, path: &Path) -> Error {
+    match e {
+        redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch => {
+            Error::AlreadyOpen {
+                path: path.to_path_buf(),
+            }
+        }
+        other => Error::Database {
+            path: path.to_path_buf(),
+            source: crate::error::DatabaseError::new(other),
+        },
+    }
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 #[cfg(test)]

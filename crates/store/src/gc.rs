@@ -9,15 +9,17 @@ use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHand
 use crate::codec;
 use crate::cold::TOMBS;
 use crate::entries::PACK_IDS;
+use crate::error::DbResult;
 use crate::pack::{self, Builder, Encoded, Loc, PACKS};
-use crate::store::{BaseCache, DbResult, IDS, INDEX, META, OBJECTS, ROOTS, t_load_cached};
+use crate::schema::{IDS, INDEX, META, OBJECTS, ROOTS};
+use crate::txn::{BaseCache, ReadPath, load_cached};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// What a `gc` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// Objects removed by the sweep (normally 0: commits already remove unreferenced objects;
-    /// leftovers come from a repaired store or an older build).
+    /// leftovers come from a repaired store).
     pub objects_removed: u64,
     /// Stored bytes of those objects.
     pub bytes_freed: u64,
@@ -304,7 +306,7 @@ impl Store {
             if progress.should_cancel() {
                 return Err(Error::Cancelled);
             }
-            let (kind, bytes) = txn.with_src(|src| t_load_cached(src, id, Some(&mut bases)))?;
+            let (kind, bytes) = txn.with_src(|src| load_cached(src, id, Some(&mut bases)))?;
             if !builder.is_empty() && (builder.raw_len() + bytes.len() > limit || builder.is_full())
             {
                 write(txn, std::mem::take(&mut builder))?;

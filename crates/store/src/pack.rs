@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use redb::{ReadableTable, TableDefinition};
 
-use crate::codec::{ObjectKind, read_varint, write_varint};
-use crate::store::DbResult;
+use crate::codec::ObjectKind;
+use crate::error::DbResult;
+use crate::varint;
 use crate::{Error, ObjectId};
 
 pub(crate) const PACKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("packs");
@@ -91,9 +92,9 @@ pub(crate) fn parse_header(chunk0: &[u8]) -> Option<PackHeader> {
     if version != PACK_VERSION {
         return None;
     }
-    let (chunks, a) = read_varint(rest)?;
-    let (raw_len, b) = read_varint(&rest[a..])?;
-    let (members, c) = read_varint(&rest[a + b..])?;
+    let (chunks, a) = varint::read(rest)?;
+    let (raw_len, b) = varint::read(&rest[a..])?;
+    let (members, c) = varint::read(&rest[a + b..])?;
     let at = 1 + a + b + c;
     let checksum: [u8; 16] = chunk0.get(at..at + 16)?.try_into().ok()?;
     Some(PackHeader {
@@ -209,7 +210,7 @@ fn decode(compressed: &[u8], h: PackHeader, stored: u64) -> Result<Pack, String>
     if blake3::hash(&raw).as_bytes()[..16] != h.checksum {
         return Err("checksum mismatch".into());
     }
-    let (n, mut at) = read_varint(&raw).ok_or("bad member count")?;
+    let (n, mut at) = varint::read(&raw).ok_or("bad member count")?;
     if n != h.members || n as usize > MAX_MEMBERS {
         return Err(format!("{n} members, header says {}", h.members));
     }
@@ -219,7 +220,7 @@ fn decode(compressed: &[u8], h: PackHeader, stored: u64) -> Result<Pack, String>
             .get(at)
             .and_then(|&t| ObjectKind::from_tag(t))
             .ok_or("bad member kind")?;
-        let (len, used) = read_varint(&raw[at + 1..]).ok_or("bad member length")?;
+        let (len, used) = varint::read(&raw[at + 1..]).ok_or("bad member length")?;
         lens.push((kind, usize::try_from(len).map_err(|_| "length overflow")?));
         at += 1 + used;
     }
@@ -282,7 +283,7 @@ impl Builder {
 
     pub(crate) fn push(&mut self, id: ObjectId, kind: ObjectKind, bytes: &[u8]) {
         self.table.push(kind.tag());
-        write_varint(&mut self.table, bytes.len() as u64);
+        varint::write(&mut self.table, bytes.len() as u64);
         self.bytes.extend_from_slice(bytes);
         self.ids.push(id);
     }
@@ -291,7 +292,7 @@ impl Builder {
     pub(crate) fn finish(self, level: i32) -> Result<Encoded, Error> {
         use zstd::zstd_safe::{CCtx, CParameter};
         let mut raw = Vec::with_capacity(10 + self.table.len() + self.bytes.len());
-        write_varint(&mut raw, self.ids.len() as u64);
+        varint::write(&mut raw, self.ids.len() as u64);
         raw.extend_from_slice(&self.table);
         raw.extend_from_slice(&self.bytes);
         drop(self.bytes);
@@ -317,9 +318,9 @@ impl Builder {
         let mut chunks = 1u32;
         let header = loop {
             let mut h = vec![PACK_VERSION];
-            write_varint(&mut h, u64::from(chunks));
-            write_varint(&mut h, raw.len() as u64);
-            write_varint(&mut h, self.ids.len() as u64);
+            varint::write(&mut h, u64::from(chunks));
+            varint::write(&mut h, raw.len() as u64);
+            varint::write(&mut h, self.ids.len() as u64);
             h.extend_from_slice(&checksum);
             let rest = body.len().saturating_sub(CHUNK - h.len());
             let need = 1 + rest.div_ceil(CHUNK) as u32;

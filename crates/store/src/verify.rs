@@ -8,11 +8,10 @@ use redb::ReadableTable;
 use crate::codec;
 use crate::cold::COLD;
 use crate::entries;
+use crate::error::DbResult;
 use crate::pack::{self, Loc, PACKS};
-use crate::store::{
-    BaseCache, DbResult, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, Src,
-    decode_root, read_counter, t_item_id, t_load_cached,
-};
+use crate::schema::{K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, read_counter};
+use crate::txn::{BaseCache, ReadPath, Src, decode_root, item_id_of, load_cached};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// How to verify. Construct with `Options::default()` and set fields.
@@ -166,7 +165,7 @@ where
     match items {
         Ok(items) => {
             for (key, item) in items {
-                match t_item_id(src, key, &item) {
+                match item_id_of(src, key, &item) {
                     Ok(id) => {
                         let loc = Loc::Packed {
                             pack: item.pack,
@@ -247,7 +246,7 @@ where
         let mut refs: Vec<ObjectId> = Vec::new();
         // Objects that are bases of others get decoded as part of their dependents' chains;
         // caching them makes the whole scan O(objects) decompressions, not O(objects × depth).
-        let loaded = t_load_cached(src, &id, Some(&mut bases));
+        let loaded = load_cached(src, &id, Some(&mut bases));
         if let Ok((kind, bytes)) = &loaded
             && base.is_none()
         {
@@ -462,7 +461,7 @@ fn check_cold(
     path: &std::path::Path,
 ) -> Result<Vec<Problem>, Error> {
     let mut out = Vec::new();
-    let listed = match r.with_cold(|c| match c {
+    let listed = match r.merged().with_cold(|c| match c {
         None => Ok(None),
         Some(c) => c.check().map(|()| Some(c.dir.numbers.clone())),
     }) {
@@ -633,7 +632,10 @@ impl Store {
         }
         // Cold blocks no directory lists (a readable directory: a damaged one is not
         // repairable, and then nothing is dropped).
-        if let Ok(listed) = txn.with_cold(|c| Ok(c.map(|c| c.dir.numbers.clone()))) {
+        if let Ok(listed) = txn
+            .merged()
+            .with_cold(|c| Ok(c.map(|c| c.dir.numbers.clone())))
+        {
             let listed = listed.unwrap_or_default();
             txn.raw()
                 .open_table(COLD)

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use crate::txn::ReadPath;
 use crate::{Error, NoProgress, ObjectId, Store, StoreOptions, StoreRead, verify};
 
 fn temp_store() -> (tempfile::TempDir, Store) {
@@ -132,7 +133,7 @@ fn another_format_is_refused_and_left_as_it_is() {
 fn set_schema(p: &std::path::Path, version: u32) {
     let db = redb::Database::open(p).unwrap();
     let t = db.begin_write().unwrap();
-    t.open_table(crate::store::META)
+    t.open_table(crate::schema::META)
         .unwrap()
         .insert("schema_version", version.to_le_bytes().as_slice())
         .unwrap();
@@ -145,7 +146,7 @@ fn meta_of(p: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     let db = redb::Database::open(p).unwrap();
     let t = db.begin_read().unwrap();
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
-    for item in t.open_table(crate::store::META).unwrap().iter().unwrap() {
+    for item in t.open_table(crate::schema::META).unwrap().iter().unwrap() {
         let (k, v) = item.unwrap();
         out.push((k.value().to_string(), v.value().to_vec()));
     }
@@ -160,7 +161,7 @@ fn meta_of(p: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 fn schema_of(p: &std::path::Path) -> u32 {
     let db = redb::Database::open(p).unwrap();
     let t = db.begin_read().unwrap();
-    let meta = t.open_table(crate::store::META).unwrap();
+    let meta = t.open_table(crate::schema::META).unwrap();
     let v = meta.get("schema_version").unwrap().unwrap();
     u32::from_le_bytes(v.value().try_into().unwrap())
 }
@@ -379,14 +380,14 @@ fn corrupt_object(path: &PathBuf, id: &ObjectId) {
     let t = db.begin_write().unwrap();
     {
         let seq = t
-            .open_table(crate::store::IDS)
+            .open_table(crate::schema::IDS)
             .unwrap()
             .get(id.as_bytes())
             .unwrap()
             .unwrap()
             .value()
             .0;
-        let mut objects = t.open_table(crate::store::OBJECTS).unwrap();
+        let mut objects = t.open_table(crate::schema::OBJECTS).unwrap();
         let mut frame = objects.get(seq).unwrap().unwrap().value().to_vec();
         let last = frame.len() - 1;
         frame[last] ^= 0x40;
@@ -445,14 +446,14 @@ fn verify_finds_and_repair_fixes_refcount_drift() {
         // Drift: a wrong count, and a stray object nothing references.
         let db = redb::Database::open(&p).unwrap();
         let t = db.begin_write().unwrap();
-        let mut ids = t.open_table(crate::store::IDS).unwrap();
+        let mut ids = t.open_table(crate::schema::IDS).unwrap();
         let seq = ids.get(a.as_bytes()).unwrap().unwrap().value().0;
         ids.insert(a.as_bytes(), (seq, 7u64)).unwrap();
         let stray = ObjectId::for_blob(b"stray");
         ids.insert(stray.as_bytes(), (1_000_000u64, 1u64)).unwrap();
         drop(ids);
         let frame = crate::codec::encode(crate::ObjectKind::Blob, b"stray", 3);
-        let mut objects = t.open_table(crate::store::OBJECTS).unwrap();
+        let mut objects = t.open_table(crate::schema::OBJECTS).unwrap();
         objects.insert(1_000_000u64, frame.as_slice()).unwrap();
         // And a frame no id names.
         objects.insert(2_000_000u64, frame.as_slice()).unwrap();
@@ -1056,7 +1057,7 @@ mod delta {
         {
             let db = redb::Database::open(&p).unwrap();
             let t = db.begin_write().unwrap();
-            t.open_table(crate::store::IDS)
+            t.open_table(crate::schema::IDS)
                 .unwrap()
                 .remove(ids[0].as_bytes())
                 .unwrap();
@@ -1081,7 +1082,7 @@ fn gc_moves_entries_to_the_pack_index() {
         let r = store.read().unwrap();
         assert_eq!(
             r.raw()
-                .open_table(crate::store::IDS)
+                .open_table(crate::schema::IDS)
                 .unwrap()
                 .len()
                 .unwrap(),
@@ -1180,8 +1181,8 @@ fn gc_folds_roots_and_index_entries_into_cold_blocks() {
         let r = store.read().unwrap();
         let t = r.raw();
         [
-            t.open_table(crate::store::ROOTS).unwrap().len().unwrap(),
-            t.open_table(crate::store::INDEX).unwrap().len().unwrap(),
+            t.open_table(crate::schema::ROOTS).unwrap().len().unwrap(),
+            t.open_table(crate::schema::INDEX).unwrap().len().unwrap(),
             t.open_table(crate::entries::PACK_IDS)
                 .unwrap()
                 .len()
@@ -1360,14 +1361,14 @@ fn a_space_another_handle_numbers_is_seen() {
 /// The count `id`'s own entry holds (without the hot pin), from the tables.
 fn entry_count(store: &Store, id: &ObjectId) -> Option<u64> {
     let r = store.read().unwrap();
-    let ids = r.raw().open_table(crate::store::IDS).unwrap();
+    let ids = r.raw().open_table(crate::schema::IDS).unwrap();
     ids.get(id.as_bytes()).unwrap().map(|v| v.value().1)
 }
 
 fn hot_pin_bytes(store: &Store) -> Option<Vec<u8>> {
     meta_entries(store)
         .into_iter()
-        .find(|(k, _)| k == crate::store::K_HOT_PIN)
+        .find(|(k, _)| k == crate::schema::K_HOT_PIN)
         .map(|(_, v)| v)
 }
 
@@ -1502,7 +1503,7 @@ fn repeated_pins_are_counted_in_the_hot_pin() {
 /// Every entry of `meta`, raw.
 fn meta_entries(store: &Store) -> Vec<(String, Vec<u8>)> {
     let r = store.read().unwrap();
-    let meta = r.raw().open_table(crate::store::META).unwrap();
+    let meta = r.raw().open_table(crate::schema::META).unwrap();
     meta.iter()
         .unwrap()
         .map(|e| {
@@ -1579,7 +1580,7 @@ fn store_with_hot_pin(bytes: &[u8]) -> (tempfile::TempDir, Store, ObjectId) {
     t.pin("r", &a, b"").unwrap();
     t.commit().unwrap();
     let store = edit_meta(dir.path(), store, |meta| {
-        meta.insert(crate::store::K_HOT_PIN, bytes).unwrap();
+        meta.insert(crate::schema::K_HOT_PIN, bytes).unwrap();
     });
     (dir, store, a)
 }
@@ -1595,7 +1596,7 @@ fn edit_meta(
     drop(store);
     let db = redb::Database::open(&p).unwrap();
     let t = db.begin_write().unwrap();
-    let mut meta = t.open_table(crate::store::META).unwrap();
+    let mut meta = t.open_table(crate::schema::META).unwrap();
     edit(&mut meta);
     drop(meta);
     t.commit().unwrap();
