@@ -1,5 +1,5 @@
 //! The one read path of both transaction kinds: every read is written once, over a private
-//! trait ([`ReadPath`]) that [`ReadTxn`] and [`WriteTxn`] implement by giving their redb
+//! trait ([`ReadPath`]) that [`ReadTxn`] and [`WriteTxn`](super::WriteTxn) implement by giving their redb
 //! transaction ([`RedbTxn`]: redb's read and write transactions, whose tables both implement
 //! `ReadableTable`) and their memo. A write transaction reads its own uncommitted changes.
 
@@ -15,7 +15,7 @@ use super::index::{
 use super::locate::{Src, entry_of, lazy, load, pack_ids_cold_key, refs_of, stored_of};
 use super::memo::{MEMO_PACKS, Memo, TxnMemo};
 use super::merged::Merged;
-use super::{IndexEntry, KeyRange, Root, StoreRead, WriteTxn, decode_root, prefix_end, space_key};
+use super::{IndexEntry, KeyRange, Root, StoreRead, decode_root, prefix_end, space_key};
 use crate::cold::{self, NS_INDEX, NS_PACK_IDS, NS_ROOTS};
 use crate::entries::{self, PACK_IDS};
 use crate::error::DbResult;
@@ -355,19 +355,6 @@ impl ReadPath for ReadTxn<'_> {
     }
 }
 
-impl ReadPath for WriteTxn<'_> {
-    type Txn = redb::WriteTransaction;
-    fn store(&self) -> &Store {
-        self.store
-    }
-    fn txn(&self) -> &redb::WriteTransaction {
-        &self.txn
-    }
-    fn memo_cell(&self) -> &Memo {
-        &self.memo
-    }
-}
-
 /// [`StoreRead`] for both transaction kinds. Every call is guarded against storage-engine
 /// panics on damaged files.
 impl<R: ReadPath> StoreRead for R {
@@ -457,97 +444,81 @@ impl<R: ReadPath> StoreRead for R {
     ) -> Result<Vec<Vec<IndexEntry>>, Error> {
         self.store().guarded(|| {
             let path = self.path();
-            {
-                {
-                    let Some(prefix) = self.space(&space_key(space)?)? else {
-                        return Ok(vec![Vec::new(); ranges.len()]);
-                    };
-                    // A range of one key is a point read (a range costs a cursor).
-                    if ranges.iter().all(|r| point_key(r, limit).is_some()) {
-                        let keys: Vec<Vec<u8>> = ranges
-                            .iter()
-                            .filter_map(|r| point_key(r, limit))
-                            .map(|k| [prefix.as_slice(), k].concat())
-                            .collect();
-                        let live = {
-                            let t = self.txn().open_table(INDEX).db(path)?;
-                            keys.iter()
-                                .map(|k| {
-                                    Ok(t.get(k.as_slice()).db(path)?.map(|v| v.value().to_vec()))
-                                })
-                                .collect::<Result<Vec<_>, Error>>()?
-                        };
-                        return keys
-                            .iter()
-                            .zip(live)
-                            .map(|(k, live)| {
-                                let ck = cold::cold_key(NS_INDEX, k);
-                                Ok(self
-                                    .merged()
-                                    .get(live, &ck)?
-                                    .map(|v| vec![(k[prefix.len()..].to_vec(), v)])
-                                    .unwrap_or_default())
-                            })
-                            .collect();
-                    }
-                    let live = {
-                        let t = self.txn().open_table(INDEX).db(path)?;
-                        ranges
-                            .iter()
-                            .map(|(start, end)| {
-                                range_in_space(&t, &prefix, *start, *end, reverse, limit, path)
-                            })
-                            .collect::<Result<Vec<_>, Error>>()?
-                    };
-                    let cold_bound =
-                        |b: &Bound<Vec<u8>>| b.as_ref().map(|k| cold::cold_key(NS_INDEX, k));
-                    ranges
-                        .iter()
-                        .zip(live)
-                        .map(|((start, end), live)| {
-                            let (s, e) = shared_bounds(&prefix, *start, *end);
-                            let (s, e) = (cold_bound(&s), cold_bound(&e));
-                            self.merged().range(
-                                live,
-                                borrowed(&s),
-                                borrowed(&e),
-                                1 + prefix.len(),
-                                reverse,
-                                limit,
-                            )
-                        })
-                        .collect()
-                }
+            let Some(prefix) = self.space(&space_key(space)?)? else {
+                return Ok(vec![Vec::new(); ranges.len()]);
+            };
+            // A range of one key is a point read (a range costs a cursor).
+            if ranges.iter().all(|r| point_key(r, limit).is_some()) {
+                let keys: Vec<Vec<u8>> = ranges
+                    .iter()
+                    .filter_map(|r| point_key(r, limit))
+                    .map(|k| [prefix.as_slice(), k].concat())
+                    .collect();
+                let live = {
+                    let t = self.txn().open_table(INDEX).db(path)?;
+                    keys.iter()
+                        .map(|k| Ok(t.get(k.as_slice()).db(path)?.map(|v| v.value().to_vec())))
+                        .collect::<Result<Vec<_>, Error>>()?
+                };
+                return keys
+                    .iter()
+                    .zip(live)
+                    .map(|(k, live)| {
+                        let ck = cold::cold_key(NS_INDEX, k);
+                        Ok(self
+                            .merged()
+                            .get(live, &ck)?
+                            .map(|v| vec![(k[prefix.len()..].to_vec(), v)])
+                            .unwrap_or_default())
+                    })
+                    .collect();
             }
+            let live = {
+                let t = self.txn().open_table(INDEX).db(path)?;
+                ranges
+                    .iter()
+                    .map(|(start, end)| {
+                        range_in_space(&t, &prefix, *start, *end, reverse, limit, path)
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?
+            };
+            let cold_bound = |b: &Bound<Vec<u8>>| b.as_ref().map(|k| cold::cold_key(NS_INDEX, k));
+            ranges
+                .iter()
+                .zip(live)
+                .map(|((start, end), live)| {
+                    let (s, e) = shared_bounds(&prefix, *start, *end);
+                    let (s, e) = (cold_bound(&s), cold_bound(&e));
+                    self.merged().range(
+                        live,
+                        borrowed(&s),
+                        borrowed(&e),
+                        1 + prefix.len(),
+                        reverse,
+                        limit,
+                    )
+                })
+                .collect()
         })
     }
 
     fn index_len(&self, space: &str) -> Result<u64, Error> {
         self.store().guarded(|| {
             let path = self.path();
-            {
-                {
-                    let Some(prefix) = self.space(&space_key(space)?)? else {
-                        return Ok(0);
-                    };
-                    let live = {
-                        let t = self.txn().open_table(INDEX).db(path)?;
-                        len_in_space(&t, &prefix, path)?
-                    };
-                    if self.merged().with_cold(|c| Ok(c.is_none()))? {
-                        return Ok(live);
-                    }
-                    // With cold entries: a count of the merged range.
-                    let all = self.index_range(
-                        space,
-                        Bound::Unbounded,
-                        Bound::Unbounded,
-                        false,
-                        usize::MAX,
-                    )?;
-                    Ok(all.len() as u64)
-                }
+            let Some(prefix) = self.space(&space_key(space)?)? else {
+                return Ok(0);
+            };
+            let live = {
+                let t = self.txn().open_table(INDEX).db(path)?;
+                len_in_space(&t, &prefix, path)?
+            };
+            if self.merged().with_cold(|c| Ok(c.is_none()))? {
+                return Ok(live);
             }
+            // With cold entries: a count of the merged range.
+            let all =
+                self.index_range(space, Bound::Unbounded, Bound::Unbounded, false, usize::MAX)?;
+            Ok(all.len() as u64)
         })
     }
 }

@@ -47,6 +47,19 @@ pub struct WriteTxn<'s> {
     pub(super) roots_total: Option<u64>,
 }
 
+impl ReadPath for WriteTxn<'_> {
+    type Txn = redb::WriteTransaction;
+    fn store(&self) -> &Store {
+        self.store
+    }
+    fn txn(&self) -> &redb::WriteTransaction {
+        &self.txn
+    }
+    fn memo_cell(&self) -> &Memo {
+        &self.memo
+    }
+}
+
 impl<'s> WriteTxn<'s> {
     pub(crate) fn begin(store: &'s Store, txn: redb::WriteTransaction) -> WriteTxn<'s> {
         WriteTxn {
