@@ -145,9 +145,6 @@ where
 {
     let (path, ids, objects) = (src.path, src.ids, (src.objects)()?);
     let mut s = Scan::default();
-    let problem = |s: &mut Scan, kind, id, detail: String| {
-        s.outcome.problems.push(Problem { kind, id, detail });
-    };
 
     // 1. Every object's frame exists, decodes and hashes to its id; nodes' links are read.
     // The entries: `ids`, then the pack index, whose items give their ids by hashing the
@@ -312,8 +309,38 @@ where
         }
     }
 
-    // 2. Walk from the roots, counting every link of every reachable object.
-    // Packs: complete (every chunk its header counts, no more), and counted in the totals.
+    // 2. Packs: complete (every chunk its header counts, no more), and counted in the totals.
+    check_packs(&mut s, packs);
+
+    // 3. Walk from the roots, counting every link of every reachable object.
+    progress.start("walk", None);
+    walk_roots(&mut s, roots, &stored_counts, &links, &unreadable);
+
+    s.stored = stored_counts.keys().copied().collect();
+    // 4. Compare stored counts with recomputed ones.
+    compare_counts(&mut s, &stored_counts);
+
+    // 5. Totals.
+    // Objects in a damaged pack have sizes nobody can read: totals cannot be recomputed then
+    // (and a repair must not overwrite them with a partial sum).
+    if stored != s.totals && unreadable.is_empty() {
+        let detail = format!(
+            "stored (objects, raw, stored, blob raw) = {stored:?}, recomputed {:?}",
+            s.totals
+        );
+        problem(&mut s, ProblemKind::Totals, None, detail);
+    }
+    s.outcome.problems.sort_by_key(|p| (p.kind, p.id));
+    Ok(s)
+}
+
+fn problem(s: &mut Scan, kind: ProblemKind, id: Option<ObjectId>, detail: String) {
+    s.outcome.problems.push(Problem { kind, id, detail });
+}
+
+/// Packs must be complete: every chunk their header counts, no more. Their chunks count in the
+/// stored-bytes total.
+fn check_packs(s: &mut Scan, packs: &Chunks) {
     let mut declared: HashMap<u64, u32> = HashMap::new();
     let mut present: HashMap<u64, Vec<u32>> = HashMap::new();
     for ((p, i), len, header) in packs {
@@ -334,15 +361,20 @@ where
             }
             Some(_) => continue,
         };
-        problem(
-            &mut s,
-            ProblemKind::Corrupt,
-            None,
-            format!("pack {p} {detail}"),
-        );
+        problem(s, ProblemKind::Corrupt, None, format!("pack {p} {detail}"));
     }
+}
 
-    progress.start("walk", None);
+/// Walks from every root, counting each link of every reachable object in `s.expected`; an
+/// object reached but not stored is missing (or, under an unreadable pack index key, in a
+/// damaged pack).
+fn walk_roots(
+    s: &mut Scan,
+    roots: Vec<(String, Vec<u8>)>,
+    stored_counts: &HashMap<ObjectId, u64>,
+    links: &HashMap<ObjectId, Vec<ObjectId>>,
+    unreadable: &HashMap<u64, String>,
+) {
     let mut stack: Vec<ObjectId> = Vec::new();
     for (name, value) in roots {
         s.outcome.roots_checked += 1;
@@ -352,7 +384,7 @@ where
                 stack.push(root.id);
             }
             None => problem(
-                &mut s,
+                s,
                 ProblemKind::Missing,
                 None,
                 format!("root '{name}' has an unreadable value"),
@@ -367,9 +399,9 @@ where
         if !stored_counts.contains_key(&id) {
             if missing_reported.insert(id) {
                 match unreadable.get(&entries::key(&id)) {
-                    Some(why) => problem(&mut s, ProblemKind::Corrupt, Some(id), why.clone()),
+                    Some(why) => problem(s, ProblemKind::Corrupt, Some(id), why.clone()),
                     None => problem(
-                        &mut s,
+                        s,
                         ProblemKind::Missing,
                         Some(id),
                         "referenced but absent".into(),
@@ -383,16 +415,18 @@ where
             stack.push(*child);
         }
     }
+}
 
-    s.stored = stored_counts.keys().copied().collect();
-    // 3. Compare stored counts with recomputed ones.
+/// Compares every stored count with the recomputed one; an object no root reaches is
+/// unreachable.
+fn compare_counts(s: &mut Scan, stored_counts: &HashMap<ObjectId, u64>) {
     let mut ids_sorted: Vec<(&ObjectId, &u64)> = stored_counts.iter().collect();
     ids_sorted.sort();
     for (id, stored) in ids_sorted {
         if !s.reachable.contains(id) {
             s.unreachable.push(*id);
             problem(
-                &mut s,
+                s,
                 ProblemKind::Unreachable,
                 Some(*id),
                 format!("no root reaches it (stored count {stored})"),
@@ -402,26 +436,13 @@ where
         let expected = s.expected.get(id).copied().unwrap_or(0);
         if *stored != expected {
             problem(
-                &mut s,
+                s,
                 ProblemKind::RefcountMismatch,
                 Some(*id),
                 format!("stored {stored}, recomputed {expected}"),
             );
         }
     }
-
-    // 4. Totals.
-    // Objects in a damaged pack have sizes nobody can read: totals cannot be recomputed then
-    // (and a repair must not overwrite them with a partial sum).
-    if stored != s.totals && unreadable.is_empty() {
-        let detail = format!(
-            "stored (objects, raw, stored, blob raw) = {stored:?}, recomputed {:?}",
-            s.totals
-        );
-        problem(&mut s, ProblemKind::Totals, None, detail);
-    }
-    s.outcome.problems.sort_by_key(|p| (p.kind, p.id));
-    Ok(s)
 }
 
 /// A root's name and stored value.
