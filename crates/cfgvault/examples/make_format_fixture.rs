@@ -1,9 +1,10 @@
-//! Writes `fixtures/stores/vN.redb`: a tiny store in the current format, kept in the repository
-//! so that every later build is tested against it (crates/cfgvault/tests/format.rs). Run it only
-//! when a new schema version is introduced, writing to a new file name (v2.redb, …); never
-//! regenerate an existing fixture. Session ids and the label take the file's stem (`v2-first`).
+//! Writes a fixture store (`fixtures/stores/format1.redb`): a tiny store in the current format,
+//! kept in the repository so that every later build is tested against it
+//! (crates/cfgvault/tests/format.rs). Run it only when a new format is introduced, writing to a
+//! new file name; never regenerate an existing fixture. Session ids and the label take the
+//! file's stem (`format1-first`).
 //!
-//! `cargo run -p cfgvault --example make_format_fixture -- fixtures/stores/v5.redb`
+//! `cargo run -p cfgvault --example make_format_fixture -- fixtures/stores/format1.redb`
 
 use std::path::PathBuf;
 

@@ -207,7 +207,7 @@ impl From<store::Error> for Error {
             E::NotFound { .. } | E::ObjectMissing { .. } => ErrorKind::NotFound,
             E::AlreadyExists { .. } | E::RootExists { .. } => ErrorKind::AlreadyExists,
             E::NotAStore { .. } => ErrorKind::NotAStore,
-            E::UnsupportedSchema { .. } => ErrorKind::UnsupportedFormat,
+            E::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
             E::AlreadyOpen { .. } => ErrorKind::Busy,
             E::TooLarge { .. } | E::InvalidName { .. } | E::InvalidId { .. } => {
                 ErrorKind::InvalidInput
@@ -222,7 +222,7 @@ impl From<store::Error> for Error {
             | E::NotFound { path }
             | E::AlreadyExists { path }
             | E::NotAStore { path, .. }
-            | E::UnsupportedSchema { path, .. }
+            | E::UnsupportedFormat { path, .. }
             | E::AlreadyOpen { path }
             | E::Damaged { path, .. }
             | E::Database { path, .. } => Some(path.clone()),

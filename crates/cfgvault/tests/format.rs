@@ -1,5 +1,7 @@
-//! Stores written by earlier formats must keep opening: `fixtures/stores/vN.redb` was written by
-//! schema version N (crates/cfgvault/examples/make_format_fixture.rs) and is never regenerated.
+//! Format 1, the one store format (docs/FORMAT.md): `fixtures/stores/format1.redb` was written
+//! by a format-1 build (crates/cfgvault/examples/make_format_fixture.rs) and is never
+//! regenerated; every later build must open it, verify it, restore from it and write to it. A
+//! change of format ships a `cfgvault upgrade` and a test that upgrades this fixture.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -12,32 +14,11 @@ fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// Two sessions of `closure/basic`, the second with one file edited (a delta); the writer's
+/// final gc packed every object and folded every root and index entry into a cold block.
 #[test]
-fn a_store_of_schema_v1_opens_verifies_and_reads() {
-    check("v1");
-}
-
-#[test]
-fn a_store_of_schema_v2_opens_verifies_and_reads() {
-    check("v2");
-}
-
-/// Its objects are in a pack (the fixture's writer ran gc), their entries in `ids`.
-#[test]
-fn a_store_of_schema_v3_opens_verifies_and_reads() {
-    check("v3");
-}
-
-/// Its objects are in a pack, their entries in the pack index.
-#[test]
-fn a_store_of_schema_v4_opens_verifies_and_reads() {
-    check("v4");
-}
-
-/// Its roots, index entries and pack index are in a cold block; every live table is empty.
-#[test]
-fn a_store_of_schema_v5_opens_verifies_and_reads() {
-    check("v5");
+fn a_format_1_store_opens_verifies_restores_and_takes_new_backups() {
+    check("format1");
 }
 
 /// Opens a copy of `fixtures/stores/{v}.redb` (sessions `{v}-first` and `{v}-second`), verifies
@@ -60,7 +41,6 @@ fn check(v: &str) {
         .map(|r| r.id.to_string())
         .collect();
     assert_eq!(ids, [format!("{v}-second"), format!("{v}-first")]);
-    // The totals, wherever the older build kept them.
     let sessions = || vault.stats().unwrap().sessions;
     assert_eq!(sessions(), 2);
 
@@ -87,6 +67,33 @@ fn check(v: &str) {
     let mut edited = std::fs::read(configs.join(llm)).unwrap();
     edited.extend_from_slice(b"# edited for the second session\n");
     assert_eq!(vault.read_file(&second, llm).unwrap(), edited);
+    // A restore of the second session writes every file, the edited one as it was.
+    let back = dir.path().join("restored");
+    let report = vault
+        .restore(&second, Some(&back), &Default::default())
+        .unwrap();
+    assert!(!report.has_failures(), "{report:?}");
+    let restored = report
+        .files
+        .iter()
+        .filter(|f| f.action == cfgvault::RestoreAction::Restored)
+        .count();
+    assert_eq!(restored, vault.files(&second).unwrap().len());
+    assert_eq!(std::fs::read(back.join(llm)).unwrap(), edited);
+    for f in vault
+        .files(&second)
+        .unwrap()
+        .iter()
+        .filter(|f| f.path != llm)
+    {
+        let on_disk = std::fs::read(configs.join(&f.path)).unwrap();
+        assert_eq!(
+            std::fs::read(back.join(&f.path)).unwrap(),
+            on_disk,
+            "{}",
+            f.path
+        );
+    }
     assert_eq!(vault.versions(llm).unwrap().len(), 2);
 
     // And it takes new writes: a session with a current record lists beside the old ones.
@@ -126,8 +133,7 @@ fn check(v: &str) {
             .unwrap()
             .is_clean()
     );
-    // A gc by this build packs what the older one left (loose objects, or packs whose entries
-    // are in `ids`), and everything still reads.
+    // A gc by this build packs what the new backup left loose, and everything still reads.
     vault.gc(&cfgvault::NoProgress).unwrap();
     let outcome = vault
         .verify(&VerifyOptions::default(), &cfgvault::NoProgress)

@@ -3,7 +3,6 @@
 //! its tree ids nor reads the string table.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cfgvault_store::{ObjectId, node_bytes};
@@ -26,16 +25,11 @@ const MAX_IDS: usize = 8;
 ///   nodes and session nodes), reused when a session has the same files and closure as one of
 ///   them; ids depend on nothing else.
 ///
-/// - that the store holds no tally keys where schema 8 and older kept them, once a committed
-///   transaction moved them (`move_legacy_tally`): no build that writes them there opens a
-///   store of schema 9.
-///
 /// Use one cache per store.
 #[derive(Debug, Default)]
 pub struct SessionCache {
     strings: Mutex<HashMap<String, u64>>,
     ids: Mutex<Vec<Arc<Ids>>>,
-    tally_moved: AtomicBool,
 }
 
 /// The ids of a session's contents, computed from its files and closure alone.
@@ -115,16 +109,6 @@ impl SessionCache {
         kept.truncate(MAX_IDS - 1);
         kept.insert(0, ids.clone());
         Ok(ids)
-    }
-
-    /// Whether a committed transaction has moved the tally keys from where schema 8 kept them.
-    pub(crate) fn tally_moved(&self) -> bool {
-        self.tally_moved.load(Ordering::Relaxed)
-    }
-
-    /// Called once a transaction that moved them has committed.
-    pub(crate) fn keep_tally_moved(&self) {
-        self.tally_moved.store(true, Ordering::Relaxed);
     }
 
     /// The numbers of `strings`, if every one is known.

@@ -1,10 +1,10 @@
-//! The hot session node's pending version tallies (schema 7).
+//! The hot session node's pending version tallies.
 //!
 //! Most backups store a session whose files and closure are those of an earlier session: its
 //! session node is stored already. Counting such a session in each of its files' version entries
 //! would rewrite one entry per file on every backup. Instead the sessions of one node — the *hot*
-//! node, the one the latest such backup held — are counted together, in two entries of
-//! `session.counters`:
+//! node, the one the latest such backup held — are counted together, in two tally entries
+//! (after the by-time entries of `session.by_time`, `keys::TALLY_START`):
 //! - `hot` → the node's id and a [`Tally`] of the sessions counted here: how many, the earliest
 //!   and the latest `created_at`;
 //! - `hot.files` → the node's files (path, blob, size), sorted by path, written when the node
@@ -19,20 +19,18 @@
 //!   stored, so held by a session, when it became hot; those sessions were counted in the entries
 //!   and stay there until a delete, which folds first), so each of its files has a version entry.
 //!
-//! Nodes of more than [`MAX_FILES`] files never become hot: their `hot.files` would cost more to
+//! Nodes of more than [`MAX_HOT_FILES`] files never become hot: their `hot.files` would cost more to
 //! write than their entries.
 
 use cfgvault_store::{ObjectId, Store, StoreRead, WriteTxn};
 
-use crate::keys::{C_HOT as HOT, C_HOT_FILES as HOT_FILES, TALLY};
+use crate::keys::{BY_TIME, C_HOT as HOT, C_HOT_FILES as HOT_FILES};
 use crate::record::{Cursor, put_varint, unzigzag, zigzag};
-use crate::session::{
-    Version, counter_values, move_legacy_tally, read_counters, time, versions_add,
-};
+use crate::session::{Version, counter_values, read_counters, time, versions_add};
 use crate::{Error, FileEntry, Result};
 
 /// The largest session (in files) whose node may become hot.
-pub(crate) const MAX_FILES: usize = 128;
+pub(crate) const MAX_HOT_FILES: usize = 128;
 
 /// Sessions counted together: how many, and the earliest and latest `created_at` (µs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +161,7 @@ fn read_files(r: &impl StoreRead) -> Result<Vec<HotFile>> {
     decode_files(&v)
 }
 
-/// Counts a new session holding `node` — a stored session node of at most [`MAX_FILES`]
+/// Counts a new session holding `node` — a stored session node of at most [`MAX_HOT_FILES`]
 /// `files` — taken at `t` (µs): in the hot tally when `node` is hot, else by folding the hot
 /// tally into the version entries and making `node` hot with this one session. Adds `counters`
 /// (deltas of `session.counters` entries) with the same read and write.
@@ -200,7 +198,7 @@ pub(crate) fn count(
     if let Some(v) = &files_value {
         writes.push((HOT_FILES, v));
     }
-    txn.index_insert_each(TALLY, &writes)?;
+    txn.index_insert_each(BY_TIME, &writes)?;
     Ok(())
 }
 
@@ -231,8 +229,8 @@ pub(crate) fn fold_if_held(txn: &mut WriteTxn<'_>, held: &[ObjectId]) -> Result<
 }
 
 fn clear(txn: &mut WriteTxn<'_>) -> Result<()> {
-    txn.index_remove(TALLY, HOT)?;
-    txn.index_remove(TALLY, HOT_FILES)?;
+    txn.index_remove(BY_TIME, HOT)?;
+    txn.index_remove(BY_TIME, HOT_FILES)?;
     Ok(())
 }
 
@@ -240,7 +238,6 @@ fn clear(txn: &mut WriteTxn<'_>) -> Result<()> {
 /// about to be compacted then holds no `hot.files` (up to a few KiB).
 pub fn settle(store: &Store) -> Result<()> {
     let mut txn = store.write()?;
-    move_legacy_tally(&mut txn)?;
     if let Some((_, tally)) = read(&txn)? {
         fold_files(&mut txn, tally)?;
         clear(&mut txn)?;

@@ -8,9 +8,6 @@ use crate::{Error, Result, SessionId};
 
 /// Root name prefix: a session `ID` is the root `session/ID`, holding its root tree.
 pub(crate) const ROOT_PREFIX: &str = "session/";
-/// `id` → record: where schema-1 stores (and the first builds of schema 2) kept records. New
-/// sessions keep theirs in their root's metadata; records found here stay here until deleted.
-pub(crate) const RECORDS: &str = "session.records";
 /// `time(8) ‖ id` → empty.
 pub(crate) const BY_TIME: &str = "session.by_time";
 /// `len(k) u32 ‖ k ‖ len(v) u32 ‖ v ‖ time(8) ‖ id` → empty.
@@ -21,34 +18,21 @@ pub(crate) const PATH_VERSIONS: &str = "session.path_versions";
 /// it has more versions than a search should scan); `path ‖ 0x00 ‖ blob id[32]` → `seq u32`:
 /// the version of the path holding that blob.
 pub(crate) const PATH_BLOBS: &str = "session.path_blobs";
-/// The string table; and, in stores of schema 8 and older, the tally's keys without their
-/// leading 0xFF (see [`TALLY`]).
-pub(crate) const COUNTERS: &str = "session.counters";
-/// The string table, in the counters' space (every space is a redb table of at least one page;
-/// counter names are ASCII words, so the keys never meet): `0x01 ‖ n u64` → string, and
-/// `0x00 ‖ BLAKE3(string)[..8] ‖ n u64` → empty to find a string's number.
-pub(crate) const STRINGS: &str = COUNTERS;
-/// The running totals and the hot tally (schema 9): in the by-time space, after every time
-/// key (a time key's first byte is at most 0xF2 for any time chrono represents), so a backup's
-/// by-time entry — the newest — and the totals it updates are neighbours, on one page.
-pub(crate) const TALLY: &str = BY_TIME;
-/// The first tally key: the by-time entries are the keys below it.
+/// The string table: `0x01 ‖ n u64` → string, and `0x00 ‖ BLAKE3(string)[..8] ‖ n u64` →
+/// empty to find a string's number. (The space's name is historical: format 1 names it so.)
+pub(crate) const STRINGS: &str = "session.counters";
+/// The first *tally key* of the by-time space: the running totals and the hot tally (`C_*`)
+/// follow every time key there (a time key's first byte is at most 0xF2 for any time chrono
+/// represents), so a backup's by-time entry — the newest — and the totals it updates are
+/// neighbours, on one page. The by-time entries are the keys below it.
 pub(crate) const TALLY_START: &[u8] = b"\xff";
 /// Logical bytes of all sessions → u64.
 pub(crate) const C_LOGICAL: &[u8] = b"\xfflogical_bytes";
-/// Sessions whose record is in their root → u64.
+/// The number of sessions → u64.
 pub(crate) const C_SESSIONS: &[u8] = b"\xffsessions";
 /// The hot tally and the hot node's files (`hot.rs`).
 pub(crate) const C_HOT: &[u8] = b"\xffhot";
 pub(crate) const C_HOT_FILES: &[u8] = b"\xffhot.files";
-/// Every tally key.
-pub(crate) const TALLY_KEYS: [&[u8]; 4] = [C_SESSIONS, C_LOGICAL, C_HOT, C_HOT_FILES];
-
-/// Where a store of schema 8 or older kept a tally key: in `session.counters`, without the
-/// leading 0xFF.
-pub(crate) fn legacy_key(key: &[u8]) -> &[u8] {
-    key.get(1..).unwrap_or_default()
-}
 
 pub(crate) fn root_name(id: &SessionId) -> String {
     format!("{ROOT_PREFIX}{id}")
@@ -112,8 +96,8 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 /// A value of [`PATH_VERSIONS`]: `blob(32) ‖ LEB128 size ‖ LEB128 zigzag(first_seen µs) ‖
 /// LEB128 zigzag(last_seen − first_seen) ‖ LEB128 sessions`, about 48 bytes. A value of exactly
 /// 64 bytes is the fixed form `blob(32) ‖ size u64 ‖ first_seen i64 ‖ last_seen i64 ‖ sessions
-/// u64` (big-endian), which schema ≤ 2 wrote and which is still written whenever the compact
-/// form would not be shorter than 64 bytes, so the length alone tells the two apart.
+/// u64` (big-endian), written whenever the compact form would not be shorter than 64 bytes
+/// (large sizes, times far from the epoch), so the length alone tells the two apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct VersionValue {
     pub blob: ObjectId,
@@ -206,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn version_values_are_compact_and_the_fixed_form_still_reads() {
+    fn version_values_are_compact_and_the_fixed_form_reads() {
         // A config file seen from 2025 to 2026 in 40 sessions.
         let v = value(1054, 1_760_000_000_000_000, 1_790_000_000_000_000, 40);
         let e = v.encode();
@@ -219,7 +203,7 @@ mod tests {
         assert_eq!(e.len(), 64);
         assert_eq!(VersionValue::decode(b"k", &e).unwrap(), huge);
 
-        // The fixed form as schema-2 builds wrote it.
+        // Any value in the fixed form reads, whether or not the compact form could hold it.
         let mut fixed = v.blob.as_bytes().to_vec();
         for x in [1054u64, 1_760_000_000_000_000, 1_790_000_000_000_000, 40] {
             fixed.extend_from_slice(&x.to_be_bytes());

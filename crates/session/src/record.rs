@@ -3,16 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cfgvault_store::ObjectId;
+use cfgvault_store::{ObjectId, varint};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result, SessionId};
 
-/// The format version byte in front of every record this build writes. Version 1 (strings
-/// inline) is still read.
+/// The version byte in front of every record (format 1 writes and reads version 2 alone).
 pub const RECORD_VERSION: u8 = 2;
-const RECORD_V1: u8 = 1;
 
 /// One reference edge that pulled a file into the closure.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,12 +116,11 @@ impl SessionRecord {
             .parse()
             .map_err(|_| corrupt("key is not a session id"))?;
         let mut r = Cursor { bytes, pos: 0 };
-        let inline = match r.byte() {
-            Some(RECORD_VERSION) => false,
-            Some(RECORD_V1) => true,
+        match r.byte() {
+            Some(RECORD_VERSION) => {}
             Some(v) => return Err(corrupt(&format!("unknown record version {v}"))),
             None => return Err(corrupt("empty")),
-        };
+        }
         let micros = r
             .varint()
             .map(unzigzag)
@@ -131,10 +128,6 @@ impl SessionRecord {
         let created_at =
             DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt("time out of range"))?;
         let root = r.id().ok_or_else(|| corrupt("truncated root"))?;
-        if inline {
-            // Version 1 also named the closure node, which the session node links anyway.
-            r.id().ok_or_else(|| corrupt("truncated closure id"))?;
-        }
         let files = r.varint().ok_or_else(|| corrupt("bad file count"))?;
         let logical_bytes = r.varint().ok_or_else(|| corrupt("bad size"))?;
         let pinned = match r.byte() {
@@ -142,29 +135,17 @@ impl SessionRecord {
             Some(1) => true,
             _ => return Err(corrupt("bad flags")),
         };
-        // Version 1 holds the strings inline; version 2 numbers into the string table.
-        let (source_root, workflow, strategy) = if inline {
-            let source_root = r.string().ok_or_else(|| corrupt("bad source root"))?;
-            let workflow = match r.byte() {
-                Some(0) => None,
-                Some(1) => Some(r.string().ok_or_else(|| corrupt("bad workflow"))?),
-                _ => return Err(corrupt("bad workflow tag")),
-            };
-            let strategy = r.string().ok_or_else(|| corrupt("bad strategy"))?;
-            (source_root, workflow, strategy)
-        } else {
-            let mut lookup = |n: Option<u64>, what: &str| -> Result<String> {
-                let n = n.ok_or_else(|| corrupt(&format!("bad {what}")))?;
-                resolve(n)?.ok_or_else(|| corrupt(&format!("{what}: no string numbered {n}")))
-            };
-            let source_root = lookup(r.varint(), "source root")?;
-            let workflow = match r.varint() {
-                Some(0) => None,
-                n => Some(lookup(n.map(|n| n - 1), "workflow")?),
-            };
-            let strategy = lookup(r.varint(), "strategy")?;
-            (source_root, workflow, strategy)
+        // Strings are numbers into the string table.
+        let mut lookup = |n: Option<u64>, what: &str| -> Result<String> {
+            let n = n.ok_or_else(|| corrupt(&format!("bad {what}")))?;
+            resolve(n)?.ok_or_else(|| corrupt(&format!("{what}: no string numbered {n}")))
         };
+        let source_root = lookup(r.varint(), "source root")?;
+        let workflow = match r.varint() {
+            Some(0) => None,
+            n => Some(lookup(n.map(|n| n - 1), "workflow")?),
+        };
+        let strategy = lookup(r.varint(), "strategy")?;
         let n = r.varint().ok_or_else(|| corrupt("bad label count"))?;
         // Every label takes at least two bytes: never trust a count the input cannot hold.
         if n > (bytes.len() as u64) / 2 {
@@ -203,12 +184,8 @@ pub(crate) fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
+    varint::write(out, v);
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -237,18 +214,9 @@ impl Cursor<'_> {
 
     /// Minimal LEB128 (one encoding per value).
     pub(crate) fn varint(&mut self) -> Option<u64> {
-        let mut v: u64 = 0;
-        for i in 0..10 {
-            let b = self.byte()?;
-            if i == 9 && b > 1 {
-                return None;
-            }
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return (i == 0 || b != 0).then_some(v);
-            }
-        }
-        None
+        let (v, used) = varint::read(self.bytes.get(self.pos..)?)?;
+        self.pos += used;
+        Some(v)
     }
 
     pub(crate) fn id(&mut self) -> Option<ObjectId> {
@@ -335,32 +303,6 @@ mod tests {
         }
     }
 
-    /// The version-1 encoding (strings inline), as the first release wrote it.
-    fn encode_v1(r: &SessionRecord) -> Vec<u8> {
-        let mut out = vec![RECORD_V1];
-        put_varint(&mut out, zigzag(r.created_at.timestamp_micros()));
-        out.extend_from_slice(r.root.as_bytes());
-        out.extend_from_slice(ObjectId::for_blob(b"closure").as_bytes());
-        put_varint(&mut out, r.files);
-        put_varint(&mut out, r.logical_bytes);
-        out.push(u8::from(r.pinned));
-        put_str(&mut out, &r.source_root);
-        match &r.workflow {
-            None => out.push(0),
-            Some(w) => {
-                out.push(1);
-                put_str(&mut out, w);
-            }
-        }
-        put_str(&mut out, &r.strategy);
-        put_varint(&mut out, r.labels.len() as u64);
-        for (k, v) in &r.labels {
-            put_str(&mut out, k);
-            put_str(&mut out, v);
-        }
-        out
-    }
-
     #[test]
     fn records_round_trip_and_stay_small() {
         let mut t = Table::default();
@@ -380,18 +322,9 @@ mod tests {
     }
 
     #[test]
-    fn version_1_records_still_decode() {
-        let t = Table::default();
-        let mut r = record();
-        assert_eq!(t.decode("react-1", &encode_v1(&r)).unwrap(), r);
-        r.workflow = None;
-        assert_eq!(t.decode("react-1", &encode_v1(&r)).unwrap(), r);
-    }
-
-    #[test]
     fn malformed_records_are_typed_errors() {
         let mut t = Table::default();
-        for good in [t.encode(&record()), encode_v1(&record())] {
+        for good in [t.encode(&record())] {
             for cut in 0..good.len() {
                 assert!(t.decode("react-1", &good[..cut]).is_err(), "cut at {cut}");
             }

@@ -184,15 +184,9 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
     let (payload, links) = session_node(&root, &closure_id);
     let mut txn = store.write()?;
     let id = match new.id {
-        // A session of this id with its root is refused by `pin` below (the root exists), which
-        // drops the transaction before anything commits; only an older build's record is
-        // looked up here.
-        Some(id) => {
-            if txn.index_get(RECORDS, id.as_str().as_bytes())?.is_some() {
-                return Err(Error::SessionExists { id: id.to_string() });
-            }
-            id
-        }
+        // A session of this id is refused by `pin` below (its root exists), which drops the
+        // transaction before anything commits.
+        Some(id) => id,
         None => {
             let mut id = SessionId::generate(&new.id_prefix, created_at);
             while exists(&txn, &id)? {
@@ -302,11 +296,8 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
     // entry however many files the session has (read and written with the counters); any
     // other in each file's version entry.
     let t = created_at.timestamp_micros();
-    if !cache.is_some_and(SessionCache::tally_moved) {
-        move_legacy_tally(&mut txn)?;
-    }
     let counters = [(C_SESSIONS, 1), (C_LOGICAL, logical as i128)];
-    if node_stored && new.files.len() <= hot::MAX_FILES {
+    if node_stored && new.files.len() <= hot::MAX_HOT_FILES {
         hot::count(&mut txn, &node_id, new.files.files(), t, &counters)?;
     } else {
         let files: Vec<(&str, ObjectId, u64)> = (new.files.files().iter())
@@ -318,7 +309,6 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
     let commit = txn.commit()?;
     if let Some(c) = cache {
         c.keep_strings(&wanted, &numbers);
-        c.keep_tally_moved();
     }
     Ok(Created {
         record,
@@ -334,10 +324,7 @@ fn label_key(k: &str, v: &str, t: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
 }
 
 fn exists(r: &impl StoreRead, id: &SessionId) -> Result<bool> {
-    Ok(
-        r.root(&root_name(id))?.is_some()
-            || r.index_get(RECORDS, id.as_str().as_bytes())?.is_some(),
-    )
+    Ok(r.root(&root_name(id))?.is_some())
 }
 
 fn add_counter(txn: &mut WriteTxn<'_>, key: &[u8], delta: i128) -> Result<()> {
@@ -353,26 +340,16 @@ fn add_counters(txn: &mut WriteTxn<'_>, deltas: &[(&[u8], i128)]) -> Result<()> 
         .zip(&values)
         .map(|((k, _), v)| (*k, &v[..]))
         .collect();
-    txn.index_insert_each(TALLY, &entries)?;
+    txn.index_insert_each(BY_TIME, &entries)?;
     Ok(())
 }
 
-/// The values of the tally keys `keys`, in one range read; a key without a value is looked
-/// for where a store of schema 8 or older kept it (in a second read, when there is one).
+/// The values of the tally keys `keys`, in one range read.
 pub(crate) fn read_counters<'k>(
     r: &impl StoreRead,
-    keys: impl Iterator<Item = &'k [u8]> + Clone,
+    keys: impl Iterator<Item = &'k [u8]>,
 ) -> Result<Vec<Option<Vec<u8>>>> {
-    let mut values = read_keys(r, TALLY, keys.clone())?;
-    if values.iter().any(Option::is_none) {
-        let old = read_keys(r, COUNTERS, keys.map(legacy_key))?;
-        for (v, o) in values.iter_mut().zip(old) {
-            if v.is_none() {
-                *v = o;
-            }
-        }
-    }
-    Ok(values)
+    read_keys(r, BY_TIME, keys)
 }
 
 fn read_keys<'k>(
@@ -387,21 +364,6 @@ fn read_keys<'k>(
         .into_iter()
         .map(|rows| rows.into_iter().next().map(|(_, v)| v))
         .collect())
-}
-
-/// Moves the tally keys a store of schema 8 or older kept in `session.counters` to their
-/// place (one range read when there are none, the usual case). Every transaction that writes
-/// a tally key calls this first (unless its `SessionCache` saw a committed move), so no key is
-/// ever both here and there.
-pub(crate) fn move_legacy_tally(txn: &mut WriteTxn<'_>) -> Result<()> {
-    let old = read_keys(txn, COUNTERS, TALLY_KEYS.into_iter().map(legacy_key))?;
-    for (key, value) in TALLY_KEYS.into_iter().zip(old) {
-        if let Some(v) = value {
-            txn.index_insert(TALLY, key, &v)?;
-            txn.index_remove(COUNTERS, legacy_key(key))?;
-        }
-    }
-    Ok(())
 }
 
 /// The counters' values after adding `deltas` to their `current` values.
@@ -658,14 +620,11 @@ fn load_record_with(
     id: &SessionId,
     strings: &mut Strings,
 ) -> Result<Option<SessionRecord>> {
-    // The record is the root's metadata; older stores kept it in `RECORDS`, root metadata empty.
-    let bytes = match r.root(&root_name(id))? {
-        Some(root) if !root.meta.is_empty() => root.meta,
-        _ => match r.index_get(RECORDS, id.as_str().as_bytes())? {
-            Some(v) => v,
-            None => return Ok(None),
-        },
+    // The record is the root's metadata.
+    let Some(root) = r.root(&root_name(id))? else {
+        return Ok(None);
     };
+    let bytes = root.meta;
     SessionRecord::decode(id.as_str(), &bytes, &mut |n| strings.resolve(r, n)).map(Some)
 }
 
@@ -803,7 +762,7 @@ const MAX_DEPTH: usize = 2048;
 
 /// At most this many files are listed from one tree. Subtrees are shared by id, so a handful of
 /// crafted objects can name 2^60 paths; walking them must end in an error, not run forever.
-pub(crate) const MAX_FILES: usize = 1 << 20;
+pub(crate) const MAX_LISTED_FILES: usize = 1 << 20;
 
 fn too_big(id: &ObjectId, reason: &str) -> Error {
     Error::CorruptTree {
@@ -816,7 +775,7 @@ fn too_big(id: &ObjectId, reason: &str) -> Error {
 }
 
 /// Every file below the tree `root`, in tree order (depth first, names by bytes). Iterative,
-/// with each distinct subtree decoded once, and bounded by `MAX_DEPTH` and `MAX_FILES`.
+/// with each distinct subtree decoded once, and bounded by `MAX_DEPTH` and `MAX_LISTED_FILES`.
 pub(crate) fn walk(r: &impl StoreRead, root: &ObjectId) -> Result<Vec<TreeFile>> {
     let mut out = Vec::new();
     let mut trees: HashMap<ObjectId, std::rc::Rc<Tree>> = HashMap::new();
@@ -845,7 +804,7 @@ pub(crate) fn walk(r: &impl StoreRead, root: &ObjectId) -> Result<Vec<TreeFile>>
                 stack.push((sub, path, 0));
             }
             kind => {
-                if out.len() >= MAX_FILES {
+                if out.len() >= MAX_LISTED_FILES {
                     return Err(too_big(root, "lists too many files"));
                 }
                 out.push(TreeFile {
@@ -945,9 +904,6 @@ pub(crate) fn delete_in(
             roots.push(root.id);
         }
     }
-    if !records.is_empty() {
-        move_legacy_tally(txn)?;
-    }
     // The sessions deleted must be counted in the version entries they are removed from.
     hot::fold_if_held(txn, &roots)?;
     for rec in &records {
@@ -959,9 +915,7 @@ pub(crate) fn delete_in(
         for (k, v) in &rec.labels {
             txn.index_remove(BY_LABEL, &label_key(k, v, rec.created_at, id))?;
         }
-        if txn.index_remove(RECORDS, id.as_str().as_bytes())?.is_none() {
-            add_counter(txn, C_SESSIONS, -1)?;
-        }
+        add_counter(txn, C_SESSIONS, -1)?;
         add_counter(txn, C_LOGICAL, -(rec.logical_bytes as i128))?;
         txn.unpin(&root_name(id))?;
     }
@@ -976,18 +930,13 @@ pub fn set_pinned(store: &Store, id: &SessionId, pinned: bool) -> Result<()> {
     if rec.pinned != pinned {
         rec.pinned = pinned;
         let bytes = encode_record(&mut txn, &rec)?;
-        let key = id.as_str().as_bytes();
-        if txn.index_get(RECORDS, key)?.is_some() {
-            txn.index_insert(RECORDS, key, &bytes)?;
-        } else {
-            // Re-pinned with the new record: the session node's count goes down and up again
-            // within the transaction, and objects are swept only at commit.
-            let name = root_name(id);
-            let root = txn
-                .unpin(&name)?
-                .ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
-            txn.pin(&name, &root.id, &bytes)?;
-        }
+        // Re-pinned with the new record: the session node's count goes down and up again
+        // within the transaction, and objects are swept only at commit.
+        let name = root_name(id);
+        let root = txn
+            .unpin(&name)?
+            .ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
+        txn.pin(&name, &root.id, &bytes)?;
         txn.commit()?;
     }
     Ok(())
@@ -1018,17 +967,12 @@ pub fn set_labels(
         txn.index_insert(BY_LABEL, &label_key(k, v, rec.created_at, id), b"")?;
     }
     let bytes = encode_record(&mut txn, &rec)?;
-    let key = id.as_str().as_bytes();
-    if txn.index_get(RECORDS, key)?.is_some() {
-        txn.index_insert(RECORDS, key, &bytes)?;
-    } else {
-        // Re-pinned with the new record, as `set_pinned` does.
-        let name = root_name(id);
-        let root = txn
-            .unpin(&name)?
-            .ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
-        txn.pin(&name, &root.id, &bytes)?;
-    }
+    // Re-pinned with the new record, as `set_pinned` does.
+    let name = root_name(id);
+    let root = txn
+        .unpin(&name)?
+        .ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
+    txn.pin(&name, &root.id, &bytes)?;
     txn.commit()?;
     Ok(rec.labels)
 }
@@ -1149,9 +1093,8 @@ fn tree_contains(
 pub fn stats(store: &Store) -> Result<SessionStats> {
     let st = store.stats()?;
     let r = store.read()?;
-    // Sessions recorded in their roots, plus any whose record an older build kept apart.
     let mut totals = read_counters(&r, [C_SESSIONS, C_LOGICAL].into_iter())?.into_iter();
-    let sessions = u64_value(totals.next().flatten()) + r.index_len(RECORDS)?;
+    let sessions = u64_value(totals.next().flatten());
     let logical_bytes = u64_value(totals.next().flatten());
     let unique_bytes = st.blob_raw_bytes;
     let edge = |reverse| -> Result<Option<DateTime<Utc>>> {

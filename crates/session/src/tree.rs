@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use cfgvault_store::ObjectId;
+use cfgvault_store::varint::{self, VarintError};
 
 use crate::path::name_problem;
 use crate::{Error, Result};
@@ -238,16 +239,8 @@ impl Tree {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    varint::write(out, v);
 }
 
 struct Reader<'a> {
@@ -271,22 +264,10 @@ impl Reader<'_> {
     }
 
     fn varint(&mut self) -> Result<u64, &'static str> {
-        let mut v: u64 = 0;
-        for i in 0..10 {
-            let b = self.byte().ok_or("truncated")?;
-            let bits = u64::from(b & 0x7f);
-            if i == 9 && b > 1 {
-                return Err("integer overflows 64 bits");
-            }
-            v |= bits << (7 * i);
-            if b & 0x80 == 0 {
-                if i > 0 && b == 0 {
-                    return Err("non-minimal integer");
-                }
-                return Ok(v);
-            }
-        }
-        Err("integer overflows 64 bits")
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let (v, used) = varint::decode(rest).map_err(VarintError::as_str)?;
+        self.pos += used;
+        Ok(v)
     }
 
     fn entry(&mut self, id: ObjectId) -> Result<TreeEntry, String> {

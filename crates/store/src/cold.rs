@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use redb::TableDefinition;
 
 use crate::Error;
-use crate::codec::{read_varint, write_varint};
+use crate::varint;
 
 /// Cold key → nothing: an entry removed from the cold side since the last gc.
 pub(crate) const TOMBS: TableDefinition<&[u8], ()> = TableDefinition::new("tombs");
@@ -65,12 +65,12 @@ impl Block {
     pub(crate) fn parse(raw: Vec<u8>) -> Result<Block, String> {
         let body = raw.strip_prefix(BLOCK_MAGIC).ok_or("not a cold block")?;
         let mut at = BLOCK_MAGIC.len();
-        let (n, used) = read_varint(body).ok_or("bad entry count")?;
+        let (n, used) = varint::read(body).ok_or("bad entry count")?;
         at += used;
         let mut entries = Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(1 << 16));
         for _ in 0..n {
             let mut field = || -> Result<(usize, usize), String> {
-                let (len, used) = read_varint(&raw[at..]).ok_or("bad length")?;
+                let (len, used) = varint::read(&raw[at..]).ok_or("bad length")?;
                 let start = at + used;
                 let len = usize::try_from(len).map_err(|_| "bad length")?;
                 if raw.len() - start < len {
@@ -159,11 +159,11 @@ pub(crate) fn block_hash(block: &[u8]) -> [u8; 16] {
 impl Dir {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = vec![DIR_VERSION];
-        write_varint(&mut out, self.firsts.len() as u64);
+        varint::write(&mut out, self.firsts.len() as u64);
         for ((f, n), h) in self.firsts.iter().zip(&self.numbers).zip(&self.hashes) {
-            write_varint(&mut out, f.len() as u64);
+            varint::write(&mut out, f.len() as u64);
             out.extend_from_slice(f);
-            write_varint(&mut out, *n);
+            varint::write(&mut out, *n);
             out.extend_from_slice(h);
         }
         out
@@ -174,11 +174,11 @@ impl Dir {
         if version != DIR_VERSION {
             return Err(format!("unknown directory version {version}"));
         }
-        let (n, used) = read_varint(p).ok_or("bad block count")?;
+        let (n, used) = varint::read(p).ok_or("bad block count")?;
         p = &p[used..];
         let mut d = Dir::default();
         for _ in 0..n {
-            let (len, used) = read_varint(p).ok_or("bad key length")?;
+            let (len, used) = varint::read(p).ok_or("bad key length")?;
             let len = usize::try_from(len).map_err(|_| "bad key length")?;
             let key = p.get(used..used + len).ok_or("truncated first key")?;
             if d.firsts.last().is_some_and(|last| last.as_slice() >= key) {
@@ -186,7 +186,7 @@ impl Dir {
             }
             d.firsts.push(key.to_vec());
             p = &p[used + len..];
-            let (number, used) = read_varint(p).ok_or("bad block number")?;
+            let (number, used) = varint::read(p).ok_or("bad block number")?;
             d.numbers.push(number);
             let hash: [u8; 16] = p
                 .get(used..used + 16)
@@ -418,11 +418,11 @@ impl Builder {
             return;
         }
         let mut out = BLOCK_MAGIC.to_vec();
-        write_varint(&mut out, self.cur.len() as u64);
+        varint::write(&mut out, self.cur.len() as u64);
         for (k, v) in &self.cur {
-            write_varint(&mut out, k.len() as u64);
+            varint::write(&mut out, k.len() as u64);
             out.extend_from_slice(k);
-            write_varint(&mut out, v.len() as u64);
+            varint::write(&mut out, v.len() as u64);
             out.extend_from_slice(v);
         }
         let first = std::mem::take(&mut self.cur).swap_remove(0).0;

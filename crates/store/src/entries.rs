@@ -1,18 +1,17 @@
 //! The pack index: where a packed object is found, and its reference count.
 //!
 //! A loose object's entry is in `ids` under its full 32-byte id. A packed object's entry
-//! (schema 4) is in `pack_ids`, under the first 8 bytes of its id, as its pack, its position
+//! is in `pack_ids`, under the first 8 bytes of its id, as its pack, its position
 //! there and its count: about 17 bytes a object against 48 in `ids`. The other 24 bytes of the
 //! id are not stored: the member's bytes give them back, so a lookup hashes the member it
 //! points at (once per decoded pack, see [`crate::pack::Pack::member_id`]) and takes it only if
 //! that hash is the id asked for. Two objects whose ids share 8 bytes have one key, holding
-//! both entries. Stores written before schema 4 keep packed objects in `ids` (a packed
-//! location); those entries stay valid until a `gc` writes their pack again.
+//! both entries.
 
 use redb::TableDefinition;
 
 use crate::ObjectId;
-use crate::codec::{read_varint, write_varint};
+use crate::varint;
 
 /// `id[..8]` (big-endian u64) → one or more `varint(pack) ‖ varint(member) ‖ varint(count)`.
 pub(crate) const PACK_IDS: TableDefinition<u64, &[u8]> = TableDefinition::new("pack_ids");
@@ -42,9 +41,9 @@ impl Item {
 pub(crate) fn encode(items: &[Item]) -> Vec<u8> {
     let mut out = Vec::with_capacity(items.len() * 8);
     for i in items {
-        write_varint(&mut out, i.pack);
-        write_varint(&mut out, u64::from(i.member));
-        write_varint(&mut out, i.count);
+        varint::write(&mut out, i.pack);
+        varint::write(&mut out, u64::from(i.member));
+        varint::write(&mut out, i.count);
     }
     out
 }
@@ -57,9 +56,9 @@ pub(crate) fn decode(mut v: &[u8]) -> Option<Vec<Item>> {
         return None;
     }
     while !v.is_empty() {
-        let (pack, a) = read_varint(v)?;
-        let (member, b) = read_varint(&v[a..])?;
-        let (count, c) = read_varint(&v[a + b..])?;
+        let (pack, a) = varint::read(v)?;
+        let (member, b) = varint::read(&v[a..])?;
+        let (count, c) = varint::read(&v[a + b..])?;
         out.push(Item {
             pack,
             member: u32::try_from(member).ok()?,
@@ -97,9 +96,9 @@ mod tests {
         assert_eq!(decode(&v), None);
         // A member beyond u32.
         let mut big = Vec::new();
-        write_varint(&mut big, 1);
-        write_varint(&mut big, 1 << 33);
-        write_varint(&mut big, 1);
+        varint::write(&mut big, 1);
+        varint::write(&mut big, 1 << 33);
+        varint::write(&mut big, 1);
         assert_eq!(decode(&big), None);
     }
 

@@ -1,5 +1,5 @@
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::ObjectId;
 
@@ -25,11 +25,13 @@ pub enum Error {
     /// damaged beyond opening).
     #[error("'{path}' is not a cfgvault store: {detail}")]
     NotAStore { path: PathBuf, detail: String },
-    /// The store was written by a newer (or unknown) format.
+    /// The store is not in the one format this build reads (docs/FORMAT.md): `found` is the
+    /// file's `meta.schema_version` mark, `supported` the format this build reads. Nothing is
+    /// written to such a file.
     #[error(
-        "store '{path}' has schema version {found}; this build reads versions up to {supported}"
+        "store '{path}' is in another format (meta.schema_version {found}); this build reads only format {supported}"
     )]
-    UnsupportedSchema {
+    UnsupportedFormat {
         path: PathBuf,
         found: u32,
         supported: u32,
@@ -135,6 +137,40 @@ impl std::error::Error for DatabaseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
     }
+}
+
+/// Turns a redb error into [`Error`], naming the store file.
+pub(crate) trait DbResult<T> {
+    fn db(self, path: &Path) -> Result<T, Error>;
+}
+
+impl<T, E: Into<redb::Error>> DbResult<T> for Result<T, E> {
+    fn db(self, path: &Path) -> Result<T, Error> {
+        self.map_err(|e| map_db_error(e.into(), path))
+    }
+}
+
+pub(crate) fn map_db_error(e: redb::Error, path: &Path) -> Error {
+    match e {
+        redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch => {
+            Error::AlreadyOpen {
+                path: path.to_path_buf(),
+            }
+        }
+        other => Error::Database {
+            path: path.to_path_buf(),
+            source: crate::error::DatabaseError::new(other),
+        },
+    }
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 #[cfg(test)]

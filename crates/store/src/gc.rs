@@ -9,17 +9,17 @@ use redb::{Key, ReadableTable, ReadableTableMetadata, TableDefinition, TableHand
 use crate::codec;
 use crate::cold::TOMBS;
 use crate::entries::PACK_IDS;
+use crate::error::DbResult;
 use crate::pack::{self, Builder, Encoded, Loc, PACKS};
-use crate::store::{
-    BaseCache, DbResult, IDS, INDEX, INDEX_PREFIX, META, OBJECTS, ROOTS, t_load_cached,
-};
+use crate::schema::{IDS, INDEX, META, OBJECTS, ROOTS};
+use crate::txn::{BaseCache, ReadPath, load_cached};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// What a `gc` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// Objects removed by the sweep (normally 0: commits already remove unreferenced objects;
-    /// leftovers come from a repaired store or an older build).
+    /// leftovers come from a repaired store).
     pub objects_removed: u64,
     /// Stored bytes of those objects.
     pub bytes_freed: u64,
@@ -161,9 +161,7 @@ impl Store {
             let mut by_seq: HashMap<u64, ObjectId> = HashMap::new();
             for item in ids.iter().db(path)? {
                 let (k, v) = item.db(path)?;
-                if let Loc::Loose(seq) = Loc::from_raw(v.value().0) {
-                    by_seq.insert(seq, ObjectId::from_bytes(k.value()));
-                }
+                by_seq.insert(v.value().0, ObjectId::from_bytes(k.value()));
             }
             for item in objects.iter().db(path)? {
                 let (k, v) = item.db(path)?;
@@ -206,75 +204,16 @@ impl Store {
             return Ok((0, 0, 0));
         }
         let path = self.path();
-        let mut loose: Vec<(u64, ObjectId)> = Vec::new();
-        // Packed objects whose entries stores before schema 4 keep in `ids`.
-        let mut packed: Vec<(u64, u32, ObjectId)> = Vec::new();
-        {
-            let ids = txn.raw().open_table(IDS).db(path)?;
-            for item in ids.iter().db(path)? {
-                let (k, v) = item.db(path)?;
-                let id = ObjectId::from_bytes(k.value());
-                match Loc::from_raw(v.value().0) {
-                    Loc::Loose(seq) => loose.push((seq, id)),
-                    Loc::Packed { pack, member } => packed.push((pack, member, id)),
-                }
-            }
-        }
-        // Every other packed object: the pack index's items (ids resolved only for the packs
-        // written again, below).
+        let mut loose = loose_objects(txn, path)?;
+        // Every packed object: the pack index's items (ids resolved only for the packs written
+        // again, below).
         let items = txn.pack_items()?;
-        // The packs there are now: every chunk's key and length, and each pack's header.
-        let mut chunks: Vec<((u64, u32), u64)> = Vec::new();
-        let mut headers: BTreeMap<u64, Option<pack::PackHeader>> = BTreeMap::new();
-        {
-            let t = txn.raw();
-            if t.list_tables().db(path)?.any(|h| h.name() == PACKS.name()) {
-                let packs = t.open_table(PACKS).db(path)?;
-                for item in packs.iter().db(path)? {
-                    let (k, v) = item.db(path)?;
-                    let key = k.value();
-                    if key.1 == 0 {
-                        headers.insert(key.0, pack::parse_header(v.value()));
-                    }
-                    chunks.push((key, v.value().len() as u64));
-                }
-            }
-        }
-        let mut live: BTreeMap<u64, u64> = BTreeMap::new();
-        for p in packed
-            .iter()
-            .map(|(p, _, _)| p)
-            .chain(items.iter().map(|(_, i)| &i.pack))
-        {
-            *live.entry(*p).or_default() += 1;
-        }
-        // Which packs to write again: those holding a removed member (or none left, or with a
-        // damaged header), and, when there is anything to pack at all, the small ones, so that
-        // packs grow towards `pack_bytes` and compress together. Full packs stay as they are:
-        // a gc compresses what is new, not the whole store again.
-        let mut holes: BTreeSet<u64> = BTreeSet::new();
-        let mut small: BTreeSet<u64> = BTreeSet::new();
-        let numbers: BTreeSet<u64> = chunks.iter().map(|((p, _), _)| *p).collect();
-        for p in numbers.iter().chain(live.keys()) {
-            match (headers.get(p).copied().flatten(), live.get(p)) {
-                (Some(h), Some(&n)) if h.members == n => {
-                    if h.raw_len < limit as u64 / 2 {
-                        small.insert(*p);
-                    }
-                }
-                _ => {
-                    holes.insert(*p);
-                }
-            }
-        }
-        if loose.is_empty() && holes.is_empty() && small.len() < 2 {
+        let (mut chunks, headers) = pack_chunks(txn, path)?;
+        let Some(repack) = packs_to_rewrite(&items, &chunks, &headers, limit, loose.is_empty())
+        else {
             return Ok((0, 0, 0));
-        }
-        let mut repack = holes;
-        if !loose.is_empty() || small.len() >= 2 {
-            repack.extend(small);
-        }
-        packed.retain(|(p, _, _)| repack.contains(p));
+        };
+        let mut packed: Vec<(u64, u32, ObjectId)> = Vec::new();
         for (key, item) in items.iter().filter(|(_, i)| repack.contains(&i.pack)) {
             packed.push((item.pack, item.member, txn.item_id(*key, item)?));
         }
@@ -293,7 +232,7 @@ impl Store {
         let level = self.options().gc_zstd_level;
         let mut builder = Builder::default();
         let mut bases = BaseCache::default();
-        let mut moved: Vec<(ObjectId, u64)> = Vec::with_capacity(order.len());
+        let mut moved: Vec<(ObjectId, Loc)> = Vec::with_capacity(order.len());
         let (mut added, mut packs_written) = (0u64, 0u64);
         // Each pack is written as soon as it is full, so memory holds one pack at a time.
         let mut write = |txn: &mut crate::WriteTxn<'_>, b: Builder| -> Result<(), Error> {
@@ -317,7 +256,7 @@ impl Store {
             if progress.should_cancel() {
                 return Err(Error::Cancelled);
             }
-            let (kind, bytes) = txn.with_src(|src| t_load_cached(src, id, Some(&mut bases)))?;
+            let (kind, bytes) = txn.with_src(|src| load_cached(src, id, Some(&mut bases)))?;
             if !builder.is_empty() && (builder.raw_len() + bytes.len() > limit || builder.is_full())
             {
                 write(txn, std::mem::take(&mut builder))?;
@@ -331,38 +270,8 @@ impl Store {
             write(txn, builder)?;
         }
         drop(bases);
-        let mut freed = 0u64;
-        let mut released: Vec<ObjectId> = Vec::new();
-        // Entries move to the pack index (from `ids`, or from a pack written again) while the
-        // old packs can still confirm them; their counts stay as they are.
-        for (id, loc) in &moved {
-            let Loc::Packed { pack, member } = Loc::from_raw(*loc) else {
-                continue;
-            };
-            let e = txn.entry(id)?.ok_or(Error::ObjectMissing { id: *id })?;
-            txn.remove_entry(id, &e)?;
-            txn.add_packed(id, pack, member, e.count)?;
-        }
-        {
-            let t = txn.raw();
-            let mut objects = t.open_table(OBJECTS).db(path)?;
-            for (seq, id) in &loose {
-                let frame = objects
-                    .remove(*seq)
-                    .db(path)?
-                    .ok_or_else(|| Error::Corrupt {
-                        id: *id,
-                        detail: format!("its frame {seq} is missing"),
-                    })?;
-                freed += frame.value().len() as u64;
-                released.extend(codec::header(id, frame.value())?.base());
-            }
-            let mut packs = t.open_table(PACKS).db(path)?;
-            for (key, len) in &old_chunks {
-                packs.remove(*key).db(path)?;
-                freed += len;
-            }
-        }
+        move_entries(txn, &moved)?;
+        let (freed, released) = delete_replaced(txn, &loose, &old_chunks, path)?;
         txn.add_stored(added as i64 - freed as i64);
         for base in released {
             txn.decref(&base)?;
@@ -410,8 +319,6 @@ impl Store {
                 rebuild_table(t, PACKS, path)?
             } else if name == INDEX.name() {
                 rebuild_table(t, INDEX, path)?
-            } else if name.starts_with(INDEX_PREFIX) {
-                rebuild_table(t, TableDefinition::<&[u8], &[u8]>::new(&name), path)?
             } else {
                 false
             };
@@ -426,6 +333,132 @@ impl Store {
 
 /// Name of the scratch table a rebuild copies into; it never outlives the transaction.
 const REBUILD_TABLE: &str = "rebuild~";
+
+/// Every loose object: its frame's sequence number and its id, from `ids`.
+fn loose_objects(
+    txn: &mut crate::WriteTxn<'_>,
+    path: &Path,
+) -> Result<Vec<(u64, ObjectId)>, Error> {
+    let mut loose = Vec::new();
+    let ids = txn.raw().open_table(IDS).db(path)?;
+    for item in ids.iter().db(path)? {
+        let (k, v) = item.db(path)?;
+        loose.push((v.value().0, ObjectId::from_bytes(k.value())));
+    }
+    Ok(loose)
+}
+
+/// The chunks of a pack: its number, the chunk's number, and the chunk's length.
+type Chunks = Vec<((u64, u32), u64)>;
+
+/// The packs there are now: every chunk's key and length, and each pack's header (`None`:
+/// damaged).
+fn pack_chunks(
+    txn: &mut crate::WriteTxn<'_>,
+    path: &Path,
+) -> Result<(Chunks, BTreeMap<u64, Option<pack::PackHeader>>), Error> {
+    let mut chunks: Chunks = Vec::new();
+    let mut headers = BTreeMap::new();
+    let t = txn.raw();
+    if t.list_tables().db(path)?.any(|h| h.name() == PACKS.name()) {
+        let packs = t.open_table(PACKS).db(path)?;
+        for item in packs.iter().db(path)? {
+            let (k, v) = item.db(path)?;
+            let key = k.value();
+            if key.1 == 0 {
+                headers.insert(key.0, pack::parse_header(v.value()));
+            }
+            chunks.push((key, v.value().len() as u64));
+        }
+    }
+    Ok((chunks, headers))
+}
+
+/// Which packs to write again: those holding a removed member (or none left, or with a
+/// damaged header), and, when there is anything to pack at all, the small ones (under half of
+/// `limit`), so that packs grow towards `pack_bytes` and compress together. Full packs stay as
+/// they are: a gc compresses what is new, not the whole store again. `None`: nothing to pack.
+fn packs_to_rewrite(
+    items: &[(u64, crate::entries::Item)],
+    chunks: &Chunks,
+    headers: &BTreeMap<u64, Option<pack::PackHeader>>,
+    limit: usize,
+    no_loose: bool,
+) -> Option<BTreeSet<u64>> {
+    let mut live: BTreeMap<u64, u64> = BTreeMap::new();
+    for (_, i) in items {
+        *live.entry(i.pack).or_default() += 1;
+    }
+    let mut holes: BTreeSet<u64> = BTreeSet::new();
+    let mut small: BTreeSet<u64> = BTreeSet::new();
+    let numbers: BTreeSet<u64> = chunks.iter().map(|((p, _), _)| *p).collect();
+    for p in numbers.iter().chain(live.keys()) {
+        match (headers.get(p).copied().flatten(), live.get(p)) {
+            (Some(h), Some(&n)) if h.members == n => {
+                if h.raw_len < limit as u64 / 2 {
+                    small.insert(*p);
+                }
+            }
+            _ => {
+                holes.insert(*p);
+            }
+        }
+    }
+    if no_loose && holes.is_empty() && small.len() < 2 {
+        return None;
+    }
+    let mut repack = holes;
+    if !no_loose || small.len() >= 2 {
+        repack.extend(small);
+    }
+    Some(repack)
+}
+
+/// Moves the entries of the objects packed to the pack index at their new places (from
+/// `ids`, or from a pack written again) while the old packs can still confirm them; their
+/// counts stay as they are.
+fn move_entries(txn: &mut crate::WriteTxn<'_>, moved: &[(ObjectId, Loc)]) -> Result<(), Error> {
+    for (id, loc) in moved {
+        let Loc::Packed { pack, member } = *loc else {
+            continue;
+        };
+        let e = txn.entry(id)?.ok_or(Error::ObjectMissing { id: *id })?;
+        txn.remove_entry(id, &e)?;
+        txn.add_packed(id, pack, member, e.count)?;
+    }
+    Ok(())
+}
+
+/// Deletes the loose frames and the chunks of the packs written again. Returns the stored
+/// bytes freed and the delta bases the loose frames held (a pack member holds none).
+fn delete_replaced(
+    txn: &mut crate::WriteTxn<'_>,
+    loose: &[(u64, ObjectId)],
+    old_chunks: &Chunks,
+    path: &Path,
+) -> Result<(u64, Vec<ObjectId>), Error> {
+    let mut freed = 0u64;
+    let mut released: Vec<ObjectId> = Vec::new();
+    let t = txn.raw();
+    let mut objects = t.open_table(OBJECTS).db(path)?;
+    for (seq, id) in loose {
+        let frame = objects
+            .remove(*seq)
+            .db(path)?
+            .ok_or_else(|| Error::Corrupt {
+                id: *id,
+                detail: format!("its frame {seq} is missing"),
+            })?;
+        freed += frame.value().len() as u64;
+        released.extend(codec::header(id, frame.value())?.base());
+    }
+    let mut packs = t.open_table(PACKS).db(path)?;
+    for (key, len) in old_chunks {
+        packs.remove(*key).db(path)?;
+        freed += len;
+    }
+    Ok((freed, released))
+}
 
 /// Rebuilds `def` when a copy in key order (which fills each leaf before starting the next)
 /// takes fewer pages: copies it into a scratch table and puts the copy in its place, or drops

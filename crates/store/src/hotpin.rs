@@ -1,4 +1,4 @@
-//! The hot pin (`meta.hot_pin`, schema 8): the references that roots hold to one object — the
+//! The hot pin (`meta.hot_pin`): the references that roots hold to one object — the
 //! one pinned again and again, as every backup of an unchanged closure pins its session node —
 //! are counted in `meta`, which every commit that adds a root writes anyway, instead of in the
 //! object's entry. A backup then writes no `ids` or `pack_ids` page.
@@ -9,11 +9,9 @@
 //! makes hot (the previous hot count is then added to its entry). So a store that alternates
 //! between two kinds of sessions keeps the one it pins more often hot.
 //!
-//! Since schema 10 the hot count is kept relative to the length of the `roots` table: `meta`
-//! holds the count minus that length. A new root naming the hot object adds one to both, so
-//! the stored value does not change and such a commit leaves `meta` alone (one page fewer).
-//! Schema 8 and 9 stored the count itself; such a value is read as it is and written back
-//! relative.
+//! The hot count is kept relative to the length of the `roots` table: `meta` holds the count
+//! minus that length. A new root naming the hot object adds one to both, so the stored value
+//! does not change and such a commit leaves `meta` alone (one page fewer).
 
 use crate::ObjectId;
 
@@ -28,7 +26,7 @@ pub(crate) struct HotPin {
 
 const HAS_HOT: u8 = 1;
 const HAS_NEXT: u8 = 2;
-/// The count is stored less the length of `roots` (schema 10).
+/// The count is stored less the length of `roots`: set whenever `HAS_HOT` is.
 const RELATIVE: u8 = 4;
 
 impl HotPin {
@@ -49,12 +47,11 @@ impl HotPin {
     }
 
     /// The hot pin stored as `bytes` while `roots` held `live_roots` entries; `None` when the
-    /// bytes are not an encoding [`HotPin::encode`] gives (or a schema-8 one: no `RELATIVE`
-    /// flag, the count itself).
+    /// bytes are not an encoding [`HotPin::encode`] gives.
     pub(crate) fn decode(bytes: &[u8], live_roots: u64) -> Option<HotPin> {
         let (&flags, mut rest) = bytes.split_first()?;
         if flags & !(HAS_HOT | HAS_NEXT | RELATIVE) != 0
-            || (flags & RELATIVE != 0 && flags & HAS_HOT == 0)
+            || (flags & RELATIVE != 0) != (flags & HAS_HOT != 0)
         {
             return None;
         }
@@ -66,10 +63,7 @@ impl HotPin {
         let mut pin = HotPin::default();
         if flags & HAS_HOT != 0 {
             let id = ObjectId::from_bytes(take(32)?.try_into().ok()?);
-            let mut n = u64::from_le_bytes(take(8)?.try_into().ok()?);
-            if flags & RELATIVE != 0 {
-                n = n.wrapping_add(live_roots);
-            }
+            let n = u64::from_le_bytes(take(8)?.try_into().ok()?).wrapping_add(live_roots);
             if n == 0 {
                 return None;
             }
@@ -138,16 +132,10 @@ mod tests {
         };
         assert_eq!(pin(4).encode(10), pin(5).encode(11));
         assert_ne!(pin(4).encode(10), pin(4).encode(11));
-        // A schema-8 value holds the count itself, whatever the length of `roots`.
+        // A hot count must be relative; one with no references is not a hot pin; nor is a
+        // count with no object.
         let absolute = [&[HAS_HOT][..], a.as_bytes(), &3u64.to_le_bytes()].concat();
-        let three = HotPin {
-            hot: Some((a, 3)),
-            next: None,
-        };
-        assert_eq!(HotPin::decode(&absolute, 9), Some(three));
-        // A hot object with no references is not a hot pin; nor is a count with no object.
-        let zero = [&[HAS_HOT][..], a.as_bytes(), &0u64.to_le_bytes()].concat();
-        assert_eq!(HotPin::decode(&zero, 0), None);
+        assert_eq!(HotPin::decode(&absolute, 9), None);
         let rel_zero = [
             &[HAS_HOT | RELATIVE][..],
             a.as_bytes(),

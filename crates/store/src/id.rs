@@ -59,10 +59,7 @@ impl ObjectId {
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(blake3::Hash::from_bytes(self.0).to_hex().as_str())
     }
 }
 
@@ -83,22 +80,9 @@ impl FromStr for ObjectId {
         if s.len() != 64 {
             return Err(invalid("expected 64 hex characters"));
         }
-        let mut out = [0u8; 32];
-        for (i, chunk) in s.as_bytes().chunks_exact(2).enumerate() {
-            let hi = hex_val(chunk[0]).ok_or_else(|| invalid("not a hex digit"))?;
-            let lo = hex_val(chunk[1]).ok_or_else(|| invalid("not a hex digit"))?;
-            out[i] = (hi << 4) | lo;
-        }
-        Ok(ObjectId(out))
-    }
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        blake3::Hash::from_hex(s)
+            .map(|h| ObjectId(*h.as_bytes()))
+            .map_err(|_| invalid("not a hex digit"))
     }
 }
 

@@ -42,7 +42,10 @@ pub(crate) mod hotpin;
 mod id;
 mod pack;
 mod progress;
+mod schema;
 mod store;
+mod txn;
+pub mod varint;
 pub mod verify;
 
 #[cfg(any(test, feature = "fault-injection"))]
@@ -55,9 +58,10 @@ pub use codec::{ObjectKind, node_bytes, split_node};
 pub use error::{DatabaseError, Error};
 pub use id::{NODE_CONTEXT, ObjectId};
 pub use progress::{NoProgress, Progress};
-pub use store::{
-    CommitOutcome, Freed, IndexEntry, KeyRange, Put, ReadTxn, Root, SCHEMA_VERSION, Stats, Store,
-    StoreOptions, StoreRead, WriteTxn,
+pub use schema::FORMAT_VERSION;
+pub use store::{Stats, Store, StoreOptions};
+pub use txn::{
+    CommitOutcome, Freed, IndexEntry, KeyRange, Put, ReadTxn, Root, StoreRead, WriteTxn,
 };
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the supported API.

@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use redb::{ReadableTable, TableDefinition};
 
-use crate::codec::{ObjectKind, read_varint, write_varint};
-use crate::store::DbResult;
+use crate::codec::ObjectKind;
+use crate::error::DbResult;
+use crate::varint;
 use crate::{Error, ObjectId};
 
 pub(crate) const PACKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("packs");
@@ -28,11 +29,8 @@ pub(crate) const PACKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::ne
 /// page of redb's (measured: 4072 does, 4080 takes two).
 pub(crate) const CHUNK: usize = 4064;
 
-/// Set in an `ids` location when the object is in a pack.
-const PACKED: u64 = 1 << 63;
-/// Bits of a packed location that give the position in the pack; the pack's number is above.
-const MEMBER_BITS: u32 = 24;
-const MAX_MEMBERS: usize = 1 << MEMBER_BITS;
+/// Most members one pack holds.
+const MAX_MEMBERS: usize = 1 << 24;
 const PACK_VERSION: u8 = 1;
 /// The most a pack may claim to decode to, whatever the options: a damaged header must not
 /// make a read allocate without bound.
@@ -45,27 +43,6 @@ pub(crate) enum Loc {
     Loose(u64),
     /// Member `member` of the pack numbered `pack`.
     Packed { pack: u64, member: u32 },
-}
-
-impl Loc {
-    pub(crate) fn from_raw(v: u64) -> Loc {
-        if v & PACKED == 0 {
-            Loc::Loose(v)
-        } else {
-            Loc::Packed {
-                pack: (v & !PACKED) >> MEMBER_BITS,
-                member: (v & ((1 << MEMBER_BITS) - 1)) as u32,
-            }
-        }
-    }
-
-    /// The `ids` value of a packed location; `None` when the pack number is out of range.
-    fn packed_raw(pack: u64, member: usize) -> Option<u64> {
-        if pack >= 1 << (63 - MEMBER_BITS) || member >= MAX_MEMBERS {
-            return None;
-        }
-        Some(PACKED | pack << MEMBER_BITS | member as u64)
-    }
 }
 
 /// A decoded pack: the members' kinds and where each one's bytes are in `raw`.
@@ -115,9 +92,9 @@ pub(crate) fn parse_header(chunk0: &[u8]) -> Option<PackHeader> {
     if version != PACK_VERSION {
         return None;
     }
-    let (chunks, a) = read_varint(rest)?;
-    let (raw_len, b) = read_varint(&rest[a..])?;
-    let (members, c) = read_varint(&rest[a + b..])?;
+    let (chunks, a) = varint::read(rest)?;
+    let (raw_len, b) = varint::read(&rest[a..])?;
+    let (members, c) = varint::read(&rest[a + b..])?;
     let at = 1 + a + b + c;
     let checksum: [u8; 16] = chunk0.get(at..at + 16)?.try_into().ok()?;
     Some(PackHeader {
@@ -233,7 +210,7 @@ fn decode(compressed: &[u8], h: PackHeader, stored: u64) -> Result<Pack, String>
     if blake3::hash(&raw).as_bytes()[..16] != h.checksum {
         return Err("checksum mismatch".into());
     }
-    let (n, mut at) = read_varint(&raw).ok_or("bad member count")?;
+    let (n, mut at) = varint::read(&raw).ok_or("bad member count")?;
     if n != h.members || n as usize > MAX_MEMBERS {
         return Err(format!("{n} members, header says {}", h.members));
     }
@@ -243,7 +220,7 @@ fn decode(compressed: &[u8], h: PackHeader, stored: u64) -> Result<Pack, String>
             .get(at)
             .and_then(|&t| ObjectKind::from_tag(t))
             .ok_or("bad member kind")?;
-        let (len, used) = read_varint(&raw[at + 1..]).ok_or("bad member length")?;
+        let (len, used) = varint::read(&raw[at + 1..]).ok_or("bad member length")?;
         lens.push((kind, usize::try_from(len).map_err(|_| "length overflow")?));
         at += 1 + used;
     }
@@ -306,7 +283,7 @@ impl Builder {
 
     pub(crate) fn push(&mut self, id: ObjectId, kind: ObjectKind, bytes: &[u8]) {
         self.table.push(kind.tag());
-        write_varint(&mut self.table, bytes.len() as u64);
+        varint::write(&mut self.table, bytes.len() as u64);
         self.bytes.extend_from_slice(bytes);
         self.ids.push(id);
     }
@@ -315,7 +292,7 @@ impl Builder {
     pub(crate) fn finish(self, level: i32) -> Result<Encoded, Error> {
         use zstd::zstd_safe::{CCtx, CParameter};
         let mut raw = Vec::with_capacity(10 + self.table.len() + self.bytes.len());
-        write_varint(&mut raw, self.ids.len() as u64);
+        varint::write(&mut raw, self.ids.len() as u64);
         raw.extend_from_slice(&self.table);
         raw.extend_from_slice(&self.bytes);
         drop(self.bytes);
@@ -341,9 +318,9 @@ impl Builder {
         let mut chunks = 1u32;
         let header = loop {
             let mut h = vec![PACK_VERSION];
-            write_varint(&mut h, u64::from(chunks));
-            write_varint(&mut h, raw.len() as u64);
-            write_varint(&mut h, self.ids.len() as u64);
+            varint::write(&mut h, u64::from(chunks));
+            varint::write(&mut h, raw.len() as u64);
+            varint::write(&mut h, self.ids.len() as u64);
             h.extend_from_slice(&checksum);
             let rest = body.len().saturating_sub(CHUNK - h.len());
             let need = 1 + rest.div_ceil(CHUNK) as u32;
@@ -368,11 +345,12 @@ impl Builder {
 }
 
 impl Encoded {
-    /// The `ids` location of member `i` once this pack is written as number `pack`.
-    pub(crate) fn loc(pack: u64, i: usize) -> Result<u64, Error> {
-        Loc::packed_raw(pack, i).ok_or(Error::Pack {
-            detail: format!("pack number {pack} or member {i} is out of range"),
-        })
+    /// The location of member `i` once this pack is written as number `pack`.
+    pub(crate) fn loc(pack: u64, i: usize) -> Result<Loc, Error> {
+        let member = u32::try_from(i).map_err(|_| Error::Pack {
+            detail: format!("pack {pack}: member {i} is out of range"),
+        })?;
+        Ok(Loc::Packed { pack, member })
     }
 }
 
@@ -483,14 +461,5 @@ mod tests {
             }
             proptest::prop_assert_eq!(p.member(objects.len() as u32), None);
         }
-    }
-
-    #[test]
-    fn locations_round_trip() {
-        assert_eq!(Loc::from_raw(42), Loc::Loose(42));
-        let raw = Encoded::loc(7, 3).unwrap();
-        assert_eq!(Loc::from_raw(raw), Loc::Packed { pack: 7, member: 3 });
-        assert!(Encoded::loc(1 << 40, 0).is_err());
-        assert!(Encoded::loc(1, MAX_MEMBERS).is_err());
     }
 }

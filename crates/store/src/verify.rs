@@ -8,11 +8,10 @@ use redb::ReadableTable;
 use crate::codec;
 use crate::cold::COLD;
 use crate::entries;
+use crate::error::DbResult;
 use crate::pack::{self, Loc, PACKS};
-use crate::store::{
-    BaseCache, DbResult, K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, Src,
-    decode_root, read_counter, t_item_id, t_load_cached,
-};
+use crate::schema::{K_BLOB_RAW, K_OBJECTS, K_RAW, K_STORED, META, OBJECTS, ROOTS, read_counter};
+use crate::txn::{BaseCache, ReadPath, Src, decode_root, item_id_of, load_cached};
 use crate::{Error, ObjectId, Progress, Store};
 
 /// How to verify. Construct with `Options::default()` and set fields.
@@ -146,29 +145,29 @@ where
 {
     let (path, ids, objects) = (src.path, src.ids, (src.objects)()?);
     let mut s = Scan::default();
-    let problem = |s: &mut Scan, kind, id, detail: String| {
-        s.outcome.problems.push(Problem { kind, id, detail });
-    };
 
     // 1. Every object's frame exists, decodes and hashes to its id; nodes' links are read.
     // The entries: `ids`, then the pack index, whose items give their ids by hashing the
     // members they name.
-    let mut entries: Vec<(ObjectId, u64, u64)> = Vec::new();
+    let mut entries: Vec<(ObjectId, Loc, u64)> = Vec::new();
     // Pack index keys whose items could not be read, with why: an object found missing under
     // one of them is in a damaged pack, not absent.
     let mut unreadable: HashMap<u64, String> = HashMap::new();
     let mut reported: HashSet<String> = HashSet::new();
     for item in ids.iter().db(path)? {
         let (k, v) = item.db(path)?;
-        let (loc, count) = v.value();
-        entries.push((ObjectId::from_bytes(k.value()), loc, count));
+        let (seq, count) = v.value();
+        entries.push((ObjectId::from_bytes(k.value()), Loc::Loose(seq), count));
     }
     match items {
         Ok(items) => {
             for (key, item) in items {
-                match t_item_id(src, key, &item) {
+                match item_id_of(src, key, &item) {
                     Ok(id) => {
-                        let loc = pack::Encoded::loc(item.pack, item.member as usize)?;
+                        let loc = Loc::Packed {
+                            pack: item.pack,
+                            member: item.member,
+                        };
                         entries.push((id, loc, item.count));
                     }
                     Err(e @ (Error::CorruptPack { .. } | Error::CorruptPackIndex { .. })) => {
@@ -221,7 +220,7 @@ where
         s.outcome.objects_checked += 1;
         s.totals.0 += 1;
         // A loose object's frame (a pack's bytes are counted once, below).
-        let frame = match Loc::from_raw(loc) {
+        let frame = match loc {
             Loc::Loose(seq) => {
                 used_seqs.insert(seq);
                 let Some(frame) = objects.get(seq).db(path)? else {
@@ -244,7 +243,7 @@ where
         let mut refs: Vec<ObjectId> = Vec::new();
         // Objects that are bases of others get decoded as part of their dependents' chains;
         // caching them makes the whole scan O(objects) decompressions, not O(objects × depth).
-        let loaded = t_load_cached(src, &id, Some(&mut bases));
+        let loaded = load_cached(src, &id, Some(&mut bases));
         if let Ok((kind, bytes)) = &loaded
             && base.is_none()
         {
@@ -310,8 +309,38 @@ where
         }
     }
 
-    // 2. Walk from the roots, counting every link of every reachable object.
-    // Packs: complete (every chunk its header counts, no more), and counted in the totals.
+    // 2. Packs: complete (every chunk its header counts, no more), and counted in the totals.
+    check_packs(&mut s, packs);
+
+    // 3. Walk from the roots, counting every link of every reachable object.
+    progress.start("walk", None);
+    walk_roots(&mut s, roots, &stored_counts, &links, &unreadable);
+
+    s.stored = stored_counts.keys().copied().collect();
+    // 4. Compare stored counts with recomputed ones.
+    compare_counts(&mut s, &stored_counts);
+
+    // 5. Totals.
+    // Objects in a damaged pack have sizes nobody can read: totals cannot be recomputed then
+    // (and a repair must not overwrite them with a partial sum).
+    if stored != s.totals && unreadable.is_empty() {
+        let detail = format!(
+            "stored (objects, raw, stored, blob raw) = {stored:?}, recomputed {:?}",
+            s.totals
+        );
+        problem(&mut s, ProblemKind::Totals, None, detail);
+    }
+    s.outcome.problems.sort_by_key(|p| (p.kind, p.id));
+    Ok(s)
+}
+
+fn problem(s: &mut Scan, kind: ProblemKind, id: Option<ObjectId>, detail: String) {
+    s.outcome.problems.push(Problem { kind, id, detail });
+}
+
+/// Packs must be complete: every chunk their header counts, no more. Their chunks count in the
+/// stored-bytes total.
+fn check_packs(s: &mut Scan, packs: &Chunks) {
     let mut declared: HashMap<u64, u32> = HashMap::new();
     let mut present: HashMap<u64, Vec<u32>> = HashMap::new();
     for ((p, i), len, header) in packs {
@@ -332,15 +361,20 @@ where
             }
             Some(_) => continue,
         };
-        problem(
-            &mut s,
-            ProblemKind::Corrupt,
-            None,
-            format!("pack {p} {detail}"),
-        );
+        problem(s, ProblemKind::Corrupt, None, format!("pack {p} {detail}"));
     }
+}
 
-    progress.start("walk", None);
+/// Walks from every root, counting each link of every reachable object in `s.expected`; an
+/// object reached but not stored is missing (or, under an unreadable pack index key, in a
+/// damaged pack).
+fn walk_roots(
+    s: &mut Scan,
+    roots: Vec<(String, Vec<u8>)>,
+    stored_counts: &HashMap<ObjectId, u64>,
+    links: &HashMap<ObjectId, Vec<ObjectId>>,
+    unreadable: &HashMap<u64, String>,
+) {
     let mut stack: Vec<ObjectId> = Vec::new();
     for (name, value) in roots {
         s.outcome.roots_checked += 1;
@@ -350,7 +384,7 @@ where
                 stack.push(root.id);
             }
             None => problem(
-                &mut s,
+                s,
                 ProblemKind::Missing,
                 None,
                 format!("root '{name}' has an unreadable value"),
@@ -365,9 +399,9 @@ where
         if !stored_counts.contains_key(&id) {
             if missing_reported.insert(id) {
                 match unreadable.get(&entries::key(&id)) {
-                    Some(why) => problem(&mut s, ProblemKind::Corrupt, Some(id), why.clone()),
+                    Some(why) => problem(s, ProblemKind::Corrupt, Some(id), why.clone()),
                     None => problem(
-                        &mut s,
+                        s,
                         ProblemKind::Missing,
                         Some(id),
                         "referenced but absent".into(),
@@ -381,16 +415,18 @@ where
             stack.push(*child);
         }
     }
+}
 
-    s.stored = stored_counts.keys().copied().collect();
-    // 3. Compare stored counts with recomputed ones.
+/// Compares every stored count with the recomputed one; an object no root reaches is
+/// unreachable.
+fn compare_counts(s: &mut Scan, stored_counts: &HashMap<ObjectId, u64>) {
     let mut ids_sorted: Vec<(&ObjectId, &u64)> = stored_counts.iter().collect();
     ids_sorted.sort();
     for (id, stored) in ids_sorted {
         if !s.reachable.contains(id) {
             s.unreachable.push(*id);
             problem(
-                &mut s,
+                s,
                 ProblemKind::Unreachable,
                 Some(*id),
                 format!("no root reaches it (stored count {stored})"),
@@ -400,26 +436,13 @@ where
         let expected = s.expected.get(id).copied().unwrap_or(0);
         if *stored != expected {
             problem(
-                &mut s,
+                s,
                 ProblemKind::RefcountMismatch,
                 Some(*id),
                 format!("stored {stored}, recomputed {expected}"),
             );
         }
     }
-
-    // 4. Totals.
-    // Objects in a damaged pack have sizes nobody can read: totals cannot be recomputed then
-    // (and a repair must not overwrite them with a partial sum).
-    if stored != s.totals && unreadable.is_empty() {
-        let detail = format!(
-            "stored (objects, raw, stored, blob raw) = {stored:?}, recomputed {:?}",
-            s.totals
-        );
-        problem(&mut s, ProblemKind::Totals, None, detail);
-    }
-    s.outcome.problems.sort_by_key(|p| (p.kind, p.id));
-    Ok(s)
 }
 
 /// A root's name and stored value.
@@ -459,7 +482,7 @@ fn check_cold(
     path: &std::path::Path,
 ) -> Result<Vec<Problem>, Error> {
     let mut out = Vec::new();
-    let listed = match r.with_cold(|c| match c {
+    let listed = match r.merged().with_cold(|c| match c {
         None => Ok(None),
         Some(c) => c.check().map(|()| Some(c.dir.numbers.clone())),
     }) {
@@ -630,7 +653,10 @@ impl Store {
         }
         // Cold blocks no directory lists (a readable directory: a damaged one is not
         // repairable, and then nothing is dropped).
-        if let Ok(listed) = txn.with_cold(|c| Ok(c.map(|c| c.dir.numbers.clone()))) {
+        if let Ok(listed) = txn
+            .merged()
+            .with_cold(|c| Ok(c.map(|c| c.dir.numbers.clone())))
+        {
             let listed = listed.unwrap_or_default();
             txn.raw()
                 .open_table(COLD)

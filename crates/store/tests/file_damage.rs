@@ -1,5 +1,5 @@
 //! The store file damaged or foreign (issue 7): truncated at random lengths, a bit flipped at
-//! random offsets, not a store at all, a store of a newer schema. Opening gives a typed error
+//! random offsets, not a store at all, a store of another format. Opening gives a typed error
 //! or, when the file still opens, `verify` returns (naming damaged objects) and reads return
 //! `Ok` or a typed error: never a panic. The file is created owner-only.
 //!
@@ -10,7 +10,7 @@
 use std::fs;
 use std::path::Path;
 
-use cfgvault_store::{Error, NoProgress, ObjectId, SCHEMA_VERSION, Store, StoreOptions, StoreRead};
+use cfgvault_store::{Error, FORMAT_VERSION, NoProgress, ObjectId, Store, StoreOptions, StoreRead};
 
 fn long() -> bool {
     std::env::var_os("CFGVAULT_LONG").is_some_and(|v| !v.is_empty() && v != "0")
@@ -58,7 +58,7 @@ fn exercise(path: &Path, ids: &[ObjectId]) -> &'static str {
         Err(
             Error::NotAStore { .. }
             | Error::Database { .. }
-            | Error::UnsupportedSchema { .. }
+            | Error::UnsupportedFormat { .. }
             | Error::Io { .. },
         ) => return "open: typed error",
         Err(e) => panic!("unexpected error opening a damaged store: {e:?}"),
@@ -221,9 +221,9 @@ fn files_that_are_not_stores_are_typed_errors() {
     ));
 }
 
-/// A redb database that is not a cfgvault store, and a cfgvault store of a newer schema.
+/// A redb database that is not a cfgvault store, and a cfgvault store of a later format.
 #[test]
-fn foreign_databases_and_newer_schemas_are_typed_errors() {
+fn foreign_databases_and_other_formats_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let foreign = dir.path().join("foreign.redb");
     {
@@ -245,21 +245,18 @@ fn foreign_databases_and_newer_schemas_are_typed_errors() {
         let t = db.begin_write().unwrap();
         t.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
             .unwrap()
-            .insert(
-                "schema_version",
-                (SCHEMA_VERSION + 1).to_le_bytes().as_slice(),
-            )
+            .insert("schema_version", 11u32.to_le_bytes().as_slice())
             .unwrap();
         t.commit().unwrap();
     }
     let r = Store::open(&newer, &StoreOptions::default());
     match r {
-        Err(Error::UnsupportedSchema {
+        Err(Error::UnsupportedFormat {
             found, supported, ..
         }) => {
-            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+            assert_eq!((found, supported), (11, FORMAT_VERSION));
         }
-        other => panic!("a newer schema opened as {other:?}"),
+        other => panic!("a later format opened as {other:?}"),
     }
 }
 

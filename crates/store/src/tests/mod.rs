@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use crate::txn::ReadPath;
 use crate::{Error, NoProgress, ObjectId, Store, StoreOptions, StoreRead, verify};
 
 fn temp_store() -> (tempfile::TempDir, Store) {
@@ -91,62 +92,78 @@ fn a_redb_file_without_our_metadata_is_not_a_store() {
     assert!(matches!(r, Err(Error::NotAStore { .. })), "{r:?}");
 }
 
+/// A store of any other format (an earlier development layout, or a later format) is refused
+/// with the file, the mark found and the format supported; opening it writes nothing.
 #[test]
-fn a_newer_schema_is_refused_with_both_versions() {
+fn another_format_is_refused_and_left_as_it_is() {
     let (dir, store) = temp_store();
     let p = store.path().to_path_buf();
     drop(store);
-    set_schema(&p, 99);
-    match Store::open(&p, &StoreOptions::default()) {
-        Err(Error::UnsupportedSchema {
-            found: 99,
-            supported,
-            path,
-        }) => {
-            assert_eq!(supported, crate::SCHEMA_VERSION);
-            assert_eq!(path, p);
+    assert_eq!(schema_of(&p), 10, "format 1's mark");
+    for mark in [1, 9, 11, 99] {
+        set_schema(&p, mark);
+        let before = meta_of(&p);
+        match Store::open(&p, &StoreOptions::default()) {
+            Err(e @ Error::UnsupportedFormat { .. }) => {
+                let Error::UnsupportedFormat {
+                    found,
+                    supported,
+                    ref path,
+                } = e
+                else {
+                    unreachable!()
+                };
+                assert_eq!((found, supported), (mark, crate::FORMAT_VERSION));
+                assert_eq!(path, &p);
+                let line = e.to_string();
+                assert!(!line.contains('\n'), "{line}");
+                assert!(line.contains(&p.display().to_string()), "{line}");
+                assert!(line.contains(&format!("schema_version {mark}")), "{line}");
+            }
+            other => panic!("{other:?}"),
         }
-        other => panic!("{other:?}"),
+        assert_eq!(meta_of(&p), before, "mark {mark}: nothing written");
+        assert_eq!(schema_of(&p), mark);
     }
+    set_schema(&p, 10);
+    assert!(Store::open(&p, &StoreOptions::default()).is_ok());
     drop(dir);
 }
 
 fn set_schema(p: &std::path::Path, version: u32) {
     let db = redb::Database::open(p).unwrap();
     let t = db.begin_write().unwrap();
-    t.open_table(crate::store::META)
+    t.open_table(crate::schema::META)
         .unwrap()
         .insert("schema_version", version.to_le_bytes().as_slice())
         .unwrap();
     t.commit().unwrap();
 }
 
+/// Every entry of `meta` and the length of every table: what a commit could have changed.
+fn meta_of(p: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
+    let db = redb::Database::open(p).unwrap();
+    let t = db.begin_read().unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for item in t.open_table(crate::schema::META).unwrap().iter().unwrap() {
+        let (k, v) = item.unwrap();
+        out.push((k.value().to_string(), v.value().to_vec()));
+    }
+    for h in t.list_tables().unwrap() {
+        let def = redb::TableDefinition::<&[u8], &[u8]>::new(h.name());
+        let len = t.open_untyped_table(def).unwrap().len().unwrap();
+        out.push((format!("table {}", h.name()), len.to_le_bytes().to_vec()));
+    }
+    out
+}
+
 fn schema_of(p: &std::path::Path) -> u32 {
     let db = redb::Database::open(p).unwrap();
     let t = db.begin_read().unwrap();
-    let meta = t.open_table(crate::store::META).unwrap();
+    let meta = t.open_table(crate::schema::META).unwrap();
     let v = meta.get("schema_version").unwrap().unwrap();
     u32::from_le_bytes(v.value().try_into().unwrap())
-}
-
-/// An older store opens and reads as it is; its first commit marks it with this build's schema,
-/// since that commit may write what only the newer schema describes.
-#[test]
-fn an_older_schema_is_marked_current_by_the_first_commit() {
-    let (_dir, store) = temp_store();
-    let p = store.path().to_path_buf();
-    drop(store);
-    set_schema(&p, 1);
-    let store = Store::open(&p, &StoreOptions::default()).unwrap();
-    drop(store.read().unwrap());
-    drop(store);
-    assert_eq!(schema_of(&p), 1, "reading leaves the file alone");
-    let store = Store::open(&p, &StoreOptions::default()).unwrap();
-    let mut t = store.write().unwrap();
-    t.put_blob(b"x").unwrap();
-    t.commit().unwrap();
-    drop(store);
-    assert_eq!(schema_of(&p), crate::SCHEMA_VERSION);
 }
 
 #[test]
@@ -267,8 +284,7 @@ fn index_keyspaces_are_ordered_and_transactional() {
 }
 
 /// Index keyspaces share one table in a new store; no space sees another's keys, whatever
-/// their names and keys (a name that is a prefix of another's, bytes 0x00, 0x01 and 0xff), and
-/// a store with a table per space (created before schema 3) answers the same.
+/// their names and keys (a name that is a prefix of another's, bytes 0x00, 0x01 and 0xff).
 #[test]
 fn index_keyspaces_do_not_bleed_into_each_other() {
     use std::ops::Bound::{Excluded, Included, Unbounded};
@@ -356,27 +372,6 @@ fn index_keyspaces_do_not_bleed_into_each_other() {
         "{:?}",
         tables(&store)
     );
-    // The same against a table per space: a store whose layout mark is absent, as before
-    // schema 3.
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("legacy.redb");
-    drop(Store::create(&p, &StoreOptions::default()).unwrap());
-    {
-        let db = redb::Database::open(&p).unwrap();
-        let t = db.begin_write().unwrap();
-        t.open_table(crate::store::META)
-            .unwrap()
-            .remove("index_layout")
-            .unwrap();
-        t.commit().unwrap();
-    }
-    let legacy = Store::open(&p, &StoreOptions::default()).unwrap();
-    check(&legacy);
-    assert!(
-        tables(&legacy).contains(&"index:s2".to_string()),
-        "{:?}",
-        tables(&legacy)
-    );
 }
 
 /// Flips one byte inside a stored frame, behind the store's back.
@@ -385,14 +380,14 @@ fn corrupt_object(path: &PathBuf, id: &ObjectId) {
     let t = db.begin_write().unwrap();
     {
         let seq = t
-            .open_table(crate::store::IDS)
+            .open_table(crate::schema::IDS)
             .unwrap()
             .get(id.as_bytes())
             .unwrap()
             .unwrap()
             .value()
             .0;
-        let mut objects = t.open_table(crate::store::OBJECTS).unwrap();
+        let mut objects = t.open_table(crate::schema::OBJECTS).unwrap();
         let mut frame = objects.get(seq).unwrap().unwrap().value().to_vec();
         let last = frame.len() - 1;
         frame[last] ^= 0x40;
@@ -451,14 +446,14 @@ fn verify_finds_and_repair_fixes_refcount_drift() {
         // Drift: a wrong count, and a stray object nothing references.
         let db = redb::Database::open(&p).unwrap();
         let t = db.begin_write().unwrap();
-        let mut ids = t.open_table(crate::store::IDS).unwrap();
+        let mut ids = t.open_table(crate::schema::IDS).unwrap();
         let seq = ids.get(a.as_bytes()).unwrap().unwrap().value().0;
         ids.insert(a.as_bytes(), (seq, 7u64)).unwrap();
         let stray = ObjectId::for_blob(b"stray");
         ids.insert(stray.as_bytes(), (1_000_000u64, 1u64)).unwrap();
         drop(ids);
         let frame = crate::codec::encode(crate::ObjectKind::Blob, b"stray", 3);
-        let mut objects = t.open_table(crate::store::OBJECTS).unwrap();
+        let mut objects = t.open_table(crate::schema::OBJECTS).unwrap();
         objects.insert(1_000_000u64, frame.as_slice()).unwrap();
         // And a frame no id names.
         objects.insert(2_000_000u64, frame.as_slice()).unwrap();
@@ -496,19 +491,15 @@ fn verify_finds_and_repair_fixes_refcount_drift() {
 
 /// Blobs put in hash order leave the `ids` table's leaves about half full; compaction alone
 /// moves those pages but never merges them. gc copies such tables in key order.
-/// A store whose `ids` table and one index space were filled in hash order (sparse leaves).
-/// It is a copy of the schema-2 fixture: a store of the shared index layout keeps no index
-/// entries in tables after gc (they go cold), while this one keeps a table per space, as
-/// every store created before schema 3 does.
+/// A store whose `ids` table was filled in hash order (sparse leaves), and that gc does not
+/// pack (`pack_bytes: 0`), so that its objects stay in `ids`.
 fn sparse_store() -> (tempfile::TempDir, Store, Vec<ObjectId>) {
     let d = tempfile::tempdir().unwrap();
-    let path = d.path().join("s.redb");
-    std::fs::copy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/stores/v2.redb"),
-        &path,
-    )
-    .unwrap();
-    let store = Store::open(&path, &StoreOptions::default()).unwrap();
+    let options = StoreOptions {
+        pack_bytes: 0,
+        ..StoreOptions::default()
+    };
+    let store = Store::create(d.path().join("s.redb"), &options).unwrap();
     let mut all = Vec::new();
     for batch in 0..20u32 {
         let mut t = store.write().unwrap();
@@ -535,7 +526,7 @@ fn gc_rebuilds_sparse_tables_and_keeps_every_object() {
     assert_eq!(store.compact().unwrap(), Ok(true));
     let compacted_only = store.stats().unwrap().file_bytes;
     let out = store.gc(&NoProgress).unwrap();
-    // The pack index (the index entries went cold).
+    // `ids` (the index entries went cold).
     assert!(out.tables_rebuilt >= 1, "{out:?}");
     assert!(
         out.file_bytes_after < compacted_only * 9 / 10,
@@ -1066,7 +1057,7 @@ mod delta {
         {
             let db = redb::Database::open(&p).unwrap();
             let t = db.begin_write().unwrap();
-            t.open_table(crate::store::IDS)
+            t.open_table(crate::schema::IDS)
                 .unwrap()
                 .remove(ids[0].as_bytes())
                 .unwrap();
@@ -1091,7 +1082,7 @@ fn gc_moves_entries_to_the_pack_index() {
         let r = store.read().unwrap();
         assert_eq!(
             r.raw()
-                .open_table(crate::store::IDS)
+                .open_table(crate::schema::IDS)
                 .unwrap()
                 .len()
                 .unwrap(),
@@ -1190,8 +1181,8 @@ fn gc_folds_roots_and_index_entries_into_cold_blocks() {
         let r = store.read().unwrap();
         let t = r.raw();
         [
-            t.open_table(crate::store::ROOTS).unwrap().len().unwrap(),
-            t.open_table(crate::store::INDEX).unwrap().len().unwrap(),
+            t.open_table(crate::schema::ROOTS).unwrap().len().unwrap(),
+            t.open_table(crate::schema::INDEX).unwrap().len().unwrap(),
             t.open_table(crate::entries::PACK_IDS)
                 .unwrap()
                 .len()
@@ -1333,30 +1324,6 @@ fn stray_cold_block_is_reported_and_repaired() {
     assert!(store.read().unwrap().root("r").unwrap().is_some());
 }
 
-/// A store written before schema 5 has no root count; the first fold writes one, since the
-/// `roots` table holds only live roots from then on.
-#[test]
-fn root_count_survives_the_first_fold_of_an_older_store() {
-    let d = tempfile::tempdir().unwrap();
-    let path = d.path().join("s.redb");
-    std::fs::copy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/stores/v4.redb"),
-        &path,
-    )
-    .unwrap();
-    let store = Store::open(&path, &StoreOptions::default()).unwrap();
-    assert_eq!(store.stats().unwrap().roots, 2);
-    let out = store.gc(&NoProgress).unwrap();
-    assert!(out.cold_blocks_written > 0, "{out:?}");
-    assert_eq!(store.stats().unwrap().roots, 2);
-    let mut t = store.write().unwrap();
-    let any = t.roots("").unwrap()[0].id;
-    t.pin("extra", &any, b"").unwrap();
-    t.commit().unwrap();
-    assert_eq!(store.stats().unwrap().roots, 3);
-    assert_verifies(&store);
-}
-
 /// Space numbers are kept between transactions (checked against `meta.index_spaces`): a space
 /// another handle numbers after this one read them is seen, and written to under its number.
 #[test]
@@ -1394,14 +1361,14 @@ fn a_space_another_handle_numbers_is_seen() {
 /// The count `id`'s own entry holds (without the hot pin), from the tables.
 fn entry_count(store: &Store, id: &ObjectId) -> Option<u64> {
     let r = store.read().unwrap();
-    let ids = r.raw().open_table(crate::store::IDS).unwrap();
+    let ids = r.raw().open_table(crate::schema::IDS).unwrap();
     ids.get(id.as_bytes()).unwrap().map(|v| v.value().1)
 }
 
 fn hot_pin_bytes(store: &Store) -> Option<Vec<u8>> {
     meta_entries(store)
         .into_iter()
-        .find(|(k, _)| k == crate::store::K_HOT_PIN)
+        .find(|(k, _)| k == crate::schema::K_HOT_PIN)
         .map(|(_, v)| v)
 }
 
@@ -1536,7 +1503,7 @@ fn repeated_pins_are_counted_in_the_hot_pin() {
 /// Every entry of `meta`, raw.
 fn meta_entries(store: &Store) -> Vec<(String, Vec<u8>)> {
     let r = store.read().unwrap();
-    let meta = r.raw().open_table(crate::store::META).unwrap();
+    let meta = r.raw().open_table(crate::schema::META).unwrap();
     meta.iter()
         .unwrap()
         .map(|e| {
@@ -1604,59 +1571,6 @@ fn a_new_root_of_the_hot_object_leaves_meta_as_it_was() {
     assert_verifies(&store);
 }
 
-/// A store as schema 9 left it: the root count and the hot count stored as they are. Both are
-/// read so, and the first commit that adds a root stores them relative to `roots`.
-#[test]
-fn a_schema_9_root_count_and_hot_pin_are_read_and_stored_relative() {
-    let (dir, store) = temp_store();
-    let mut t = store.write().unwrap();
-    let a = t.put_blob(b"a").unwrap().id;
-    t.pin("r1", &a, b"").unwrap();
-    t.commit().unwrap();
-    let mut t = store.write().unwrap();
-    t.pin("r2", &a, b"").unwrap();
-    t.commit().unwrap();
-    // `a`'s entry holds one reference, the hot pin the other: rewritten as schema 9 kept
-    // them (no `relative` flag, an absolute root count).
-    let pin = crate::hotpin::HotPin {
-        hot: Some((a, 1)),
-        next: None,
-    };
-    let mut absolute = pin.encode(0);
-    absolute[0] &= !4;
-    let store = edit_meta(dir.path(), store, |meta| {
-        meta.insert(crate::store::K_HOT_PIN, absolute.as_slice())
-            .unwrap();
-        meta.remove(crate::store::K_COLD_ROOTS).unwrap();
-        meta.insert(crate::store::K_ROOTS, 2u64.to_le_bytes().as_slice())
-            .unwrap();
-        meta.insert(crate::store::K_SCHEMA, 9u32.to_le_bytes().as_slice())
-            .unwrap();
-    });
-    assert_eq!(entry_count(&store, &a), Some(1));
-    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(2));
-    assert_eq!(store.stats().unwrap().roots, 2);
-    assert_verifies(&store);
-    let mut t = store.write().unwrap();
-    t.pin("r3", &a, b"").unwrap();
-    t.commit().unwrap();
-    let keys: Vec<String> = meta_entries(&store).into_iter().map(|(k, _)| k).collect();
-    assert!(keys.contains(&crate::store::K_COLD_ROOTS.to_string()));
-    assert!(!keys.contains(&crate::store::K_ROOTS.to_string()));
-    assert_eq!(hot_pin_bytes(&store).unwrap()[0] & 4, 4, "stored relative");
-    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(3));
-    assert_eq!(store.stats().unwrap().roots, 3);
-    assert_eq!(entry_count(&store, &a), Some(1));
-    assert_verifies(&store);
-    // And from then on a new root of the hot object leaves `meta` alone.
-    let before = meta_entries(&store);
-    let mut t = store.write().unwrap();
-    t.pin("r4", &a, b"").unwrap();
-    t.commit().unwrap();
-    assert_eq!(meta_entries(&store), before);
-    assert_eq!(store.read().unwrap().refcount(&a).unwrap(), Some(4));
-}
-
 /// A store whose one object `a` is pinned once, with `bytes` written as its `meta.hot_pin`
 /// behind the store's back.
 fn store_with_hot_pin(bytes: &[u8]) -> (tempfile::TempDir, Store, ObjectId) {
@@ -1666,7 +1580,7 @@ fn store_with_hot_pin(bytes: &[u8]) -> (tempfile::TempDir, Store, ObjectId) {
     t.pin("r", &a, b"").unwrap();
     t.commit().unwrap();
     let store = edit_meta(dir.path(), store, |meta| {
-        meta.insert(crate::store::K_HOT_PIN, bytes).unwrap();
+        meta.insert(crate::schema::K_HOT_PIN, bytes).unwrap();
     });
     (dir, store, a)
 }
@@ -1682,7 +1596,7 @@ fn edit_meta(
     drop(store);
     let db = redb::Database::open(&p).unwrap();
     let t = db.begin_write().unwrap();
-    let mut meta = t.open_table(crate::store::META).unwrap();
+    let mut meta = t.open_table(crate::schema::META).unwrap();
     edit(&mut meta);
     drop(meta);
     t.commit().unwrap();
