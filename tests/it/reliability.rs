@@ -347,10 +347,13 @@ const KILL_SNAPS: &[u32] = &[1, 5, 20, 40, 60, 80, 100, 102];
 #[test]
 fn kill_9_during_backups_never_loses_a_committed_session() {
     let mut rng = Rng::new(seed("kill_9_during_backups", 7));
+    // The run ends at a number of kills, not at a time, so a loaded machine makes it longer,
+    // not weaker; the budget only stops a run whose kills keep missing (a backup that always
+    // finishes first), which the final assertion then reports.
     let (budget, max_kills) = if long() {
-        (Duration::from_secs(480), 300)
+        (Duration::from_secs(900), 300)
     } else {
-        (Duration::from_secs(20), 1000)
+        (Duration::from_secs(240), 30)
     };
     let corpus = unpack(KILL_SNAPS);
     let roots: Vec<PathBuf> = KILL_SNAPS.iter().map(|n| snap_dir(&corpus, *n)).collect();
