@@ -48,11 +48,13 @@ impl Vault {
 #[pymethods]
 impl Vault {
     /// Opens the store at `path`, creating it (and its parent folders) when no file is there;
-    /// with `create=False` a missing store raises `NotFound`.
+    /// with `create=False` a missing store raises `NotFound`. `shared=False` holds the file
+    /// exclusively: other openers get `StoreBusy` until it is closed.
     #[new]
-    #[pyo3(signature = (path, *, create = true))]
-    fn new(py: Python<'_>, path: PathBuf, create: bool) -> PyResult<Vault> {
-        let options = cfgvault::Options::default();
+    #[pyo3(signature = (path, *, create = true, shared = true))]
+    fn new(py: Python<'_>, path: PathBuf, create: bool, shared: bool) -> PyResult<Vault> {
+        let mut options = cfgvault::Options::default();
+        options.shared = shared;
         let vault = py
             .detach(|| {
                 if create {
