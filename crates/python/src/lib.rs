@@ -7,6 +7,8 @@
 //! `cfgvault/errors.py`, chosen in [`errors`].
 
 mod args;
+#[cfg(feature = "bench")]
+mod bench;
 mod deps;
 mod errors;
 mod progress;
@@ -20,5 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<vault::Vault>()?;
     m.add_function(wrap_pyfunction!(deps::deps, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    #[cfg(feature = "bench")]
+    m.add_function(wrap_pyfunction!(bench::rust_backup_seconds, m)?)?;
     Ok(())
 }

@@ -34,7 +34,7 @@ fn run<T: Send>(
 
 impl Vault {
     /// The library's vault, or `InvalidInput` once closed.
-    fn open(&self) -> PyResult<Arc<cfgvault::Vault>> {
+    pub(crate) fn handle(&self) -> PyResult<Arc<cfgvault::Vault>> {
         let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
         guard.clone().ok_or_else(|| {
             errors::raise(
@@ -139,7 +139,7 @@ impl Vault {
         options.excludes = exclude;
         options.labels = labels.unwrap_or_default();
         options.created_at = created_at;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let done = run(py, vault, move |v| {
             v.backup(&root, workflow.as_deref(), &options)
         })?;
@@ -162,7 +162,7 @@ impl Vault {
         let id = args::session_id(session)?;
         let mut options = cfgvault::EnsureOptions::default();
         options.overwrite = args::overwrite(overwrite)?;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let done = run(py, vault, move |v| {
             if dry_run {
                 dry_ensure(v, &id, root.as_deref(), options.overwrite)
@@ -194,7 +194,7 @@ impl Vault {
                     .collect::<PyResult<Vec<_>>>()
             })
             .transpose()?;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let (id, target, done) = run(py, vault, move |v| {
             let target = match target {
                 Some(t) => t,
@@ -237,7 +237,7 @@ impl Vault {
     ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
         let id = args::session_id(session)?;
         let path = args::relative(&path)?;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let bytes = run(py, vault, move |v| v.read_file(&id, &path))?;
         Ok(pyo3::types::PyBytes::new(py, &bytes))
     }
@@ -256,7 +256,7 @@ impl Vault {
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let a = args::session_id(a)?;
         let b = b.map(args::session_id).transpose()?;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let d = match (b, root) {
             (Some(b), None) => run(py, vault, move |v| v.diff(&a, &b))?,
             (None, Some(root)) => {
@@ -289,7 +289,7 @@ impl Vault {
     /// Every stored version of one config path, oldest first.
     fn versions<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let path = args::relative(&path)?;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let query = path.clone();
         let found = run(py, vault, move |v| v.versions(&query))?;
         report::list(py, &found, |py, ver| {
@@ -307,7 +307,7 @@ impl Vault {
     /// One session's record.
     fn session<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let id = args::session_id(id)?;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let record = run(py, vault, move |v| v.session(&id))?;
         report::session(py, &record)
     }
@@ -323,7 +323,7 @@ impl Vault {
         let mut options = cfgvault::ListOptions::default();
         options.limit = limit;
         options.label = label;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let records = run(py, vault, move |v| v.sessions(&options))?;
         report::list(py, &records, report::session)
     }
@@ -335,7 +335,7 @@ impl Vault {
         session: &Bound<'py, PyAny>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let id = args::session_id(session)?;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let files = run(py, vault, move |v| v.files(&id))?;
         report::list(py, &files, |py, f| {
             report!(py, "SessionFile" {
@@ -352,7 +352,7 @@ impl Vault {
     /// objects no other session uses go with them.
     fn delete(&self, py: Python<'_>, sessions: &Bound<'_, PyAny>) -> PyResult<()> {
         let ids = args::session_ids(sessions)?;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         run(py, vault, move |v| v.delete(&ids).map(drop))
     }
 
@@ -378,7 +378,7 @@ impl Vault {
         policy.keep_last = keep_last;
         policy.keep_daily = keep_daily;
         policy.keep_weekly = keep_weekly;
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let plan = run(py, vault, move |v| {
             let plan = v.cleanup_plan(&policy, Utc::now())?;
             if !dry_run {
@@ -403,7 +403,7 @@ impl Vault {
     /// gc before it commits and propagates.
     #[pyo3(signature = (*, progress = None))]
     fn gc<'py>(&self, py: Python<'py>, progress: Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let progress = PyProgress::new(progress);
         let (progress, result) = py.detach(move || {
             let result = vault.gc(&progress);
@@ -431,7 +431,7 @@ impl Vault {
         repair: bool,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let progress = PyProgress::new(progress);
         let mut options = cfgvault::verify::Options::default();
         options.repair = repair;
@@ -459,7 +459,7 @@ impl Vault {
 
     /// Sessions, sizes and ratios.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let vault = self.open()?;
+        let vault = self.handle()?;
         let s = run(py, vault, |v| v.stats())?;
         report!(py, "Stats" {
             sessions: s.sessions,
