@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use cfgvault::closure::{self, Strategy};
-use cfgvault::diff::{Scope, Side};
 use cfgvault::{
-    BackupOptions, EnsureOptions, EnsureStatus, ListOptions, NoProgress, ObjectId, Options,
-    Progress, SessionId, Vault, restore, retention, verify,
+    BackupOptions, DiffScope as Scope, DiffSide as Side, EnsureOptions, EnsureStatus, ListOptions,
+    NoProgress, ObjectId, Options, ProblemKind, Progress, RestoreAction, RestoreOptions,
+    RetentionPolicy, SessionId, Vault, VerifyOptions,
 };
 use serde_json::{Value, json};
 
@@ -317,56 +317,45 @@ fn show(cli: &Cli, out: &Out, session: &str) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-fn action_str(a: &restore::Action) -> (&'static str, Option<&str>) {
+fn restore_action(a: RestoreAction) -> &'static str {
     match a {
-        restore::Action::Restored => ("restored", None),
-        restore::Action::Unchanged => ("unchanged", None),
-        restore::Action::SkippedChanged => ("skipped-changed", None),
-        restore::Action::Failed(why) => ("failed", Some(why.as_str())),
+        RestoreAction::Restored => "restored",
+        RestoreAction::Unchanged => "unchanged",
+        RestoreAction::SkippedChanged => "skipped-changed",
+        _ => "failed",
     }
 }
 
 fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Result<u8> {
     let id = session_id(&a.session)?;
-    let mut ro = restore::Options::default();
+    let mut ro = RestoreOptions::default();
     ro.overwrite = a.overwrite.parse()?;
     let vault = open(cli)?;
     if !a.path.is_empty() {
         ro.paths = Some(a.path.clone());
     }
     let report = vault.restore(&id, a.to.as_deref(), &ro)?;
-    let failed = report
-        .files
-        .iter()
-        .any(|f| matches!(f.action, restore::Action::Failed(_)));
+    let failed = report.has_failures();
     let doc = json!({
         "session": id.as_str(),
-        "files": report.files.iter().map(|f| {
-            let (action, reason) = action_str(&f.action);
-            json!({"path": f.path, "action": action, "reason": reason})
-        }).collect::<Vec<_>>(),
+        "files": report.files,
     });
     out.emit("restore", doc, || {
         let rows: Vec<Vec<String>> = report
             .files
             .iter()
             .map(|f| {
-                let (action, reason) = action_str(&f.action);
                 vec![
-                    action.to_string(),
+                    restore_action(f.action).to_string(),
                     f.path.clone(),
-                    reason.unwrap_or("").to_string(),
+                    f.reason.clone().unwrap_or_default(),
                 ]
             })
             .collect();
         table(&["ACTION", "PATH", "REASON"], &rows)
     })?;
     if failed {
-        let n = report
-            .files
-            .iter()
-            .filter(|f| matches!(f.action, restore::Action::Failed(_)))
-            .count();
+        let n = report.with(RestoreAction::Failed).len();
         let _ = writeln!(
             std::io::stderr(),
             "cfgvault restore: {n} file(s) could not be restored"
@@ -404,6 +393,7 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
                 EnsureStatus::Ok => ("ok", String::new()),
                 EnsureStatus::Drifted => ("drifted", String::new()),
                 EnsureStatus::Failed(w) => ("failed", format!("  ({w})")),
+                _ => (f.status.as_str(), String::new()),
             };
             s.push_str(&format!("{tag:<9} {}{why}\n", f.path));
             if let Some(d) = &f.diff {
@@ -568,12 +558,12 @@ fn rm(cli: &Cli, out: &Out, sessions: &[String]) -> anyhow::Result<u8> {
     let c = vault.delete(&ids)?;
     let names: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
     let doc =
-        json!({"removed": names, "objects_freed": c.objects_removed, "bytes_freed": c.bytes_freed});
+        json!({"removed": names, "objects_freed": c.objects_freed, "bytes_freed": c.bytes_freed});
     out.emit("rm", doc, || {
         format!(
             "removed {} session(s); freed {} objects, {}",
             ids.len(),
-            c.objects_removed,
+            c.objects_freed,
             human_size(c.bytes_freed)
         )
     })?;
@@ -604,8 +594,13 @@ pub fn parse_age(s: &str) -> anyhow::Result<chrono::Duration> {
 }
 
 fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result<u8> {
-    let mut policy = retention::Policy::default();
-    policy.older_than = a.older_than.as_deref().map(parse_age).transpose()?;
+    let mut policy = RetentionPolicy::default();
+    policy.older_than = a
+        .older_than
+        .as_deref()
+        .map(parse_age)
+        .transpose()?
+        .map(|d| d.to_std().unwrap_or(std::time::Duration::MAX));
     policy.keep_last = a.keep_last;
     policy.keep_daily = a.keep_daily;
     policy.keep_weekly = a.keep_weekly;
@@ -628,7 +623,7 @@ fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result
         "dry_run": a.dry_run,
         "remove": remove,
         "keep": plan.keep.iter().map(|i| i.as_str()).collect::<Vec<_>>(),
-        "objects_freed": applied.map(|c| c.objects_removed).unwrap_or(plan.objects_freed),
+        "objects_freed": applied.map(|c| c.objects_freed).unwrap_or(plan.objects_freed),
         "bytes_freed": applied.map(|c| c.bytes_freed).unwrap_or(plan.bytes_freed),
     });
     out.emit("cleanup", doc, || {
@@ -642,7 +637,7 @@ fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result
             remove.len(),
             plan.keep.len(),
             applied
-                .map(|c| c.objects_removed)
+                .map(|c| c.objects_freed)
                 .unwrap_or(plan.objects_freed),
             human_size(applied.map(|c| c.bytes_freed).unwrap_or(plan.bytes_freed)),
         ));
@@ -662,7 +657,7 @@ fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
     let doc = json!({
         "objects_removed": o.objects_removed, "bytes_freed": o.bytes_freed,
         "file_bytes_before": o.file_bytes_before, "file_bytes_after": o.file_bytes_after,
-        "deltas_rewritten": o.rewritten, "tables_rebuilt": o.tables_rebuilt,
+        "deltas_rewritten": o.deltas_rewritten, "tables_rebuilt": o.tables_rebuilt,
         "packed": o.packed, "packs_written": o.packs_written,
         "pack_bytes_saved": o.pack_bytes_saved,
         "cold_blocks_written": o.cold_blocks_written,
@@ -695,7 +690,7 @@ fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
 fn verify_cmd(cli: &Cli, out: &Out, repair: bool) -> anyhow::Result<u8> {
     let vault = open(cli)?;
     let bar = crate::progress::Bar::new(cli.json, cli.quiet);
-    let mut vo = verify::Options::default();
+    let mut vo = VerifyOptions::default();
     vo.repair = repair;
     let o = vault.verify(&vo, progress(&bar))?;
     drop(bar);
@@ -729,12 +724,7 @@ fn verify_cmd(cli: &Cli, out: &Out, repair: bool) -> anyhow::Result<u8> {
     let remaining = if o.repaired {
         o.problems
             .iter()
-            .filter(|p| {
-                matches!(
-                    p.kind,
-                    verify::ProblemKind::Corrupt | verify::ProblemKind::Missing
-                )
-            })
+            .filter(|p| matches!(p.kind, ProblemKind::Corrupt | ProblemKind::Missing))
             .count()
     } else {
         o.problems.len()

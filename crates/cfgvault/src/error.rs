@@ -1,32 +1,346 @@
-use std::path::PathBuf;
+//! The one error type of the embedding API, classified by [`ErrorKind`].
 
-/// Everything that can go wrong in a [`crate::Vault`] operation. The variants of the layers
-/// below pass through unchanged, so a caller can match on, say, a missing session or a
-/// corrupt object without knowing which layer found it.
-#[derive(Debug, thiserror::Error)]
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use cfgvault_closure as closure;
+use cfgvault_session as session;
+use cfgvault_store as store;
+
+use crate::ObjectId;
+
+/// What kind of failure an [`Error`] is: the part of an error a program branches on. The
+/// names are a contract shared with the command line's `--json` errors and exit codes and the
+/// Python package (docs/CLI.md); new kinds may be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum Error {
-    /// From the object store (opening the file, objects, transactions).
-    #[error(transparent)]
-    Store(#[from] cfgvault_store::Error),
-    /// From the session layer (session ids, trees, restore, retention).
-    #[error(transparent)]
-    Session(#[from] cfgvault_session::Error),
-    /// From the dependency analysis (missing workflow, bad profile or glob).
-    #[error(transparent)]
-    Closure(#[from] cfgvault_closure::Error),
-    /// A backup without a workflow must use the `tree` strategy.
+pub enum ErrorKind {
+    /// A session, a path in a session, an object, a workflow, a config root or the store file
+    /// does not exist.
+    NotFound,
+    /// A session id, or a store file to create, is already taken.
+    AlreadyExists,
+    /// An argument cannot be used: a malformed id, path, label, glob, profile or strategy, a
+    /// file over the size limit, an ambiguous prefix.
+    InvalidInput,
+    /// The file is not a cfgvault store.
+    NotAStore,
+    /// The store (or a stored object) is damaged.
+    Damaged,
+    /// The store was written in a format this build does not read.
+    UnsupportedFormat,
+    /// Another process holds the store.
+    Busy,
+    /// A file-system operation failed.
+    Io,
+    /// The caller's [`crate::Progress`] asked the operation to stop; nothing was committed.
+    Cancelled,
+}
+
+impl ErrorKind {
+    /// The snake_case name used in JSON (`not_found`, `invalid_input`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::AlreadyExists => "already_exists",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::NotAStore => "not_a_store",
+            ErrorKind::Damaged => "damaged",
+            ErrorKind::UnsupportedFormat => "unsupported_format",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Io => "io",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything that can go wrong in a [`crate::Vault`] operation.
+///
+/// Branch on [`Error::kind`]; [`Error::session`], [`Error::path`] and [`Error::object`] name
+/// what the failure concerns. Whichever layer found the failure, it arrives this one way; its
+/// `Display` is the one-line message, and `source()` the underlying cause (an I/O error).
+///
+/// ```
+/// use cfgvault::{ErrorKind, SessionId, Vault};
+/// # let dir = tempfile::tempdir().expect("temp dir");
+/// let vault = Vault::create(dir.path().join("store.redb"), &Default::default())?;
+/// let id: SessionId = "no-such-session".parse()?;
+/// let err = vault.session(&id).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NotFound);
+/// assert_eq!(err.0.session(), Some("no-such-session"));
+/// # Ok::<(), cfgvault::Error>(())
+/// ```
+pub struct Error(Box<Repr>);
+
+struct Repr {
+    kind: ErrorKind,
+    session: Option<String>,
+    path: Option<PathBuf>,
+    object: Option<ObjectId>,
+    inner: Inner,
+}
+
+/// The layer's error the failure was found as, kept for its message and its source.
+enum Inner {
+    Store(store::Error),
+    Session(session::Error),
+    Closure(closure::Error),
+    Vault(VaultError),
+}
+
+/// Failures the embedding layer itself detects.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum VaultError {
     #[error("a backup without a workflow needs the 'tree' strategy, not '{strategy}'")]
     WorkflowRequired { strategy: String },
-    /// The config root to back up or restore into is not a directory.
-    #[error("config root '{path}' is not a directory")]
+    #[error("config root '{}' is not a directory", path.display())]
     NotADirectory { path: PathBuf },
-    /// A file-system operation failed.
-    #[error("could not {action} '{path}'")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
+    #[error("config root '{}' does not exist", path.display())]
+    RootMissing { path: PathBuf },
+    #[error("{what} prefix '{prefix}' is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous {
+        what: &'static str,
+        prefix: String,
+        candidates: Vec<String>,
     },
+    #[error("{what} prefix '{prefix}' is too short: give at least {min} characters")]
+    PrefixTooShort {
+        what: &'static str,
+        prefix: String,
+        min: usize,
+    },
+    #[error("no {what} matches '{prefix}'")]
+    NoMatch { what: &'static str, prefix: String },
+}
+
+impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// The session the failure concerns (a missing or existing session, an invalid id).
+    pub fn session(&self) -> Option<&str> {
+        self.0.session.as_deref()
+    }
+
+    /// The file the failure concerns: a path on disk, the store file, or a path inside a
+    /// session.
+    pub fn path(&self) -> Option<&Path> {
+        self.0.path.as_deref()
+    }
+
+    /// The stored object the failure concerns.
+    pub fn object(&self) -> Option<ObjectId> {
+        self.0.object
+    }
+
+    /// Candidates of an ambiguous prefix (see [`crate::Vault::resolve_session`]).
+    pub fn candidates(&self) -> &[String] {
+        match &self.0.inner {
+            Inner::Vault(VaultError::Ambiguous { candidates, .. }) => candidates,
+            _ => &[],
+        }
+    }
+
+    fn new(kind: ErrorKind, inner: Inner) -> Error {
+        Error(Box::new(Repr {
+            kind,
+            session: None,
+            path: None,
+            object: None,
+            inner,
+        }))
+    }
+
+    pub(crate) fn vault(e: VaultError) -> Error {
+        let (kind, path) = match &e {
+            VaultError::WorkflowRequired { .. } => (ErrorKind::InvalidInput, None),
+            VaultError::NotADirectory { path } => (ErrorKind::InvalidInput, Some(path.clone())),
+            VaultError::RootMissing { path } => (ErrorKind::NotFound, Some(path.clone())),
+            VaultError::Ambiguous { .. } | VaultError::PrefixTooShort { .. } => {
+                (ErrorKind::InvalidInput, None)
+            }
+            VaultError::NoMatch { .. } => (ErrorKind::NotFound, None),
+        };
+        let session = match &e {
+            VaultError::Ambiguous {
+                what: "session",
+                prefix,
+                ..
+            }
+            | VaultError::NoMatch {
+                what: "session",
+                prefix,
+            } => Some(prefix.clone()),
+            _ => None,
+        };
+        let mut err = Error::new(kind, Inner::Vault(e));
+        err.0.path = path;
+        err.0.session = session;
+        err
+    }
+}
+
+/// `NotFound` for a missing file, `Io` for every other file-system failure.
+fn io_kind(e: &std::io::Error) -> ErrorKind {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+        _ => ErrorKind::Io,
+    }
+}
+
+impl From<store::Error> for Error {
+    fn from(e: store::Error) -> Error {
+        use store::Error as E;
+        let kind = match &e {
+            E::Io { source, .. } => io_kind(source),
+            E::NotFound { .. } | E::ObjectMissing { .. } => ErrorKind::NotFound,
+            E::AlreadyExists { .. } | E::RootExists { .. } => ErrorKind::AlreadyExists,
+            E::NotAStore { .. } => ErrorKind::NotAStore,
+            E::UnsupportedSchema { .. } => ErrorKind::UnsupportedFormat,
+            E::AlreadyOpen { .. } => ErrorKind::Busy,
+            E::TooLarge { .. } | E::InvalidName { .. } | E::InvalidId { .. } => {
+                ErrorKind::InvalidInput
+            }
+            E::Cancelled => ErrorKind::Cancelled,
+            E::Database { source, .. } if source.is_io() => ErrorKind::Io,
+            E::Pack { .. } => ErrorKind::Io,
+            _ => ErrorKind::Damaged,
+        };
+        let path = match &e {
+            E::Io { path, .. }
+            | E::NotFound { path }
+            | E::AlreadyExists { path }
+            | E::NotAStore { path, .. }
+            | E::UnsupportedSchema { path, .. }
+            | E::AlreadyOpen { path }
+            | E::Damaged { path, .. }
+            | E::Database { path, .. } => Some(path.clone()),
+            _ => None,
+        };
+        let object = match &e {
+            E::ObjectMissing { id } | E::Corrupt { id, .. } => Some(*id),
+            _ => None,
+        };
+        let mut err = Error::new(kind, Inner::Store(e));
+        err.0.path = path;
+        err.0.object = object;
+        err
+    }
+}
+
+impl From<session::Error> for Error {
+    fn from(e: session::Error) -> Error {
+        use session::Error as E;
+        let e = match e {
+            // A store failure reaches the embedder as one, whichever layer met it.
+            E::Store(s) => return s.into(),
+            e => e,
+        };
+        let kind = match &e {
+            E::Io { source, .. } => io_kind(source),
+            E::SessionExists { .. } => ErrorKind::AlreadyExists,
+            E::SessionNotFound { .. } | E::FileNotInSession { .. } => ErrorKind::NotFound,
+            E::CorruptTree { .. } | E::CorruptIndex { .. } => ErrorKind::Damaged,
+            E::FileChanged { .. } => ErrorKind::Io,
+            _ => ErrorKind::InvalidInput,
+        };
+        let path = match &e {
+            E::Io { path, .. }
+            | E::NonUtf8Path { path }
+            | E::OutsideRoot { path }
+            | E::FileChanged { path }
+            | E::NotAFile { path }
+            | E::NotADirectory { path } => Some(path.clone()),
+            E::InvalidPath { path, .. }
+            | E::PathConflict { path }
+            | E::FileNotInSession { path, .. } => Some(PathBuf::from(path)),
+            _ => None,
+        };
+        let session = match &e {
+            E::InvalidSessionId { input: id, .. }
+            | E::SessionExists { id }
+            | E::SessionNotFound { id }
+            | E::FileNotInSession { id, .. } => Some(id.clone()),
+            _ => None,
+        };
+        let object = match &e {
+            E::CorruptTree { id, .. } => Some(*id),
+            _ => None,
+        };
+        let mut err = Error::new(kind, Inner::Session(e));
+        err.0.path = path;
+        err.0.session = session;
+        err.0.object = object;
+        err
+    }
+}
+
+impl From<closure::Error> for Error {
+    fn from(e: closure::Error) -> Error {
+        use closure::Error as E;
+        let kind = match &e {
+            E::Io { source, .. } => io_kind(source),
+            E::WorkflowMissing { .. } => ErrorKind::NotFound,
+            _ => ErrorKind::InvalidInput,
+        };
+        let path = match &e {
+            E::Io { path, .. } | E::RootNotDirectory { path } => Some(path.clone()),
+            E::WorkflowMissing { path, .. }
+            | E::WorkflowNotFile { path }
+            | E::WorkflowOutsideRoot { path } => Some(PathBuf::from(path)),
+            _ => None,
+        };
+        let mut err = Error::new(kind, Inner::Closure(e));
+        err.0.path = path;
+        err
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.inner {
+            Inner::Store(e) => fmt::Display::fmt(e, f),
+            Inner::Session(e) => fmt::Display::fmt(e, f),
+            Inner::Closure(e) => fmt::Display::fmt(e, f),
+            Inner::Vault(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.0.kind);
+        if let Some(s) = &self.0.session {
+            d.field("session", s);
+        }
+        if let Some(p) = &self.0.path {
+            d.field("path", p);
+        }
+        if let Some(o) = &self.0.object {
+            d.field("object", o);
+        }
+        d.field("message", &self.to_string()).finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The layer's error is this error's message, not a cause of it: its source is.
+        match &self.0.inner {
+            Inner::Store(e) => std::error::Error::source(e),
+            Inner::Session(e) => std::error::Error::source(e),
+            Inner::Closure(e) => std::error::Error::source(e),
+            Inner::Vault(e) => std::error::Error::source(e),
+        }
+    }
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! cfgvault: an embeddable, content-addressed backup store for configuration files.
 //!
 //! A [`Vault`] is one store file. When an agent framework creates a session, it calls
@@ -34,16 +35,48 @@
 //! ```
 
 mod error;
+mod options;
+mod report;
 mod vault;
 
-pub use error::Error;
-pub use vault::{
-    BackedUpFile, BackupOptions, BackupReport, EnsureFile, EnsureOptions, EnsureReport,
-    EnsureStatus, Options, Vault,
+pub use error::{Error, ErrorKind};
+pub use options::{
+    BackupOptions, EnsureOptions, ListOptions, Options, RestoreOptions, RetentionPolicy,
+    VerifyOptions,
 };
+pub use report::{
+    BackedUpFile, BackupReport, CleanupPlan, Diff, EnsureFile, EnsureReport, EnsureStatus,
+    GcReport, Problem, Removed, RestoreAction, RestoreReport, RestoredFile, SessionFile, Stats,
+    VerifyReport, Version,
+};
+pub use vault::Vault;
 
-/// The object store underneath: ids, progress, gc and verify outcomes.
-pub use cfgvault_store::{NoProgress, ObjectId, Progress, gc, verify};
+/// Times in records and options: UTC instants ([`chrono`]'s types, re-exported so that an
+/// embedder needs no dependency of its own).
+pub use chrono::{DateTime, Utc};
+
+/// Object ids, progress reporting and cancellation.
+pub use cfgvault_store::{NoProgress, ObjectId, Progress};
+
+/// The kind of a problem `verify` finds.
+pub use cfgvault_store::verify::ProblemKind;
+
+/// Session ids, records and the closure details stored with them.
+pub use cfgvault_session::{ClosureInfo, EdgeInfo, SessionId, SessionRecord, UnresolvedInfo};
+
+/// What `restore` and `ensure` do with a file that exists.
+pub use cfgvault_session::restore::Overwrite;
+
+/// Which files `diff_dir` compares, and the sides of a unified diff.
+pub use cfgvault_session::diff::{Scope as DiffScope, Side as DiffSide};
+
+/// The longest label key and value, in characters.
+pub use cfgvault_session::{MAX_LABEL_KEY, MAX_LABEL_VALUE};
+
+/// The error of parsing a [`SessionId`] or an [`Overwrite`] policy from a string. Every
+/// such error converts into [`Error`] (kind [`ErrorKind::InvalidInput`]), so `?` works in a
+/// function returning `cfgvault::Error`.
+pub use cfgvault_session::Error as ParseError;
 
 /// The dependency analysis: strategies, profiles and what a closure reports.
 pub mod closure {
@@ -51,10 +84,7 @@ pub mod closure {
         Cache, Closure, CustomStrategy, Edge, FileEntry, FileKind, Options, ParseError, Profile,
         Strategy, Unresolved, resolve, resolve_cached, resolve_tree,
     };
-}
 
-/// Sessions: records, history, restore, diff and retention.
-pub use cfgvault_session::{
-    ListOptions, SessionId, SessionRecord, SessionStats, TreeFile, Version, diff, restore,
-    retention,
-};
+    /// What stops an analysis before it starts (a missing workflow, a bad profile or glob).
+    pub use cfgvault_closure::Error;
+}

@@ -6,164 +6,15 @@ use std::sync::{Arc, Mutex};
 
 use cfgvault_closure as closure;
 use cfgvault_session as session;
-use cfgvault_session::{SessionId, SessionRecord};
-use cfgvault_store::{ObjectId, Progress, Store, StoreOptions};
-use chrono::{DateTime, Utc};
+use cfgvault_store::Store;
 
-use crate::Error;
-
-/// How a vault is opened. Construct with `Options::default()` and set fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Options {
-    /// zstd level for new objects. Default: 3.
-    pub zstd_level: i32,
-    /// zstd level at which `gc` compresses packs (objects compressed together). Default: 19.
-    pub gc_zstd_level: i32,
-    /// Most uncompressed bytes `gc` puts in one pack: larger packs compress better, and reading
-    /// any file of a pack decodes the whole pack once per process (it is then cached). 0 leaves
-    /// every object on its own. Default: 4 MiB.
-    pub pack_bytes: u64,
-    /// Largest single config file accepted. Default: 64 MiB.
-    pub max_file_size: u64,
-    /// Let several processes use the store at once (writers take turns). Default: `true`.
-    pub shared: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        let s = StoreOptions::default();
-        Options {
-            zstd_level: s.zstd_level,
-            gc_zstd_level: s.gc_zstd_level,
-            pack_bytes: s.pack_bytes,
-            max_file_size: s.max_object_size,
-            shared: s.shared,
-        }
-    }
-}
-
-impl Options {
-    fn store(&self) -> StoreOptions {
-        let mut s = StoreOptions::default();
-        s.zstd_level = self.zstd_level;
-        s.gc_zstd_level = self.gc_zstd_level;
-        s.pack_bytes = self.pack_bytes;
-        s.max_object_size = self.max_file_size;
-        s.shared = self.shared;
-        s
-    }
-}
-
-/// What to back up and how to label it.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct BackupOptions {
-    /// The session's id. Default: generated from the workflow's name and the time.
-    pub session_id: Option<SessionId>,
-    /// How much of the closure to keep. Default: comprehensive.
-    pub strategy: closure::Strategy,
-    /// Glob patterns left out of the backup. Default: none.
-    pub excludes: Vec<String>,
-    /// Free-form labels stored with the session. Default: none.
-    pub labels: BTreeMap<String, String>,
-    /// The layout rules. Default: the built-in profile of the agent framework.
-    pub profile: Option<closure::Profile>,
-    /// The session's creation time. Default: now.
-    pub created_at: Option<DateTime<Utc>>,
-}
-
-/// One file of a backup.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackedUpFile {
-    pub path: String,
-    pub id: ObjectId,
-    pub size: u64,
-    /// Whether its content was new to the store.
-    pub new: bool,
-    /// What the closure analysis says the file is.
-    pub kind: closure::FileKind,
-}
-
-/// What a backup stored and what it could not resolve.
-#[derive(Debug, Clone)]
-pub struct BackupReport {
-    pub session: SessionRecord,
-    pub files: Vec<BackedUpFile>,
-    /// The full analysis, with every edge, dangling reference, parse error and cycle.
-    pub closure: Arc<closure::Closure>,
-    /// Objects (blobs and trees) added to the store.
-    pub new_objects: u64,
-    /// Stored bytes those objects take.
-    pub bytes_added: u64,
-}
-
-/// How `ensure` treats files that differ from the session.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct EnsureOptions {
-    /// `if-unchanged` restores only missing files; `always` also overwrites drifted ones;
-    /// `never` only reports. Default: `if-unchanged`.
-    pub overwrite: session::restore::Overwrite,
-    /// Attach a unified diff (session → disk) to each drifted file. Default: `false`.
-    pub diff: bool,
-}
-
-/// The state of one file after `ensure`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnsureStatus {
-    /// It was missing (or drifted, under `always`) and was written back.
-    Restored,
-    /// It was present with the session's content.
-    Ok,
-    /// It is present with other content and was left alone.
-    Drifted,
-    /// It could not be checked or written.
-    Failed(String),
-}
-
-/// One file of an `ensure` report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnsureFile {
-    pub path: String,
-    pub status: EnsureStatus,
-    /// For drifted files with `EnsureOptions::diff`: the unified diff session → disk.
-    pub diff: Option<String>,
-}
-
-/// What `ensure` did, per file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnsureReport {
-    pub session: SessionId,
-    pub root: PathBuf,
-    pub files: Vec<EnsureFile>,
-}
-
-impl EnsureReport {
-    fn with(&self, want: impl Fn(&EnsureStatus) -> bool) -> Vec<&str> {
-        self.files
-            .iter()
-            .filter(|f| want(&f.status))
-            .map(|f| f.path.as_str())
-            .collect()
-    }
-    /// Paths written back.
-    pub fn restored(&self) -> Vec<&str> {
-        self.with(|s| *s == EnsureStatus::Restored)
-    }
-    /// Paths already as in the session.
-    pub fn ok(&self) -> Vec<&str> {
-        self.with(|s| *s == EnsureStatus::Ok)
-    }
-    /// Paths that differ from the session and were left alone.
-    pub fn drifted(&self) -> Vec<&str> {
-        self.with(|s| *s == EnsureStatus::Drifted)
-    }
-    /// Paths that could not be checked or written.
-    pub fn failed(&self) -> Vec<&str> {
-        self.with(|s| matches!(s, EnsureStatus::Failed(_)))
-    }
-}
+use crate::error::VaultError;
+use crate::{
+    BackedUpFile, BackupOptions, BackupReport, CleanupPlan, DateTime, Diff, DiffScope, DiffSide,
+    EnsureFile, EnsureOptions, EnsureReport, EnsureStatus, Error, GcReport, ListOptions, ObjectId,
+    Options, Overwrite, Progress, Removed, RestoreOptions, RestoreReport, SessionFile, SessionId,
+    SessionRecord, Stats, Utc, VerifyOptions, VerifyReport, Version,
+};
 
 /// An open cfgvault store. `Send + Sync`: share one between threads.
 #[derive(Debug)]
@@ -186,6 +37,10 @@ pub struct Vault {
 
 impl Vault {
     /// The store path used when none is given: `.cfgvault/store.redb` under the current directory.
+    ///
+    /// ```
+    /// assert!(cfgvault::Vault::default_path().ends_with(".cfgvault/store.redb"));
+    /// ```
     pub fn default_path() -> PathBuf {
         PathBuf::from(".cfgvault").join("store.redb")
     }
@@ -201,22 +56,55 @@ impl Vault {
         }
     }
 
-    /// Creates a new store (and its parent directories).
+    /// Creates a new store (and its parent directories); a file already there is an
+    /// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &cfgvault::Options::new())?;
+    /// assert_eq!(vault.stats()?.sessions, 0);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn create(path: impl AsRef<Path>, options: &Options) -> Result<Vault, Error> {
         Ok(Vault::with(Store::create(path, &options.store())?))
     }
 
-    /// Opens an existing store.
+    /// Opens an existing store; no file there is an
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let path = dir.path().join("store.redb");
+    /// # drop(cfgvault::Vault::create(&path, &Default::default())?);
+    /// let vault = cfgvault::Vault::open(&path, &cfgvault::Options::new())?;
+    /// assert_eq!(vault.path(), path);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>, options: &Options) -> Result<Vault, Error> {
         Ok(Vault::with(Store::open(path, &options.store())?))
     }
 
     /// Opens a store, creating it when no file exists there.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// let path = dir.path().join(".cfgvault/store.redb");
+    /// cfgvault::Vault::open_or_create(&path, &Default::default())?;
+    /// assert!(path.exists());
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn open_or_create(path: impl AsRef<Path>, options: &Options) -> Result<Vault, Error> {
         Ok(Vault::with(Store::open_or_create(path, &options.store())?))
     }
 
     /// The path of the store file.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// let vault = cfgvault::Vault::create(dir.path().join("s.redb"), &Default::default())?;
+    /// assert!(vault.path().ends_with("s.redb"));
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn path(&self) -> &Path {
         self.store.path()
     }
@@ -224,15 +112,68 @@ impl Vault {
     /// Resolves the closure of `workflow` (relative to `config_root`; `None` backs up every file
     /// under the root, which needs the `tree` strategy) and stores it as one session, in one
     /// transaction. Dangling references and unparsable files are reported, not fatal.
+    ///
+    /// ```
+    /// use cfgvault::BackupOptions;
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// let options = BackupOptions::new().label("user", "alice");
+    /// let report = vault.backup(&root, Some("workflows/react.yaml"), &options)?;
+    /// assert_eq!(report.files[0].path, "workflows/react.yaml");
+    /// assert_eq!(report.session.labels["user"], "alice");
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn backup(
         &self,
-        config_root: &Path,
+        config_root: impl AsRef<Path>,
         workflow: Option<&str>,
         options: &BackupOptions,
     ) -> Result<BackupReport, Error> {
-        let not_a_directory = || Error::NotADirectory {
-            path: config_root.to_path_buf(),
+        self.backup_with(config_root.as_ref(), workflow, options, &crate::NoProgress)
+    }
+
+    /// [`Vault::backup`] reporting each file read to `progress` (phase `read`), which may
+    /// cancel it: a cancelled backup stores nothing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// let stop = std::sync::atomic::AtomicBool::new(true);
+    /// let err = vault
+    ///     .backup_with(&root, Some("workflows/react.yaml"), &Default::default(), &stop)
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), cfgvault::ErrorKind::Cancelled);
+    /// assert_eq!(vault.stats()?.sessions, 0);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn backup_with(
+        &self,
+        config_root: impl AsRef<Path>,
+        workflow: Option<&str>,
+        options: &BackupOptions,
+        progress: &dyn Progress,
+    ) -> Result<BackupReport, Error> {
+        let config_root = config_root.as_ref();
+        let not_a_directory = || {
+            if config_root.exists() {
+                Error::vault(VaultError::NotADirectory {
+                    path: config_root.to_path_buf(),
+                })
+            } else {
+                Error::vault(VaultError::RootMissing {
+                    path: config_root.to_path_buf(),
+                })
+            }
         };
+        for (k, v) in &options.labels {
+            session::validate_label(k, v)?;
+        }
         let mut copts = closure::Options::default();
         copts.strategy = options.strategy.clone();
         copts.excludes = options.excludes.clone();
@@ -247,9 +188,9 @@ impl Vault {
             }
             None if !config_root.is_dir() => return Err(not_a_directory()),
             None => {
-                return Err(Error::WorkflowRequired {
+                return Err(Error::vault(VaultError::WorkflowRequired {
                     strategy: options.strategy.to_string(),
-                });
+                }));
             }
         };
         // The analysis stats the root first: a root that is not a directory is told apart
@@ -278,6 +219,10 @@ impl Vault {
             .map(|f| f.path.clone())
             .filter(|p| Some(p) != own_file.as_ref())
             .collect();
+        progress.start("read", Some(paths.len() as u64));
+        if progress.should_cancel() {
+            return Err(cfgvault_store::Error::Cancelled.into());
+        }
         // Read and hash before the write transaction, so the store is held only for the commit.
         let files = session::FileSet::read_seen(
             config_root,
@@ -285,6 +230,11 @@ impl Vault {
             &self.stamps,
             &seen,
         )?;
+        progress.inc(files.len() as u64);
+        // The last point a backup can stop: past it, the commit stores the session.
+        if progress.should_cancel() {
+            return Err(cfgvault_store::Error::Cancelled.into());
+        }
         let created_at = options.created_at.unwrap_or_else(Utc::now);
         let id = match &options.session_id {
             Some(id) => id.clone(),
@@ -322,9 +272,12 @@ impl Vault {
                     .unwrap_or(closure::FileKind::Other),
             })
             .collect();
+        let details = created.record.closure.clone().unwrap_or_default();
         Ok(BackupReport {
             session: created.record,
             files,
+            unresolved: details.unresolved.clone(),
+            warnings: details.warnings.clone(),
             closure: analysis,
             new_objects: created.commit.objects_added,
             bytes_added: created.commit.bytes_added,
@@ -356,8 +309,26 @@ impl Vault {
 
     /// Brings a session's configs back where they are missing (the restore-with-fallback of a
     /// resumed session): missing files are restored, identical ones are left, drifted ones are
-    /// reported (with a diff on request) and left alone unless `overwrite` is `always`.
+    /// reported (with a diff on request) and left alone unless `overwrite` is `Always`. With
+    /// `dry_run` nothing is written: the report says what would be restored and what drifted.
     /// `config_root` defaults to the root the session was taken from.
+    ///
+    /// ```
+    /// use cfgvault::EnsureOptions;
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// std::fs::remove_file(root.join("workflows/react.yaml")).expect("rm");
+    /// let preview = vault.ensure(&id, None, &EnsureOptions::new().dry_run(true))?;
+    /// assert_eq!(preview.restored(), ["workflows/react.yaml"]);
+    /// assert!(!root.join("workflows/react.yaml").exists());
+    /// vault.ensure(&id, None, &EnsureOptions::new())?;
+    /// assert!(root.join("workflows/react.yaml").exists());
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn ensure(
         &self,
         id: &SessionId,
@@ -368,165 +339,599 @@ impl Vault {
         let root = config_root
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(&record.source_root));
-        let mut ropts = session::restore::Options::default();
-        ropts.overwrite = options.overwrite;
-        let report = session::restore::restore(&self.store, id, &root, &ropts)?;
-        let mut files = Vec::with_capacity(report.files.len());
-        for f in report.files {
-            use session::restore::Action;
-            let (status, diff) = match f.action {
-                Action::Restored => (EnsureStatus::Restored, None),
-                Action::Unchanged => (EnsureStatus::Ok, None),
-                Action::SkippedChanged => {
-                    let diff = if options.diff {
-                        Some(self.drift_diff(id, &root, &f.path)?)
-                    } else {
-                        None
+        let statuses: Vec<(String, EnsureStatus)> = if options.dry_run {
+            self.ensure_preview(id, &root, options.overwrite)?
+        } else {
+            let mut ropts = session::restore::Options::default();
+            ropts.overwrite = options.overwrite;
+            let report = session::restore::restore(&self.store, id, &root, &ropts)?;
+            report
+                .files
+                .into_iter()
+                .map(|f| {
+                    use session::restore::Action;
+                    let status = match f.action {
+                        Action::Restored => EnsureStatus::Restored,
+                        Action::Unchanged => EnsureStatus::Ok,
+                        Action::SkippedChanged => EnsureStatus::Drifted,
+                        Action::Failed(why) => EnsureStatus::Failed(why),
                     };
-                    (EnsureStatus::Drifted, diff)
-                }
-                Action::Failed(why) => (EnsureStatus::Failed(why), None),
+                    (f.path, status)
+                })
+                .collect()
+        };
+        let mut files = Vec::with_capacity(statuses.len());
+        for (path, status) in statuses {
+            let diff = if options.diff && status == EnsureStatus::Drifted {
+                Some(self.drift_diff(id, &root, &path)?)
+            } else {
+                None
             };
-            files.push(EnsureFile {
-                path: f.path,
-                status,
-                diff,
-            });
+            files.push(EnsureFile { path, status, diff });
         }
         Ok(EnsureReport {
             session: id.clone(),
             root,
+            dry_run: options.dry_run,
             files,
         })
     }
 
+    /// What `ensure` would make of each file of the session, reading only.
+    fn ensure_preview(
+        &self,
+        id: &SessionId,
+        root: &Path,
+        overwrite: Overwrite,
+    ) -> Result<Vec<(String, EnsureStatus)>, Error> {
+        let files = session::files(&self.store, id)?;
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            let on_disk = root.join(&f.path);
+            let status = match std::fs::symlink_metadata(&on_disk) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => EnsureStatus::Restored,
+                Err(e) => EnsureStatus::Failed(format!("could not stat: {e}")),
+                Ok(m) if !m.is_file() => EnsureStatus::Failed("not a regular file".into()),
+                Ok(_) => match std::fs::read(&on_disk) {
+                    Err(e) => EnsureStatus::Failed(format!("could not read: {e}")),
+                    Ok(bytes) if ObjectId::for_blob(&bytes) == f.id => EnsureStatus::Ok,
+                    Ok(_) if overwrite == Overwrite::Always => EnsureStatus::Restored,
+                    Ok(_) => EnsureStatus::Drifted,
+                },
+            };
+            out.push((f.path, status));
+        }
+        Ok(out)
+    }
+
     fn drift_diff(&self, id: &SessionId, root: &Path, path: &str) -> Result<String, Error> {
-        use session::diff::Side;
         Ok(session::diff::unified(
             &self.store,
-            Side::Session(id),
-            Side::Dir(root),
+            DiffSide::Session(id),
+            DiffSide::Dir(root),
             path,
         )?)
     }
 
     /// Restores a session (or some of its paths) into `target` (default: its source root).
+    ///
+    /// ```
+    /// use cfgvault::{RestoreAction, RestoreOptions};
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let elsewhere = dir.path().join("copy");
+    /// let report = vault.restore(&id, Some(&elsewhere), &RestoreOptions::new())?;
+    /// assert_eq!(report.with(RestoreAction::Restored), ["workflows/react.yaml"]);
+    /// assert!(elsewhere.join("workflows/react.yaml").exists());
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn restore(
         &self,
         id: &SessionId,
         target: Option<&Path>,
-        options: &session::restore::Options,
-    ) -> Result<session::restore::Report, Error> {
+        options: &RestoreOptions,
+    ) -> Result<RestoreReport, Error> {
         let target = match target {
             Some(t) => t.to_path_buf(),
             None => PathBuf::from(session::get(&self.store, id)?.source_root),
         };
-        Ok(session::restore::restore(
-            &self.store,
-            id,
-            &target,
-            options,
-        )?)
+        let report = session::restore::restore(&self.store, id, &target, &options.session())?;
+        Ok(RestoreReport::new(id.clone(), target, report))
     }
 
     /// Added, removed and modified paths from session `a` to session `b`.
-    pub fn diff(&self, a: &SessionId, b: &SessionId) -> Result<session::diff::Diff, Error> {
-        Ok(session::diff::diff_sessions(&self.store, a, b)?)
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// std::fs::write(root.join("workflows/react.yaml"), "name: react2\n").expect("write");
+    /// let b = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// assert_eq!(vault.diff(&id, &b)?.modified, ["workflows/react.yaml"]);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn diff(&self, a: &SessionId, b: &SessionId) -> Result<Diff, Error> {
+        Ok(session::diff::diff_sessions(&self.store, a, b)?.into())
     }
 
     /// Added, removed and modified paths from session `a` to what is on disk under `dir`:
-    /// the session's paths only (`Scope::Session`), or every file under `dir` (`Scope::All`).
+    /// the session's paths only (`DiffScope::Session`), or every file under `dir`
+    /// (`DiffScope::All`).
+    ///
+    /// ```
+    /// use cfgvault::DiffScope;
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// std::fs::write(root.join("notes.yaml"), "a: 1\n").expect("write");
+    /// assert!(vault.diff_dir(&id, &root, DiffScope::Session)?.is_empty());
+    /// assert_eq!(vault.diff_dir(&id, &root, DiffScope::All)?.added, ["notes.yaml"]);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn diff_dir(
         &self,
         a: &SessionId,
-        dir: &Path,
-        scope: session::diff::Scope,
-    ) -> Result<session::diff::Diff, Error> {
-        Ok(session::diff::diff_dir(&self.store, a, dir, scope)?)
+        dir: impl AsRef<Path>,
+        scope: DiffScope,
+    ) -> Result<Diff, Error> {
+        Ok(session::diff::diff_dir(&self.store, a, dir.as_ref(), scope)?.into())
     }
 
     /// A unified diff of one path between two sides (a session or a directory).
+    ///
+    /// ```
+    /// use cfgvault::DiffSide;
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// std::fs::write(root.join("workflows/react.yaml"), "name: other\n").expect("write");
+    /// let patch = vault.unified(DiffSide::Session(&id), DiffSide::Dir(&root), "workflows/react.yaml")?;
+    /// assert!(patch.contains("+name: other"));
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn unified(
         &self,
-        old: session::diff::Side<'_>,
-        new: session::diff::Side<'_>,
+        old: DiffSide<'_>,
+        new: DiffSide<'_>,
         path: &str,
     ) -> Result<String, Error> {
         Ok(session::diff::unified(&self.store, old, new, path)?)
     }
 
     /// Every stored version of one config path, oldest first.
-    pub fn versions(&self, path: &str) -> Result<Vec<session::Version>, Error> {
-        Ok(session::versions(&self.store, path)?)
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let versions = vault.versions("workflows/react.yaml")?;
+    /// assert_eq!(versions.len(), 1);
+    /// assert_eq!(versions[0].sessions, 1);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn versions(&self, path: &str) -> Result<Vec<Version>, Error> {
+        Ok(session::versions(&self.store, path)?
+            .into_iter()
+            .map(Version::from)
+            .collect())
     }
 
     /// Sessions, newest first.
-    pub fn sessions(&self, options: &session::ListOptions) -> Result<Vec<SessionRecord>, Error> {
-        Ok(session::list(&self.store, options)?)
+    ///
+    /// ```
+    /// use cfgvault::ListOptions;
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let all = vault.sessions(&ListOptions::new())?;
+    /// assert_eq!(all[0].id, id);
+    /// assert!(vault.sessions(&ListOptions::new().label("user", "bob"))?.is_empty());
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn sessions(&self, options: &ListOptions) -> Result<Vec<SessionRecord>, Error> {
+        Ok(session::list(&self.store, &options.session())?)
     }
 
-    /// One session's record.
+    /// One session's record, with its closure details.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let record = vault.session(&id)?;
+    /// assert_eq!(record.workflow.as_deref(), Some("workflows/react.yaml"));
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn session(&self, id: &SessionId) -> Result<SessionRecord, Error> {
         Ok(session::get(&self.store, id)?)
     }
 
+    /// The session whose id is `prefix` or, failing that, the one session whose id starts
+    /// with it. No match is a `NotFound` error; several are an `InvalidInput` error whose
+    /// [`Error::candidates`] lists them.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// assert_eq!(vault.resolve_session("react")?, id);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn resolve_session(&self, prefix: &str) -> Result<SessionId, Error> {
+        if let Ok(id) = prefix.parse::<SessionId>()
+            && session::get(&self.store, &id).is_ok()
+        {
+            return Ok(id);
+        }
+        let all = session::list(&self.store, &session::ListOptions::default())?;
+        let hits: Vec<SessionId> = all
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|id| id.as_str().starts_with(prefix))
+            .collect();
+        unique("session", prefix, hits)
+    }
+
+    /// The object whose full id starts with `prefix` (at least 4 hex digits), among the
+    /// files and roots of the stored sessions. No match is a `NotFound` error; several are
+    /// an `InvalidInput` error whose [`Error::candidates`] lists them.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let file = &vault.files(&id)?[0];
+    /// assert_eq!(vault.resolve_object(&file.id.to_hex_with_len(12))?, file.id);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn resolve_object(&self, prefix: &str) -> Result<ObjectId, Error> {
+        if let Ok(id) = prefix.parse::<ObjectId>() {
+            return Ok(id);
+        }
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::vault(VaultError::PrefixTooShort {
+                what: "object id",
+                prefix,
+                min: 4,
+            }));
+        }
+        let mut hits = std::collections::BTreeSet::new();
+        for rec in session::list(&self.store, &session::ListOptions::default())? {
+            if rec.root.to_string().starts_with(&prefix) {
+                hits.insert(rec.root);
+            }
+            for f in session::files(&self.store, &rec.id)? {
+                if f.id.to_string().starts_with(&prefix) {
+                    hits.insert(f.id);
+                }
+            }
+        }
+        unique("object", &prefix, hits.into_iter().collect())
+    }
+
     /// The files of a session.
-    pub fn files(&self, id: &SessionId) -> Result<Vec<session::TreeFile>, Error> {
-        Ok(session::files(&self.store, id)?)
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let files = vault.files(&id)?;
+    /// assert_eq!(files[0].path, "workflows/react.yaml");
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn files(&self, id: &SessionId) -> Result<Vec<SessionFile>, Error> {
+        Ok(session::files(&self.store, id)?
+            .into_iter()
+            .map(SessionFile::from)
+            .collect())
     }
 
     /// The bytes of one file of a session.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// assert_eq!(vault.read_file(&id, "workflows/react.yaml")?, b"name: react\n");
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn read_file(&self, id: &SessionId, path: &str) -> Result<Vec<u8>, Error> {
         Ok(session::read_file(&self.store, id, path)?)
     }
 
     /// The bytes of one object (a blob, or a tree's encoding).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let file = &vault.files(&id)?[0];
+    /// assert_eq!(vault.read_object(&file.id)?, b"name: react\n");
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn read_object(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
         Ok(self.store.get(id)?)
     }
 
-    /// Deletes sessions in one transaction; objects nobody else uses go with them.
-    pub fn delete(&self, ids: &[SessionId]) -> Result<cfgvault_store::CommitOutcome, Error> {
-        Ok(session::delete(&self.store, ids)?)
+    /// Deletes sessions in one transaction; objects nobody else uses go with them. Every id
+    /// must exist; pinned sessions are deleted too (pinning only protects from retention).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let removed = vault.delete(&[id])?;
+    /// assert!(removed.objects_freed > 0);
+    /// assert_eq!(vault.stats()?.sessions, 0);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn delete(&self, ids: &[SessionId]) -> Result<Removed, Error> {
+        Ok(session::delete(&self.store, ids)?.into())
     }
 
-    /// What a retention policy would remove and free, computed without writing.
+    /// Pins a session: retention (`cleanup_plan`) never removes it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// vault.pin(&id)?;
+    /// assert!(vault.session(&id)?.pinned);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn pin(&self, id: &SessionId) -> Result<(), Error> {
+        Ok(session::set_pinned(&self.store, id, true)?)
+    }
+
+    /// Unpins a session.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// vault.pin(&id)?;
+    /// vault.unpin(&id)?;
+    /// assert!(!vault.session(&id)?.pinned);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn unpin(&self, id: &SessionId) -> Result<(), Error> {
+        Ok(session::set_pinned(&self.store, id, false)?)
+    }
+
+    /// Replaces a session's labels, in one transaction. Keys hold at most 128 characters,
+    /// values 1024, neither control characters.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// vault.set_labels(&id, [("user", "alice"), ("env", "prod")])?;
+    /// assert_eq!(vault.session(&id)?.labels["env"], "prod");
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn set_labels<K: Into<String>, V: Into<String>>(
+        &self,
+        id: &SessionId,
+        labels: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<(), Error> {
+        let labels: BTreeMap<String, String> = labels
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        session::set_labels(&self.store, id, |l| *l = labels)?;
+        Ok(())
+    }
+
+    /// Sets (`Some`) or removes (`None`) some of a session's labels, keeping the others, in
+    /// one transaction; returns the labels now held.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// vault.set_labels(&id, [("user", "alice"), ("env", "prod")])?;
+    /// let now = vault.update_labels(&id, [("env", None), ("team", Some("infra"))])?;
+    /// assert_eq!(now.keys().collect::<Vec<_>>(), ["team", "user"]);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn update_labels<K: Into<String>, V: Into<String>>(
+        &self,
+        id: &SessionId,
+        changes: impl IntoIterator<Item = (K, Option<V>)>,
+    ) -> Result<BTreeMap<String, String>, Error> {
+        let changes: Vec<(String, Option<String>)> = changes
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.map(Into::into)))
+            .collect();
+        Ok(session::set_labels(&self.store, id, |labels| {
+            for (k, v) in changes {
+                match v {
+                    Some(v) => labels.insert(k, v),
+                    None => labels.remove(&k),
+                };
+            }
+        })?)
+    }
+
+    /// What a retention policy would remove and free at time `now`, computed without writing.
+    ///
+    /// ```
+    /// use cfgvault::RetentionPolicy;
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let plan = vault.cleanup_plan(&RetentionPolicy::new().keep_last(0), cfgvault::Utc::now())?;
+    /// assert_eq!(plan.remove, [id]);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn cleanup_plan(
         &self,
-        policy: &session::retention::Policy,
+        policy: &crate::RetentionPolicy,
         now: DateTime<Utc>,
-    ) -> Result<session::retention::Plan, Error> {
-        Ok(session::retention::plan(&self.store, policy, now)?)
+    ) -> Result<CleanupPlan, Error> {
+        Ok(session::retention::plan(&self.store, &policy.session(), now)?.into())
     }
 
-    /// Applies a plan in one transaction.
-    pub fn cleanup_apply(
-        &self,
-        plan: &session::retention::Plan,
-    ) -> Result<cfgvault_store::CommitOutcome, Error> {
-        Ok(session::retention::apply(&self.store, plan)?)
+    /// Applies a plan in one transaction (sessions pinned or deleted since it was made are
+    /// passed over).
+    ///
+    /// ```
+    /// use cfgvault::RetentionPolicy;
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let plan = vault.cleanup_plan(&RetentionPolicy::new().keep_last(0), cfgvault::Utc::now())?;
+    /// vault.cleanup_apply(&plan)?;
+    /// assert_eq!(vault.stats()?.sessions, 0);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn cleanup_apply(&self, plan: &CleanupPlan) -> Result<Removed, Error> {
+        Ok(session::retention::apply(&self.store, &plan.session())?.into())
     }
 
     /// Sweeps unreferenced objects and compacts the file (after folding the session layer's
     /// pending version tallies into the version entries, so the compacted file holds none).
-    pub fn gc(&self, progress: &dyn Progress) -> Result<cfgvault_store::gc::Outcome, Error> {
+    /// `file_bytes_after` is the file's size on disk once the compaction is done.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// vault.delete(&[id])?;
+    /// let report = vault.gc(&cfgvault::NoProgress)?;
+    /// assert!(report.file_bytes_after > 0);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn gc(&self, progress: &dyn Progress) -> Result<GcReport, Error> {
         session::settle(&self.store)?;
-        Ok(self.store.gc(progress)?)
+        let mut report = GcReport::from(self.store.gc(progress)?);
+        if let Ok(m) = std::fs::metadata(self.path()) {
+            report.file_bytes_after = m.len();
+        }
+        Ok(report)
     }
 
     /// Re-hashes every object and recomputes every reference count (and repairs counts on
     /// request).
+    ///
+    /// ```
+    /// use cfgvault::VerifyOptions;
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let report = vault.verify(&VerifyOptions::new(), &cfgvault::NoProgress)?;
+    /// assert!(report.is_clean());
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
     pub fn verify(
         &self,
-        options: &cfgvault_store::verify::Options,
+        options: &VerifyOptions,
         progress: &dyn Progress,
-    ) -> Result<cfgvault_store::verify::Outcome, Error> {
-        Ok(self.store.verify(options, progress)?)
+    ) -> Result<VerifyReport, Error> {
+        Ok(self.store.verify(&options.store(), progress)?.into())
     }
 
     /// Sessions, sizes and ratios.
-    pub fn stats(&self) -> Result<session::SessionStats, Error> {
-        Ok(session::stats(&self.store)?)
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let stats = vault.stats()?;
+    /// assert_eq!(stats.sessions, 1);
+    /// assert!(stats.file_bytes > 0);
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn stats(&self) -> Result<Stats, Error> {
+        Ok(session::stats(&self.store)?.into())
+    }
+}
+
+/// The one id of `hits`, or the error naming none or all of them.
+fn unique<T: ToString>(what: &'static str, prefix: &str, mut hits: Vec<T>) -> Result<T, Error> {
+    match hits.len() {
+        0 => Err(Error::vault(VaultError::NoMatch {
+            what,
+            prefix: prefix.to_string(),
+        })),
+        1 => Ok(hits.remove(0)),
+        _ => Err(Error::vault(VaultError::Ambiguous {
+            what,
+            prefix: prefix.to_string(),
+            candidates: {
+                let mut c: Vec<String> = hits.iter().map(ToString::to_string).collect();
+                c.sort();
+                c
+            },
+        })),
     }
 }
 
@@ -617,18 +1022,10 @@ mod tests {
     }
 
     #[test]
-    fn a_store_inside_the_root_does_not_back_itself_up() -> Result<(), Error> {
-        let dir = tempfile::tempdir().map_err(|source| Error::Io {
-            action: "create temp dir",
-            path: PathBuf::new(),
-            source,
-        })?;
+    fn a_store_inside_the_root_does_not_back_itself_up() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
         let root = dir.path();
-        std::fs::write(root.join("global.yaml"), "a: 1\n").map_err(|source| Error::Io {
-            action: "write",
-            path: root.join("global.yaml"),
-            source,
-        })?;
+        std::fs::write(root.join("global.yaml"), "a: 1\n")?;
         let vault = Vault::create(root.join(".cfgvault/store.redb"), &Options::default())?;
         let o = BackupOptions {
             strategy: closure::Strategy::Tree,
@@ -642,23 +1039,11 @@ mod tests {
 
     /// `Options::pack_bytes` reaches the store: 0 packs nothing, the default packs everything.
     #[test]
-    fn pack_bytes_reaches_gc() -> Result<(), Error> {
-        let dir = tempfile::tempdir().map_err(|source| Error::Io {
-            action: "create temp dir",
-            path: PathBuf::new(),
-            source,
-        })?;
+    fn pack_bytes_reaches_gc() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
         let root = dir.path().join("configs");
-        std::fs::create_dir_all(&root).map_err(|source| Error::Io {
-            action: "create",
-            path: root.clone(),
-            source,
-        })?;
-        std::fs::write(root.join("global.yaml"), "a: 1\n").map_err(|source| Error::Io {
-            action: "write",
-            path: root.join("global.yaml"),
-            source,
-        })?;
+        std::fs::create_dir_all(&root)?;
+        std::fs::write(root.join("global.yaml"), "a: 1\n")?;
         let o = BackupOptions {
             strategy: closure::Strategy::Tree,
             ..BackupOptions::default()
@@ -670,7 +1055,7 @@ mod tests {
             }
             let vault = Vault::create(dir.path().join(name), &options)?;
             vault.backup(&root, None, &o)?;
-            let g = vault.gc(&cfgvault_store::NoProgress)?;
+            let g = vault.gc(&crate::NoProgress)?;
             assert_eq!(g.packs_written > 0, pack_bytes.is_none(), "{name}: {g:?}");
         }
         Ok(())

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use cfgvault::{Options, Vault, verify};
+use cfgvault::{Options, Vault, VerifyOptions};
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -49,7 +49,7 @@ fn check(v: &str) {
     std::fs::copy(fixture(&format!("stores/{v}.redb")), &copy).unwrap();
     let vault = Vault::open(&copy, &Options::default()).unwrap();
     let outcome = vault
-        .verify(&verify::Options::default(), &cfgvault::NoProgress)
+        .verify(&VerifyOptions::default(), &cfgvault::NoProgress)
         .unwrap();
     assert!(outcome.is_clean(), "{:?}", outcome.problems);
 
@@ -122,7 +122,7 @@ fn check(v: &str) {
     assert_eq!(sessions(), 2);
     assert!(
         vault
-            .verify(&verify::Options::default(), &cfgvault::NoProgress)
+            .verify(&VerifyOptions::default(), &cfgvault::NoProgress)
             .unwrap()
             .is_clean()
     );
@@ -130,7 +130,7 @@ fn check(v: &str) {
     // are in `ids`), and everything still reads.
     vault.gc(&cfgvault::NoProgress).unwrap();
     let outcome = vault
-        .verify(&verify::Options::default(), &cfgvault::NoProgress)
+        .verify(&VerifyOptions::default(), &cfgvault::NoProgress)
         .unwrap();
     assert!(outcome.is_clean(), "{:?}", outcome.problems);
     assert_eq!(vault.read_file(&second, llm).unwrap(), edited);

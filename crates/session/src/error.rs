@@ -62,6 +62,9 @@ pub enum Error {
     /// A session record or index entry that cannot be decoded.
     #[error("session index entry '{key}' is corrupt: {detail}")]
     CorruptIndex { key: String, detail: String },
+    /// A label key or value that cfgvault cannot hold.
+    #[error("invalid label '{key}': {reason}")]
+    InvalidLabel { key: String, reason: &'static str },
     /// A string that is not an overwrite policy.
     #[error("invalid overwrite policy '{input}': expected never, if-unchanged or always")]
     InvalidOverwrite { input: String },

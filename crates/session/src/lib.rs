@@ -45,9 +45,9 @@ pub use id::SessionId;
 pub use path::validate_path;
 pub use record::{ClosureInfo, EdgeInfo, RECORD_VERSION, SessionRecord, UnresolvedInfo};
 pub use session::{
-    Created, FileOutcome, ListOptions, NewSession, SessionStats, TreeFile, Version, create,
-    create_cached, delete, files, get, list, read_file, sessions_with_blob, set_pinned, stats,
-    versions,
+    Created, FileOutcome, ListOptions, MAX_LABEL_KEY, MAX_LABEL_VALUE, NewSession, SessionStats,
+    TreeFile, Version, create, create_cached, delete, files, get, list, read_file,
+    sessions_with_blob, set_labels, set_pinned, stats, validate_label, versions,
 };
 pub use tree::EntryKind;
 

@@ -177,6 +177,9 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
         ..
     } = &*ids;
     let (root, logical, closure_id, node_id) = (*root, *logical, *closure_id, *node_id);
+    for (k, v) in &new.labels {
+        validate_label(k, v)?;
+    }
     let (payload, links) = session_node(&root, &closure_id);
     let mut txn = store.write()?;
     let id = match new.id {
@@ -981,6 +984,83 @@ pub fn set_pinned(store: &Store, id: &SessionId, pinned: bool) -> Result<()> {
             txn.pin(&name, &root.id, &bytes)?;
         }
         txn.commit()?;
+    }
+    Ok(())
+}
+
+/// Replaces a session's labels with what `edit` makes of them, in one transaction, and
+/// returns the new labels. The labels are checked with [`validate_label`].
+pub fn set_labels(
+    store: &Store,
+    id: &SessionId,
+    edit: impl FnOnce(&mut BTreeMap<String, String>),
+) -> Result<BTreeMap<String, String>> {
+    let mut txn = store.write()?;
+    let mut rec =
+        load_record_bare(&txn, id)?.ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
+    let old = rec.labels.clone();
+    edit(&mut rec.labels);
+    for (k, v) in &rec.labels {
+        validate_label(k, v)?;
+    }
+    if rec.labels == old {
+        return Ok(old);
+    }
+    for (k, v) in &old {
+        txn.index_remove(BY_LABEL, &label_key(k, v, rec.created_at, id))?;
+    }
+    for (k, v) in &rec.labels {
+        txn.index_insert(BY_LABEL, &label_key(k, v, rec.created_at, id), b"")?;
+    }
+    let bytes = encode_record(&mut txn, &rec)?;
+    let key = id.as_str().as_bytes();
+    if txn.index_get(RECORDS, key)?.is_some() {
+        txn.index_insert(RECORDS, key, &bytes)?;
+    } else {
+        // Re-pinned with the new record, as `set_pinned` does.
+        let name = root_name(id);
+        let root = txn
+            .unpin(&name)?
+            .ok_or_else(|| Error::SessionNotFound { id: id.to_string() })?;
+        txn.pin(&name, &root.id, &bytes)?;
+    }
+    txn.commit()?;
+    Ok(rec.labels)
+}
+
+/// The longest label key, in characters.
+pub const MAX_LABEL_KEY: usize = 128;
+/// The longest label value, in characters.
+pub const MAX_LABEL_VALUE: usize = 1024;
+
+/// Checks one label: a non-empty key of at most [`MAX_LABEL_KEY`] characters without `=`, a
+/// value of at most [`MAX_LABEL_VALUE`], neither holding control characters.
+pub fn validate_label(key: &str, value: &str) -> Result<()> {
+    let bad = |reason| Error::InvalidLabel {
+        key: key
+            .chars()
+            .take(MAX_LABEL_KEY)
+            .flat_map(char::escape_debug)
+            .collect(),
+        reason,
+    };
+    if key.is_empty() {
+        return Err(bad("empty key"));
+    }
+    if key.chars().count() > MAX_LABEL_KEY {
+        return Err(bad("key longer than 128 characters"));
+    }
+    if key.contains('=') {
+        return Err(bad("key holds '='"));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(bad("key holds a control character"));
+    }
+    if value.chars().count() > MAX_LABEL_VALUE {
+        return Err(bad("value longer than 1024 characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(bad("value holds a control character"));
     }
     Ok(())
 }
