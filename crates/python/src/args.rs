@@ -46,7 +46,7 @@ pub(crate) fn strategy(name: &str) -> PyResult<Strategy> {
 }
 
 /// An overwrite policy by name: never, if-unchanged or always.
-pub(crate) fn overwrite(name: &str) -> PyResult<cfgvault::restore::Overwrite> {
-    name.parse::<cfgvault::restore::Overwrite>()
+pub(crate) fn overwrite(name: &str) -> PyResult<cfgvault::Overwrite> {
+    name.parse::<cfgvault::Overwrite>()
         .map_err(|e| errors::to_py(cfgvault::Error::from(e)))
 }

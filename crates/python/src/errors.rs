@@ -2,10 +2,7 @@
 
 use std::error::Error as _;
 
-use cfgvault::Error;
-use cfgvault_closure::Error as ClosureError;
-use cfgvault_session::Error as SessionError;
-use cfgvault_store::Error as StoreError;
+use cfgvault::{Error, ErrorKind};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyModule, PyType};
@@ -43,65 +40,24 @@ impl Class {
         }
     }
 
-    /// The class an error of the library is raised as.
+    /// The class an error of the library is raised as: by its kind, and for a missing
+    /// session (a `NotFound` naming a session and no path) `SessionNotFound`.
     pub(crate) fn of(err: &Error) -> Class {
-        match err {
-            Error::Store(e) | Error::Session(SessionError::Store(e)) => store(e),
-            Error::Session(e) => session(e),
-            Error::Closure(e) => closure(e),
-            Error::WorkflowRequired { .. } => Class::InvalidInput,
-            Error::NotADirectory { .. } => Class::InvalidInput,
-            Error::Io { .. } => Class::IoError,
+        match err.kind() {
+            ErrorKind::NotFound if err.session().is_some() && err.path().is_none() => {
+                Class::SessionNotFound
+            }
+            ErrorKind::NotFound => Class::NotFound,
+            ErrorKind::AlreadyExists => Class::SessionExists,
+            ErrorKind::InvalidInput => Class::InvalidInput,
+            ErrorKind::NotAStore => Class::NotAStore,
+            ErrorKind::Damaged => Class::StoreDamaged,
+            ErrorKind::UnsupportedFormat => Class::UnsupportedFormat,
+            ErrorKind::Busy => Class::StoreBusy,
+            ErrorKind::Io => Class::IoError,
+            ErrorKind::Cancelled => Class::Cancelled,
             _ => Class::Error,
         }
-    }
-}
-
-fn store(e: &StoreError) -> Class {
-    match e {
-        StoreError::Io { .. } => Class::IoError,
-        StoreError::NotFound { .. } | StoreError::ObjectMissing { .. } => Class::NotFound,
-        StoreError::AlreadyExists { .. } | StoreError::RootExists { .. } => Class::SessionExists,
-        StoreError::NotAStore { .. } => Class::NotAStore,
-        StoreError::UnsupportedSchema { .. } => Class::UnsupportedFormat,
-        StoreError::AlreadyOpen { .. } => Class::StoreBusy,
-        StoreError::Corrupt { .. }
-        | StoreError::CorruptPack { .. }
-        | StoreError::CorruptCold { .. }
-        | StoreError::CorruptPackIndex { .. }
-        | StoreError::Damaged { .. } => Class::StoreDamaged,
-        StoreError::TooLarge { .. }
-        | StoreError::InvalidName { .. }
-        | StoreError::InvalidId { .. } => Class::InvalidInput,
-        StoreError::Cancelled => Class::Cancelled,
-        _ => Class::Error,
-    }
-}
-
-fn session(e: &SessionError) -> Class {
-    match e {
-        SessionError::Store(e) => store(e),
-        SessionError::Io { .. } | SessionError::FileChanged { .. } => Class::IoError,
-        SessionError::SessionNotFound { .. } => Class::SessionNotFound,
-        SessionError::FileNotInSession { .. } => Class::NotFound,
-        SessionError::SessionExists { .. } => Class::SessionExists,
-        SessionError::CorruptTree { .. } | SessionError::CorruptIndex { .. } => Class::StoreDamaged,
-        SessionError::InvalidPath { .. }
-        | SessionError::OutsideRoot { .. }
-        | SessionError::NotAFile { .. }
-        | SessionError::NotADirectory { .. }
-        | SessionError::PathConflict { .. }
-        | SessionError::InvalidSessionId { .. }
-        | SessionError::InvalidOverwrite { .. } => Class::InvalidInput,
-        _ => Class::Error,
-    }
-}
-
-fn closure(e: &ClosureError) -> Class {
-    match e {
-        ClosureError::Io { .. } => Class::IoError,
-        ClosureError::WorkflowMissing { .. } => Class::NotFound,
-        _ => Class::InvalidInput,
     }
 }
 

@@ -49,15 +49,48 @@ pub(crate) fn session<'py>(py: Python<'py>, r: &SessionRecord) -> PyResult<Bound
     })
 }
 
-fn unresolved<'py>(py: Python<'py>, c: &Closure) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    list(py, &c.unresolved, |py, u| {
+fn unresolved<'py, 'a>(
+    py: Python<'py>,
+    refs: impl IntoIterator<Item = Unresolved<'a>>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    list(py, refs, |py, u| {
         report!(py, "Unresolved" {
-            source: u.from.as_str(),
-            key: u.key.as_str(),
-            value: u.value.as_str(),
-            reason: u.reason.as_str(),
+            source: u.from,
+            key: u.key,
+            value: u.value,
+            reason: u.reason,
         })
     })
+}
+
+/// A dangling reference, from the analysis or from a session's stored closure details.
+pub(crate) struct Unresolved<'a> {
+    from: &'a str,
+    key: &'a str,
+    value: &'a str,
+    reason: &'a str,
+}
+
+impl<'a> From<&'a cfgvault::closure::Unresolved> for Unresolved<'a> {
+    fn from(u: &'a cfgvault::closure::Unresolved) -> Self {
+        Unresolved {
+            from: &u.from,
+            key: &u.key,
+            value: &u.value,
+            reason: &u.reason,
+        }
+    }
+}
+
+impl<'a> From<&'a cfgvault::UnresolvedInfo> for Unresolved<'a> {
+    fn from(u: &'a cfgvault::UnresolvedInfo) -> Self {
+        Unresolved {
+            from: &u.from,
+            key: &u.key,
+            value: &u.value,
+            reason: &u.reason,
+        }
+    }
 }
 
 pub(crate) fn backup<'py>(py: Python<'py>, r: &BackupReport) -> PyResult<Bound<'py, PyAny>> {
@@ -73,17 +106,14 @@ pub(crate) fn backup<'py>(py: Python<'py>, r: &BackupReport) -> PyResult<Bound<'
     report!(py, "BackupReport" {
         session: session(py, &r.session)?,
         files: files,
-        unresolved: unresolved(py, &r.closure)?,
+        unresolved: unresolved(py, r.unresolved.iter().map(Unresolved::from))?,
+        warnings: &r.warnings,
         new_objects: r.new_objects,
         bytes_added: r.bytes_added,
     })
 }
 
-pub(crate) fn ensure<'py>(
-    py: Python<'py>,
-    r: &EnsureReport,
-    dry_run: bool,
-) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn ensure<'py>(py: Python<'py>, r: &EnsureReport) -> PyResult<Bound<'py, PyAny>> {
     let errors = PyDict::new(py);
     for f in &r.files {
         if let EnsureStatus::Failed(why) = &f.status {
@@ -98,7 +128,7 @@ pub(crate) fn ensure<'py>(
         drifted: r.drifted(),
         failed: r.failed(),
         errors: errors,
-        dry_run: dry_run,
+        dry_run: r.dry_run,
     })
 }
 
@@ -121,7 +151,7 @@ pub(crate) fn deps<'py>(py: Python<'py>, c: &Closure) -> PyResult<Bound<'py, PyA
         workflow: c.workflow.as_deref(),
         files: files,
         edges: edges,
-        unresolved: unresolved(py, c)?,
+        unresolved: unresolved(py, c.unresolved.iter().map(Unresolved::from))?,
         cycles: &c.cycles,
     })
 }

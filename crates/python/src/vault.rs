@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use cfgvault::{DateTime, Utc};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 
 use crate::args;
 use crate::errors::{self, Class};
@@ -53,8 +54,7 @@ impl Vault {
     #[new]
     #[pyo3(signature = (path, *, create = true, shared = true))]
     fn new(py: Python<'_>, path: PathBuf, create: bool, shared: bool) -> PyResult<Vault> {
-        let mut options = cfgvault::Options::default();
-        options.shared = shared;
+        let options = cfgvault::Options::new().shared(shared);
         let vault = py
             .detach(|| {
                 if create {
@@ -110,10 +110,11 @@ impl Vault {
     /// Resolves the closure of `workflow` (relative to `root`) and stores it as one session,
     /// in one transaction. Without a workflow every file under `root` is stored (the `tree`
     /// strategy, the default then). Dangling references are reported in `.unresolved`, not
-    /// raised.
+    /// raised. `progress(phase, done, total)` is called as files are read; an exception
+    /// raised in it cancels the backup (nothing stored) and propagates.
     #[pyo3(signature = (
         root, workflow = None, *, session = None, strategy = None, exclude = Vec::new(),
-        labels = None, created_at = None
+        labels = None, created_at = None, progress = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn backup<'py>(
@@ -126,6 +127,7 @@ impl Vault {
         exclude: Vec<String>,
         labels: Option<BTreeMap<String, String>>,
         created_at: Option<DateTime<Utc>>,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let workflow = workflow.as_deref().map(args::relative).transpose()?;
         let strategy = match (strategy, &workflow) {
@@ -133,16 +135,33 @@ impl Vault {
             (None, Some(_)) => "comprehensive",
             (None, None) => "tree",
         };
-        let mut options = cfgvault::BackupOptions::default();
-        options.session_id = session.map(args::session_id).transpose()?;
-        options.strategy = args::strategy(strategy)?;
-        options.excludes = exclude;
-        options.labels = labels.unwrap_or_default();
-        options.created_at = created_at;
+        let mut options = cfgvault::BackupOptions::new().strategy(args::strategy(strategy)?);
+        if let Some(id) = session {
+            options = options.session_id(args::session_id(id)?);
+        }
+        for glob in exclude {
+            options = options.exclude(glob);
+        }
+        for (key, value) in labels.unwrap_or_default() {
+            options = options.label(key, value);
+        }
+        if let Some(at) = created_at {
+            options = options.created_at(at);
+        }
         let vault = self.handle()?;
-        let done = run(py, vault, move |v| {
-            v.backup(&root, workflow.as_deref(), &options)
-        })?;
+        let done = match progress {
+            None => run(py, vault, move |v| {
+                v.backup(&root, workflow.as_deref(), &options)
+            })?,
+            Some(callback) => {
+                let progress = PyProgress::new(Some(callback));
+                let (progress, result) = py.detach(move || {
+                    let result = vault.backup_with(&root, workflow.as_deref(), &options, &progress);
+                    (progress, result)
+                });
+                progress.finish(result)?
+            }
+        };
         report::backup(py, &done)
     }
 
@@ -160,17 +179,12 @@ impl Vault {
         dry_run: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let id = args::session_id(session)?;
-        let mut options = cfgvault::EnsureOptions::default();
-        options.overwrite = args::overwrite(overwrite)?;
+        let options = cfgvault::EnsureOptions::new()
+            .overwrite(args::overwrite(overwrite)?)
+            .dry_run(dry_run);
         let vault = self.handle()?;
-        let done = run(py, vault, move |v| {
-            if dry_run {
-                dry_ensure(v, &id, root.as_deref(), options.overwrite)
-            } else {
-                v.ensure(&id, root.as_deref(), &options)
-            }
-        })?;
-        report::ensure(py, &done, dry_run)
+        let done = run(py, vault, move |v| v.ensure(&id, root.as_deref(), &options))?;
+        report::ensure(py, &done)
     }
 
     /// Restores a session (or only `paths`, where a folder stands for the files below it) into
@@ -185,45 +199,28 @@ impl Vault {
         overwrite: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let id = args::session_id(session)?;
-        let mut options = cfgvault::restore::Options::default();
-        options.overwrite = args::overwrite(overwrite)?;
-        options.paths = paths
-            .map(|ps| {
-                ps.iter()
-                    .map(|p| args::relative(p))
-                    .collect::<PyResult<Vec<_>>>()
-            })
-            .transpose()?;
+        let mut options = cfgvault::RestoreOptions::new().overwrite(args::overwrite(overwrite)?);
+        for path in paths.unwrap_or_default() {
+            options = options.path(args::relative(&path)?);
+        }
         let vault = self.handle()?;
-        let (id, target, done) = run(py, vault, move |v| {
-            let target = match target {
-                Some(t) => t,
-                None => PathBuf::from(v.session(&id)?.source_root),
-            };
-            let done = v.restore(&id, Some(&target), &options)?;
-            Ok((id, target, done))
+        let done = run(py, vault, move |v| {
+            v.restore(&id, target.as_deref(), &options)
         })?;
-        use cfgvault::restore::Action;
-        let pick = |want: fn(&Action) -> bool| -> Vec<&str> {
-            done.files
-                .iter()
-                .filter(|f| want(&f.action))
-                .map(|f| f.path.as_str())
-                .collect()
-        };
+        use cfgvault::RestoreAction;
         let errors = PyDict::new(py);
         for f in &done.files {
-            if let Action::Failed(why) = &f.action {
+            if let (RestoreAction::Failed, Some(why)) = (f.action, &f.reason) {
                 errors.set_item(f.path.as_str(), why.as_str())?;
             }
         }
         report!(py, "RestoreReport" {
-            session: id.as_str(),
-            target: target.to_string_lossy(),
-            restored: pick(|a| *a == Action::Restored),
-            unchanged: pick(|a| *a == Action::Unchanged),
-            skipped: pick(|a| *a == Action::SkippedChanged),
-            failed: pick(|a| matches!(a, Action::Failed(_))),
+            session: done.session.as_str(),
+            target: done.target.to_string_lossy(),
+            restored: done.with(RestoreAction::Restored),
+            unchanged: done.with(RestoreAction::Unchanged),
+            skipped: done.with(RestoreAction::SkippedChanged),
+            failed: done.with(RestoreAction::Failed),
             errors: errors,
         })
     }
@@ -234,12 +231,12 @@ impl Vault {
         py: Python<'py>,
         session: &Bound<'py, PyAny>,
         path: PathBuf,
-    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let id = args::session_id(session)?;
         let path = args::relative(&path)?;
         let vault = self.handle()?;
         let bytes = run(py, vault, move |v| v.read_file(&id, &path))?;
-        Ok(pyo3::types::PyBytes::new(py, &bytes))
+        Ok(PyBytes::new(py, &bytes))
     }
 
     /// What changed from session `a` to session `b`, or to the files under `root` (only the
@@ -261,9 +258,9 @@ impl Vault {
             (Some(b), None) => run(py, vault, move |v| v.diff(&a, &b))?,
             (None, Some(root)) => {
                 let scope = if all_files {
-                    cfgvault::diff::Scope::All
+                    cfgvault::DiffScope::All
                 } else {
-                    cfgvault::diff::Scope::Session
+                    cfgvault::DiffScope::Session
                 };
                 run(py, vault, move |v| v.diff_dir(&a, &root, scope))?
             }
@@ -320,9 +317,13 @@ impl Vault {
         limit: Option<usize>,
         label: Option<(String, String)>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let mut options = cfgvault::ListOptions::default();
-        options.limit = limit;
-        options.label = label;
+        let mut options = cfgvault::ListOptions::new();
+        if let Some(n) = limit {
+            options = options.limit(n);
+        }
+        if let Some((key, value)) = label {
+            options = options.label(key, value);
+        }
         let vault = self.handle()?;
         let records = run(py, vault, move |v| v.sessions(&options))?;
         report::list(py, &records, report::session)
@@ -342,10 +343,55 @@ impl Vault {
                 path: f.path.as_str(),
                 id: f.id.to_string(),
                 size: f.size,
-                kind: f.kind.as_str(),
                 mode: f.mode,
             })
         })
+    }
+
+    /// Pins a session: retention (`cleanup`) never removes it.
+    fn pin(&self, py: Python<'_>, session: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = args::session_id(session)?;
+        let vault = self.handle()?;
+        run(py, vault, move |v| v.pin(&id))
+    }
+
+    /// Unpins a session.
+    fn unpin(&self, py: Python<'_>, session: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = args::session_id(session)?;
+        let vault = self.handle()?;
+        run(py, vault, move |v| v.unpin(&id))
+    }
+
+    /// Replaces a session's labels.
+    fn set_labels(
+        &self,
+        py: Python<'_>,
+        session: &Bound<'_, PyAny>,
+        labels: BTreeMap<String, String>,
+    ) -> PyResult<()> {
+        let id = args::session_id(session)?;
+        let vault = self.handle()?;
+        run(py, vault, move |v| v.set_labels(&id, labels))
+    }
+
+    /// Sets the labels given a `str` value and removes those given `None`; returns the
+    /// session's labels after the change.
+    fn update_labels(
+        &self,
+        py: Python<'_>,
+        session: &Bound<'_, PyAny>,
+        changes: BTreeMap<String, Option<String>>,
+    ) -> PyResult<BTreeMap<String, String>> {
+        let id = args::session_id(session)?;
+        let vault = self.handle()?;
+        run(py, vault, move |v| v.update_labels(&id, changes))
+    }
+
+    /// The full id of the one session whose id starts with `prefix`.
+    fn resolve_session(&self, py: Python<'_>, prefix: String) -> PyResult<String> {
+        let vault = self.handle()?;
+        let id = run(py, vault, move |v| v.resolve_session(&prefix))?;
+        Ok(id.as_str().to_owned())
     }
 
     /// Deletes sessions (an id, a `Session` or an iterable of them) in one transaction;
@@ -367,17 +413,25 @@ impl Vault {
     fn cleanup<'py>(
         &self,
         py: Python<'py>,
-        older_than: Option<TimeDelta>,
+        older_than: Option<Duration>,
         keep_last: Option<usize>,
         keep_daily: Option<usize>,
         keep_weekly: Option<usize>,
         dry_run: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mut policy = cfgvault::retention::Policy::default();
-        policy.older_than = older_than;
-        policy.keep_last = keep_last;
-        policy.keep_daily = keep_daily;
-        policy.keep_weekly = keep_weekly;
+        let mut policy = cfgvault::RetentionPolicy::new();
+        if let Some(age) = older_than {
+            policy = policy.older_than(age);
+        }
+        if let Some(n) = keep_last {
+            policy = policy.keep_last(n);
+        }
+        if let Some(n) = keep_daily {
+            policy = policy.keep_daily(n);
+        }
+        if let Some(n) = keep_weekly {
+            policy = policy.keep_weekly(n);
+        }
         let vault = self.handle()?;
         let plan = run(py, vault, move |v| {
             let plan = v.cleanup_plan(&policy, Utc::now())?;
@@ -433,8 +487,7 @@ impl Vault {
     ) -> PyResult<Bound<'py, PyAny>> {
         let vault = self.handle()?;
         let progress = PyProgress::new(progress);
-        let mut options = cfgvault::verify::Options::default();
-        options.repair = repair;
+        let options = cfgvault::VerifyOptions::new().repair(repair);
         let (progress, result) = py.detach(move || {
             let result = vault.verify(&options, &progress);
             (progress, result)
@@ -475,45 +528,4 @@ impl Vault {
             overall_ratio: s.overall_ratio,
         })
     }
-}
-
-/// What `ensure` would do, from a comparison of the session with the disk, without writing:
-/// missing files would be restored, changed ones are drifted (restored under `always`).
-fn dry_ensure(
-    vault: &cfgvault::Vault,
-    id: &cfgvault::SessionId,
-    root: Option<&std::path::Path>,
-    overwrite: cfgvault::restore::Overwrite,
-) -> Result<cfgvault::EnsureReport, cfgvault::Error> {
-    use cfgvault::EnsureStatus;
-    let root = match root {
-        Some(r) => r.to_path_buf(),
-        None => PathBuf::from(vault.session(id)?.source_root),
-    };
-    let diff = vault.diff_dir(id, &root, cfgvault::diff::Scope::Session)?;
-    let files = vault
-        .files(id)?
-        .into_iter()
-        .map(|f| {
-            let status = if diff.removed.binary_search(&f.path).is_ok() {
-                EnsureStatus::Restored
-            } else if diff.modified.binary_search(&f.path).is_err() {
-                EnsureStatus::Ok
-            } else if overwrite == cfgvault::restore::Overwrite::Always {
-                EnsureStatus::Restored
-            } else {
-                EnsureStatus::Drifted
-            };
-            cfgvault::EnsureFile {
-                path: f.path,
-                status,
-                diff: None,
-            }
-        })
-        .collect();
-    Ok(cfgvault::EnsureReport {
-        session: id.clone(),
-        root,
-        files,
-    })
 }

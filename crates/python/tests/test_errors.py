@@ -147,3 +147,23 @@ def test_an_exception_in_progress_cancels_gc_and_propagates(configs, vault):
 
     with pytest.raises(Boom):
         vault.verify(progress=boom)
+
+
+def test_an_exception_in_progress_cancels_a_backup_which_stores_nothing(configs, vault):
+    seen = []
+
+    def stop_once_read(phase, done, total):
+        seen.append((phase, done, total))
+        if done > 0:
+            raise KeyboardInterrupt
+
+    try:
+        vault.backup(configs, "workflows/react.yaml", progress=stop_once_read)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the callback's exception did not propagate")
+    assert seen[0] == ("read", 0, seen[-1][2]) and seen[-1][1] > 0
+    assert vault.sessions() == [] and vault.stats().objects == 0
+    done = vault.backup(configs, "workflows/react.yaml", progress=lambda *a: None)
+    assert len(done.files) == seen[0][2]

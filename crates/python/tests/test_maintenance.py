@@ -49,3 +49,33 @@ def test_delete_and_progress_of_verify(configs, vault):
     vault.verify(progress=lambda phase, done, total: seen.append((phase, done, total)))
     assert seen, "verify never called progress"
     assert all(isinstance(p, str) and isinstance(d, int) for p, d, _ in seen)
+
+
+def test_pins_keep_sessions_from_cleanup(configs, vault):
+    now = datetime.now(timezone.utc)
+    for days in (3, 2, 1):
+        vault.backup(
+            configs, "workflows/react.yaml", session=f"d{days}", created_at=now - timedelta(days=days)
+        )
+    vault.pin("d3")
+    assert vault.session("d3").pinned and not vault.session("d2").pinned
+    plan = vault.cleanup(keep_last=1, dry_run=True)
+    assert plan.removed == ["d2"] and set(plan.kept) == {"d1", "d3"}
+    vault.cleanup(keep_last=1)
+    assert [s.id for s in vault.sessions()] == ["d1", "d3"]
+
+    vault.unpin(vault.session("d3"))
+    assert not vault.session("d3").pinned
+    assert vault.cleanup(keep_last=1).removed == ["d3"]
+    assert [s.id for s in vault.sessions()] == ["d1"]
+
+
+def test_labels_are_set_updated_and_listed_by(configs, vault):
+    vault.backup(configs, "workflows/react.yaml", session="a", labels={"user": "ada"})
+    vault.backup(configs, "workflows/react.yaml", session="b")
+    assert vault.session("a").labels == {"user": "ada"}
+    vault.set_labels("b", {"user": "bob", "team": "x"})
+    assert vault.update_labels("b", {"team": None, "env": "dev"}) == {"user": "bob", "env": "dev"}
+    assert vault.session("b").labels == {"user": "bob", "env": "dev"}
+    assert [s.id for s in vault.sessions(label=("user", "bob"))] == ["b"]
+    assert vault.resolve_session("b") == "b"

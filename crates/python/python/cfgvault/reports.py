@@ -56,11 +56,13 @@ class Unresolved(_Report):
 
 @dataclasses.dataclass(frozen=True)
 class BackupReport(_Report):
-    """What a backup stored (``files``) and could not resolve (``unresolved``)."""
+    """What a backup stored (``files``), could not resolve (``unresolved``) and could not
+    parse or found circular (``warnings``)."""
 
     session: Session
     files: List[BackedUpFile]
     unresolved: List[Unresolved]
+    warnings: List[str]
     new_objects: int
     bytes_added: int
 
@@ -116,12 +118,11 @@ class Version(_Report):
 
 @dataclasses.dataclass(frozen=True)
 class SessionFile(_Report):
-    """A file of a stored session; ``kind`` is file, executable or symlink."""
+    """A file of a stored session, with its permission bits."""
 
     path: str
     id: str
     size: int
-    kind: str
     mode: int
 
 
