@@ -1,10 +1,10 @@
 //! `cfgvault._native`: the extension module under the `cfgvault` Python package.
 //!
-//! It wraps the embedding API of the `cfgvault` crate one to one: [`vault::Vault`] is the
-//! Python `cfgvault.Vault`, [`deps::deps`] is `cfgvault.deps`. Every call that touches the disk
-//! runs with the GIL released. What the calls return are the plain report classes of
-//! `cfgvault/reports.py`, built by [`report`]; failures become the exception classes of
-//! `cfgvault/errors.py`, chosen in [`errors`].
+//! It wraps the embedding API of the `cfgvault` crate one to one: `vault.rs` is the Python
+//! `cfgvault.Vault`, `deps.rs` is `cfgvault.deps`. Every call that touches the disk runs with
+//! the GIL released. What the calls return are the plain report classes of
+//! `cfgvault/reports.py`, built in `report.rs`; failures become the exception classes of
+//! `cfgvault/errors.py`, chosen in `errors.rs` (docs/ARCHITECTURE.md, "crates/python").
 
 mod args;
 #[cfg(feature = "bench")]
