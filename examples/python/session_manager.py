@@ -17,7 +17,7 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Dict, List, Optional, Union
 
 import cfgvault
 
@@ -74,11 +74,11 @@ class SessionManager:
             log.error("session %s: could not restore %s: %s", session_id, path, report.errors[path])
         return report
 
-    def sessions(self) -> list:
+    def sessions(self) -> List[cfgvault.Session]:
         return self.vault.sessions()
 
 
-def main(argv: list) -> int:
+def main(argv: List[str]) -> int:
     if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2

@@ -2,7 +2,7 @@
 
 import os
 from datetime import datetime, timedelta
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union, final
 
 from .errors import (
     Cancelled as Cancelled,
@@ -38,18 +38,52 @@ from .reports import (
 )
 
 __version__: str
+__all__ = [
+    "Vault",
+    "deps",
+    "__version__",
+    "Error",
+    "NotFound",
+    "SessionNotFound",
+    "SessionExists",
+    "InvalidInput",
+    "NotAStore",
+    "StoreDamaged",
+    "UnsupportedFormat",
+    "StoreBusy",
+    "IOError",
+    "Cancelled",
+    "BackedUpFile",
+    "BackupReport",
+    "Change",
+    "CleanupPlan",
+    "Dependency",
+    "Deps",
+    "Edge",
+    "EnsureReport",
+    "GcReport",
+    "Problem",
+    "RestoreReport",
+    "Session",
+    "SessionFile",
+    "Stats",
+    "Unresolved",
+    "VerifyReport",
+    "Version",
+]
 
-StrPath = Union[str, "os.PathLike[str]"]
-SessionRef = Union[str, Session]
-"""A session id, or a Session record (its ``.id`` is used)."""
-ProgressCallback = Callable[[str, int, Optional[int]], object]
-"""Called as ``progress(phase, done, total)``; an exception raised in it stops the operation
-before it commits and propagates."""
+_StrPath = Union[str, "os.PathLike[str]"]
+# A session id, or a Session record (its ``.id`` is used).
+_SessionRef = Union[str, Session]
+# Called as ``progress(phase, done, total)``; an exception raised in it stops the operation
+# before it commits and propagates.
+_Progress = Callable[[str, int, Optional[int]], object]
 
+@final
 class Vault:
     """An open cfgvault store; a context manager; safe to share between threads."""
 
-    def __init__(self, path: StrPath, *, create: bool = True, shared: bool = True) -> None: ...
+    def __new__(cls, path: _StrPath, *, create: bool = True, shared: bool = True) -> "Vault": ...
     @property
     def path(self) -> str: ...
     @property
@@ -59,55 +93,55 @@ class Vault:
     def __exit__(self, *exc: object) -> bool: ...
     def backup(
         self,
-        root: StrPath,
-        workflow: Optional[StrPath] = None,
+        root: _StrPath,
+        workflow: Optional[_StrPath] = None,
         *,
         session: Optional[str] = None,
         strategy: Optional[str] = None,
-        exclude: Sequence[str] = (),
+        exclude: Sequence[str] = ...,
         labels: Optional[Dict[str, str]] = None,
         created_at: Optional[datetime] = None,
-        progress: Optional[ProgressCallback] = None,
+        progress: Optional[_Progress] = None,
     ) -> BackupReport: ...
     def ensure(
         self,
-        session: SessionRef,
-        root: Optional[StrPath] = None,
+        session: _SessionRef,
+        root: Optional[_StrPath] = None,
         *,
         overwrite: str = "never",
         dry_run: bool = False,
     ) -> EnsureReport: ...
     def restore(
         self,
-        session: SessionRef,
-        target: Optional[StrPath] = None,
+        session: _SessionRef,
+        target: Optional[_StrPath] = None,
         *,
-        paths: Optional[Sequence[StrPath]] = None,
+        paths: Optional[Sequence[_StrPath]] = None,
         overwrite: str = "if-unchanged",
     ) -> RestoreReport: ...
-    def read_file(self, session: SessionRef, path: StrPath) -> bytes: ...
+    def read_file(self, session: _SessionRef, path: _StrPath) -> bytes: ...
     def diff(
         self,
-        a: SessionRef,
-        b: Optional[SessionRef] = None,
+        a: _SessionRef,
+        b: Optional[_SessionRef] = None,
         *,
-        root: Optional[StrPath] = None,
+        root: Optional[_StrPath] = None,
         all_files: bool = False,
     ) -> List[Change]: ...
-    def versions(self, path: StrPath) -> List[Version]: ...
-    def session(self, id: SessionRef) -> Session: ...
+    def versions(self, path: _StrPath) -> List[Version]: ...
+    def session(self, id: _SessionRef) -> Session: ...
     def sessions(
         self, *, limit: Optional[int] = None, label: Optional[Tuple[str, str]] = None
     ) -> List[Session]: ...
-    def files(self, session: SessionRef) -> List[SessionFile]: ...
-    def pin(self, session: SessionRef) -> None: ...
-    def unpin(self, session: SessionRef) -> None: ...
-    def set_labels(self, session: SessionRef, labels: Dict[str, str]) -> None: ...
+    def files(self, session: _SessionRef) -> List[SessionFile]: ...
+    def pin(self, session: _SessionRef) -> None: ...
+    def unpin(self, session: _SessionRef) -> None: ...
+    def set_labels(self, session: _SessionRef, labels: Dict[str, str]) -> None: ...
     def update_labels(
-        self, session: SessionRef, changes: Dict[str, Optional[str]]
+        self, session: _SessionRef, changes: Dict[str, Optional[str]]
     ) -> Dict[str, str]: ...
     def resolve_session(self, prefix: str) -> str: ...
-    def delete(self, sessions: Union[SessionRef, Iterable[SessionRef]]) -> None: ...
+    def delete(self, sessions: Union[_SessionRef, Iterable[_SessionRef]]) -> None: ...
     def cleanup(
         self,
         *,
@@ -117,16 +151,16 @@ class Vault:
         keep_weekly: Optional[int] = None,
         dry_run: bool = False,
     ) -> CleanupPlan: ...
-    def gc(self, *, progress: Optional[ProgressCallback] = None) -> GcReport: ...
+    def gc(self, *, progress: Optional[_Progress] = None) -> GcReport: ...
     def verify(
-        self, *, repair: bool = False, progress: Optional[ProgressCallback] = None
+        self, *, repair: bool = False, progress: Optional[_Progress] = None
     ) -> VerifyReport: ...
     def stats(self) -> Stats: ...
 
 def deps(
-    root: StrPath,
-    workflow: StrPath,
+    root: _StrPath,
+    workflow: _StrPath,
     *,
     strategy: str = "comprehensive",
-    exclude: Sequence[str] = (),
+    exclude: Sequence[str] = ...,
 ) -> Deps: ...

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional
 class _Report:
     def to_dict(self) -> Dict[str, Any]:
         """The fields as a dict, nested reports included."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        fields: Dict[str, Any] = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return fields
 
 
 @dataclasses.dataclass(frozen=True)
