@@ -2,6 +2,7 @@
 
 import os
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union, final
 
 from .errors import (
@@ -85,7 +86,7 @@ class Vault:
 
     def __new__(cls, path: _StrPath, *, create: bool = True, shared: bool = True) -> "Vault": ...
     @property
-    def path(self) -> str: ...
+    def path(self) -> Path: ...
     @property
     def closed(self) -> bool: ...
     def close(self) -> None: ...
