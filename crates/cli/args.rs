@@ -1,14 +1,21 @@
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Back up, inspect and restore the config files of agent sessions.
 #[derive(Debug, Parser)]
-#[command(name = "cfgvault", version, about, max_term_width = 100)]
+#[command(
+    name = "cfgvault",
+    version,
+    about,
+    max_term_width = 100,
+    arg_required_else_help = true
+)]
 pub struct Cli {
-    /// Store file. Default: $CFGVAULT_STORE, else .cfgvault/store.redb
-    #[arg(long, global = true, value_name = "PATH")]
-    pub store: Option<PathBuf>,
+    /// Store file [default: .cfgvault/store.redb]
+    // An OsString, not a PathBuf: an empty $CFGVAULT_STORE means "not set", not an error.
+    #[arg(long, global = true, value_name = "PATH", env = "CFGVAULT_STORE")]
+    pub store: Option<std::ffi::OsString>,
     /// Print one JSON document (format "cfgvault/1") instead of text
     #[arg(long, global = true)]
     pub json: bool,
@@ -39,6 +46,22 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print a stored file (SESSION:PATH) or object (OBJECT_ID) to stdout
     Cat { spec: String },
+    /// Pin sessions: cleanup never removes them
+    Pin {
+        #[arg(required = true)]
+        sessions: Vec<String>,
+    },
+    /// Unpin sessions
+    Unpin {
+        #[arg(required = true)]
+        sessions: Vec<String>,
+    },
+    /// Set (KEY=VALUE) or remove (KEY=) labels of a session
+    Label {
+        session: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+    },
     /// Delete sessions
     Rm {
         #[arg(required = true)]
@@ -58,6 +81,13 @@ pub enum Command {
     Stats,
     /// Resolve a workflow's dependency closure without touching a store
     Deps(DepsArgs),
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff)
+    Man,
 }
 
 impl Command {
@@ -72,12 +102,17 @@ impl Command {
             Command::Log { .. } => "log",
             Command::Diff(_) => "diff",
             Command::Cat { .. } => "cat",
+            Command::Pin { .. } => "pin",
+            Command::Unpin { .. } => "unpin",
+            Command::Label { .. } => "label",
             Command::Rm { .. } => "rm",
             Command::Cleanup(_) => "cleanup",
             Command::Gc => "gc",
             Command::Verify { .. } => "verify",
             Command::Stats => "stats",
             Command::Deps(_) => "deps",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
         }
     }
 }
@@ -132,9 +167,30 @@ pub struct RestoreArgs {
     /// Restore only this path (repeatable)
     #[arg(long, value_name = "P")]
     pub path: Vec<String>,
-    /// never | if-unchanged | always
-    #[arg(long, default_value = "if-unchanged")]
-    pub overwrite: String,
+    /// What to do with a file that exists
+    #[arg(long, value_enum, default_value_t = OverwriteArg::IfUnchanged)]
+    pub overwrite: OverwriteArg,
+}
+
+/// `--overwrite`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OverwriteArg {
+    /// Write only missing files
+    Never,
+    /// Write missing files; leave changed ones
+    IfUnchanged,
+    /// Write missing and changed files
+    Always,
+}
+
+impl From<OverwriteArg> for cfgvault::Overwrite {
+    fn from(o: OverwriteArg) -> Self {
+        match o {
+            OverwriteArg::Never => cfgvault::Overwrite::Never,
+            OverwriteArg::IfUnchanged => cfgvault::Overwrite::IfUnchanged,
+            OverwriteArg::Always => cfgvault::Overwrite::Always,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -143,12 +199,15 @@ pub struct EnsureArgs {
     /// Config root (default: the session's original config root)
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// never | if-unchanged | always
-    #[arg(long, default_value = "if-unchanged")]
-    pub overwrite: String,
+    /// What to do with a file that exists
+    #[arg(long, value_enum, default_value_t = OverwriteArg::IfUnchanged)]
+    pub overwrite: OverwriteArg,
     /// Show a unified diff of each drifted file
     #[arg(long)]
     pub diff: bool,
+    /// Write nothing: report what would be restored and what has drifted
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -165,7 +224,7 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
-    /// Remove sessions older than this (e.g. 30d, 12h, 2w)
+    /// Remove sessions older than this (e.g. 30d, 12h, 2w, 1month)
     #[arg(long, value_name = "AGE")]
     pub older_than: Option<String>,
     /// Keep the newest N sessions

@@ -18,35 +18,17 @@ impl Out {
     pub fn emit(
         &self,
         command: &str,
-        mut doc: Value,
+        doc: Value,
         human: impl FnOnce() -> String,
     ) -> anyhow::Result<()> {
         let mut stdout = std::io::stdout().lock();
         if self.json {
-            // serde_json's map is sorted, so `format` and `command` are written by hand to
-            // lead the document; the other fields follow in key order.
-            let head = format!(
-                "{{\n  \"format\": {},\n  \"command\": {}",
-                json!(FORMAT),
-                json!(command)
-            );
-            match &mut doc {
-                Value::Object(map) => {
-                    map.remove("format");
-                    map.remove("command");
-                    let body = serde_json::to_string_pretty(&doc)?;
-                    match body.strip_prefix("{\n") {
-                        Some(rest) => writeln!(stdout, "{head},\n{rest}")?,
-                        None => writeln!(stdout, "{head}\n}}")?,
-                    }
-                }
-                _ => {
-                    serde_json::to_writer_pretty(&mut stdout, &doc)?;
-                    writeln!(stdout)?;
-                }
-            }
+            write_json(&mut stdout, Some(command), doc)?;
         } else if !self.quiet {
+            // Paths, labels and ids come from the disk and the store: a control character in
+            // them must not reach the terminal as one.
             let text = human();
+            let text = escape(&text);
             stdout.write_all(text.as_bytes())?;
             if !text.is_empty() && !text.ends_with('\n') {
                 writeln!(stdout)?;
@@ -57,20 +39,58 @@ impl Out {
     }
 }
 
-/// `1.5 KiB`-style sizes for people.
+/// Writes `doc` with `format` and `command` leading (then the other fields in key order).
+pub fn write_json(
+    out: &mut impl Write,
+    command: Option<&str>,
+    mut doc: Value,
+) -> anyhow::Result<()> {
+    // serde_json's map is sorted, so `format` and `command` are written by hand to
+    // lead the document; the other fields follow in key order.
+    let head = format!(
+        "{{\n  \"format\": {},\n  \"command\": {}",
+        json!(FORMAT),
+        json!(command)
+    );
+    match &mut doc {
+        Value::Object(map) => {
+            map.remove("format");
+            map.remove("command");
+            let body = serde_json::to_string_pretty(&doc)?;
+            match body.strip_prefix("{\n") {
+                Some(rest) => writeln!(out, "{head},\n{rest}")?,
+                None => writeln!(out, "{head}\n}}")?,
+            }
+        }
+        _ => {
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `1.50 KiB`-style sizes for people (indicatif's binary units).
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
+    indicatif::HumanBytes(bytes).to_string()
+}
+
+/// `text` with every control character but the line break escaped (`\u{1b}`, `\t`), so
+/// that nothing read from a file name, a label or a config can drive the terminal.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text.into();
     }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
+    text.chars()
+        .flat_map(|c| {
+            let escaped = (c.is_control() && c != '\n').then(|| c.escape_default());
+            escaped
+                .into_iter()
+                .flatten()
+                .chain((!c.is_control() || c == '\n').then_some(c))
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// A ratio for people: `12.3x`, or `-` when undefined.
@@ -93,33 +113,25 @@ pub fn json_ratio(r: f64) -> Value {
     }
 }
 
-/// Left-aligned columns, two spaces apart.
+/// Left-aligned columns, two spaces apart, without borders (comfy-table).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    use comfy_table::{ContentArrangement, Table, presets};
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
     for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(c.chars().count());
-            }
-        }
+        t.add_row(r.clone());
+    }
+    let last = header.len().saturating_sub(1);
+    for (i, col) in t.column_iter_mut().enumerate() {
+        col.set_padding((0, if i < last { 2 } else { 0 }));
     }
     let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        let n = cells.len();
-        for (i, c) in cells.into_iter().enumerate() {
-            out.push_str(c);
-            if i + 1 < n {
-                let pad = widths[i].saturating_sub(c.chars().count()) + 2;
-                out.push_str(&" ".repeat(pad));
-            }
-        }
+    for line in t.lines() {
         // No trailing blanks when the last cells are empty.
-        out.truncate(out.trim_end_matches(' ').len());
+        out.push_str(line.trim_end());
         out.push('\n');
-    };
-    line(header.to_vec(), &mut out);
-    for r in rows {
-        line(r.iter().map(String::as_str).collect(), &mut out);
     }
     out
 }
@@ -132,8 +144,9 @@ mod tests {
     fn sizes_and_ratios() {
         assert_eq!(human_size(0), "0 B");
         assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(5 << 20), "5.0 MiB");
+        assert_eq!(escape("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\n");
+        assert_eq!(human_size(1536), "1.50 KiB");
+        assert_eq!(human_size(5 << 20), "5.00 MiB");
         assert_eq!(human_ratio(f64::NAN), "-");
         assert_eq!(human_ratio(88.04), "88.0x");
         assert_eq!(human_ratio(0.027), "0.03x");

@@ -31,7 +31,11 @@ impl Progress for Bar {
                 ProgressStyle::with_template("{msg:>8} [{bar:30}] {pos}/{len}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
-            None => ProgressBar::new_spinner(),
+            None => {
+                let spinner = ProgressBar::new_spinner();
+                spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+                spinner
+            }
         };
         bar.set_message(phase);
         *slot = Some(bar);

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use cfgvault::closure::{self, Strategy};
 use cfgvault::{
     BackupOptions, DiffScope as Scope, DiffSide as Side, EnsureOptions, EnsureStatus, ListOptions,
@@ -14,14 +13,13 @@ use cfgvault::{
 use serde_json::{Value, json};
 
 use crate::args::{Cli, Command};
+use crate::error::invalid;
 use crate::output::{Out, human_ratio, human_size, json_ratio, table};
 use crate::{EXIT_OK, EXIT_PROBLEMS};
 
+/// `--store`, else `$CFGVAULT_STORE` (clap reads both), else the default path.
 fn store_path(cli: &Cli) -> PathBuf {
-    if let Some(p) = &cli.store {
-        return p.clone();
-    }
-    match std::env::var_os("CFGVAULT_STORE") {
+    match &cli.store {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => Vault::default_path(),
     }
@@ -31,9 +29,16 @@ fn open(cli: &Cli) -> anyhow::Result<Vault> {
     Ok(Vault::open(store_path(cli), &Options::default())?)
 }
 
+/// A session id argument checked for syntax (before any store is opened). The library's
+/// error already names the (shortened) id and the reason.
 fn session_id(s: &str) -> anyhow::Result<SessionId> {
-    // The library's error already names the (shortened) id and the reason.
-    Ok(s.parse::<SessionId>()?)
+    Ok(s.parse::<SessionId>().map_err(cfgvault::Error::from)?)
+}
+
+/// The stored session a session id argument names: itself, or the one session it is a
+/// prefix of.
+fn resolve(vault: &Vault, id: &SessionId) -> anyhow::Result<SessionId> {
+    Ok(vault.resolve_session(id.as_str())?)
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -70,12 +75,17 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Log { path } => log(cli, &out, path),
         Command::Diff(a) => diff(cli, &out, a),
         Command::Cat { spec } => cat(cli, spec),
+        Command::Pin { sessions } => pin(cli, &out, "pin", sessions, true),
+        Command::Unpin { sessions } => pin(cli, &out, "unpin", sessions, false),
+        Command::Label { session, labels } => label(cli, &out, session, labels),
         Command::Rm { sessions } => rm(cli, &out, sessions),
         Command::Cleanup(a) => cleanup(cli, &out, a),
         Command::Gc => gc(cli, &out),
         Command::Verify { repair } => verify_cmd(cli, &out, *repair),
         Command::Stats => stats(cli, &out),
         Command::Deps(a) => deps(&out, a),
+        Command::Completions { shell } => completions(*shell),
+        Command::Man => man(),
     }
 }
 
@@ -97,9 +107,9 @@ fn parse_strategy(s: Option<&str>) -> anyhow::Result<Strategy> {
         return Ok(st);
     }
     if Path::new(s).is_file() {
-        return Ok(Strategy::load(s)?);
+        return Ok(Strategy::load(s).map_err(cfgvault::Error::from)?);
     }
-    bail!(
+    invalid!(
         "unknown strategy '{s}' (expected minimal, standard, comprehensive, tree, or a strategy file)"
     )
 }
@@ -113,7 +123,7 @@ fn closure_options(
         o = o.exclude(g.clone());
     }
     if let Some(p) = &a.profile {
-        o = o.profile(closure::Profile::load(p)?);
+        o = o.profile(closure::Profile::load(p).map_err(cfgvault::Error::from)?);
     }
     Ok(o)
 }
@@ -121,7 +131,7 @@ fn closure_options(
 fn parse_label(s: &str) -> anyhow::Result<(String, String)> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => bail!("invalid label '{s}': expected KEY=VALUE"),
+        _ => invalid!("invalid label '{s}': expected KEY=VALUE"),
     }
 }
 
@@ -258,6 +268,7 @@ fn sessions(cli: &Cli, out: &Out, a: &crate::args::SessionsArgs) -> anyhow::Resu
 fn show(cli: &Cli, out: &Out, session: &str) -> anyhow::Result<u8> {
     let id = session_id(session)?;
     let vault = open(cli)?;
+    let id = resolve(&vault, &id)?;
     let r = vault.session(&id)?;
     let details = r.closure.as_deref().cloned().unwrap_or_default();
     let files = vault.files(&id)?;
@@ -329,8 +340,9 @@ fn restore_action(a: RestoreAction) -> &'static str {
 fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Result<u8> {
     let id = session_id(&a.session)?;
     let mut ro = RestoreOptions::default();
-    ro.overwrite = a.overwrite.parse()?;
+    ro.overwrite = a.overwrite.into();
     let vault = open(cli)?;
+    let id = resolve(&vault, &id)?;
     if !a.path.is_empty() {
         ro.paths = Some(a.path.clone());
     }
@@ -360,22 +372,25 @@ fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Re
             std::io::stderr(),
             "cfgvault restore: {n} file(s) could not be restored"
         );
-        return Ok(crate::EXIT_ERROR);
+        return Ok(crate::EXIT_IO);
     }
     Ok(EXIT_OK)
 }
 
 fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u8> {
     let id = session_id(&a.session)?;
-    let mut eo = EnsureOptions::default();
-    eo.overwrite = a.overwrite.parse()?;
+    let eo = EnsureOptions::new()
+        .overwrite(a.overwrite.into())
+        .diff(a.diff)
+        .dry_run(a.dry_run);
     let vault = open(cli)?;
-    eo.diff = a.diff;
+    let id = resolve(&vault, &id)?;
     let r = vault.ensure(&id, a.root.as_deref(), &eo)?;
     let drifted = r.drifted();
     let failed = r.failed();
     let doc = json!({
         "session": id.as_str(),
+        "dry_run": r.dry_run,
         "restored": r.restored(),
         "ok": r.ok(),
         "drifted": drifted,
@@ -389,6 +404,7 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
         let mut s = String::new();
         for f in &r.files {
             let (tag, why) = match &f.status {
+                EnsureStatus::Restored if r.dry_run => ("missing", String::new()),
                 EnsureStatus::Restored => ("restored", String::new()),
                 EnsureStatus::Ok => ("ok", String::new()),
                 EnsureStatus::Drifted => ("drifted", String::new()),
@@ -403,13 +419,21 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
                 }
             }
         }
-        s.push_str(&format!(
-            "\n{} restored, {} ok, {} drifted, {} failed\n",
+        let (restored, ok, drifted, failed) = (
             r.restored().len(),
             r.ok().len(),
             r.drifted().len(),
-            r.failed().len()
-        ));
+            r.failed().len(),
+        );
+        if r.dry_run {
+            s.push_str(&format!(
+                "\nwould restore {restored}, {ok} ok, {drifted} drifted, {failed} failed (dry run: nothing written)\n"
+            ));
+        } else {
+            s.push_str(&format!(
+                "\n{restored} restored, {ok} ok, {drifted} drifted, {failed} failed\n"
+            ));
+        }
         s
     })?;
     if !failed.is_empty() {
@@ -418,9 +442,11 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
             "cfgvault ensure: {} file(s) could not be checked or restored",
             failed.len()
         );
-        return Ok(crate::EXIT_ERROR);
+        return Ok(crate::EXIT_IO);
     }
-    Ok(if !drifted.is_empty() {
+    // A dry run that would restore something has found what a real ensure would fix.
+    let would_restore = a.dry_run && !r.restored().is_empty();
+    Ok(if !drifted.is_empty() || would_restore {
         EXIT_PROBLEMS
     } else {
         EXIT_OK
@@ -466,6 +492,8 @@ fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
     let ida = session_id(&a.a)?;
     let idb = a.b.as_deref().map(session_id).transpose()?;
     let vault = open(cli)?;
+    let ida = resolve(&vault, &ida)?;
+    let idb = idb.map(|b| resolve(&vault, &b)).transpose()?;
     let (d, patches) = match (idb, &a.root) {
         (Some(idb), None) => {
             let d = vault.diff(&ida, &idb)?;
@@ -481,7 +509,7 @@ fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
         (None, Some(dir)) => {
             // A missing directory would read as "every file removed"; it is a typo, not a diff.
             if !dir.is_dir() {
-                bail!("'{}' is not a directory", dir.display());
+                invalid!("'{}' is not a directory", dir.display());
             }
             let d = vault.diff_dir(&ida, dir, Scope::Session)?;
             let mut patches = Vec::new();
@@ -493,7 +521,7 @@ fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
             }
             (d, patches)
         }
-        _ => bail!("give a second session or --root DIR"),
+        _ => invalid!("give a second session or --root DIR"),
     };
     let changed = !(d.added.is_empty() && d.removed.is_empty() && d.modified.is_empty());
     let doc = json!({
@@ -526,25 +554,104 @@ fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
 fn cat(cli: &Cli, spec: &str) -> anyhow::Result<u8> {
     enum Target<'a> {
         File(SessionId, &'a str),
-        Object(ObjectId),
+        Object(&'a str),
     }
     // The spec is checked before the store is opened: bad input is reported as such.
     let target = match spec.split_once(':') {
         Some((s, p)) => Target::File(session_id(s)?, p),
-        None => Target::Object(spec.parse().with_context(|| {
-            format!(
-                "'{}' is neither SESSION:PATH nor an object id",
+        None if spec.len() >= 4
+            && spec.len() <= 64
+            && spec.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Target::Object(spec)
+        }
+        None => {
+            let why = spec
+                .parse::<ObjectId>()
+                .map_err(cfgvault::Error::from)
+                .err();
+            let why = why.map(|e| format!(": {e}")).unwrap_or_default();
+            invalid!(
+                "'{}' is neither SESSION:PATH nor an object id (or a prefix of 4 or more hex digits){why}",
                 truncate(spec, 80)
             )
-        })?),
+        }
     };
     let vault = open(cli)?;
     let bytes = match target {
-        Target::File(id, p) => vault.read_file(&id, p)?,
-        Target::Object(id) => vault.read_object(&id)?,
+        Target::File(id, p) => vault.read_file(&resolve(&vault, &id)?, p)?,
+        Target::Object(prefix) => vault.read_object(&vault.resolve_object(prefix)?)?,
     };
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&bytes)?;
+    stdout.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn pin(
+    cli: &Cli,
+    out: &Out,
+    command: &str,
+    sessions: &[String],
+    pinned: bool,
+) -> anyhow::Result<u8> {
+    let ids = sessions
+        .iter()
+        .map(|s| session_id(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let vault = open(cli)?;
+    let mut done = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let id = resolve(&vault, id)?;
+        if pinned {
+            vault.pin(&id)?;
+        } else {
+            vault.unpin(&id)?;
+        }
+        done.push(id);
+    }
+    let verb = if pinned { "pinned" } else { "unpinned" };
+    let doc = json!({ "sessions": done, "pinned": pinned });
+    out.emit(command, doc, || {
+        done.iter().map(|id| format!("{verb} {id}\n")).collect()
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn label(cli: &Cli, out: &Out, session: &str, labels: &[String]) -> anyhow::Result<u8> {
+    let id = session_id(session)?;
+    let mut changes = Vec::with_capacity(labels.len());
+    for l in labels {
+        let (k, v) = parse_label(l)?;
+        changes.push((k, (!v.is_empty()).then_some(v)));
+    }
+    let vault = open(cli)?;
+    let id = resolve(&vault, &id)?;
+    let now = vault.update_labels(&id, changes)?;
+    let doc = json!({ "session": id, "labels": now });
+    out.emit("label", doc, || {
+        let mut s = format!("session {id}\n");
+        for (k, v) in &now {
+            s.push_str(&format!("label   {k}={v}\n"));
+        }
+        s
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut stdout = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut cmd, "cfgvault", &mut stdout);
+    stdout.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn man() -> anyhow::Result<u8> {
+    use clap::CommandFactory;
+    let mut stdout = std::io::stdout().lock();
+    clap_mangen::Man::new(Cli::command()).render(&mut stdout)?;
     stdout.flush()?;
     Ok(EXIT_OK)
 }
@@ -555,6 +662,10 @@ fn rm(cli: &Cli, out: &Out, sessions: &[String]) -> anyhow::Result<u8> {
         .map(|s| session_id(s))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let vault = open(cli)?;
+    let ids = ids
+        .iter()
+        .map(|id| resolve(&vault, id))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let c = vault.delete(&ids)?;
     let names: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
     let doc =
@@ -570,37 +681,20 @@ fn rm(cli: &Cli, out: &Out, sessions: &[String]) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// `30d`, `12h`, `2w`, `90m`, `45s`.
-pub fn parse_age(s: &str) -> anyhow::Result<chrono::Duration> {
-    let bad = || {
-        anyhow::anyhow!(
-            "invalid age '{s}': expected a number and a unit s, m, h, d or w (e.g. 30d)"
-        )
-    };
-    let unit = s.chars().last().ok_or_else(bad)?;
-    let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
-    if n < 0 {
-        return Err(bad());
+/// An age such as `30d`, `12h`, `2w`, `90m` or `1month 2d` (humantime's syntax).
+pub fn parse_age(s: &str) -> anyhow::Result<std::time::Duration> {
+    match humantime::parse_duration(s) {
+        Ok(d) => Ok(d),
+        Err(_) => invalid!(
+            "invalid age '{}': expected a number and a unit such as s, m, h, d or w (e.g. 30d)",
+            truncate(s, 40)
+        ),
     }
-    let d = match unit {
-        's' => chrono::Duration::try_seconds(n),
-        'm' => chrono::Duration::try_minutes(n),
-        'h' => chrono::Duration::try_hours(n),
-        'd' => chrono::Duration::try_days(n),
-        'w' => chrono::Duration::try_weeks(n),
-        _ => None,
-    };
-    d.ok_or_else(bad)
 }
 
 fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result<u8> {
     let mut policy = RetentionPolicy::default();
-    policy.older_than = a
-        .older_than
-        .as_deref()
-        .map(parse_age)
-        .transpose()?
-        .map(|d| d.to_std().unwrap_or(std::time::Duration::MAX));
+    policy.older_than = a.older_than.as_deref().map(parse_age).transpose()?;
     policy.keep_last = a.keep_last;
     policy.keep_daily = a.keep_daily;
     policy.keep_weekly = a.keep_weekly;
@@ -609,7 +703,7 @@ fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result
         && policy.keep_daily.is_none()
         && policy.keep_weekly.is_none()
     {
-        bail!("give at least one of --older-than, --keep-last, --keep-daily, --keep-weekly");
+        invalid!("give at least one of --older-than, --keep-last, --keep-daily, --keep-weekly");
     }
     let vault = open(cli)?;
     let plan = vault.cleanup_plan(&policy, chrono::Utc::now())?;
@@ -652,8 +746,13 @@ fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result
 fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
     let vault = open(cli)?;
     let bar = crate::progress::Bar::new(cli.json, cli.quiet);
-    let o = vault.gc(progress(&bar))?;
+    let mut o = vault.gc(progress(&bar))?;
     drop(bar);
+    // The size `ls` shows once the command is over: closing the store is part of it.
+    drop(vault);
+    if let Ok(m) = std::fs::metadata(store_path(cli)) {
+        o.file_bytes_after = m.len();
+    }
     let doc = json!({
         "objects_removed": o.objects_removed, "bytes_freed": o.bytes_freed,
         "file_bytes_before": o.file_bytes_before, "file_bytes_after": o.file_bytes_after,
@@ -773,9 +872,11 @@ fn deps(out: &Out, a: &crate::args::DepsArgs) -> anyhow::Result<u8> {
     let is_tree = strategy == Strategy::Tree;
     let o = closure_options(&a.closure, strategy)?;
     let c = match &a.closure.workflow {
-        Some(wf) => closure::resolve(&a.closure.root, wf, &o)?,
-        None if is_tree => closure::resolve_tree(&a.closure.root, &o)?,
-        None => bail!("--workflow is required unless --strategy tree"),
+        Some(wf) => closure::resolve(&a.closure.root, wf, &o).map_err(cfgvault::Error::from)?,
+        None if is_tree => {
+            closure::resolve_tree(&a.closure.root, &o).map_err(cfgvault::Error::from)?
+        }
+        None => invalid!("--workflow is required unless --strategy tree"),
     };
     let via = |f: &closure::FileEntry| -> Vec<String> {
         f.via
@@ -846,8 +947,13 @@ mod tests {
 
     #[test]
     fn ages() {
-        assert_eq!(parse_age("30d").ok(), chrono::Duration::try_days(30));
-        assert_eq!(parse_age("2w").ok(), chrono::Duration::try_weeks(2));
+        let days = |n: u64| Some(std::time::Duration::from_secs(n * 86_400));
+        assert_eq!(parse_age("30d").ok(), days(30));
+        assert_eq!(parse_age("2w").ok(), days(14));
+        assert_eq!(
+            parse_age("1d 12h").ok(),
+            Some(std::time::Duration::from_secs(36 * 3600))
+        );
         assert!(parse_age("30").is_err());
         assert!(parse_age("").is_err());
         assert!(parse_age("-1d").is_err());

@@ -77,15 +77,16 @@ fn verify_names_a_corrupt_object_and_exits_1() {
     // A repair cannot bring content back: still exit 1.
     dir.cmd(["verify", "--repair"]).assert_exit(1);
 
-    // Reading the damaged file is an error, not wrong bytes.
-    let cat = dir.cmd(["cat", "s1:blob.bin"]).assert_exit(2);
+    // Reading the damaged file is an error (the store is damaged: exit 4), not wrong bytes.
+    let cat = dir.cmd(["cat", "s1:blob.bin"]).assert_exit(4);
     cat.error_line("cat");
-    let cat = dir.cmd(["cat", &id]).assert_exit(2);
+    let cat = dir.cmd(["cat", &id]).assert_exit(4);
     cat.error_line("cat");
 
-    // Ensure restores what it can and fails the damaged file.
+    // Ensure restores what it can and fails the damaged file (a file it could not write:
+    // exit 6).
     dir.remove("configs");
-    let ensured = dir.cmd(["--json", "ensure", "s1"]).assert_exit(2).json();
+    let ensured = dir.cmd(["--json", "ensure", "s1"]).assert_exit(6).json();
     assert_eq!(strings(&ensured["restored"]), ["global.yaml"]);
     assert_eq!(ensured["failed"][0]["path"], "blob.bin");
     assert!(

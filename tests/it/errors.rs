@@ -1,5 +1,6 @@
-//! Bad input: exit 2, one line on stderr starting `cfgvault <command>: `, nothing on stdout,
-//! never a panic. The messages themselves are pinned in one snapshot.
+//! Failed commands: one line on stderr starting `cfgvault <command>: `, an exit code by kind
+//! of failure (docs/CLI.md), and under `--json` one error document on stdout; never a panic.
+//! The messages, kinds and exit codes are pinned in one snapshot.
 
 use crate::util::{Dir, WORKFLOW};
 
@@ -11,40 +12,68 @@ fn store() -> Dir {
     dir
 }
 
-/// Runs `args` (with `--store`), checks the error contract, and returns the message line.
-fn check(dir: &Dir, args: &[&str], command: &str, needle: &str) -> String {
-    for json in [false, true] {
-        // Cases that name their own store run without the default one.
-        let mut c = if args.contains(&"--store") {
+/// The exit code of each error kind (docs/CLI.md, "Exit codes").
+fn exit_code(kind: &str) -> i32 {
+    match kind {
+        "invalid_input" | "already_exists" => 2,
+        "not_found" => 3,
+        "not_a_store" | "damaged" | "unsupported_format" => 4,
+        "busy" => 5,
+        "io" => 6,
+        other => panic!("unknown error kind {other:?}"),
+    }
+}
+
+/// Runs `args` (with `--store`) with and without `--json`, checks the error contract, and
+/// returns the message line, the exit code and the kind.
+fn check(dir: &Dir, args: &[&str], command: &str, needle: &str) -> (String, i32, String) {
+    // Cases that name their own store run without the default one.
+    let cmd = || {
+        if args.contains(&"--store") {
             dir.bare_command()
         } else {
             dir.command()
-        };
-        if json {
-            c = c.arg("--json");
         }
-        let out = c.args(args).assert_exit(2);
-        let line = out.error_line(command);
+    };
+    let text = cmd().args(args).run();
+    let line = text.error_line(command).to_string();
+    assert!(
+        line.contains(needle),
+        "`{}`: expected {needle:?} in\n{line}",
+        text.desc
+    );
+    assert!(
+        line.len() < 400,
+        "`{}`: message too long ({} bytes)",
+        text.desc,
+        line.len()
+    );
+    let json = cmd().arg("--json").args(args).run();
+    assert_eq!(
+        json.stderr, text.stderr,
+        "`{}`: same line with --json",
+        json.desc
+    );
+    let doc = json.json();
+    assert_eq!(doc["command"], command, "{}", json.desc);
+    let error = &doc["error"];
+    let kind = error["kind"].as_str().unwrap().to_string();
+    let prefix = format!("cfgvault {command}: ");
+    assert_eq!(error["message"], line[prefix.len()..], "{}", json.desc);
+    for field in ["session", "path", "object"] {
         assert!(
-            line.contains(needle),
-            "`{}`: expected {needle:?} in\n{line}",
-            out.desc
+            error[field].is_null() || error[field].is_string(),
+            "{}: {field}",
+            json.desc
         );
-        assert!(
-            line.len() < 400,
-            "`{}`: message too long ({} bytes)",
-            out.desc,
-            line.len()
-        );
-        if !json {
-            return line.to_string();
-        }
     }
-    unreachable!()
+    assert_eq!(text.code, Some(exit_code(&kind)), "`{}`: {kind}", text.desc);
+    assert_eq!(json.code, text.code, "`{}`", json.desc);
+    (line, exit_code(&kind), kind)
 }
 
 #[test]
-fn bad_input_exits_2_with_a_one_line_message() {
+fn failures_exit_by_kind_with_one_line_and_a_json_error() {
     let dir = store();
     dir.write("empty.redb", "");
     let long = "a".repeat(10 * 1024);
@@ -74,7 +103,7 @@ fn bad_input_exits_2_with_a_one_line_message() {
         (&["--store", missing_store, "stats"], "stats", "no store at"),
         // Bad input is reported as such even when there is no store to open.
         (&["--store", missing_store, "show", "../x"], "show", "invalid session id '../x'"),
-        (&["--store", missing_store, "restore", "s1", "--overwrite", "sometimes"], "restore", "invalid overwrite policy"),
+        (&["--store", missing_store, "restore", "s1", "--overwrite", "sometimes"], "restore", "invalid value 'sometimes'"),
         (&["--store", missing_store, "ensure", "../x"], "ensure", "invalid session id"),
         (&["--store", missing_store, "diff", "s1", "../x"], "diff", "invalid session id"),
         (&["--store", missing_store, "cat", "bogus"], "cat", "neither SESSION:PATH nor an object id"),
@@ -112,8 +141,8 @@ fn bad_input_exits_2_with_a_one_line_message() {
         (&["backup", "--root", "configs", "--workflow", WORKFLOW, "--session", &long], "backup", "longer than 128 characters"),
         (&["backup", "--root", "configs", "--workflow", WORKFLOW, "--session", "s1"], "backup", "session 's1' already exists"),
         // Flag values.
-        (&["restore", "s1", "--overwrite", "sometimes"], "restore", "invalid overwrite policy 'sometimes'"),
-        (&["ensure", "s1", "--overwrite", ""], "ensure", "invalid overwrite policy"),
+        (&["restore", "s1", "--overwrite", "sometimes"], "restore", "invalid value 'sometimes'"),
+        (&["ensure", "s1", "--overwrite", ""], "ensure", "a value is required for '--overwrite"),
         (&["backup", "--root", "configs", "--workflow", WORKFLOW, "--label", "nolabel"], "backup", "invalid label 'nolabel'"),
         (&["backup", "--root", "configs", "--workflow", WORKFLOW, "--label", "=v"], "backup", "invalid label '=v'"),
         (&["sessions", "--label", "x"], "sessions", "invalid label 'x'"),
@@ -141,7 +170,7 @@ fn bad_input_exits_2_with_a_one_line_message() {
         (&["backup", "--root", "configs", "--workflow", "../escape.yaml"], "backup", "outside the config root"),
         (&["backup", "--root", "configs", "--workflow", "/etc/passwd"], "backup", "outside the config root"),
         (&["backup", "--root", "configs/global.yaml", "--workflow", WORKFLOW], "backup", "is not a directory"),
-        (&["backup", "--root", "nowhere", "--workflow", WORKFLOW], "backup", "is not a directory"),
+        (&["backup", "--root", "nowhere", "--workflow", WORKFLOW], "backup", "does not exist"),
         (&["deps", "--root", "nowhere", "--workflow", WORKFLOW], "deps", "nowhere"),
         (&["diff", "s1", "--root", "nowhere"], "diff", "is not a directory"),
         (&["diff", "s1", "--root", "configs/global.yaml"], "diff", "is not a directory"),
@@ -170,7 +199,7 @@ fn bad_input_exits_2_with_a_one_line_message() {
     ];
     let mut transcript = String::new();
     for (args, command, needle) in cases {
-        let line = check(&dir, args, command, needle);
+        let (line, code, kind) = check(&dir, args, command, needle);
         let shown: Vec<String> = args
             .iter()
             .map(|a| {
@@ -181,7 +210,10 @@ fn bad_input_exits_2_with_a_one_line_message() {
                 }
             })
             .collect();
-        transcript.push_str(&format!("$ cfgvault {}\n{line}\n", shown.join(" ")));
+        transcript.push_str(&format!(
+            "$ cfgvault {}\n{line}\n[exit {code}: {kind}]\n",
+            shown.join(" ")
+        ));
     }
     // The store is as it was: failed commands change nothing.
     let sessions = dir.cmd(["--json", "sessions"]).assert_exit(0).json();
@@ -198,18 +230,56 @@ fn bad_input_exits_2_with_a_one_line_message() {
 #[test]
 fn unknown_or_missing_command_is_reported_without_a_command_name() {
     let dir = Dir::new();
-    for args in [&["bogus"][..], &[][..], &["--store"][..]] {
+    for args in [&["bogus"][..], &["--store"][..], &["--json"][..]] {
         let out = dir.bare_command().args(args).assert_exit(2);
         assert!(out.stderr.starts_with("cfgvault: "), "{out}");
         assert_eq!(out.stderr.lines().count(), 1, "{out}");
-        assert!(out.stdout.is_empty(), "{out}");
     }
+    // A mistyped command keeps clap's suggestion.
+    let out = dir.bare_command().arg("stat").assert_exit(2);
+    assert!(out.stderr.contains("'stats'"), "{out}");
+    // No command at all: the usage with the command list.
+    let out = dir.bare_command().assert_exit(2);
+    assert!(out.stderr.contains("Usage: cfgvault"), "{out}");
+    for command in ["backup", "ensure", "pin", "label", "completions"] {
+        assert!(
+            out.stderr.contains(&format!("\n  {command} ")),
+            "{command}: {out}"
+        );
+    }
+    assert!(out.stdout.is_empty(), "{out}");
+}
+
+/// An ambiguous prefix is invalid input listing the candidates; a unique one names its
+/// session, and an object id may be shortened to 4 or more hex digits.
+#[test]
+fn id_prefixes_resolve_or_list_the_candidates() {
+    let dir = Dir::new();
+    dir.fixture();
+    dir.backup_fixture("abc-1");
+    dir.backup_fixture("abc-2");
+    let out = dir.cmd(["--json", "show", "abc"]).assert_exit(2);
+    let doc = out.json();
+    assert_eq!(doc["error"]["kind"], "invalid_input");
+    assert_eq!(
+        doc["error"]["candidates"],
+        serde_json::json!(["abc-1", "abc-2"])
+    );
+    assert!(out.stderr.contains("abc-1, abc-2"), "{out}");
+    let shown = dir.cmd(["--json", "show", "abc-2"]).assert_exit(0).json();
+    assert_eq!(shown["id"], "abc-2");
+    let id = shown["files"][0]["id"].as_str().unwrap().to_string();
+    let bytes = dir.cmd(["cat", &id[..12]]).assert_exit(0).raw_stdout;
+    let path = shown["files"][0]["path"].as_str().unwrap();
+    assert_eq!(bytes, dir.read(&format!("configs/{path}")));
+    let out = dir.cmd(["--json", "cat", &id[..3]]).assert_exit(2);
+    assert_eq!(out.json()["error"]["kind"], "invalid_input");
 }
 
 /// A restore or ensure that cannot write some file reports it per file, says so on stderr
 /// and exits 2.
 #[test]
-fn files_that_cannot_be_restored_exit_2() {
+fn files_that_cannot_be_restored_exit_6() {
     let dir = store();
     let out = dir
         .cmd([
@@ -221,7 +291,7 @@ fn files_that_cannot_be_restored_exit_2() {
             "--path",
             "nope.yaml",
         ])
-        .assert_exit(2);
+        .assert_exit(6);
     let doc = out.json();
     assert_eq!(doc["files"][0]["path"], "nope.yaml");
     assert_eq!(doc["files"][0]["action"], "failed");
@@ -234,7 +304,7 @@ fn files_that_cannot_be_restored_exit_2() {
     // A directory where the session has a file: that file fails, the others are restored.
     dir.remove("configs");
     std::fs::create_dir_all(dir.path("configs/global.yaml")).unwrap();
-    let out = dir.cmd(["--json", "ensure", "s1"]).assert_exit(2);
+    let out = dir.cmd(["--json", "ensure", "s1"]).assert_exit(6);
     let doc = out.json();
     let failed = doc["failed"].as_array().unwrap();
     assert_eq!(failed.len(), 1, "{doc}");

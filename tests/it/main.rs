@@ -8,8 +8,10 @@
 mod util;
 
 mod concurrency;
+mod contract;
 mod corpus;
 mod corrupt;
+mod docs;
 mod errors;
 mod lifecycle;
 mod output;

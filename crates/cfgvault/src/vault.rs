@@ -594,6 +594,12 @@ impl Vault {
             .map(|r| r.id)
             .filter(|id| id.as_str().starts_with(prefix))
             .collect();
+        if hits.is_empty() {
+            return Err(session::Error::SessionNotFound {
+                id: prefix.to_string(),
+            }
+            .into());
+        }
         unique("session", prefix, hits)
     }
 
