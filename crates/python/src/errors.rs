@@ -3,6 +3,7 @@
 use std::error::Error as _;
 
 use cfgvault::{Error, ErrorKind};
+use pyo3::PyErrArguments;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyModule, PyType};
@@ -65,6 +66,14 @@ static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 /// An exception of `class` with `message`.
 pub(crate) fn raise(class: Class, message: String) -> PyErr {
+    raise_with(class, (message,))
+}
+
+/// An exception of `class` constructed with `args`.
+fn raise_with<A>(class: Class, args: A) -> PyErr
+where
+    A: PyErrArguments + Send + Sync + 'static,
+{
     Python::attach(|py| {
         let module =
             match ERRORS.get_or_try_init(py, || py.import("cfgvault.errors").map(Bound::unbind)) {
@@ -75,21 +84,30 @@ pub(crate) fn raise(class: Class, message: String) -> PyErr {
             .getattr(class.name())
             .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from))
         {
-            Ok(cls) => PyErr::from_type(cls, message),
+            Ok(cls) => PyErr::from_type(cls, args),
             Err(e) => e,
         }
     })
 }
 
 /// The exception for a library error: its class by kind, its message the error and its
-/// causes (which name the path or session).
+/// causes (which name the path or session). An `IOError` also carries the OS error number, as
+/// `OSError(errno, message)` does.
 pub(crate) fn to_py(err: Error) -> PyErr {
     let mut message = err.to_string();
+    let mut errno = None;
     let mut source = err.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            errno = errno.or(io.raw_os_error());
+        }
         source = cause.source();
     }
-    raise(Class::of(&err), message)
+    let class = Class::of(&err);
+    match (class, errno) {
+        (Class::IoError, Some(code)) => raise_with(class, (code, message)),
+        _ => raise_with(class, (message,)),
+    }
 }

@@ -3,6 +3,7 @@ session; and the store left usable after each."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def test_io_error_is_an_os_error(tmp_path):
     with pytest.raises(OSError, match="file") as e:
         cfgvault.Vault(blocker / "sub" / "store.redb")
     assert isinstance(e.value, cfgvault.IOError)
+    assert e.value.errno == errno.ENOTDIR
+    assert str(blocker) in e.value.strerror
 
 
 def test_store_damaged_when_a_stored_object_no_longer_hashes_to_its_id(tmp_path):

@@ -45,7 +45,7 @@ class StoreBusy(Error):
 
 
 class IOError(Error, OSError):  # noqa: A001 - the name mirrors the Rust ErrorKind::Io
-    """A file-system operation failed."""
+    """A file-system operation failed; ``errno`` is the OS error number when there is one."""
 
 
 class Cancelled(Error):
