@@ -148,7 +148,14 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
         opts.labels.insert(k, v);
     }
     let vault = Vault::open_or_create(store_path(cli), &Options::default())?;
-    let r = vault.backup(&a.closure.root, a.closure.workflow.as_deref(), &opts)?;
+    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
+    let r = vault.backup_with(
+        &a.closure.root,
+        a.closure.workflow.as_deref(),
+        &opts,
+        progress(&bar),
+    )?;
+    drop(bar);
     let doc = json!({
         "session": r.session.id.as_str(),
         "root": r.session.root.to_string(),
@@ -667,9 +674,10 @@ fn rm(cli: &Cli, out: &Out, sessions: &[String]) -> anyhow::Result<u8> {
         .map(|id| resolve(&vault, id))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let c = vault.delete(&ids)?;
-    let names: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
-    let doc =
-        json!({"removed": names, "objects_freed": c.objects_freed, "bytes_freed": c.bytes_freed});
+    let mut doc = serde_json::to_value(c)?;
+    if let Value::Object(m) = &mut doc {
+        m.insert("removed".into(), json!(ids));
+    }
     out.emit("rm", doc, || {
         format!(
             "removed {} session(s); freed {} objects, {}",
@@ -713,13 +721,15 @@ fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result
         Some(vault.cleanup_apply(&plan)?)
     };
     let remove: Vec<&str> = plan.remove.iter().map(|i| i.as_str()).collect();
-    let doc = json!({
-        "dry_run": a.dry_run,
-        "remove": remove,
-        "keep": plan.keep.iter().map(|i| i.as_str()).collect::<Vec<_>>(),
-        "objects_freed": applied.map(|c| c.objects_freed).unwrap_or(plan.objects_freed),
-        "bytes_freed": applied.map(|c| c.bytes_freed).unwrap_or(plan.bytes_freed),
-    });
+    let mut doc = serde_json::to_value(&plan)?;
+    if let Value::Object(m) = &mut doc {
+        m.insert("dry_run".into(), json!(a.dry_run));
+        // What the commit freed, when it ran (the plan's figures otherwise).
+        if let Some(c) = applied {
+            m.insert("objects_freed".into(), json!(c.objects_freed));
+            m.insert("bytes_freed".into(), json!(c.bytes_freed));
+        }
+    }
     out.emit("cleanup", doc, || {
         let verb = if a.dry_run { "would remove" } else { "removed" };
         let mut s = String::new();
@@ -753,17 +763,12 @@ fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
     if let Ok(m) = std::fs::metadata(store_path(cli)) {
         o.file_bytes_after = m.len();
     }
-    let doc = json!({
-        "objects_removed": o.objects_removed, "bytes_freed": o.bytes_freed,
-        "file_bytes_before": o.file_bytes_before, "file_bytes_after": o.file_bytes_after,
-        "deltas_rewritten": o.deltas_rewritten, "tables_rebuilt": o.tables_rebuilt,
-        "packed": o.packed, "packs_written": o.packs_written,
-        "pack_bytes_saved": o.pack_bytes_saved,
-        "cold_blocks_written": o.cold_blocks_written,
+    let mut doc = serde_json::to_value(&o)?;
+    if let Value::Object(m) = &mut doc {
         // Kept for the cfgvault/1 contract: packs replaced per-object re-encoding.
-        "recompressed": 0, "recompressed_bytes_saved": 0,
-        "compacted": o.compacted, "compaction_skipped": o.compaction_skipped,
-    });
+        m.insert("recompressed".into(), json!(0));
+        m.insert("recompressed_bytes_saved".into(), json!(0));
+    }
     out.emit("gc", doc, || {
         let mut s = format!(
             "removed {} objects ({}); file {} -> {}\n",
@@ -793,13 +798,7 @@ fn verify_cmd(cli: &Cli, out: &Out, repair: bool) -> anyhow::Result<u8> {
     vo.repair = repair;
     let o = vault.verify(&vo, progress(&bar))?;
     drop(bar);
-    let doc = json!({
-        "objects_checked": o.objects_checked, "bytes_checked": o.bytes_checked,
-        "roots_checked": o.roots_checked, "repaired": o.repaired,
-        "problems": o.problems.iter().map(|p| json!({
-            "kind": p.kind.as_str(), "id": p.id.map(|i| i.to_string()), "detail": p.detail,
-        })).collect::<Vec<_>>(),
-    });
+    let doc = serde_json::to_value(&o)?;
     out.emit("verify", doc, || {
         let mut s = String::new();
         for p in &o.problems {

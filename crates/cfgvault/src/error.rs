@@ -250,8 +250,17 @@ impl From<session::Error> for Error {
             E::SessionExists { .. } => ErrorKind::AlreadyExists,
             E::SessionNotFound { .. } | E::FileNotInSession { .. } => ErrorKind::NotFound,
             E::CorruptTree { .. } | E::CorruptIndex { .. } => ErrorKind::Damaged,
-            E::FileChanged { .. } => ErrorKind::Io,
-            _ => ErrorKind::InvalidInput,
+            E::InvalidPath { .. }
+            | E::NonUtf8Path { .. }
+            | E::OutsideRoot { .. }
+            | E::NotAFile { .. }
+            | E::NotADirectory { .. }
+            | E::PathConflict { .. }
+            | E::InvalidSessionId { .. }
+            | E::InvalidOverwrite { .. }
+            | E::InvalidLabel { .. } => ErrorKind::InvalidInput,
+            // A file that changed while it was read, and whatever the layer adds later.
+            _ => ErrorKind::Io,
         };
         let path = match &e {
             E::Io { path, .. }

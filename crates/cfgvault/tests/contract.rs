@@ -31,7 +31,7 @@ fn fixture() -> Fixture {
     let root = dir.path().join("configs");
     write(
         &root.join(WORKFLOW),
-        "nodes:\n  analyze:\n    config:\n      llm_client: gpt4\n",
+        "nodes:\n  analyze:\n    config:\n      llm_client: gpt4\n  plan:\n    config:\n      llm_client: no-such-model\n",
     );
     write(
         &root.join("llms/provider/openai/gpt4.yaml"),
@@ -131,6 +131,17 @@ fn each_failure_has_its_kind_and_names_what_it_concerns() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert_eq!(e.session(), Some("bad id!"));
+}
+
+/// A store opened unshared by one handle is busy for every other.
+#[test]
+fn a_store_held_exclusively_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let _held = Vault::create(&path, &cfgvault::Options::new().shared(false)).unwrap();
+    let e = Vault::open(&path, &cfgvault::Options::new().shared(false)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert_eq!(e.path(), Some(path.as_path()));
 }
 
 #[test]
@@ -390,6 +401,7 @@ fn report_field_names_are_stable() {
             &BackupOptions::new().session_id(id("b")),
         )
         .unwrap();
+    assert_eq!(backup.unresolved.len(), 1, "{:?}", backup.unresolved);
     let b = backup.session.id.clone();
     std::fs::remove_file(f.root.join(WORKFLOW)).unwrap();
     let ensure = f
