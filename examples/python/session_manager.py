@@ -61,12 +61,13 @@ class SessionManager:
 
     def resume_session(self, session_id: str) -> cfgvault.EnsureReport:
         """Brings back the session's missing configs; warns about the ones that drifted."""
-        report = self.vault.ensure(session_id, self.config_root)
+        report = self.vault.ensure(session_id, self.config_root, diff=True)
         for path in report.restored:
             log.info("session %s: restored %s", session_id, path)
         for path in report.drifted:
             warnings.warn(
-                f"session {session_id}: {path} changed since the session started",
+                f"session {session_id}: {path} changed since the session started:\n"
+                + report.diffs.get(path, ""),
                 ConfigDrift,
                 stacklevel=2,
             )

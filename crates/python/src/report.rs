@@ -115,9 +115,13 @@ pub(crate) fn backup<'py>(py: Python<'py>, r: &BackupReport) -> PyResult<Bound<'
 
 pub(crate) fn ensure<'py>(py: Python<'py>, r: &EnsureReport) -> PyResult<Bound<'py, PyAny>> {
     let errors = PyDict::new(py);
+    let diffs = PyDict::new(py);
     for f in &r.files {
         if let EnsureStatus::Failed(why) = &f.status {
             errors.set_item(f.path.as_str(), why.as_str())?;
+        }
+        if let Some(diff) = &f.diff {
+            diffs.set_item(f.path.as_str(), diff.as_str())?;
         }
     }
     report!(py, "EnsureReport" {
@@ -128,6 +132,7 @@ pub(crate) fn ensure<'py>(py: Python<'py>, r: &EnsureReport) -> PyResult<Bound<'
         drifted: r.drifted(),
         failed: r.failed(),
         errors: errors,
+        diffs: diffs,
         dry_run: r.dry_run,
     })
 }

@@ -168,8 +168,11 @@ impl Vault {
     /// Brings a session's configs back under `root` (default: the root it was taken from):
     /// missing files are restored, files with the session's content are `ok`, changed ones are
     /// `drifted` and left alone unless `overwrite="always"`. With `dry_run=True` nothing is
-    /// written and the report tells what would be.
-    #[pyo3(signature = (session, root = None, *, overwrite = "never", dry_run = false))]
+    /// written and the report tells what would be; with `diff=True` the report's `diffs` holds
+    /// a unified diff (session → disk) of each drifted file.
+    #[pyo3(signature = (
+        session, root = None, *, overwrite = "never", dry_run = false, diff = false
+    ))]
     fn ensure<'py>(
         &self,
         py: Python<'py>,
@@ -177,11 +180,13 @@ impl Vault {
         root: Option<PathBuf>,
         overwrite: &str,
         dry_run: bool,
+        diff: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let id = args::session_id(session)?;
         let options = cfgvault::EnsureOptions::new()
             .overwrite(args::overwrite(overwrite)?)
-            .dry_run(dry_run);
+            .dry_run(dry_run)
+            .diff(diff);
         let vault = self.handle()?;
         let done = run(py, vault, move |v| v.ensure(&id, root.as_deref(), &options))?;
         report::ensure(py, &done)

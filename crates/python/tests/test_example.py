@@ -32,8 +32,9 @@ def test_session_manager_restores_missing_configs_and_warns_about_drift(configs,
         (configs / "llms/provider/openai/common.yaml").unlink()
         (configs / "global.yaml").write_text("log_level: DEBUG\n")
 
-        with pytest.warns(example.ConfigDrift, match="global.yaml changed"):
+        with pytest.warns(example.ConfigDrift, match="global.yaml changed") as drift:
             report = manager.resume_session(session)
+    assert "+log_level: DEBUG" in str(drift[0].message)
     assert report.restored == ["llms/provider/openai/common.yaml"]
     assert report.drifted == ["global.yaml"]
     after = read_tree(configs)

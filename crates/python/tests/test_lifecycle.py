@@ -90,6 +90,10 @@ def test_ensure_dry_run_writes_nothing_and_tells_what_ensure_does(configs, vault
     )
     assert (configs / gone).read_bytes() == vault.read_file(r.session.id, gone)
 
+    assert done.diffs == {}
+    explained = vault.ensure(r.session, dry_run=True, diff=True)
+    assert list(explained.diffs) == [changed] and "+changed: true" in explained.diffs[changed]
+
     forced = vault.ensure(r.session.id, overwrite="always", dry_run=True)
     assert forced.restored == [changed] and forced.drifted == []
     assert (configs / changed).read_text() == "changed: true\n"

@@ -111,6 +111,7 @@ class Vault:
         *,
         overwrite: str = "never",
         dry_run: bool = False,
+        diff: bool = False,
     ) -> EnsureReport: ...
     def restore(
         self,

@@ -70,7 +70,9 @@ class BackupReport(_Report):
 
 @dataclasses.dataclass(frozen=True)
 class EnsureReport(_Report):
-    """What ``ensure`` did (or, with ``dry_run``, would do), as lists of paths."""
+    """What ``ensure`` did (or, with ``dry_run``, would do), as lists of paths; ``errors``
+    gives why each failed path failed, ``diffs`` (when asked for) each drifted file's unified
+    diff from the session to the disk."""
 
     session: str
     root: str
@@ -79,6 +81,7 @@ class EnsureReport(_Report):
     drifted: List[str]
     failed: List[str]
     errors: Dict[str, str]
+    diffs: Dict[str, str]
     dry_run: bool
 
 
