@@ -134,7 +134,10 @@ fn an_exponentially_shared_tree_is_bounded() {
         start.elapsed()
     );
     let r = r.unwrap();
-    assert!(r.is_err(), "a walk past the listing cap must be refused: {r:?}");
+    assert!(
+        r.is_err(),
+        "a walk past the listing cap must be refused: {r:?}"
+    );
 }
 
 /// Depth: a session path of 2,047 components (the longest a 4096-byte path allows) is backed
