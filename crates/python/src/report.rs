@@ -1,10 +1,15 @@
 //! Builds the report objects of `cfgvault/reports.py` from the library's results.
 
+use std::collections::BTreeMap;
+
 use cfgvault::closure::Closure;
-use cfgvault::{BackupReport, EnsureReport, EnsureStatus, SessionRecord};
+use cfgvault::{
+    BackupReport, Diff, EnsureReport, EnsureStatus, FileChange, KeyChangeKind, Rename,
+    SessionRecord,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::types::{PyBool, PyDict, PyList, PyModule, PyString};
 
 static REPORTS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
@@ -158,5 +163,71 @@ pub(crate) fn deps<'py>(py: Python<'py>, c: &Closure) -> PyResult<Bound<'py, PyA
         edges: edges,
         unresolved: unresolved(py, c.unresolved.iter().map(Unresolved::from))?,
         cycles: &c.cycles,
+    })
+}
+
+/// A diff as `Change` reports sorted by path: each added, removed, modified and renamed file,
+/// with the changed key paths of the YAML and JSON files among them.
+pub(crate) fn diff<'py>(py: Python<'py>, d: &Diff) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let semantic: BTreeMap<&str, &FileChange> =
+        d.changes.iter().map(|c| (c.path.as_str(), c)).collect();
+    let mut files: Vec<(&str, &str, Option<&Rename>)> = Vec::new();
+    files.extend(d.added.iter().map(|p| (p.as_str(), "added", None)));
+    files.extend(d.removed.iter().map(|p| (p.as_str(), "removed", None)));
+    files.extend(d.modified.iter().map(|p| (p.as_str(), "modified", None)));
+    files.extend(d.renamed.iter().map(|r| (r.to.as_str(), "renamed", Some(r))));
+    files.sort_by_key(|&(path, status, _)| (path, status));
+    list(py, files, |py, (path, status, rename)| {
+        let change = semantic.get(path);
+        let keys = list(py, change.map_or(&[][..], |c| &c.keys[..]), |py, k| {
+            report!(py, "KeyChange" {
+                key: k.key.as_str(),
+                change: match k.change {
+                    KeyChangeKind::Added => "added",
+                    KeyChangeKind::Removed => "removed",
+                    KeyChangeKind::Changed => "changed",
+                },
+                old: k.old.as_ref().map(|v| json(py, v)).transpose()?,
+                new: k.new.as_ref().map(|v| json(py, v)).transpose()?,
+            })
+        })?;
+        report!(py, "Change" {
+            path: path,
+            status: status,
+            old_path: rename.map(|r| r.from.as_str()),
+            similarity: rename.map(|r| r.similarity),
+            keys: keys,
+            formatting_only: change.is_some_and(|c| c.formatting_only),
+            truncated: change.is_some_and(|c| c.truncated),
+        })
+    })
+}
+
+/// A JSON value as the Python value `json.loads` would give.
+fn json<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    use serde_json::Value;
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.into_pyobject(py)?.into_any(),
+            (None, Some(u), _) => u.into_pyobject(py)?.into_any(),
+            (None, None, f) => f.unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let items = items
+                .iter()
+                .map(|v| json(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, v) in map {
+                dict.set_item(k, json(py, v)?)?;
+            }
+            dict.into_any()
+        }
     })
 }

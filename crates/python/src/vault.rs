@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use cfgvault::remote::Remote;
 use cfgvault::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -31,6 +32,16 @@ fn run<T: Send>(
     f: impl Send + FnOnce(&cfgvault::Vault) -> Result<T, cfgvault::Error>,
 ) -> PyResult<T> {
     py.detach(move || f(&vault)).map_err(errors::to_py)
+}
+
+/// The remote at `url`, with the key from the environment as the library reads it.
+fn open_remote(url: &str) -> Result<Remote, cfgvault::Error> {
+    Ok(Remote::open(url)?)
+}
+
+/// Session ids as the `str`s Python sees.
+fn ids_of(ids: &[cfgvault::SessionId]) -> Vec<String> {
+    ids.iter().map(|i| i.as_str().to_owned()).collect()
 }
 
 impl Vault {
@@ -169,10 +180,13 @@ impl Vault {
     /// missing files are restored, files with the session's content are `ok`, changed ones are
     /// `drifted` and left alone unless `overwrite="always"`. With `dry_run=True` nothing is
     /// written and the report tells what would be; with `diff=True` the report's `diffs` holds
-    /// a unified diff (session → disk) of each drifted file.
+    /// a unified diff (session → disk) of each drifted file. With `remote=URL` a session the
+    /// local store lacks is pulled from that remote first (as `pull` does).
     #[pyo3(signature = (
-        session, root = None, *, overwrite = "never", dry_run = false, diff = false
+        session, root = None, *, overwrite = "never", dry_run = false, diff = false,
+        remote = None
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn ensure<'py>(
         &self,
         py: Python<'py>,
@@ -181,6 +195,7 @@ impl Vault {
         overwrite: &str,
         dry_run: bool,
         diff: bool,
+        remote: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let id = args::session_id(session)?;
         let options = cfgvault::EnsureOptions::new()
@@ -188,8 +203,55 @@ impl Vault {
             .dry_run(dry_run)
             .diff(diff);
         let vault = self.handle()?;
-        let done = run(py, vault, move |v| v.ensure(&id, root.as_deref(), &options))?;
+        let done = run(py, vault, move |v| match remote {
+            None => v.ensure(&id, root.as_deref(), &options),
+            Some(url) => v.ensure_from(&open_remote(&url)?, &id, root.as_deref(), &options),
+        })?;
         report::ensure(py, &done)
+    }
+
+    /// Pushes `sessions` (an id, a `Session` or an iterable of them; every local session when
+    /// `None`) to the remote at `url` (`s3://BUCKET/PREFIX` or `file:///PATH`; the key, if the
+    /// remote is encrypted, from `CFGVAULT_REMOTE_KEY_FILE` or `CFGVAULT_REMOTE_KEY`). Only
+    /// what the remote lacks is uploaded. A session the remote holds under the same id with
+    /// other content raises `SessionExists`, nothing written.
+    #[pyo3(signature = (url, sessions = None))]
+    fn push<'py>(
+        &self,
+        py: Python<'py>,
+        url: String,
+        sessions: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let ids = sessions.map(args::session_ids).transpose()?.unwrap_or_default();
+        let vault = self.handle()?;
+        let done = run(py, vault, move |v| v.push(&open_remote(&url)?, &ids))?;
+        report!(py, "PushReport" {
+            pushed: ids_of(&done.pushed),
+            unchanged: ids_of(&done.unchanged),
+            objects_uploaded: done.objects_uploaded,
+            bytes_uploaded: done.bytes_uploaded,
+        })
+    }
+
+    /// Pulls `sessions` (every remote session when `None`) from the remote at `url` into this
+    /// store, downloading only the packs holding files the store lacks. A session this store
+    /// holds under the same id with other content raises `SessionExists`.
+    #[pyo3(signature = (url, sessions = None))]
+    fn pull<'py>(
+        &self,
+        py: Python<'py>,
+        url: String,
+        sessions: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let ids = sessions.map(args::session_ids).transpose()?.unwrap_or_default();
+        let vault = self.handle()?;
+        let done = run(py, vault, move |v| v.pull(&open_remote(&url)?, &ids))?;
+        report!(py, "PullReport" {
+            pulled: ids_of(&done.pulled),
+            unchanged: ids_of(&done.unchanged),
+            objects_downloaded: done.objects_downloaded,
+            bytes_downloaded: done.bytes_downloaded,
+        })
     }
 
     /// Restores a session (or only `paths`, where a folder stands for the files below it) into
@@ -245,8 +307,10 @@ impl Vault {
     }
 
     /// What changed from session `a` to session `b`, or to the files under `root` (only the
-    /// session's paths, unless `all_files=True`): a list of changes, each `.path` and
-    /// `.status` (added, removed, modified or renamed), sorted by path.
+    /// session's paths, unless `all_files=True`): a list of changes sorted by path, each
+    /// `.path` and `.status` (added, removed, modified or renamed; a renamed file's
+    /// `.old_path` and `.similarity`), and for a YAML or JSON file whose content changed its
+    /// changed key paths (`.keys`, `.formatting_only`, `.truncated`).
     #[pyo3(signature = (a, b = None, *, root = None, all_files = false))]
     fn diff<'py>(
         &self,
@@ -276,16 +340,7 @@ impl Vault {
                 ));
             }
         };
-        let mut changes: Vec<(&str, &str)> = Vec::new();
-        changes.extend(d.added.iter().map(|p| (p.as_str(), "added")));
-        changes.extend(d.removed.iter().map(|p| (p.as_str(), "removed")));
-        changes.extend(d.modified.iter().map(|p| (p.as_str(), "modified")));
-        changes.sort();
-        report::list(
-            py,
-            changes,
-            |py, (path, status)| report!(py, "Change" { path: path, status: status }),
-        )
+        report::diff(py, &d)
     }
 
     /// Every stored version of one config path, oldest first.
@@ -445,12 +500,9 @@ impl Vault {
             }
             Ok(plan)
         })?;
-        let ids = |ids: &[cfgvault::SessionId]| -> Vec<String> {
-            ids.iter().map(|i| i.as_str().to_owned()).collect()
-        };
         report!(py, "CleanupPlan" {
-            removed: ids(&plan.remove),
-            kept: ids(&plan.keep),
+            removed: ids_of(&plan.remove),
+            kept: ids_of(&plan.keep),
             objects_freed: plan.objects_freed,
             bytes_freed: plan.bytes_freed,
             dry_run: dry_run,

@@ -16,9 +16,9 @@ import cfgvault
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "open-agent-configs.tar.zst"
 
-# The seed-era snapshot (the layout the design describes), one from the middle of the history
-# and the newest.
-SNAPSHOTS = ("snap-0021", "snap-0060", "snap-0102")
+# The seed-era snapshot (the layout the design describes), one from the middle of the history,
+# the newest, and a pair where provider files were renamed and a shared config was rewritten.
+SNAPSHOTS = ("snap-0021", "snap-0060", "snap-0090", "snap-0091", "snap-0102")
 
 
 def corpus_archive() -> Path:

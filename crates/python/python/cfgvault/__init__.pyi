@@ -28,7 +28,10 @@ from .reports import (
     Edge as Edge,
     EnsureReport as EnsureReport,
     GcReport as GcReport,
+    KeyChange as KeyChange,
     Problem as Problem,
+    PullReport as PullReport,
+    PushReport as PushReport,
     RestoreReport as RestoreReport,
     Session as Session,
     SessionFile as SessionFile,
@@ -63,7 +66,10 @@ __all__ = [
     "Edge",
     "EnsureReport",
     "GcReport",
+    "KeyChange",
     "Problem",
+    "PullReport",
+    "PushReport",
     "RestoreReport",
     "Session",
     "SessionFile",
@@ -112,7 +118,14 @@ class Vault:
         overwrite: str = "never",
         dry_run: bool = False,
         diff: bool = False,
+        remote: Optional[str] = None,
     ) -> EnsureReport: ...
+    def push(
+        self, url: str, sessions: Optional[Union[_SessionRef, Iterable[_SessionRef]]] = None
+    ) -> PushReport: ...
+    def pull(
+        self, url: str, sessions: Optional[Union[_SessionRef, Iterable[_SessionRef]]] = None
+    ) -> PullReport: ...
     def restore(
         self,
         session: _SessionRef,

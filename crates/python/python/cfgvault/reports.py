@@ -99,13 +99,32 @@ class RestoreReport(_Report):
 
 
 @dataclasses.dataclass(frozen=True)
+class KeyChange(_Report):
+    """One changed key path of a YAML or JSON file (``nodes.plan.config.temperature``,
+    ``fallback_models[0]``): ``change`` is added, removed or changed; ``old`` and ``new`` are
+    its values as ``json.loads`` gives them (``None`` on the side that lacks the key)."""
+
+    key: str
+    change: str
+    old: Any
+    new: Any
+
+
+@dataclasses.dataclass(frozen=True)
 class Change(_Report):
     """One path that differs: ``status`` is added, removed, modified or renamed (``old_path``
-    is then where it came from)."""
+    is then where it came from and ``similarity`` the percent of lines in common). For a YAML
+    or JSON file whose content changed and parses on both sides, ``keys`` lists its changed key
+    paths (``truncated`` when there were more), and ``formatting_only`` says only comments or
+    formatting changed."""
 
     path: str
     status: str
     old_path: Optional[str] = None
+    similarity: Optional[int] = None
+    keys: List[KeyChange] = dataclasses.field(default_factory=list)
+    formatting_only: bool = False
+    truncated: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,6 +213,28 @@ class Stats(_Report):
 
 
 @dataclasses.dataclass(frozen=True)
+class PushReport(_Report):
+    """What ``push`` made visible on the remote (``pushed``), found already there with the same
+    content (``unchanged``), and uploaded."""
+
+    pushed: List[str]
+    unchanged: List[str]
+    objects_uploaded: int
+    bytes_uploaded: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PullReport(_Report):
+    """What ``pull`` created in the local store (``pulled``), found already there with the same
+    content (``unchanged``), and downloaded."""
+
+    pulled: List[str]
+    unchanged: List[str]
+    objects_downloaded: int
+    bytes_downloaded: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Dependency(_Report):
     """One file of a workflow's config closure and what kind of config it is."""
 
@@ -230,6 +271,7 @@ __all__ = [
     "BackupReport",
     "EnsureReport",
     "RestoreReport",
+    "KeyChange",
     "Change",
     "Version",
     "SessionFile",
@@ -238,6 +280,8 @@ __all__ = [
     "Problem",
     "VerifyReport",
     "Stats",
+    "PushReport",
+    "PullReport",
     "Dependency",
     "Edge",
     "Deps",
