@@ -175,7 +175,11 @@ pub(crate) fn diff<'py>(py: Python<'py>, d: &Diff) -> PyResult<Vec<Bound<'py, Py
     files.extend(d.added.iter().map(|p| (p.as_str(), "added", None)));
     files.extend(d.removed.iter().map(|p| (p.as_str(), "removed", None)));
     files.extend(d.modified.iter().map(|p| (p.as_str(), "modified", None)));
-    files.extend(d.renamed.iter().map(|r| (r.to.as_str(), "renamed", Some(r))));
+    files.extend(
+        d.renamed
+            .iter()
+            .map(|r| (r.to.as_str(), "renamed", Some(r))),
+    );
     files.sort_by_key(|&(path, status, _)| (path, status));
     list(py, files, |py, (path, status, rename)| {
         let change = semantic.get(path);

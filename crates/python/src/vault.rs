@@ -222,7 +222,10 @@ impl Vault {
         url: String,
         sessions: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let ids = sessions.map(args::session_ids).transpose()?.unwrap_or_default();
+        let ids = sessions
+            .map(args::session_ids)
+            .transpose()?
+            .unwrap_or_default();
         let vault = self.handle()?;
         let done = run(py, vault, move |v| v.push(&open_remote(&url)?, &ids))?;
         report!(py, "PushReport" {
@@ -243,7 +246,10 @@ impl Vault {
         url: String,
         sessions: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let ids = sessions.map(args::session_ids).transpose()?.unwrap_or_default();
+        let ids = sessions
+            .map(args::session_ids)
+            .transpose()?
+            .unwrap_or_default();
         let vault = self.handle()?;
         let done = run(py, vault, move |v| v.pull(&open_remote(&url)?, &ids))?;
         report!(py, "PullReport" {

@@ -57,7 +57,9 @@ def test_a_changed_value_on_disk_names_the_key_and_both_values(corpus, tmp_path,
     shutil.copytree(corpus / "snap-0091" / "configs", root)
     r = vault.backup(root, session="s")
     path = root / COMMON
-    path.write_text(path.read_text(encoding="utf-8").replace("max_tokens: 2048", "max_tokens: 4096"), encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    assert "max_tokens: 2048" in text
+    path.write_text(text.replace("max_tokens: 2048", "max_tokens: 4096"), encoding="utf-8")
 
     changes = vault.diff(r.session, root=root)
     assert [(c.path, c.status) for c in changes] == [(COMMON, "modified")]
