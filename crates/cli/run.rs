@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use cfgvault::closure::{self, Strategy};
 use cfgvault::{
     BackupOptions, DiffScope as Scope, DiffSide as Side, EnsureOptions, EnsureStatus, ListOptions,
-    NoProgress, ObjectId, Options, ProblemKind, Progress, RestoreAction, RestoreOptions,
-    RetentionPolicy, SessionId, Vault, VerifyOptions,
+    ObjectId, Options, ProblemKind, RestoreAction, RestoreOptions, RetentionPolicy, SessionId,
+    Vault, VerifyOptions,
 };
 use serde_json::{Value, json};
 
 use crate::args::{Cli, Command};
 use crate::error::invalid;
 use crate::output::{Out, human_ratio, human_size, json_ratio, table};
+use crate::progress::Reporter;
 use crate::{EXIT_OK, EXIT_PROBLEMS};
 
 /// `--store`, else `$CFGVAULT_STORE` (clap reads both), else the default path.
@@ -51,13 +52,6 @@ fn truncate(s: &str, n: usize) -> String {
 
 fn short(id: &ObjectId) -> String {
     id.to_hex_with_len(12)
-}
-
-fn progress(bar: &Option<crate::progress::Bar>) -> &dyn Progress {
-    match bar {
-        Some(b) => b,
-        None => &NoProgress,
-    }
 }
 
 pub fn run(cli: &Cli) -> anyhow::Result<u8> {
@@ -155,14 +149,14 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
         opts.labels.insert(k, v);
     }
     let vault = Vault::open_or_create(store_path(cli), &Options::default())?;
-    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
+    let progress = Reporter::new(cli.json, cli.quiet);
     let r = vault.backup_with(
         &a.closure.root,
         a.closure.workflow.as_deref(),
         &opts,
-        progress(&bar),
+        &progress,
     )?;
-    drop(bar);
+    drop(progress);
     let doc = json!({
         "session": r.session.id.as_str(),
         "root": r.session.root.to_string(),
@@ -369,7 +363,9 @@ fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Re
     if !a.path.is_empty() {
         ro.paths = Some(a.path.clone());
     }
-    let report = vault.restore(&id, a.to.as_deref(), &ro)?;
+    let progress = Reporter::new(cli.json, cli.quiet);
+    let report = vault.restore_with(&id, a.to.as_deref(), &ro, &progress)?;
+    drop(progress);
     let failed = report.has_failures();
     let doc = json!({
         "session": id.as_str(),
@@ -408,7 +404,9 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
         .dry_run(a.dry_run);
     let vault = open(cli)?;
     let id = resolve(&vault, &id)?;
-    let r = vault.ensure(&id, a.root.as_deref(), &eo)?;
+    let progress = Reporter::new(cli.json, cli.quiet);
+    let r = vault.ensure_with(&id, a.root.as_deref(), &eo, &progress)?;
+    drop(progress);
     let drifted = r.drifted();
     let failed = r.failed();
     let doc = json!({
@@ -813,9 +811,9 @@ fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result
 
 fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
     let vault = open(cli)?;
-    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
-    let mut o = vault.gc(progress(&bar))?;
-    drop(bar);
+    let progress = Reporter::new(cli.json, cli.quiet);
+    let mut o = vault.gc(&progress)?;
+    drop(progress);
     // The size `ls` shows once the command is over: closing the store is part of it.
     drop(vault);
     if let Ok(m) = std::fs::metadata(store_path(cli)) {
@@ -851,11 +849,11 @@ fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
 
 fn verify_cmd(cli: &Cli, out: &Out, repair: bool) -> anyhow::Result<u8> {
     let vault = open(cli)?;
-    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
+    let progress = Reporter::new(cli.json, cli.quiet);
     let mut vo = VerifyOptions::default();
     vo.repair = repair;
-    let o = vault.verify(&vo, progress(&bar))?;
-    drop(bar);
+    let o = vault.verify(&vo, &progress)?;
+    drop(progress);
     let doc = serde_json::to_value(&o)?;
     out.emit("verify", doc, || {
         let mut s = String::new();
