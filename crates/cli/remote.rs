@@ -31,7 +31,7 @@ fn strs(ids: &[SessionId]) -> Vec<&str> {
 pub fn push(cli: &Cli, out: &Out, a: &TransferArgs) -> anyhow::Result<u8> {
     let ids = ids(&a.sessions)?;
     let vault = Vault::open(store_path(cli), &Options::default())?;
-    let remote = Remote::open(&a.url)?;
+    let remote = Remote::open(&a.url).map_err(cfgvault::Error::from)?;
     let r = vault.push(&remote, &ids)?;
     let doc = json!({
         "remote": a.url,
@@ -55,7 +55,7 @@ pub fn push(cli: &Cli, out: &Out, a: &TransferArgs) -> anyhow::Result<u8> {
 pub fn pull(cli: &Cli, out: &Out, a: &TransferArgs) -> anyhow::Result<u8> {
     let ids = ids(&a.sessions)?;
     let vault = Vault::open_or_create(store_path(cli), &Options::default())?;
-    let remote = Remote::open(&a.url)?;
+    let remote = Remote::open(&a.url).map_err(cfgvault::Error::from)?;
     let r = vault.pull(&remote, &ids)?;
     let doc = json!({
         "remote": a.url,
@@ -79,13 +79,13 @@ pub fn pull(cli: &Cli, out: &Out, a: &TransferArgs) -> anyhow::Result<u8> {
 /// Runs `cli.command` against the remote `url`. `Ok(None)` when the command goes on
 /// locally: `ensure` first pulls the session if the local store lacks it.
 pub fn with_remote(cli: &Cli, out: &Out, url: &str) -> anyhow::Result<Option<u8>> {
-    let remote = Remote::open(url)?;
+    let remote = Remote::open(url).map_err(cfgvault::Error::from)?;
     match &cli.command {
         Command::Sessions(a) => {
             if a.label.is_some() {
                 bail!("--label does not apply with --remote");
             }
-            let mut list = remote.sessions()?;
+            let mut list = remote.sessions().map_err(cfgvault::Error::from)?;
             if let Some(n) = a.limit {
                 list.truncate(n);
             }

@@ -603,6 +603,7 @@ fn report_field_names_are_stable() {
         "restore": restore,
         "diff": f.vault.diff(&s, &b).unwrap(),
         "versions": f.vault.versions("llms/provider/openai/gpt4.yaml").unwrap(),
+        "followed": f.vault.versions_following("llms/provider/openai/gpt4.yaml").unwrap(),
         "sessions": f.vault.sessions(&ListOptions::new()).unwrap(),
         "session": f.vault.session(&s).unwrap(),
         "files": f.vault.files(&s).unwrap(),
