@@ -75,7 +75,7 @@ impl fmt::Display for ErrorKind {
 /// let id: SessionId = "no-such-session".parse()?;
 /// let err = vault.session(&id).unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::NotFound);
-/// assert_eq!(err.0.session(), Some("no-such-session"));
+/// assert_eq!(err.session(), Some("no-such-session"));
 /// # Ok::<(), cfgvault::Error>(())
 /// ```
 pub struct Error(Box<Repr>);
