@@ -84,12 +84,36 @@ impl Failure {
 
 /// The exit code of each kind of failure.
 pub fn exit_code(kind: ErrorKind) -> u8 {
-    use crate::{EXIT_BUSY, EXIT_INVALID, EXIT_IO, EXIT_NOT_FOUND, EXIT_UNUSABLE};
+    use crate::{EXIT_BUSY, EXIT_CANCELLED, EXIT_INVALID, EXIT_IO, EXIT_NOT_FOUND, EXIT_UNUSABLE};
     match kind {
+        ErrorKind::Cancelled => EXIT_CANCELLED,
         ErrorKind::InvalidInput | ErrorKind::AlreadyExists => EXIT_INVALID,
         ErrorKind::NotFound => EXIT_NOT_FOUND,
         ErrorKind::NotAStore | ErrorKind::Damaged | ErrorKind::UnsupportedFormat => EXIT_UNUSABLE,
         ErrorKind::Busy => EXIT_BUSY,
         _ => EXIT_IO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_documented_exit_code() {
+        let codes = [
+            (ErrorKind::InvalidInput, 2),
+            (ErrorKind::AlreadyExists, 2),
+            (ErrorKind::NotFound, 3),
+            (ErrorKind::NotAStore, 4),
+            (ErrorKind::Damaged, 4),
+            (ErrorKind::UnsupportedFormat, 4),
+            (ErrorKind::Busy, 5),
+            (ErrorKind::Io, 6),
+            (ErrorKind::Cancelled, 130),
+        ];
+        for (kind, code) in codes {
+            assert_eq!(exit_code(kind), code, "{kind:?}");
+        }
     }
 }

@@ -28,6 +28,9 @@ pub const EXIT_UNUSABLE: u8 = 4;
 pub const EXIT_BUSY: u8 = 5;
 /// Exit status: an I/O failure (files a restore or ensure could not write included).
 pub const EXIT_IO: u8 = 6;
+/// Exit status: the command was stopped by Ctrl-C (SIGINT) before it committed anything
+/// (128 + the signal's number, as shells report it).
+pub const EXIT_CANCELLED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = match args::Cli::try_parse() {

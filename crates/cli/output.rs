@@ -104,6 +104,42 @@ pub fn human_ratio(r: f64) -> String {
     }
 }
 
+/// The JSON of a library report as `cfgvault/1` writes it: the report's own fields, with
+/// times to the second (`created_at`, `first_seen`, `last_seen`, `oldest`, `newest`) and
+/// ratios (`*_ratio`) rounded to 3 decimals, at any depth.
+pub fn report(r: &impl serde::Serialize) -> anyhow::Result<Value> {
+    let mut v = serde_json::to_value(r)?;
+    contract_values(&mut v);
+    Ok(v)
+}
+
+fn contract_values(v: &mut Value) {
+    const TIMES: [&str; 5] = ["created_at", "first_seen", "last_seen", "oldest", "newest"];
+    match v {
+        Value::Object(m) => {
+            for (k, field) in m.iter_mut() {
+                if let Value::String(t) = field
+                    && TIMES.contains(&k.as_str())
+                    && let Ok(t) = chrono::DateTime::parse_from_rfc3339(t)
+                {
+                    *field = json!(
+                        t.with_timezone(&chrono::Utc)
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    );
+                } else if k.ends_with("_ratio")
+                    && let Some(r) = field.as_f64()
+                {
+                    *field = json_ratio(r);
+                } else {
+                    contract_values(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(contract_values),
+        _ => {}
+    }
+}
+
 /// A JSON number for a ratio: `null` when undefined.
 pub fn json_ratio(r: f64) -> Value {
     if r.is_finite() {

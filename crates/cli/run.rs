@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use cfgvault::closure::{self, Strategy};
 use cfgvault::{
     BackupOptions, DiffScope as Scope, DiffSide as Side, EnsureOptions, EnsureStatus, ListOptions,
-    NoProgress, ObjectId, Options, ProblemKind, Progress, RestoreAction, RestoreOptions,
-    RetentionPolicy, SessionId, Vault, VerifyOptions,
+    ObjectId, Options, ProblemKind, RestoreAction, RestoreOptions, RetentionPolicy, SessionId,
+    Vault, VerifyOptions,
 };
 use serde_json::{Value, json};
 
 use crate::args::{Cli, Command};
 use crate::error::invalid;
-use crate::output::{Out, human_ratio, human_size, json_ratio, table};
+use crate::output::{Out, human_ratio, human_size, report, table};
+use crate::progress::Reporter;
 use crate::{EXIT_OK, EXIT_PROBLEMS};
 
 /// `--store`, else `$CFGVAULT_STORE` (clap reads both), else the default path.
@@ -51,13 +52,6 @@ fn truncate(s: &str, n: usize) -> String {
 
 fn short(id: &ObjectId) -> String {
     id.to_hex_with_len(12)
-}
-
-fn progress(bar: &Option<crate::progress::Bar>) -> &dyn Progress {
-    match bar {
-        Some(b) => b,
-        None => &NoProgress,
-    }
 }
 
 pub fn run(cli: &Cli) -> anyhow::Result<u8> {
@@ -155,29 +149,15 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
         opts.labels.insert(k, v);
     }
     let vault = Vault::open_or_create(store_path(cli), &Options::default())?;
-    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
+    let progress = Reporter::new(cli.json, cli.quiet);
     let r = vault.backup_with(
         &a.closure.root,
         a.closure.workflow.as_deref(),
         &opts,
-        progress(&bar),
+        &progress,
     )?;
-    drop(bar);
-    let doc = json!({
-        "session": r.session.id.as_str(),
-        "root": r.session.root.to_string(),
-        "files": r.files.iter().map(|f| json!({
-            "path": f.path, "id": f.id.to_string(), "size": f.size, "new": f.new, "kind": f.kind.as_str(),
-        })).collect::<Vec<_>>(),
-        "unresolved": unresolved_json(&r.closure.unresolved),
-        "workflow_error": r.closure.workflow_error,
-        "hints": r.closure.hints,
-        "dropped": r.closure.dropped,
-        "warnings": r.session.closure.as_ref().map(|c| c.warnings.clone()).unwrap_or_default(),
-        "new_objects": r.new_objects,
-        "bytes_added": r.bytes_added,
-        "logical_bytes": r.session.logical_bytes,
-    });
+    drop(progress);
+    let doc = report(&r)?;
     out.emit("backup", doc, || {
         let mut s = format!(
             "session {}  ({} files, {}; {} new objects, {} stored)\n\n",
@@ -237,28 +217,13 @@ fn push_unresolved(s: &mut String, u: &[closure::Unresolved]) {
     }
 }
 
-fn record_json(r: &cfgvault::SessionRecord) -> Value {
-    json!({
-        "id": r.id.as_str(),
-        "created_at": r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "workflow": r.workflow,
-        "strategy": r.strategy,
-        "files": r.files,
-        "logical_bytes": r.logical_bytes,
-        "root": r.root.to_string(),
-        "source_root": r.source_root,
-        "labels": r.labels,
-        "pinned": r.pinned,
-    })
-}
-
 fn sessions(cli: &Cli, out: &Out, a: &crate::args::SessionsArgs) -> anyhow::Result<u8> {
     let mut lo = ListOptions::default();
     lo.limit = a.limit;
     lo.label = a.label.as_deref().map(parse_label).transpose()?;
     let vault = open(cli)?;
     let list = vault.sessions(&lo)?;
-    let doc = json!({ "sessions": list.iter().map(record_json).collect::<Vec<_>>() });
+    let doc = json!({ "sessions": report(&list)? });
     out.emit("sessions", doc, || {
         let rows: Vec<Vec<String>> = list
             .iter()
@@ -295,20 +260,13 @@ fn show(cli: &Cli, out: &Out, session: &str) -> anyhow::Result<u8> {
     let r = vault.session(&id)?;
     let details = r.closure.as_deref().cloned().unwrap_or_default();
     let files = vault.files(&id)?;
-    let mut doc = record_json(&r);
+    // The record, then its files and the closure details stored with it.
+    let mut doc = report(&r)?;
     if let Value::Object(m) = &mut doc {
-        m.insert(
-            "files".into(),
-            json!(
-                files
-                    .iter()
-                    .map(|f| json!({"path": f.path, "id": f.id.to_string(), "size": f.size}))
-                    .collect::<Vec<_>>()
-            ),
-        );
-        m.insert("edges".into(), json!(details.edges.iter().map(|e| json!({"from": e.from, "key": e.key, "value": e.value, "to": e.to, "rule": e.rule})).collect::<Vec<_>>()));
-        m.insert("unresolved".into(), json!(details.unresolved.iter().map(|u| json!({"from": u.from, "key": u.key, "value": u.value, "reason": u.reason})).collect::<Vec<_>>()));
-        m.insert("warnings".into(), json!(details.warnings));
+        m.insert("files".into(), report(&files)?);
+        m.insert("edges".into(), report(&details.edges)?);
+        m.insert("unresolved".into(), report(&details.unresolved)?);
+        m.insert("warnings".into(), report(&details.warnings)?);
     }
     out.emit("show", doc, || {
         let mut s = format!(
@@ -369,7 +327,9 @@ fn restore_cmd(cli: &Cli, out: &Out, a: &crate::args::RestoreArgs) -> anyhow::Re
     if !a.path.is_empty() {
         ro.paths = Some(a.path.clone());
     }
-    let report = vault.restore(&id, a.to.as_deref(), &ro)?;
+    let progress = Reporter::new(cli.json, cli.quiet);
+    let report = vault.restore_with(&id, a.to.as_deref(), &ro, &progress)?;
+    drop(progress);
     let failed = report.has_failures();
     let doc = json!({
         "session": id.as_str(),
@@ -408,22 +368,12 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
         .dry_run(a.dry_run);
     let vault = open(cli)?;
     let id = resolve(&vault, &id)?;
-    let r = vault.ensure(&id, a.root.as_deref(), &eo)?;
+    let progress = Reporter::new(cli.json, cli.quiet);
+    let r = vault.ensure_with(&id, a.root.as_deref(), &eo, &progress)?;
+    drop(progress);
     let drifted = r.drifted();
     let failed = r.failed();
-    let doc = json!({
-        "session": id.as_str(),
-        "dry_run": r.dry_run,
-        "restored": r.restored(),
-        "ok": r.ok(),
-        "drifted": drifted,
-        "failed": r.files.iter().filter_map(|f| match &f.status {
-            EnsureStatus::Failed(why) => Some(json!({"path": f.path, "reason": why})),
-            _ => None,
-        }).collect::<Vec<_>>(),
-        "diffs": r.files.iter().filter_map(|f| f.diff.as_ref().map(|d| json!({"path": f.path, "patch": d}))).collect::<Vec<_>>(),
-        "changes": r.files.iter().filter_map(|f| f.changes.as_ref()).collect::<Vec<_>>(),
-    });
+    let doc = report(&r)?;
     out.emit("ensure", doc, || {
         let mut s = String::new();
         for f in &r.files {
@@ -479,25 +429,18 @@ fn ensure(cli: &Cli, out: &Out, a: &crate::args::EnsureArgs) -> anyhow::Result<u
 
 fn log(cli: &Cli, out: &Out, path: &str, follow: bool) -> anyhow::Result<u8> {
     let vault = open(cli)?;
-    let (names, renames) = if follow {
-        let f = vault.versions_following(path)?;
-        (f.names, f.renames)
+    let followed = if follow {
+        vault.versions_following(path)?
     } else {
-        (vec![(path.to_owned(), vault.versions(path)?)], Vec::new())
+        cfgvault::Followed::only(path, vault.versions(path)?)
     };
+    let mut doc = report(&followed)?;
+    if let Value::Object(m) = &mut doc {
+        m.insert("path".into(), json!(path));
+    }
+    let (names, renames) = (&followed.names, &followed.renames);
     let ts =
         |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let version_json = |p: &str, v: &cfgvault::Version| {
-        json!({
-            "path": p, "id": v.id.to_string(), "size": v.size, "first_seen": ts(&v.first_seen),
-            "last_seen": ts(&v.last_seen), "sessions": v.sessions,
-        })
-    };
-    let doc = json!({
-        "path": path,
-        "versions": names.iter().flat_map(|(p, vs)| vs.iter().map(move |v| (p, v))).map(|(p, v)| version_json(p, v)).collect::<Vec<_>>(),
-        "renames": renames,
-    });
     out.emit("log", doc, || {
         let rows: Vec<Vec<String>> = names
             .iter()
@@ -523,7 +466,7 @@ fn log(cli: &Cli, out: &Out, path: &str, follow: bool) -> anyhow::Result<u8> {
             header.push("PATH");
         }
         let mut s = table(&header, &rows);
-        for r in &renames {
+        for r in renames {
             s.push_str(&format!(
                 "renamed {} -> {} ({}% similar) in session {}\n",
                 r.from, r.to, r.similarity, r.session
@@ -570,11 +513,14 @@ fn diff(cli: &Cli, out: &Out, a: &crate::args::DiffArgs) -> anyhow::Result<u8> {
         _ => invalid!("give a second session or --root DIR"),
     };
     let changed = !d.is_empty();
-    let doc = json!({
-        "added": d.added, "removed": d.removed, "modified": d.modified,
-        "renamed": d.renamed, "changes": d.changes,
-        "patches": patches.iter().map(|(p, t)| json!({"path": p, "patch": t})).collect::<Vec<_>>(),
-    });
+    let mut doc = report(&d)?;
+    if let Value::Object(m) = &mut doc {
+        let patches: Vec<Value> = patches
+            .iter()
+            .map(|(p, t)| json!({"path": p, "patch": t}))
+            .collect();
+        m.insert("patches".into(), json!(patches));
+    }
     out.emit("diff", doc, || {
         let mut s = String::new();
         for p in &d.added {
@@ -813,9 +759,9 @@ fn cleanup(cli: &Cli, out: &Out, a: &crate::args::CleanupArgs) -> anyhow::Result
 
 fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
     let vault = open(cli)?;
-    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
-    let mut o = vault.gc(progress(&bar))?;
-    drop(bar);
+    let progress = Reporter::new(cli.json, cli.quiet);
+    let mut o = vault.gc(&progress)?;
+    drop(progress);
     // The size `ls` shows once the command is over: closing the store is part of it.
     drop(vault);
     if let Ok(m) = std::fs::metadata(store_path(cli)) {
@@ -851,11 +797,11 @@ fn gc(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
 
 fn verify_cmd(cli: &Cli, out: &Out, repair: bool) -> anyhow::Result<u8> {
     let vault = open(cli)?;
-    let bar = crate::progress::Bar::new(cli.json, cli.quiet);
+    let progress = Reporter::new(cli.json, cli.quiet);
     let mut vo = VerifyOptions::default();
     vo.repair = repair;
-    let o = vault.verify(&vo, progress(&bar))?;
-    drop(bar);
+    let o = vault.verify(&vo, &progress)?;
+    drop(progress);
     let doc = serde_json::to_value(&o)?;
     out.emit("verify", doc, || {
         let mut s = String::new();
@@ -898,12 +844,7 @@ fn stats(cli: &Cli, out: &Out) -> anyhow::Result<u8> {
     let ts = |t: &Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     };
-    let doc = json!({
-        "sessions": s.sessions, "objects": s.objects, "logical_bytes": s.logical_bytes,
-        "unique_bytes": s.unique_bytes, "stored_bytes": s.stored_bytes, "file_bytes": s.file_bytes,
-        "dedup_ratio": json_ratio(s.dedup_ratio), "compression_ratio": json_ratio(s.compression_ratio),
-        "overall_ratio": json_ratio(s.overall_ratio), "oldest": ts(&s.oldest), "newest": ts(&s.newest),
-    });
+    let doc = report(&s)?;
     out.emit("stats", doc, || {
         let dash = || "-".to_string();
         format!(

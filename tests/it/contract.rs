@@ -159,3 +159,94 @@ fn gc_reports_the_size_on_disk_after_the_command() {
     let doc = dir.cmd(["--json", "ensure", "s2"]).assert_exit(0).json();
     assert!(strings(&doc["restored"]).contains(&WORKFLOW.to_string()));
 }
+
+/// `log --follow` goes back through a rename: the versions of the old name, then the new one,
+/// and the rename crossed, with the session where the new name first appears.
+#[test]
+fn log_follow_crosses_a_rename() {
+    let dir = Dir::new();
+    let body = "name: calculator\ntool_type: builtin\nfunction_path: a.b:c\n";
+    dir.write("tree/tools/calc.yaml", body);
+    dir.backup_tree("tree", "t1");
+    dir.write("tree/tools/calc.yaml", format!("{body}timeout: 5\n"));
+    dir.backup_tree("tree", "t2");
+    dir.remove("tree/tools/calc.yaml");
+    dir.write("tree/tools/calculator.yaml", format!("{body}timeout: 5\n"));
+    dir.backup_tree("tree", "t3");
+
+    let plain = dir
+        .cmd(["--json", "log", "tools/calculator.yaml"])
+        .assert_exit(0)
+        .json();
+    assert_eq!(plain["versions"].as_array().unwrap().len(), 1, "{plain}");
+    assert!(plain["renames"].as_array().unwrap().is_empty(), "{plain}");
+
+    let doc = dir
+        .cmd(["--json", "log", "tools/calculator.yaml", "--follow"])
+        .assert_exit(0)
+        .json();
+    let names: Vec<&str> = doc["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["path"].as_str().unwrap())
+        .collect();
+    // Two contents under the old name, the second one carried over to the new name.
+    assert_eq!(names.len(), 3, "{doc}");
+    assert!(names.contains(&"tools/calc.yaml"), "{doc}");
+    assert!(names.contains(&"tools/calculator.yaml"), "{doc}");
+    let renames = doc["renames"].as_array().unwrap();
+    assert_eq!(renames.len(), 1, "{doc}");
+    assert_eq!(renames[0]["from"], "tools/calc.yaml");
+    assert_eq!(renames[0]["to"], "tools/calculator.yaml");
+    assert_eq!(renames[0]["similarity"], 100);
+    assert_eq!(renames[0]["session"], "t3");
+
+    let human = dir
+        .cmd(["log", "tools/calculator.yaml", "--follow"])
+        .assert_exit(0);
+    assert!(
+        human.stdout.contains(
+            "renamed tools/calc.yaml -> tools/calculator.yaml (100% similar) in session t3"
+        ),
+        "{human}"
+    );
+    assert!(human.stdout.contains("PATH"), "{human}");
+}
+
+/// A workflow that does not parse: `deps` and `backup` exit 1 and say why (the backup is
+/// stored all the same, with the workflow's bytes).
+#[test]
+fn an_unparsable_workflow_exits_1() {
+    let dir = Dir::new();
+    dir.write(
+        "cfg/workflows/main.yaml",
+        "nodes:\n  a: [unclosed\n  b: x: y\n",
+    );
+    let args = ["--root", "cfg", "--workflow", "workflows/main.yaml"];
+    let deps = dir.cmd(["--json", "deps"]).args(args).assert_exit(1).json();
+    assert_eq!(
+        deps["workflow_error"]["path"], "workflows/main.yaml",
+        "{deps}"
+    );
+    assert!(deps["workflow_error"]["message"].is_string(), "{deps}");
+    let human = dir.cmd(["deps"]).args(args).assert_exit(1);
+    assert!(
+        human
+            .stdout
+            .contains("error: the workflow workflows/main.yaml does not parse: "),
+        "{human}"
+    );
+
+    let backup = dir
+        .cmd(["--json", "backup", "--session", "w1"])
+        .args(args)
+        .assert_exit(1)
+        .json();
+    assert_eq!(backup["workflow_error"]["path"], "workflows/main.yaml");
+    assert_eq!(strings(&backup["hints"]).len(), 0);
+    let shown = dir.cmd(["--json", "show", "w1"]).assert_exit(0).json();
+    assert_eq!(shown["files"][0]["path"], "workflows/main.yaml", "{shown}");
+    let stored = dir.cmd(["cat", "w1:workflows/main.yaml"]).assert_exit(0);
+    assert_eq!(stored.stdout, "nodes:\n  a: [unclosed\n  b: x: y\n");
+}

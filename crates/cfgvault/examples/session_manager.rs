@@ -41,10 +41,11 @@ impl SessionManager {
 
     /// Resume: restore what is missing, report drift; a session that is gone is not fatal.
     fn resume(&self, id: &SessionId) -> Result<bool, cfgvault::Error> {
-        let preview = match self
-            .vault
-            .ensure(id, None, &EnsureOptions::new().dry_run(true))
-        {
+        let preview = match self.vault.ensure(
+            id,
+            None::<&std::path::Path>,
+            &EnsureOptions::new().dry_run(true),
+        ) {
             Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 println!("session {id} is gone: {e}");
@@ -53,9 +54,11 @@ impl SessionManager {
             Err(e) => return Err(e),
         };
         println!("resuming {id}: would restore {:?}", preview.restored());
-        let report = self
-            .vault
-            .ensure(id, None, &EnsureOptions::new().diff(true))?;
+        let report = self.vault.ensure(
+            id,
+            None::<&std::path::Path>,
+            &EnsureOptions::new().diff(true),
+        )?;
         for f in &report.files {
             match &f.status {
                 EnsureStatus::Restored => println!("  restored {}", f.path),

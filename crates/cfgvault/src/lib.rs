@@ -28,7 +28,7 @@
 //! std::fs::remove_file(root.join("llms/provider/openai/common.yaml")).expect("rm");
 //!
 //! // …and resuming the session brings it back.
-//! let ensured = vault.ensure(&report.session.id, None, &EnsureOptions::default())?;
+//! let ensured = vault.ensure(&report.session.id, None::<&std::path::Path>, &EnsureOptions::default())?;
 //! assert_eq!(ensured.restored(), vec!["llms/provider/openai/common.yaml"]);
 //! assert!(root.join("llms/provider/openai/common.yaml").exists());
 //! # Ok::<(), cfgvault::Error>(())

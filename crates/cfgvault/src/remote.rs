@@ -59,7 +59,7 @@ impl Vault {
         &self,
         remote: &Remote,
         id: &SessionId,
-        config_root: Option<&Path>,
+        config_root: Option<impl AsRef<Path>>,
         options: &EnsureOptions,
     ) -> Result<EnsureReport, Error> {
         match session::get(&self.store, id) {

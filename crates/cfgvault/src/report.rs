@@ -32,8 +32,10 @@ pub struct BackedUpFile {
     pub kind: closure::FileKind,
 }
 
-/// What a backup stored and what it could not resolve.
-#[derive(Debug, Clone, Serialize)]
+/// What a backup stored and what it could not resolve. Serializes as the command line's
+/// `backup` document: `{session (the id), root, files, unresolved, warnings, workflow_error,
+/// hints, dropped, new_objects, bytes_added, logical_bytes}`.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BackupReport {
     /// The new session.
@@ -49,8 +51,40 @@ pub struct BackupReport {
     /// Stored bytes those objects take.
     pub bytes_added: u64,
     /// The full analysis, with every edge, dangling reference, parse error and cycle.
-    #[serde(skip)]
     pub closure: Arc<closure::Closure>,
+}
+
+impl Serialize for BackupReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            session: &'a SessionId,
+            root: &'a ObjectId,
+            files: &'a [BackedUpFile],
+            unresolved: &'a [UnresolvedInfo],
+            warnings: &'a [String],
+            workflow_error: &'a Option<closure::ParseError>,
+            hints: &'a [closure::Hint],
+            dropped: &'a [closure::Dropped],
+            new_objects: u64,
+            bytes_added: u64,
+            logical_bytes: u64,
+        }
+        View {
+            session: &self.session.id,
+            root: &self.session.root,
+            files: &self.files,
+            unresolved: &self.unresolved,
+            warnings: &self.warnings,
+            workflow_error: &self.closure.workflow_error,
+            hints: &self.closure.hints,
+            dropped: &self.closure.dropped,
+            new_objects: self.new_objects,
+            bytes_added: self.bytes_added,
+            logical_bytes: self.session.logical_bytes,
+        }
+        .serialize(s)
+    }
 }
 
 /// The state of one file after `ensure` (or, in a dry run, what `ensure` would make of it).
@@ -80,7 +114,8 @@ impl EnsureStatus {
     }
 }
 
-/// One file of an `ensure` report. Serializes as `{path, status, reason, diff}`.
+/// One file of an `ensure` report. Serializes as `{path, status, reason, diff}`, and
+/// `changes` when there are some.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EnsureFile {
@@ -120,8 +155,11 @@ impl Serialize for EnsureFile {
     }
 }
 
-/// What `ensure` did (or, with `dry_run`, would do), per file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What `ensure` did (or, with `dry_run`, would do), per file. Serializes as the command
+/// line's `ensure` document: `{session, root, dry_run, files}` and, drawn from `files`,
+/// `restored`, `ok`, `drifted` (paths), `failed` (`{path, reason}`), `diffs` (`{path,
+/// patch}`) and `changes` (key changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EnsureReport {
     /// The session ensured.
@@ -132,6 +170,70 @@ pub struct EnsureReport {
     pub dry_run: bool,
     /// One entry per file of the session.
     pub files: Vec<EnsureFile>,
+}
+
+impl Serialize for EnsureReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Failed<'a> {
+            path: &'a str,
+            reason: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Patch<'a> {
+            path: &'a str,
+            patch: &'a str,
+        }
+        #[derive(Serialize)]
+        struct View<'a> {
+            session: &'a SessionId,
+            root: &'a PathBuf,
+            dry_run: bool,
+            files: &'a [EnsureFile],
+            restored: Vec<&'a str>,
+            ok: Vec<&'a str>,
+            drifted: Vec<&'a str>,
+            failed: Vec<Failed<'a>>,
+            diffs: Vec<Patch<'a>>,
+            changes: Vec<&'a crate::FileChange>,
+        }
+        View {
+            session: &self.session,
+            root: &self.root,
+            dry_run: self.dry_run,
+            files: &self.files,
+            restored: self.restored(),
+            ok: self.ok(),
+            drifted: self.drifted(),
+            failed: self
+                .files
+                .iter()
+                .filter_map(|f| match &f.status {
+                    EnsureStatus::Failed(why) => Some(Failed {
+                        path: &f.path,
+                        reason: why,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            diffs: self
+                .files
+                .iter()
+                .filter_map(|f| {
+                    f.diff.as_deref().map(|patch| Patch {
+                        path: &f.path,
+                        patch,
+                    })
+                })
+                .collect(),
+            changes: self
+                .files
+                .iter()
+                .filter_map(|f| f.changes.as_ref())
+                .collect(),
+        }
+        .serialize(s)
+    }
 }
 
 impl EnsureReport {
@@ -544,7 +646,9 @@ impl From<store::verify::Outcome> for VerifyReport {
 }
 
 /// The versions of a path and of the names it had before renames (`log --follow`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Serializes as `{versions, renames}`, each version with the `path` it had (the command
+/// line's `log` document).
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Followed {
     /// Each name with its versions, oldest first, from the path asked for back to the oldest
@@ -553,6 +657,42 @@ pub struct Followed {
     /// The renames crossed, newest first, each with the session where the new name first
     /// appears.
     pub renames: Vec<crate::FollowedRename>,
+}
+
+impl Followed {
+    /// The versions of one path, crossing no rename (what [`crate::Vault::versions`] gives,
+    /// shaped as a `log --follow` answer).
+    pub fn only(path: impl Into<String>, versions: Vec<Version>) -> Followed {
+        Followed {
+            names: vec![(path.into(), versions)],
+            renames: Vec::new(),
+        }
+    }
+}
+
+impl Serialize for Followed {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Named<'a> {
+            path: &'a str,
+            #[serde(flatten)]
+            version: &'a Version,
+        }
+        #[derive(Serialize)]
+        struct View<'a> {
+            versions: Vec<Named<'a>>,
+            renames: &'a [crate::FollowedRename],
+        }
+        View {
+            versions: self
+                .names
+                .iter()
+                .flat_map(|(path, vs)| vs.iter().map(move |version| Named { path, version }))
+                .collect(),
+            renames: &self.renames,
+        }
+        .serialize(s)
+    }
 }
 
 impl From<session::Followed> for Followed {

@@ -220,20 +220,17 @@ impl Vault {
             .filter(|p| Some(p) != own_file.as_ref())
             .collect();
         progress.start("read", Some(paths.len() as u64));
-        if progress.should_cancel() {
-            return Err(cfgvault_store::Error::Cancelled.into());
-        }
         // Read and hash before the write transaction, so the store is held only for the commit.
         // The store's own files are passed over whatever path reaches them (a symlink, a hard
-        // link, its temporary files).
-        let files = session::FileSet::read_seen(
+        // link, its temporary files). Each file read is one unit of progress.
+        let files = session::FileSet::read_seen_with(
             config_root,
             &session::Selection::Paths(paths),
             &self.stamps,
             &seen,
             &session::StoreFiles::of(self.store.path()),
+            progress,
         )?;
-        progress.inc(files.len() as u64);
         // The last point a backup can stop: past it, the commit stores the session.
         if progress.should_cancel() {
             return Err(cfgvault_store::Error::Cancelled.into());
@@ -325,29 +322,59 @@ impl Vault {
     /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
     /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
     /// std::fs::remove_file(root.join("workflows/react.yaml")).expect("rm");
-    /// let preview = vault.ensure(&id, None, &EnsureOptions::new().dry_run(true))?;
+    /// let preview = vault.ensure(&id, None::<&std::path::Path>, &EnsureOptions::new().dry_run(true))?;
     /// assert_eq!(preview.restored(), ["workflows/react.yaml"]);
     /// assert!(!root.join("workflows/react.yaml").exists());
-    /// vault.ensure(&id, None, &EnsureOptions::new())?;
+    /// vault.ensure(&id, None::<&std::path::Path>, &EnsureOptions::new())?;
     /// assert!(root.join("workflows/react.yaml").exists());
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn ensure(
         &self,
         id: &SessionId,
-        config_root: Option<&Path>,
+        config_root: Option<impl AsRef<Path>>,
         options: &EnsureOptions,
     ) -> Result<EnsureReport, Error> {
+        self.ensure_with(id, config_root, options, &crate::NoProgress)
+    }
+
+    /// [`Vault::ensure`] telling `progress` of each file checked (phase `write`, or `check`
+    /// in a dry run; one unit per file), which may stop it before any file: a cancelled
+    /// ensure is [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled), the files written
+    /// before it are whole and the others untouched (no partial or temporary file is left).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// std::fs::remove_file(root.join("workflows/react.yaml")).expect("rm");
+    /// let stop = std::sync::atomic::AtomicBool::new(true);
+    /// let err = vault.ensure_with(&id, Some(&root), &Default::default(), &stop).unwrap_err();
+    /// assert_eq!(err.kind(), cfgvault::ErrorKind::Cancelled);
+    /// assert!(!root.join("workflows/react.yaml").exists());
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn ensure_with(
+        &self,
+        id: &SessionId,
+        config_root: Option<impl AsRef<Path>>,
+        options: &EnsureOptions,
+        progress: &dyn Progress,
+    ) -> Result<EnsureReport, Error> {
         let record = session::get(&self.store, id)?;
-        let root = config_root
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(&record.source_root));
+        let root = match config_root {
+            Some(r) => r.as_ref().to_path_buf(),
+            None => PathBuf::from(&record.source_root),
+        };
         let statuses: Vec<(String, EnsureStatus)> = if options.dry_run {
-            self.ensure_preview(id, &root, options.overwrite)?
+            self.ensure_preview(id, &root, options.overwrite, progress)?
         } else {
             let mut ropts = session::restore::Options::default();
             ropts.overwrite = options.overwrite;
-            let report = session::restore::restore(&self.store, id, &root, &ropts)?;
+            let report = session::restore::restore_with(&self.store, id, &root, &ropts, progress)?;
             report
                 .files
                 .into_iter()
@@ -399,10 +426,15 @@ impl Vault {
         id: &SessionId,
         root: &Path,
         overwrite: Overwrite,
+        progress: &dyn Progress,
     ) -> Result<Vec<(String, EnsureStatus)>, Error> {
         let files = session::files(&self.store, id)?;
+        progress.start("check", Some(files.len() as u64));
         let mut out = Vec::with_capacity(files.len());
         for f in files {
+            if progress.should_cancel() {
+                return Err(cfgvault_store::Error::Cancelled.into());
+            }
             let on_disk = root.join(&f.path);
             let status = match std::fs::symlink_metadata(&on_disk) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => EnsureStatus::Restored,
@@ -416,6 +448,7 @@ impl Vault {
                 },
             };
             out.push((f.path, status));
+            progress.inc(1);
         }
         Ok(out)
     }
@@ -448,14 +481,44 @@ impl Vault {
     pub fn restore(
         &self,
         id: &SessionId,
-        target: Option<&Path>,
+        target: Option<impl AsRef<Path>>,
         options: &RestoreOptions,
     ) -> Result<RestoreReport, Error> {
+        self.restore_with(id, target, options, &crate::NoProgress)
+    }
+
+    /// [`Vault::restore`] telling `progress` of each file (phase `write`, one unit per file),
+    /// which may stop it before any file: a cancelled restore is
+    /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled), the files written before it are
+    /// whole and the others untouched (no partial or temporary file is left).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// # let root = dir.path().join("configs");
+    /// # std::fs::create_dir_all(root.join("workflows")).expect("mkdir");
+    /// # std::fs::write(root.join("workflows/react.yaml"), "name: react\n").expect("write");
+    /// # let vault = cfgvault::Vault::create(dir.path().join("store.redb"), &Default::default())?;
+    /// # let id = vault.backup(&root, Some("workflows/react.yaml"), &Default::default())?.session.id;
+    /// let elsewhere = dir.path().join("copy");
+    /// let stop = std::sync::atomic::AtomicBool::new(true);
+    /// let err = vault.restore_with(&id, Some(&elsewhere), &Default::default(), &stop).unwrap_err();
+    /// assert_eq!(err.kind(), cfgvault::ErrorKind::Cancelled);
+    /// assert!(!elsewhere.join("workflows/react.yaml").exists());
+    /// # Ok::<(), cfgvault::Error>(())
+    /// ```
+    pub fn restore_with(
+        &self,
+        id: &SessionId,
+        target: Option<impl AsRef<Path>>,
+        options: &RestoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<RestoreReport, Error> {
         let target = match target {
-            Some(t) => t.to_path_buf(),
+            Some(t) => t.as_ref().to_path_buf(),
             None => PathBuf::from(session::get(&self.store, id)?.source_root),
         };
-        let report = session::restore::restore(&self.store, id, &target, &options.session())?;
+        let report =
+            session::restore::restore_with(&self.store, id, &target, &options.session(), progress)?;
         Ok(RestoreReport::new(id.clone(), target, report))
     }
 

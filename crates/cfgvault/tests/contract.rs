@@ -287,7 +287,11 @@ fn a_dry_run_ensure_reports_what_it_would_do_and_writes_nothing() {
 
     let r = f
         .vault
-        .ensure(&s, None, &EnsureOptions::new().dry_run(true).diff(true))
+        .ensure(
+            &s,
+            None::<&std::path::Path>,
+            &EnsureOptions::new().dry_run(true).diff(true),
+        )
         .unwrap();
     assert!(r.dry_run);
     assert_eq!(r.restored(), ["llms/provider/openai/common.yaml"]);
@@ -303,12 +307,18 @@ fn a_dry_run_ensure_reports_what_it_would_do_and_writes_nothing() {
     let always = EnsureOptions::new()
         .dry_run(true)
         .overwrite(Overwrite::Always);
-    let r = f.vault.ensure(&s, None, &always).unwrap();
+    let r = f
+        .vault
+        .ensure(&s, None::<&std::path::Path>, &always)
+        .unwrap();
     assert_eq!(r.restored().len(), 2);
     assert_eq!(snapshot(&f.root), before, "a dry run wrote");
 
     // The real ensure does what the dry run said.
-    let r = f.vault.ensure(&s, None, &EnsureOptions::new()).unwrap();
+    let r = f
+        .vault
+        .ensure(&s, None::<&std::path::Path>, &EnsureOptions::new())
+        .unwrap();
     assert_eq!(r.restored(), ["llms/provider/openai/common.yaml"]);
     assert_eq!(r.drifted(), ["llms/provider/openai/gpt4.yaml"]);
 }
@@ -324,6 +334,173 @@ fn a_cancelled_backup_commits_nothing() {
     assert_eq!(e.kind(), ErrorKind::Cancelled);
     let st = f.vault.stats().unwrap();
     assert_eq!((st.sessions, st.objects), (0, 0));
+}
+
+/// Records each phase and unit of work, and asks to stop once `stop_after` units are done.
+struct Counting {
+    stop_after: u64,
+    done: std::sync::atomic::AtomicU64,
+    phases: std::sync::Mutex<Vec<(&'static str, Option<u64>)>>,
+}
+
+impl Counting {
+    fn stopping_after(stop_after: u64) -> Counting {
+        Counting {
+            stop_after,
+            done: Default::default(),
+            phases: Default::default(),
+        }
+    }
+    fn done(&self) -> u64 {
+        self.done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    fn phases(&self) -> Vec<(&'static str, Option<u64>)> {
+        self.phases.lock().unwrap().clone()
+    }
+}
+
+impl cfgvault::Progress for Counting {
+    fn start(&self, phase: &'static str, total: Option<u64>) {
+        self.phases.lock().unwrap().push((phase, total));
+    }
+    fn inc(&self, n: u64) {
+        self.done.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn should_cancel(&self) -> bool {
+        self.done() >= self.stop_after
+    }
+}
+
+#[test]
+fn a_backup_reports_each_file_and_stops_midway_storing_nothing() {
+    let f = fixture();
+    let all = Counting::stopping_after(u64::MAX);
+    let r = f
+        .vault
+        .backup_with(&f.root, Some(WORKFLOW), &BackupOptions::new(), &all)
+        .unwrap();
+    assert_eq!(all.phases(), [("read", Some(3))]);
+    assert_eq!(all.done(), 3);
+    assert_eq!(r.files.len(), 3);
+
+    // Stopped after the first file: the store is as it was.
+    let before = f.vault.stats().unwrap();
+    let stop = Counting::stopping_after(1);
+    let e = f
+        .vault
+        .backup_with(
+            &f.root,
+            Some(WORKFLOW),
+            &BackupOptions::new().session_id(id("stopped")),
+            &stop,
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert_eq!(stop.done(), 1);
+    let after = f.vault.stats().unwrap();
+    assert_eq!(
+        (after.sessions, after.objects),
+        (before.sessions, before.objects)
+    );
+}
+
+/// Every file of the tree below `dir`, relative, with `/`.
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).unwrap().to_string_lossy();
+                out.push(rel.replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_restore_and_an_ensure_report_each_file_and_stop_between_whole_files() {
+    let f = fixture();
+    let s = f.backup(&BackupOptions::new());
+    let copy = f.dir.path().join("copy");
+
+    let all = Counting::stopping_after(u64::MAX);
+    f.vault
+        .restore_with(&s, Some(&copy), &RestoreOptions::new(), &all)
+        .unwrap();
+    assert_eq!(all.phases(), [("write", Some(3))]);
+    assert_eq!(all.done(), 3);
+
+    // Stopped after two files: those two are whole, the third is not written, and no
+    // temporary file is left.
+    let partial = f.dir.path().join("partial");
+    let stop = Counting::stopping_after(2);
+    let e = f
+        .vault
+        .restore_with(&s, Some(&partial), &RestoreOptions::new(), &stop)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    let written = tree(&partial);
+    assert_eq!(written.len(), 2, "{written:?}");
+    for p in &written {
+        assert_eq!(
+            std::fs::read(partial.join(p)).unwrap(),
+            std::fs::read(copy.join(p)).unwrap(),
+            "{p} is not whole"
+        );
+    }
+
+    // Ensure: a dry run checks each file, a real one writes through the same steps.
+    std::fs::remove_dir_all(&f.root).unwrap();
+    let check = Counting::stopping_after(u64::MAX);
+    let r = f
+        .vault
+        .ensure_with(
+            &s,
+            Some(&f.root),
+            &EnsureOptions::new().dry_run(true),
+            &check,
+        )
+        .unwrap();
+    assert_eq!(check.phases(), [("check", Some(3))]);
+    assert_eq!(r.restored().len(), 3);
+    let stop = Counting::stopping_after(0);
+    let e = f
+        .vault
+        .ensure_with(&s, Some(&f.root), &EnsureOptions::new(), &stop)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert!(tree(&f.root).is_empty(), "{:?}", tree(&f.root));
+    let stop = Counting::stopping_after(1);
+    let e = f
+        .vault
+        .ensure_with(&s, Some(&f.root), &EnsureOptions::new(), &stop)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert_eq!(tree(&f.root).len(), 1, "{:?}", tree(&f.root));
+}
+
+#[test]
+fn gc_phases_report_totals() {
+    let f = fixture();
+    f.backup(&BackupOptions::new());
+    let p = Counting::stopping_after(u64::MAX);
+    f.vault.gc(&p).unwrap();
+    let phases = p.phases();
+    let objects = f.vault.stats().unwrap().objects;
+    assert!(phases.contains(&("sweep", Some(objects))), "{phases:?}");
+    for (phase, total) in &phases {
+        if ["sweep", "pack", "cold", "rebuild"].contains(phase) {
+            assert!(total.is_some(), "{phase} has no total: {phases:?}");
+        }
+    }
 }
 
 #[test]
@@ -406,7 +583,11 @@ fn report_field_names_are_stable() {
     std::fs::remove_file(f.root.join(WORKFLOW)).unwrap();
     let ensure = f
         .vault
-        .ensure(&s, None, &EnsureOptions::new().dry_run(true).diff(true))
+        .ensure(
+            &s,
+            None::<&std::path::Path>,
+            &EnsureOptions::new().dry_run(true).diff(true),
+        )
         .unwrap();
     let restore = f
         .vault
@@ -422,6 +603,7 @@ fn report_field_names_are_stable() {
         "restore": restore,
         "diff": f.vault.diff(&s, &b).unwrap(),
         "versions": f.vault.versions("llms/provider/openai/gpt4.yaml").unwrap(),
+        "followed": f.vault.versions_following("llms/provider/openai/gpt4.yaml").unwrap(),
         "sessions": f.vault.sessions(&ListOptions::new()).unwrap(),
         "session": f.vault.session(&s).unwrap(),
         "files": f.vault.files(&s).unwrap(),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use cfgvault_store::ObjectId;
+use cfgvault_store::{NoProgress, ObjectId, Progress};
 
 use crate::beneath::{self, Dir, Kind};
 use crate::error::io;
@@ -247,7 +247,14 @@ impl FileSet {
     /// a name that is not UTF-8, and a path that turned into a symlink while it was being
     /// read ([`Error::NotFollowed`]; under [`Selection::All`] such a folder is skipped).
     pub fn read(root: &Path, selection: &Selection) -> Result<FileSet> {
-        FileSet::read_with(root, selection, None, &Seen::nothing(), &StoreFiles::none())
+        FileSet::read_with(
+            root,
+            selection,
+            None,
+            &Seen::nothing(),
+            &StoreFiles::none(),
+            &NoProgress,
+        )
     }
 
     /// [`FileSet::read`], except that a selected regular file whose stamp `cache` knows (and
@@ -261,6 +268,7 @@ impl FileSet {
             Some(cache),
             &Seen::nothing(),
             &StoreFiles::none(),
+            &NoProgress,
         )
     }
 
@@ -275,7 +283,21 @@ impl FileSet {
         seen: &Seen,
         own: &StoreFiles,
     ) -> Result<FileSet> {
-        FileSet::read_with(root, selection, Some(cache), seen, own)
+        FileSet::read_with(root, selection, Some(cache), seen, own, &NoProgress)
+    }
+
+    /// [`FileSet::read_seen`], telling `progress` of each selected path read (one unit per
+    /// path of [`Selection::Paths`]; none under [`Selection::All`]) and asking it before each
+    /// one whether to stop: a cancelled read is [`cfgvault_store::Error::Cancelled`].
+    pub fn read_seen_with(
+        root: &Path,
+        selection: &Selection,
+        cache: &StampCache,
+        seen: &Seen,
+        own: &StoreFiles,
+        progress: &dyn Progress,
+    ) -> Result<FileSet> {
+        FileSet::read_with(root, selection, Some(cache), seen, own, progress)
     }
 
     fn read_with(
@@ -284,6 +306,7 @@ impl FileSet {
         cache: Option<&StampCache>,
         seen: &Seen,
         own: &StoreFiles,
+        progress: &dyn Progress,
     ) -> Result<FileSet> {
         let canon_root = match &seen.canonical_root {
             Some(c) => c.clone(),
@@ -319,8 +342,12 @@ impl FileSet {
             }
             Selection::Paths(paths) => {
                 for p in paths {
+                    if progress.should_cancel() {
+                        return Err(cfgvault_store::Error::Cancelled.into());
+                    }
                     validate_path(p)?;
                     r.select(p)?;
+                    progress.inc(1);
                 }
             }
         }

@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 
-use cfgvault_store::{ObjectId, Store, StoreRead};
+use cfgvault_store::{NoProgress, ObjectId, Progress, Store, StoreRead};
 use chrono::{DateTime, Utc};
 
 use crate::beneath::{Dir, Kind};
@@ -127,10 +127,33 @@ impl Report {
 
 /// Restores a session (or some of its paths) into `target`, created if missing.
 pub fn restore(store: &Store, id: &SessionId, target: &Path, options: &Options) -> Result<Report> {
+    restore_with(store, id, target, options, &NoProgress)
+}
+
+/// [`restore`], telling `progress` of each file (phase `write`, one unit per file) and asking
+/// it before each one whether to stop. A cancelled restore is
+/// [`cfgvault_store::Error::Cancelled`]: the files written before it are whole (each is
+/// renamed into place complete, and its folder synced), the rest are not touched, and no
+/// temporary file is left.
+pub fn restore_with(
+    store: &Store,
+    id: &SessionId,
+    target: &Path,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<Report> {
     let r = store.read()?;
     let rec = require_record(&r, id)?;
     let own = StoreFiles::of(store.path());
-    restore_with(&r, &rec.root, target, options, Some(rec.created_at), &own)
+    write_tree(
+        &r,
+        &rec.root,
+        target,
+        options,
+        Some(rec.created_at),
+        &own,
+        progress,
+    )
 }
 
 /// Restores the files below any tree object, with `mtime` when given.
@@ -143,16 +166,17 @@ pub fn restore_tree(
 ) -> Result<Report> {
     let r = store.read()?;
     let own = StoreFiles::of(store.path());
-    restore_with(&r, root, target, options, mtime, &own)
+    write_tree(&r, root, target, options, mtime, &own, &NoProgress)
 }
 
-fn restore_with(
+fn write_tree(
     r: &impl StoreRead,
     root: &ObjectId,
     target: &Path,
     options: &Options,
     mtime: Option<DateTime<Utc>>,
     own: &StoreFiles,
+    progress: &dyn Progress,
 ) -> Result<Report> {
     let all = walk(r, root)?;
     let mut report = Report::default();
@@ -212,7 +236,13 @@ fn restore_with(
         dirs: HashMap::from([(String::new(), top)]),
         dirty: BTreeMap::new(),
     };
+    progress.start("write", Some(selected.len() as u64));
+    let mut cancelled = false;
     for f in selected {
+        if progress.should_cancel() {
+            cancelled = true;
+            break;
+        }
         let idx = report.files.len();
         let action = match w.restore_one(f, idx) {
             Ok(a) => a,
@@ -222,7 +252,9 @@ fn restore_with(
             path: f.path.clone(),
             action,
         });
+        progress.inc(1);
     }
+    // The folders of what was written are synced even when the restore stops early.
     for (rel, idxs) in w.dirty {
         let synced = w.dirs.get(&rel).map(Dir::sync);
         if let Some(Err(e)) = synced {
@@ -236,6 +268,9 @@ fn restore_with(
                 }
             }
         }
+    }
+    if cancelled {
+        return Err(cfgvault_store::Error::Cancelled.into());
     }
     Ok(report)
 }

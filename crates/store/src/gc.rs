@@ -57,19 +57,20 @@ impl Store {
 
     fn gc_unguarded(&self, progress: &dyn Progress) -> Result<Outcome, Error> {
         let file_bytes_before = self.stats()?.file_bytes;
-        progress.start("sweep", None);
         let mut txn = self.write()?;
         // Every entry gets its object's whole count: gc reads counts from the tables and moves
         // entries with them.
         txn.settle_hot_pin()?;
         let mut zero: Vec<ObjectId> = {
             let ids = txn.raw().open_table(IDS).db(self.path())?;
+            progress.start("sweep", Some(ids.len().db(self.path())?));
             let mut out = Vec::new();
             for item in ids.iter().db(self.path())? {
                 let (k, v) = item.db(self.path())?;
                 if v.value().1 == 0 {
                     out.push(ObjectId::from_bytes(k.value()));
                 }
+                progress.inc(1);
                 if progress.should_cancel() {
                     return Err(Error::Cancelled);
                 }
@@ -106,9 +107,10 @@ impl Store {
         let (packed, packs_written, pack_bytes_saved) = self.pack(&mut txn, progress)?;
         // Roots, index entries and the pack index into cold blocks, after packing, which
         // moves entries of the pack index.
-        progress.start("cold", None);
+        progress.start("cold", Some(1));
         let cold_blocks_written = txn.fold_cold()?;
         let swept = txn.commit()?;
+        progress.inc(1);
         progress.start("compact", None);
         // Rebuilding moves tables to new pages; it pays only when compaction can then return
         // the old ones, so it runs only when a first compaction could run (nothing held a
@@ -116,7 +118,6 @@ impl Store {
         let (compacted, compaction_skipped, tables_rebuilt) = match self.compact()? {
             Err(reason) => (false, Some(reason), 0),
             Ok(first) => {
-                progress.start("rebuild", None);
                 let rebuilt = self.rebuild_sparse_tables(progress)?;
                 if rebuilt == 0 {
                     (first, None, 0)
@@ -296,6 +297,7 @@ impl Store {
             .db(path)?
             .map(|h| h.name().to_string())
             .collect();
+        progress.start("rebuild", Some(names.len() as u64));
         let mut rebuilt = 0;
         for name in names {
             if progress.should_cancel() {
@@ -323,6 +325,7 @@ impl Store {
                 false
             };
             rebuilt += u64::from(done);
+            progress.inc(1);
         }
         if rebuilt > 0 {
             txn.commit()?;
