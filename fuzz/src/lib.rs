@@ -85,6 +85,39 @@ fn write(root: &Path, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(p, bytes)
 }
 
+/// A whole store file: the bytes are written to a temporary file, opened as a store, and
+/// every read a user makes runs on it — the store's and the sessions' verify, the session
+/// list, each session's record and files, and each file's contents. Each must end in a value
+/// or a typed error.
+pub fn store_file(data: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let path = dir.path().join("store.redb");
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    let options = cfgvault_store::StoreOptions::default();
+    let Ok(store) = cfgvault_store::Store::open(&path, &options) else {
+        return;
+    };
+    let verify = cfgvault_store::verify::Options::default();
+    let _ = store.verify(&verify, &cfgvault_store::NoProgress);
+    let _ = cfgvault_session::verify::verify(&store);
+    let _ = cfgvault_session::stats(&store);
+    let Ok(sessions) = cfgvault_session::list(&store, &Default::default()) else {
+        return;
+    };
+    for rec in sessions.iter().take(16) {
+        let _ = cfgvault_session::get(&store, &rec.id);
+        let Ok(files) = cfgvault_session::files(&store, &rec.id) else {
+            continue;
+        };
+        for f in files.iter().take(64) {
+            let _ = cfgvault_session::read_file(&store, &rec.id, &f.path);
+            let _ = cfgvault_session::versions(&store, &f.path);
+        }
+    }
+}
+
 /// The targets by name, for `replay`.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("tree_decode", tree_decode),
@@ -93,4 +126,5 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("cold_decode", cold_decode),
     ("record_decode", record_decode),
     ("closure_yaml", closure_yaml),
+    ("store_file", store_file),
 ];

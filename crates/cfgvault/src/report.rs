@@ -625,6 +625,18 @@ impl VerifyReport {
     }
 }
 
+impl VerifyReport {
+    /// Adds what the session layer's check found, as problems of kind
+    /// [`ProblemKind::Metadata`] naming the session, index key or string concerned.
+    pub(crate) fn add_session_problems(&mut self, problems: Vec<session::verify::Problem>) {
+        self.problems.extend(problems.into_iter().map(|p| Problem {
+            kind: ProblemKind::Metadata,
+            id: None,
+            detail: format!("{}: {}", p.key, p.detail),
+        }));
+    }
+}
+
 impl From<store::verify::Outcome> for VerifyReport {
     fn from(o: store::verify::Outcome) -> VerifyReport {
         VerifyReport {

@@ -964,7 +964,8 @@ impl Vault {
     }
 
     /// Re-hashes every object and recomputes every reference count (and repairs counts on
-    /// request).
+    /// request), then checks the sessions' records, indexes, totals and string table against
+    /// each other and the sessions' trees (problems of kind `metadata`, not repaired).
     ///
     /// ```
     /// use cfgvault::VerifyOptions;
@@ -983,7 +984,9 @@ impl Vault {
         options: &VerifyOptions,
         progress: &dyn Progress,
     ) -> Result<VerifyReport, Error> {
-        Ok(self.store.verify(&options.store(), progress)?.into())
+        let mut report = VerifyReport::from(self.store.verify(&options.store(), progress)?);
+        report.add_session_problems(session::verify::verify(&self.store)?);
+        Ok(report)
     }
 
     /// Sessions, sizes and ratios.

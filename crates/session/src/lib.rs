@@ -39,6 +39,7 @@ mod session;
 mod storefiles;
 mod strings;
 pub mod tree;
+pub mod verify;
 
 pub use cache::SessionCache;
 pub use error::{Error, Result};

@@ -317,7 +317,7 @@ fn create_with(store: &Store, new: NewSession, cache: Option<&SessionCache>) -> 
     })
 }
 
-fn label_key(k: &str, v: &str, t: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
+pub(crate) fn label_key(k: &str, v: &str, t: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
     let mut key = label_prefix(k, v);
     key.extend_from_slice(&by_time_key(t, id));
     key
@@ -615,7 +615,7 @@ pub(crate) fn load_record_bare(
 }
 
 /// [`load_record_bare`], resolving strings through `strings` (shared by a listing).
-fn load_record_with(
+pub(crate) fn load_record_with(
     r: &impl StoreRead,
     id: &SessionId,
     strings: &mut Strings,
@@ -629,7 +629,7 @@ fn load_record_with(
 }
 
 /// The root tree and closure node a session's store root holds (through its session node).
-fn session_links(r: &impl StoreRead, id: &SessionId) -> Result<(ObjectId, ObjectId)> {
+pub(crate) fn session_links(r: &impl StoreRead, id: &SessionId) -> Result<(ObjectId, ObjectId)> {
     let name = root_name(id);
     let corrupt = |detail: String| Error::CorruptIndex {
         key: name.clone(),
@@ -648,7 +648,7 @@ fn session_links(r: &impl StoreRead, id: &SessionId) -> Result<(ObjectId, Object
 
 /// A record with its closure details, read from the closure node (through `cache`, since
 /// sessions of one workflow usually share one closure node).
-fn with_closure(
+pub(crate) fn with_closure(
     r: &impl StoreRead,
     mut rec: SessionRecord,
     cache: &mut HashMap<ObjectId, Arc<ClosureInfo>>,

@@ -141,6 +141,54 @@ impl Strings {
     }
 }
 
+/// The string table's problems, from all its entries (`rows`, in key order): each string
+/// (`0x01 ‖ n`) must be UTF-8 and found under the hash of its bytes (`0x00 ‖ hash ‖ n`, the
+/// string's checksum), and each hash entry must name a string with that hash. Returns each
+/// problem's key and what is wrong.
+pub(crate) fn check_table(rows: &[(Vec<u8>, Vec<u8>)]) -> Vec<(String, String)> {
+    let key_text = |k: &[u8]| format!("{STRINGS} {}", hex(k));
+    let mut problems = Vec::new();
+    let by_hash: std::collections::HashSet<&[u8]> = rows
+        .iter()
+        .filter(|(k, _)| k.first() == Some(&BY_STRING))
+        .map(|(k, _)| k.as_slice())
+        .collect();
+    let mut numbered: HashMap<u64, [u8; 9]> = HashMap::new();
+    for (k, v) in rows.iter().filter(|(k, _)| k.first() == Some(&BY_NUMBER)) {
+        let (Ok(n), Ok(s)) = (number_of(k, 1), std::str::from_utf8(v)) else {
+            problems.push((key_text(k), "string table: not a string entry".into()));
+            continue;
+        };
+        let prefix = hash_prefix(s);
+        let mut hashed = prefix.to_vec();
+        hashed.extend_from_slice(&n.to_be_bytes());
+        if !by_hash.contains(hashed.as_slice()) {
+            problems.push((
+                key_text(k),
+                format!("string table: string {n} is not found under its hash (damaged)"),
+            ));
+        }
+        numbered.insert(n, prefix);
+    }
+    for (k, v) in rows.iter().filter(|(k, _)| k.first() != Some(&BY_NUMBER)) {
+        let n = number_of(k, 9)
+            .ok()
+            .filter(|_| k.first() == Some(&BY_STRING));
+        let names = n.and_then(|n| numbered.get(&n)).map(|p| &p[..]);
+        if !v.is_empty() || names != k.get(..9) {
+            problems.push((
+                key_text(k),
+                "string table: a hash entry without its string".into(),
+            ));
+        }
+    }
+    problems
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -39,6 +39,9 @@ pub enum ProblemKind {
     RefcountOrphan,
     /// The stored totals (objects, raw bytes, stored bytes) differ from the sums.
     Totals,
+    /// Metadata of a layer above (a session record, an index entry, a string) that is
+    /// unreadable or disagrees with what it is derived from; reported by that layer's check.
+    Metadata,
 }
 
 impl ProblemKind {
@@ -51,6 +54,7 @@ impl ProblemKind {
             ProblemKind::Unreachable => "unreachable",
             ProblemKind::RefcountOrphan => "refcount-orphan",
             ProblemKind::Totals => "totals",
+            ProblemKind::Metadata => "metadata",
         }
     }
 }

@@ -33,6 +33,35 @@ fn frame(codec: u8, kind: u8, raw: &[u8], payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Store files for the `store_file` target: empty, two sessions with labels (loose objects,
+/// live index entries), and the same after a gc (packs, cold blocks).
+fn stores(put: &dyn Fn(&str, &str, &[u8])) {
+    use cfgvault_session::{FileSet, NewSession};
+    use cfgvault_store::{NoProgress, Store, StoreOptions};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.redb");
+    let store = Store::create(&path, &StoreOptions::default()).expect("store");
+    put("store_file", "empty", &std::fs::read(&path).expect("read"));
+    for model in ["a", "b"] {
+        let files = FileSet::from_memory([
+            ("top.yaml", b"name: top\n".to_vec(), 0o644),
+            ("llms/a.yaml", format!("model: {model}\n").into_bytes(), 0o644),
+            ("tools/t.yaml", b"tool: t\n".to_vec(), 0o755),
+        ])
+        .expect("files");
+        let mut new = NewSession::new(files);
+        new.source_root = "/srv/configs".into();
+        new.workflow = Some("top.yaml".into());
+        new.strategy = "tree".into();
+        new.labels.insert("env".into(), "prod".into());
+        cfgvault_session::create(&store, new).expect("session");
+    }
+    put("store_file", "sessions", &std::fs::read(&path).expect("read"));
+    cfgvault_session::settle(&store).expect("settle");
+    store.gc(&NoProgress).expect("gc");
+    put("store_file", "packed", &std::fs::read(&path).expect("read"));
+}
+
 fn main() {
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     let put = |target: &str, name: &str, bytes: &[u8]| {
@@ -131,6 +160,8 @@ fn main() {
         "anchors",
         b"a: &a [*a]\nb: &b {x: *b}\n<<: {inherits_from: ../../x}\n",
     );
+    stores(&put);
+
     put(
         "closure_yaml",
         "multidoc",
