@@ -596,7 +596,10 @@ impl Reader<'_> {
         }
         if !self.own.is_empty() {
             let dir_id = if store_dir { dir.id().ok() } else { None };
-            if self.own.holds(dir_id, name, beneath::file_id(&f).ok()) {
+            if self
+                .own
+                .holds(dir_id, name, Some(beneath::FileId::of(&meta)))
+            {
                 self.skipped.push(Skipped {
                     path: rel.to_string(),
                     reason: OWN_FILE,
@@ -604,8 +607,12 @@ impl Reader<'_> {
                 return Ok(());
             }
         }
+        // Sized from the metadata just taken: `File::read_to_end` would stat and seek the file
+        // again for its own size hint, which `Take` does not.
         let mut data = Vec::with_capacity(meta.len() as usize);
-        f.read_to_end(&mut data).map_err(io("read", shown))?;
+        f.take(u64::MAX)
+            .read_to_end(&mut data)
+            .map_err(io("read", shown))?;
         let e = FileEntry {
             path: rel.to_string(),
             id: ObjectId::for_blob(&data),
