@@ -585,7 +585,7 @@ impl Reader<'_> {
         let (dir, store_dir) = self.dir(dir_rel).ok_or_else(|| Error::NotFollowed {
             path: shown.to_path_buf(),
         })?;
-        let mut f = dir
+        let f = dir
             .open_file(name)
             .map_err(not_followed_or(io("read", shown)))?;
         let meta = f.metadata().map_err(io("read", shown))?;
