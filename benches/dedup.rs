@@ -2,12 +2,16 @@
 //! in one run, and prints what each keeps on disk.
 //!
 //! ```text
-//! cargo bench --bench dedup -- [CORPUS] [--json PATH] [--workloads a,b,c] [--no-git] [--keep DIR]
+//! cargo bench --bench dedup -- [CORPUS...] [--snapshots N] [--json PATH] [--workloads a,b,c]
+//!                                [--no-git] [--keep DIR]
 //! ```
 //!
-//! CORPUS is a directory of `snap-NNNN/` folders (oldest first) or a `.tar.zst` of them;
-//! default: `$CFGVAULT_CORPUS`, else `../shared/corpus/open-agent-configs.tar.zst`. Each
-//! snapshot's `configs/` is backed up (its `COMMIT` file only dates the sessions).
+//! Each CORPUS is a directory of `snap-NNNN/` folders (oldest first) or a `.tar.zst` of them;
+//! default: `$CFGVAULT_CORPUS`, else every `*.tar.zst` in `../shared/corpus`. Each snapshot's
+//! `configs/` is backed up (its `COMMIT` file only dates the sessions). `--snapshots N` (or
+//! `CFGVAULT_BENCH_SNAPSHOTS=N`) keeps the oldest N snapshots of each corpus, a prefix of its
+//! history, so that the 300-snapshot corpora run in minutes. One table per corpus, then a
+//! summary row per corpus: ours ÷ git for each workload.
 //!
 //! Workloads: (a) one `tree` session per snapshot; (b) five `tree` sessions per snapshot (the
 //! configs repeat unchanged, as when several sessions start between two edits); (c) one
@@ -15,7 +19,7 @@
 //! commit per session holding exactly that session's files, then `git gc --aggressive
 //! --prune=now`; its size is the sum of the file sizes under `.git/objects`. Ours is the store
 //! file after `Vault::gc` (compaction), metadata and indexes included. `--keep DIR` leaves each
-//! workload's store, closed, at `DIR/<a|b|c>.redb` for inspection.
+//! workload's store, closed, at `DIR/<corpus>/<a|b|c>.redb` for inspection.
 #![allow(clippy::unwrap_used)]
 
 #[path = "common/mod.rs"]
@@ -528,31 +532,10 @@ fn main() {
     let json_path = common::flag_value(&args, "--json");
     let only = common::flag_value(&args, "--workloads");
     let no_git = args.iter().any(|a| a == "--no-git");
-    // The first argument that is neither a flag nor a flag's value; unknown flags (cargo
-    // passes `--bench`) are ignored.
     let keep = common::flag_value(&args, "--keep").map(PathBuf::from);
-    let valued = ["--json", "--workloads", "--keep"];
-    let mut positional = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if valued.contains(&a.as_str()) {
-            i += 2;
-            continue;
-        }
-        if !a.starts_with("--") && positional.is_none() {
-            positional = Some(a.clone());
-        }
-        i += 1;
-    }
-    let location = common::corpus_location(positional.as_deref());
-    let corpus = match Corpus::load(&location, false) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("dedup bench: {e}");
-            std::process::exit(2);
-        }
-    };
+    let limit = common::snapshot_limit(&args);
+    let valued = ["--json", "--workloads", "--keep", "--snapshots"];
+    let locations = common::corpus_locations(&common::positional(&args, &valued));
     let git_version = if no_git { None } else { Git::version() };
     if git_version.is_none() && !no_git {
         eprintln!("dedup bench: git is not installed; the git columns say so");
@@ -564,24 +547,86 @@ fn main() {
                 .is_none_or(|o| o.split(',').any(|k| k.trim() == w.key()))
         })
         .collect();
-    let started = Instant::now();
-    let results: Vec<Result1> = workloads
-        .iter()
-        .map(|w| run_workload(*w, &corpus, git_version.is_some(), keep.as_deref()))
-        .collect();
-    println!(
-        "\ncfgvault dedup bench: corpus {} ({} snapshots), {}, {:.0} s\n",
-        corpus.source.display(),
-        corpus.snapshots.len(),
-        git_version.as_deref().unwrap_or(if no_git {
-            "git skipped (--no-git)"
-        } else {
-            "git not installed"
-        }),
-        started.elapsed().as_secs_f64()
-    );
-    print_table(&results, git_version.as_deref());
-    for r in &results {
+    let mut runs: Vec<CorpusRun> = Vec::new();
+    for location in &locations {
+        let corpus = match Corpus::load(location, false) {
+            Ok(c) => c.limit(limit),
+            Err(e) => {
+                eprintln!("dedup bench: {e}");
+                std::process::exit(2);
+            }
+        };
+        let name = corpus_name(&corpus.source);
+        let started = Instant::now();
+        let results: Vec<Result1> = workloads
+            .iter()
+            .map(|w| {
+                let keep = keep.as_ref().map(|k| k.join(&name));
+                run_workload(*w, &corpus, git_version.is_some(), keep.as_deref())
+            })
+            .collect();
+        println!(
+            "\ncfgvault dedup bench: corpus {} ({} snapshots), {}, {:.0} s\n",
+            corpus.source.display(),
+            corpus.snapshots.len(),
+            git_version.as_deref().unwrap_or(if no_git {
+                "git skipped (--no-git)"
+            } else {
+                "git not installed"
+            }),
+            started.elapsed().as_secs_f64()
+        );
+        print_table(&results, git_version.as_deref());
+        print_notes(&results);
+        runs.push(CorpusRun {
+            name,
+            source: corpus.source.clone(),
+            snapshots: corpus.snapshots.len(),
+            results,
+        });
+    }
+    print_summary(&runs, &workloads);
+    if let Some(p) = json_path {
+        let doc = json!({
+            "format": "cfgvault-bench-dedup/2",
+            "git": git_version,
+            "machine": common::machine(),
+            "ran_at": Utc::now().to_rfc3339(),
+            "snapshot_limit": limit,
+            "corpora": runs.iter().map(|r| json!({
+                "corpus": r.source.display().to_string(),
+                "snapshots": r.snapshots,
+                "workloads": r.results.iter().map(Result1::json).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        if let Err(e) = std::fs::write(&p, text + "\n") {
+            eprintln!("dedup bench: writing {p}: {e}");
+            std::process::exit(1);
+        }
+        println!("\nwrote {p}");
+    }
+}
+
+/// One corpus's results.
+struct CorpusRun {
+    name: String,
+    source: PathBuf,
+    snapshots: usize,
+    results: Vec<Result1>,
+}
+
+/// The archive or folder name without `.tar.zst`.
+fn corpus_name(source: &Path) -> String {
+    let file = source
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| source.display().to_string());
+    file.trim_end_matches(".tar.zst").to_string()
+}
+
+fn print_notes(results: &[Result1]) {
+    for r in results {
         if !r.failed.is_empty() {
             println!(
                 "\n{}: {} sessions failed to back up (left out of both sides), first: {}",
@@ -602,21 +647,26 @@ fn main() {
             println!("\n{}: git: {e}", r.workload.title());
         }
     }
-    if let Some(p) = json_path {
-        let doc = json!({
-            "format": "cfgvault-bench-dedup/1",
-            "corpus": corpus.source.display().to_string(),
-            "snapshots": corpus.snapshots.len(),
-            "git": git_version,
-            "machine": common::machine(),
-            "ran_at": Utc::now().to_rfc3339(),
-            "workloads": results.iter().map(Result1::json).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&doc).unwrap();
-        if let Err(e) = std::fs::write(&p, text + "\n") {
-            eprintln!("dedup bench: writing {p}: {e}");
-            std::process::exit(1);
+}
+
+/// One row per corpus: ours ÷ git (logical/disk over logical/objects) for each workload.
+fn print_summary(runs: &[CorpusRun], workloads: &[Workload]) {
+    println!("\nsummary: ours / git (higher is better; goal >= 1.5)\n");
+    let mut head = String::from("| corpus | snapshots |");
+    let mut sep = String::from("|---|---:|");
+    for w in workloads {
+        head.push_str(&format!(" {} |", w.title()));
+        sep.push_str("---:|");
+    }
+    println!("{head}\n{sep}");
+    for run in runs {
+        let mut line = format!("| {} | {} |", run.name, run.snapshots);
+        for r in &run.results {
+            match r.ours_over_git() {
+                Some(x) => line.push_str(&format!(" {x:.3} |")),
+                None => line.push_str(" n/a |"),
+            }
         }
-        println!("\nwrote {p}");
+        println!("{line}");
     }
 }

@@ -27,6 +27,62 @@ pub fn corpus_location(arg: Option<&str>) -> PathBuf {
     }
 }
 
+/// The folder whose `*.tar.zst` files are every shared corpus.
+pub fn shared_corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+}
+
+/// The corpora to use: `args` (bench arguments) win, then `CFGVAULT_CORPUS`, then every
+/// `*.tar.zst` in [`shared_corpus_dir`], by name (empty when that folder holds none).
+pub fn corpus_locations(args: &[String]) -> Vec<PathBuf> {
+    if !args.is_empty() {
+        return args.iter().map(PathBuf::from).collect();
+    }
+    if let Some(p) = std::env::var_os("CFGVAULT_CORPUS") {
+        return vec![PathBuf::from(p)];
+    }
+    let dir = shared_corpus_dir();
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".tar.zst"))
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        found.push(default_corpus());
+    }
+    found
+}
+
+/// How many snapshots of each corpus a bench uses: `--snapshots N`, else
+/// `CFGVAULT_BENCH_SNAPSHOTS`, else all (`None`).
+pub fn snapshot_limit(args: &[String]) -> Option<usize> {
+    flag_value(args, "--snapshots")
+        .or_else(|| std::env::var("CFGVAULT_BENCH_SNAPSHOTS").ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The arguments that are neither flags nor the values of `valued` flags; unknown flags
+/// (cargo passes `--bench`) are skipped.
+pub fn positional(args: &[String], valued: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if valued.contains(&a.as_str()) {
+            i += 2;
+            continue;
+        }
+        if !a.starts_with("--") {
+            out.push(a.clone());
+        }
+        i += 1;
+    }
+    out
+}
+
 /// One snapshot folder of the corpus.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -110,6 +166,14 @@ pub struct Corpus {
 }
 
 impl Corpus {
+    /// Keeps the oldest `n` snapshots (a prefix of the history), or all with `None`.
+    pub fn limit(mut self, n: Option<usize>) -> Corpus {
+        if let Some(n) = n {
+            self.snapshots.truncate(n.max(1));
+        }
+        self
+    }
+
     /// Opens a directory of snapshot folders, or unpacks a `.tar.zst` into a temporary
     /// directory (`zstd -dc F | tar -x -C DIR`). With `writable`, a directory is copied too,
     /// so benches that edit files never touch the original.

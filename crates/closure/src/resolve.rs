@@ -1072,22 +1072,17 @@ pub(crate) fn run(
     }
     selected.retain(|p| !excludes.is_match(p.as_str()));
 
-    // Parse errors of the files the analysis read; without a workflow that is every YAML file,
-    // with one the tree strategy's extra files are payload only and stay unread (the cost of a
-    // tree closure stays that of the analysis).
-    let mut parse_errors = Vec::new();
-    for path in &selected {
-        let doc = if workflow.is_none() {
-            Some(analysis.doc(path, false))
-        } else if analysis.reached.contains(path) {
-            analysis.docs.get(path).map(|d| d.as_ref())
-        } else {
-            None
-        };
-        if let Some(Doc::Failed(e)) = doc {
-            parse_errors.push(e.clone());
-        }
-    }
+    // Parse errors of the files the analysis read. The tree strategy's files beyond the
+    // analysis (all of them without a workflow) are payload only and stay unread: a tree
+    // backup reads each file once, to hash and store it, and parses none.
+    let parse_errors: Vec<_> = selected
+        .iter()
+        .filter(|p| analysis.reached.contains(*p))
+        .filter_map(|p| match analysis.docs.get(p).map(|d| d.as_ref()) {
+            Some(Doc::Failed(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
 
     let cycles: Vec<Vec<String>> = find_cycles(&analysis.edges, &analysis.reached)
         .into_iter()

@@ -51,6 +51,17 @@ pub(crate) struct FileId {
     pub ino: u64,
 }
 
+impl FileId {
+    /// The id in metadata already taken (of an open file: no further system call).
+    pub(crate) fn of(m: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    }
+}
+
 /// An entry's own metadata (`lstat` relative to a handle).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
@@ -232,12 +243,3 @@ impl PartialEq for Dir {
 }
 
 impl Eq for Dir {}
-
-/// The device and inode of an open file.
-pub(crate) fn file_id(f: &File) -> io::Result<FileId> {
-    let st = rustix::fs::fstat(f)?;
-    Ok(FileId {
-        dev: st.st_dev,
-        ino: st.st_ino,
-    })
-}

@@ -612,7 +612,7 @@ impl Reader<'_> {
         let (dir, store_dir) = self.dir(dir_rel).ok_or_else(|| Error::NotFollowed {
             path: shown.to_path_buf(),
         })?;
-        let mut f = dir
+        let f = dir
             .open_file(name)
             .map_err(not_followed_or(io("read", shown)))?;
         let meta = f.metadata().map_err(io("read", shown))?;
@@ -623,7 +623,10 @@ impl Reader<'_> {
         }
         if !self.own.is_empty() {
             let dir_id = if store_dir { dir.id().ok() } else { None };
-            if self.own.holds(dir_id, name, beneath::file_id(&f).ok()) {
+            if self
+                .own
+                .holds(dir_id, name, Some(beneath::FileId::of(&meta)))
+            {
                 self.skipped.push(Skipped {
                     path: rel.to_string(),
                     reason: OWN_FILE,
@@ -631,8 +634,12 @@ impl Reader<'_> {
                 return Ok(());
             }
         }
+        // Sized from the metadata just taken: `File::read_to_end` would stat and seek the file
+        // again for its own size hint, which `Take` does not.
         let mut data = Vec::with_capacity(meta.len() as usize);
-        f.read_to_end(&mut data).map_err(io("read", shown))?;
+        f.take(u64::MAX)
+            .read_to_end(&mut data)
+            .map_err(io("read", shown))?;
         let e = FileEntry {
             path: rel.to_string(),
             id: ObjectId::for_blob(&data),
