@@ -182,9 +182,11 @@ impl Vault {
     /// written and the report tells what would be; with `diff=True` the report's `diffs` holds
     /// a unified diff (session → disk) of each drifted file. With `remote=URL` a session the
     /// local store lacks is pulled from that remote first (as `pull` does).
+    /// `progress(phase, done, total)` is called per file; an exception raised in it stops
+    /// the ensure between whole files and propagates.
     #[pyo3(signature = (
         session, root = None, *, overwrite = "never", dry_run = false, diff = false,
-        remote = None
+        remote = None, progress = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn ensure<'py>(
@@ -196,6 +198,7 @@ impl Vault {
         dry_run: bool,
         diff: bool,
         remote: Option<String>,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let id = args::session_id(session)?;
         let options = cfgvault::EnsureOptions::new()
@@ -203,10 +206,24 @@ impl Vault {
             .dry_run(dry_run)
             .diff(diff);
         let vault = self.handle()?;
-        let done = run(py, vault, move |v| match remote {
-            None => v.ensure(&id, root.as_deref(), &options),
-            Some(url) => v.ensure_from(&open_remote(&url)?, &id, root.as_deref(), &options),
-        })?;
+        let progress = PyProgress::new(progress);
+        let (progress, result) = py.detach(move || {
+            let result = (|| {
+                if let Some(url) = remote {
+                    // As `Vault::ensure_from`: pulled first when the store lacks it.
+                    match vault.session(&id) {
+                        Err(e) if e.kind() == cfgvault::ErrorKind::NotFound => {
+                            vault.pull(&open_remote(&url)?, std::slice::from_ref(&id))?;
+                        }
+                        Err(e) => return Err(e),
+                        Ok(_) => {}
+                    }
+                }
+                vault.ensure_with(&id, root.as_deref(), &options, &progress)
+            })();
+            (progress, result)
+        });
+        let done = progress.finish(result)?;
         report::ensure(py, &done)
     }
 
@@ -261,8 +278,12 @@ impl Vault {
     }
 
     /// Restores a session (or only `paths`, where a folder stands for the files below it) into
-    /// `target` (default: the root it was taken from).
-    #[pyo3(signature = (session, target = None, *, paths = None, overwrite = "if-unchanged"))]
+    /// `target` (default: the root it was taken from). `progress(phase, done, total)` is
+    /// called per file; an exception raised in it stops the restore between whole files and
+    /// propagates.
+    #[pyo3(signature = (
+        session, target = None, *, paths = None, overwrite = "if-unchanged", progress = None
+    ))]
     fn restore<'py>(
         &self,
         py: Python<'py>,
@@ -270,6 +291,7 @@ impl Vault {
         target: Option<PathBuf>,
         paths: Option<Vec<PathBuf>>,
         overwrite: &str,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let id = args::session_id(session)?;
         let mut options = cfgvault::RestoreOptions::new().overwrite(args::overwrite(overwrite)?);
@@ -277,9 +299,12 @@ impl Vault {
             options = options.path(args::relative(&path)?);
         }
         let vault = self.handle()?;
-        let done = run(py, vault, move |v| {
-            v.restore(&id, target.as_deref(), &options)
-        })?;
+        let progress = PyProgress::new(progress);
+        let (progress, result) = py.detach(move || {
+            let result = vault.restore_with(&id, target.as_deref(), &options, &progress);
+            (progress, result)
+        });
+        let done = progress.finish(result)?;
         use cfgvault::RestoreAction;
         let errors = PyDict::new(py);
         for f in &done.files {

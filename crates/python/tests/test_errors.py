@@ -170,3 +170,36 @@ def test_an_exception_in_progress_cancels_a_backup_which_stores_nothing(configs,
     assert vault.sessions() == [] and vault.stats().objects == 0
     done = vault.backup(configs, "workflows/react.yaml", progress=lambda *a: None)
     assert len(done.files) == seen[0][2]
+
+
+def test_restore_and_ensure_report_each_file_and_an_exception_stops_them(configs, vault, tmp_path):
+    report = vault.backup(configs, "workflows/react.yaml")
+    total = len(report.files)
+    assert total > 1
+    seen = []
+    target = tmp_path / "restored"
+    vault.restore(report.session, target, progress=lambda *a: seen.append(a))
+    assert seen[0] == ("write", 0, total) and seen[-1] == ("write", total, total)
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == sorted(
+        f.path for f in report.files
+    )
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_one(phase, done, total):
+        if done >= 1:
+            raise Stop(phase)
+
+    other = tmp_path / "partial"
+    with pytest.raises(Stop):
+        vault.restore(report.session, other, progress=stop_after_one)
+    written = [p for p in other.rglob("*") if p.is_file()]
+    assert 1 <= len(written) < total, "the restore must stop between whole files"
+    assert not [p for p in written if ".cfgvault-restore" in p.name]
+
+    # ensure: the same reports, and stopping leaves the rest missing.
+    seen.clear()
+    done = vault.ensure(report.session, other, progress=lambda *a: seen.append(a))
+    assert seen[-1] == ("write", total, total)
+    assert len(done.restored) == total - len(written)

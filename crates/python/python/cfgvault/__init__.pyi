@@ -119,6 +119,7 @@ class Vault:
         dry_run: bool = False,
         diff: bool = False,
         remote: Optional[str] = None,
+        progress: Optional[_Progress] = None,
     ) -> EnsureReport: ...
     def push(
         self, url: str, sessions: Optional[Union[_SessionRef, Iterable[_SessionRef]]] = None
@@ -133,6 +134,7 @@ class Vault:
         *,
         paths: Optional[Sequence[_StrPath]] = None,
         overwrite: str = "if-unchanged",
+        progress: Optional[_Progress] = None,
     ) -> RestoreReport: ...
     def read_file(self, session: _SessionRef, path: _StrPath) -> bytes: ...
     def diff(
