@@ -88,10 +88,12 @@ impl Store {
         // Bases that nothing but deltas hold (their sessions were deleted): re-encode the
         // deltas whole so the bases can go. Freeing one base can leave its own base in the same
         // position, so repeat until nothing changes (at most the chain depth).
-        progress.start("rewrite", None);
         let mut rewritten = 0u64;
         loop {
             let orphaned = self.bases_held_only_by_deltas(&mut txn)?;
+            // Each round is a phase of its own: its total is known only once the round
+            // before it has freed its bases.
+            progress.start("rewrite", Some(orphaned.len() as u64));
             if orphaned.is_empty() {
                 break;
             }
@@ -101,6 +103,7 @@ impl Store {
                 }
                 txn.rewrite_whole(&dependent)?;
                 rewritten += 1;
+                progress.inc(1);
             }
             txn.sweep_now()?;
         }
@@ -111,19 +114,24 @@ impl Store {
         let cold_blocks_written = txn.fold_cold()?;
         let swept = txn.commit()?;
         progress.inc(1);
-        progress.start("compact", None);
+        // A compaction is one unit of work: redb reports no finer progress of it.
+        progress.start("compact", Some(1));
         // Rebuilding moves tables to new pages; it pays only when compaction can then return
         // the old ones, so it runs only when a first compaction could run (nothing held a
         // snapshot), and a second compaction follows it.
-        let (compacted, compaction_skipped, tables_rebuilt) = match self.compact()? {
+        let first = self.compact()?;
+        progress.inc(1);
+        let (compacted, compaction_skipped, tables_rebuilt) = match first {
             Err(reason) => (false, Some(reason), 0),
             Ok(first) => {
                 let rebuilt = self.rebuild_sparse_tables(progress)?;
                 if rebuilt == 0 {
                     (first, None, 0)
                 } else {
-                    progress.start("compact", None);
-                    match self.compact()? {
+                    progress.start("compact", Some(1));
+                    let second = self.compact()?;
+                    progress.inc(1);
+                    match second {
                         Ok(second) => (first || second, None, rebuilt),
                         Err(reason) => (first, Some(reason), rebuilt),
                     }
