@@ -73,9 +73,15 @@ pub use cfgvault_session::restore::Overwrite;
 /// Which files `diff_dir` compares, and the sides of a unified diff.
 pub use cfgvault_session::diff::{Scope as DiffScope, Side as DiffSide};
 
-/// What a diff says of a renamed file and of a YAML or JSON file's changed keys.
+/// What a diff says of a YAML or JSON file's changed keys.
 pub use cfgvault_closure::semantic::{Change as KeyChangeKind, KeyChange};
+
+/// What a diff says of a renamed file, and of a file's changed keys.
 pub use cfgvault_session::diff::{FileChange, Rename};
+
+/// A YAML or JSON value as a [`KeyChange`] carries it (serde_json's, re-exported so that an
+/// embedder needs no dependency of its own).
+pub use serde_json::Value as JsonValue;
 
 /// The longest label key and value, in characters.
 pub use cfgvault_session::{MAX_LABEL_KEY, MAX_LABEL_VALUE};
