@@ -37,27 +37,13 @@ const CLI: &str = env!("CARGO_BIN_EXE_cfgvault");
 /// Runs one git command against `git_dir` with `work_tree` as its work tree; its wall time.
 fn git(git_dir: &Path, work_tree: &Path, args: &[&str]) -> Duration {
     let t0 = Instant::now();
-    let out = Command::new("git")
+    let out = common::git_command()
         .arg("--git-dir")
         .arg(git_dir)
         .arg("--work-tree")
         .arg(work_tree)
-        .args([
-            "-c",
-            "user.name=x",
-            "-c",
-            "user.email=x@x",
-            "-c",
-            "gc.auto=0",
-            "-c",
-            "core.autocrlf=false",
-            "-c",
-            "commit.gpgsign=false",
-        ])
         .args(args)
         .current_dir(work_tree)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -145,7 +145,7 @@ impl Git {
         at: Option<DateTime<Utc>>,
         init_dir: Option<&Path>,
     ) -> Result<(), String> {
-        let mut cmd = Command::new("git");
+        let mut cmd = common::git_command();
         if init_dir.is_none() {
             cmd.arg("--git-dir").arg(&self.git_dir);
         }
@@ -154,29 +154,15 @@ impl Git {
         } else if let Some(d) = init_dir {
             cmd.current_dir(d);
         }
-        cmd.args([
-            "-c",
-            "user.name=x",
-            "-c",
-            "user.email=x@x",
-            "-c",
-            "gc.auto=0",
-            "-c",
-            "core.autocrlf=false",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_LITERAL_PATHSPECS", "1")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        cmd.args(args)
+            .env("GIT_LITERAL_PATHSPECS", "1")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         if let Some(t) = at {
             let d = format!("@{} +0000", t.timestamp());
             cmd.env("GIT_AUTHOR_DATE", &d).env("GIT_COMMITTER_DATE", &d);

@@ -10,6 +10,28 @@ use std::time::Duration;
 use cfgvault::SessionId;
 use chrono::{DateTime, TimeZone, Utc};
 
+/// A `git` command that reads no system or user configuration and never asks anything of
+/// the machine's set-up (identity, gc, line endings, signing): the same git in every run.
+/// Callers add `--git-dir`, `--work-tree` and the subcommand.
+pub fn git_command() -> Command {
+    let mut cmd = Command::new("git");
+    cmd.args([
+        "-c",
+        "user.name=x",
+        "-c",
+        "user.email=x@x",
+        "-c",
+        "gc.auto=0",
+        "-c",
+        "core.autocrlf=false",
+        "-c",
+        "commit.gpgsign=false",
+    ])
+    .env("GIT_CONFIG_NOSYSTEM", "1")
+    .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    cmd
+}
+
 /// Where the packed corpus is looked for when neither an argument nor `CFGVAULT_CORPUS` names
 /// one.
 pub fn default_corpus() -> PathBuf {
