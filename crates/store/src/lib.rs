@@ -40,6 +40,7 @@ mod error;
 pub mod gc;
 pub(crate) mod hotpin;
 mod id;
+mod options;
 mod pack;
 mod progress;
 mod schema;
@@ -57,9 +58,10 @@ mod tests;
 pub use codec::{ObjectKind, node_bytes, split_node};
 pub use error::{DatabaseError, Error};
 pub use id::{NODE_CONTEXT, ObjectId};
+pub use options::StoreOptions;
 pub use progress::{NoProgress, Progress};
 pub use schema::FORMAT_VERSION;
-pub use store::{Stats, Store, StoreOptions};
+pub use store::{Stats, Store};
 pub use txn::{
     CommitOutcome, Freed, IndexEntry, KeyRange, Put, ReadTxn, Root, StoreRead, WriteTxn,
 };

@@ -4,61 +4,18 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use redb::{Database, ReadableDatabase, ReadableTableMetadata};
 
-use crate::cold;
 use crate::error::{DbResult, map_db_error, panic_message};
-use crate::pack::PackCache;
+use crate::options::StoreOptions;
 use crate::schema::{
     K_BLOB_RAW, K_COLD_ROOTS, K_OBJECTS, K_RAW, K_STORED, META, ROOTS, check_format, initialize,
     read_counter,
 };
-use crate::txn::{ReadTxn, WriteTxn};
+use crate::txn::{ReadTxn, Shared, WriteTxn};
 use crate::{Error, ObjectId, StoreRead};
-
-/// How a store is opened. Construct with `StoreOptions::default()` and set fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StoreOptions {
-    /// zstd level for new objects. Default: 3.
-    pub zstd_level: i32,
-    /// zstd level at which `gc` compresses packs. Backups stay fast, gc compresses hard, as
-    /// `git gc` does. Default: 19.
-    pub gc_zstd_level: i32,
-    /// Most uncompressed bytes `gc` puts in one pack (an object larger than this gets a pack of
-    /// its own). Larger packs compress better; reading any member of a pack decodes the whole
-    /// pack once (decoded packs are cached, up to 4 of them). 0 leaves every object in a frame
-    /// of its own. Default: 4 MiB.
-    pub pack_bytes: u64,
-    /// Largest object `put` accepts, and the most a stored frame may claim to decode to.
-    /// Default: 64 MiB.
-    pub max_object_size: u64,
-    /// Page cache of the embedded database, in bytes. Default: 64 MiB.
-    pub cache_size: usize,
-    /// Longest chain of deltas a read may have to follow (objects put with a base are stored
-    /// as a delta only below this depth); 0 stores everything whole. At most 64. Default: 16.
-    pub max_delta_depth: u32,
-    /// Let other processes open the store at the same time (writers take turns, readers never
-    /// block). When `false` the first opener holds the file exclusively and others get
-    /// [`Error::AlreadyOpen`]. Default: `true`.
-    pub shared: bool,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            zstd_level: 3,
-            gc_zstd_level: 19,
-            pack_bytes: 4 << 20,
-            max_object_size: 64 << 20,
-            cache_size: 64 << 20,
-            max_delta_depth: 16,
-            shared: true,
-        }
-    }
-}
 
 /// Totals kept up to date by every commit, so reading them costs O(1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,19 +37,10 @@ pub struct Store {
     // `RwLock` only so that `gc` can compact (which needs `&mut Database`) while everything
     // else shares the database; transactions are independent of the guard once begun.
     db: RwLock<Closing>,
-    pub(crate) path: PathBuf,
-    pub(crate) options: StoreOptions,
+    /// What its transactions share: the path, the options, the caches, the damage flag.
+    shared: Shared,
     /// Where the file's size comes from when the store is not a file (fault-injection tests).
     size_probe: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
-    /// Set once the storage engine failed on this file: writes are refused from then on.
-    damaged: std::sync::atomic::AtomicBool,
-    /// Packs decoded lately (reading one member decodes its whole pack).
-    pub(crate) packs: PackCache,
-    /// The cold directory and blocks decoded lately.
-    pub(crate) cold: cold::ColdCache,
-    /// The shared index's space numbers (name → prefix) and the `meta.index_spaces` count they
-    /// were read at (see `space`).
-    pub(crate) spaces: SpaceMap,
 }
 
 /// The database, closed on drop with redb's panics caught: closing writes the allocator state,
@@ -122,13 +70,10 @@ impl Drop for Closing {
     }
 }
 
-/// See [`Store`]'s `spaces`.
-pub(crate) type SpaceMap = Mutex<Option<(u64, Arc<std::collections::HashMap<String, Vec<u8>>>)>>;
-
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.path)
+            .field("path", &self.shared.path)
             .finish_non_exhaustive()
     }
 }
@@ -226,15 +171,10 @@ impl Store {
                     })?;
             let store = Store {
                 db: RwLock::new(Closing(Some(db))),
-                path: path.to_path_buf(),
-                options: options.clone(),
+                shared: Shared::new(path, options),
                 size_probe: None,
-                damaged: Default::default(),
-                packs: PackCache::default(),
-                cold: Default::default(),
-                spaces: Default::default(),
             };
-            check_format(&store.db(), &store.path)?;
+            check_format(&store.db(), path)?;
             Ok(store)
         });
         opened.unwrap_or_else(|payload| {
@@ -277,32 +217,17 @@ impl Store {
         }
         let store = Store {
             db: RwLock::new(Closing(Some(db))),
-            path: label.to_path_buf(),
-            options: options.clone(),
+            shared: Shared::new(label, options),
             size_probe: Some(size_probe),
-            damaged: Default::default(),
-            packs: PackCache::default(),
-            cold: Default::default(),
-            spaces: Default::default(),
         };
-        check_format(&store.db(), &store.path)?;
+        check_format(&store.db(), label)?;
         Ok(store)
     }
 
-    /// Runs `f`, turning a panic of the storage engine (redb panics on some damaged files
-    /// instead of returning an error) into [`Error::Damaged`]; the store then refuses writes.
+    /// Runs `f`, turning a panic of the storage engine into [`Error::Damaged`] (see
+    /// [`Shared::guarded`]).
     pub(crate) fn guarded<T>(&self, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-            Ok(r) => r,
-            Err(payload) => {
-                self.damaged
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
-                Err(Error::Damaged {
-                    path: self.path.clone(),
-                    detail: panic_message(payload.as_ref()),
-                })
-            }
-        }
+        self.shared.guarded(f)
     }
 
     fn db(&self) -> RwLockReadGuard<'_, Closing> {
@@ -313,31 +238,31 @@ impl Store {
 
     /// The path of the store file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
     /// The options the store was opened with.
     pub fn options(&self) -> &StoreOptions {
-        &self.options
+        &self.shared.options
     }
 
     /// Begins the one write transaction of a mutating operation. Writers take turns: this
     /// waits while another writer (thread or process) holds the store.
     pub fn write(&self) -> Result<WriteTxn<'_>, Error> {
-        if self.damaged.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.shared.is_damaged() {
             return Err(Error::Damaged {
-                path: self.path.clone(),
+                path: self.shared.path.clone(),
                 detail: "an earlier operation found the file damaged; writes are refused".into(),
             });
         }
-        let txn = self.guarded(|| self.db().begin_write().db(&self.path))?;
-        Ok(WriteTxn::begin(self, txn))
+        let txn = self.guarded(|| self.db().begin_write().db(&self.shared.path))?;
+        Ok(WriteTxn::begin(&self.shared, txn))
     }
 
     /// Begins a read transaction: a consistent snapshot that never blocks writers.
     pub fn read(&self) -> Result<ReadTxn<'_>, Error> {
-        let txn = self.guarded(|| self.db().begin_read().db(&self.path))?;
-        Ok(ReadTxn::begin(self, txn))
+        let txn = self.guarded(|| self.db().begin_read().db(&self.shared.path))?;
+        Ok(ReadTxn::begin(&self.shared, txn))
     }
 
     /// Reads and verifies one object (a read transaction of its own).
@@ -349,30 +274,30 @@ impl Store {
     pub fn stats(&self) -> Result<Stats, Error> {
         self.guarded(|| {
             let r = self.read()?;
-            let meta = r.raw().open_table(META).db(&self.path)?;
+            let meta = r.raw().open_table(META).db(&self.shared.path)?;
             let live = r
                 .raw()
                 .open_table(ROOTS)
-                .db(&self.path)?
+                .db(&self.shared.path)?
                 .len()
-                .db(&self.path)?;
-            let roots = read_counter(&meta, K_COLD_ROOTS, &self.path)?.saturating_add(live);
+                .db(&self.shared.path)?;
+            let roots = read_counter(&meta, K_COLD_ROOTS, &self.shared.path)?.saturating_add(live);
             let file_bytes = match &self.size_probe {
                 Some(probe) => probe(),
-                None => fs::metadata(&self.path)
+                None => fs::metadata(&self.shared.path)
                     .map_err(|source| Error::Io {
                         action: "stat",
-                        path: self.path.clone(),
+                        path: self.shared.path.clone(),
                         source,
                     })?
                     .len(),
             };
             Ok(Stats {
-                objects: read_counter(&meta, K_OBJECTS, &self.path)?,
+                objects: read_counter(&meta, K_OBJECTS, &self.shared.path)?,
                 roots,
-                raw_bytes: read_counter(&meta, K_RAW, &self.path)?,
-                stored_bytes: read_counter(&meta, K_STORED, &self.path)?,
-                blob_raw_bytes: read_counter(&meta, K_BLOB_RAW, &self.path)?,
+                raw_bytes: read_counter(&meta, K_RAW, &self.shared.path)?,
+                stored_bytes: read_counter(&meta, K_STORED, &self.shared.path)?,
+                blob_raw_bytes: read_counter(&meta, K_BLOB_RAW, &self.shared.path)?,
                 file_bytes,
             })
         })
@@ -395,7 +320,7 @@ impl Store {
                 // A failing disk is an error; anything else (a reader or savepoint in the way)
                 // only means compaction has to wait for another run.
                 Err(redb::CompactionError::Storage(e)) => {
-                    return Err(map_db_error(e.into(), &self.path));
+                    return Err(map_db_error(e.into(), &self.shared.path));
                 }
                 Err(e) => return Ok(Err(e.to_string())),
             }

@@ -23,8 +23,8 @@ impl WriteTxn<'_> {
     /// Releases every object left unreferenced (cascading through links), updates the totals
     /// and commits durably. Nothing is visible to others before this returns.
     pub fn commit(mut self) -> Result<CommitOutcome, Error> {
-        let store = self.store;
-        store.guarded(move || {
+        let shared = self.shared;
+        shared.guarded(move || {
             self.sweep()?;
             let path = self.path();
             // The root count and the hot count are stored relative to the length of `roots`:

@@ -74,7 +74,7 @@ impl WriteTxn<'_> {
     ) -> Result<(cold::Dir, u64, u64, u64), Error> {
         let path = self.path();
         let txn = &self.txn;
-        let level = self.store.options.gc_zstd_level;
+        let level = self.shared.options.gc_zstd_level;
         let (roots_t, index_t, pack_ids_t) = (
             txn.open_table(ROOTS).db(path)?,
             txn.open_table(INDEX).db(path)?,

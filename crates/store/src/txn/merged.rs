@@ -1,14 +1,14 @@
 //! The merged view of `roots`, `index` and `pack_ids`: a gc folds their entries into cold
 //! blocks (`cold.rs`), and writes since go to the live tables, with `tombs` hiding cold entries
 //! removed since. A read sees the live entry, else the cold one unless tombstoned. Every read of
-//! those tables goes through [`Merged`].
+//! those tables goes through [`Merged`]; tombstones are written by `tombs.rs`.
 
 use std::ops::Bound;
 
 use redb::{ReadableTable, ReadableTableMetadata, TableError};
 
-use super::read::{ReadPath, RedbTxn};
-use super::{IndexEntry, WriteTxn};
+use super::IndexEntry;
+use super::access::{Access, RedbTxn};
 use crate::cold::{self, COLD, K_COLD, TOMBS};
 use crate::error::DbResult;
 use crate::pack::{self, PackCache};
@@ -20,7 +20,7 @@ pub(crate) struct Merged<'r, R: ?Sized> {
     r: &'r R,
 }
 
-impl<'r, R: ReadPath + ?Sized> Merged<'r, R> {
+impl<'r, R: Access + ?Sized> Merged<'r, R> {
     pub(crate) fn new(r: &'r R) -> Self {
         Merged { r }
     }
@@ -37,7 +37,7 @@ impl<'r, R: ReadPath + ?Sized> Merged<'r, R> {
             None => {
                 let meta = self.r.txn().open_table(META).db(path)?;
                 let d = match meta.get(K_COLD).db(path)? {
-                    Some(v) => Some(self.r.store().cold.dir(v.value())?),
+                    Some(v) => Some(self.r.shared().cold.dir(v.value())?),
                     None => None,
                 };
                 self.r.memo().cold_dir = Some(d.clone());
@@ -49,7 +49,7 @@ impl<'r, R: ReadPath + ?Sized> Merged<'r, R> {
         };
         let read = |i: usize| {
             let (number, hash) = (dir.numbers[i], dir.hashes[i]);
-            self.r.store().cold.block((number, hash), || {
+            self.r.shared().cold.block((number, hash), || {
                 let corrupt = |detail: String| Error::CorruptCold {
                     detail: format!("block {number}: {detail}"),
                 };
@@ -157,39 +157,5 @@ impl<'r, R: ReadPath + ?Sized> Merged<'r, R> {
             out.extend(live.take(limit.saturating_sub(out.len())));
             Ok(out)
         })
-    }
-}
-
-impl WriteTxn<'_> {
-    /// Drops the tombstone of cold key `ck`; returns whether there was one.
-    pub(crate) fn untomb(&mut self, ck: &[u8]) -> Result<bool, Error> {
-        let path = self.path();
-        if self.memo_mut().tombs_empty == Some(true) {
-            return Ok(false);
-        }
-        let mut t = self.txn.open_table(TOMBS).db(path)?;
-        let removed = t.remove(ck).db(path)?.is_some();
-        let empty = t.is_empty().db(path)?;
-        drop(t);
-        self.memo_mut().tombs_empty = Some(empty);
-        Ok(removed)
-    }
-
-    /// Tombstones cold key `ck` when the cold side has it (so that it stays hidden until the
-    /// next gc drops it); returns the cold value.
-    pub(crate) fn tomb_if_cold(&mut self, ck: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let path = self.path();
-        let cold = self
-            .merged()
-            .with_cold(|c| c.map_or(Ok(None), |c| c.get(ck)))?;
-        if cold.is_some() {
-            self.memo_mut().tombs_empty = None;
-            self.txn
-                .open_table(TOMBS)
-                .db(path)?
-                .insert(ck, ())
-                .db(path)?;
-        }
-        Ok(cold)
     }
 }

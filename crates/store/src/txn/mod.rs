@@ -1,14 +1,22 @@
 //! Transactions: [`ReadTxn`], a snapshot, and [`WriteTxn`], the one write transaction of a
 //! mutating operation. Both read through one generic read path (`read.rs`).
 //!
-//! - `read.rs`: the read path ([`StoreRead`] for both kinds) and [`ReadTxn`];
+//! The files in layers, each depending only on those before it:
+//! - `shared.rs`: [`Shared`], what the store lends every transaction; `memo.rs`: what a
+//!   transaction keeps of what it has read;
+//! - `access.rs`: what a transaction gives to be read (its redb transaction, memo and
+//!   [`Shared`]);
 //! - `locate.rs`: an object's entry, stored form and bytes (following its delta chain);
 //! - `merged.rs`: the live⊕cold⊕tombstone view of roots, index entries and the pack index;
-//! - `index.rs`: index keyspaces in the shared `index` table;
+//! - `index/`: index keyspaces in the shared `index` table (reads in `mod.rs`, writes in
+//!   `write.rs`);
+//! - `read.rs`: the read path ([`StoreRead`] for both kinds) and [`ReadTxn`];
 //! - `write.rs`: [`WriteTxn`] and putting objects (as deltas where that pays);
-//! - `refs.rs`: reference counts and entries; `roots.rs`: roots and the hot pin;
-//! - `commit.rs`: the sweep and the commit; `fold.rs`: a gc's fold into cold blocks.
+//! - the rest of the write side: `tombs.rs` (tombstones), `refs.rs` (reference counts and
+//!   entries), `roots.rs` (roots and the hot pin), `commit.rs` (the sweep and the commit),
+//!   `fold.rs` (a gc's fold into cold blocks).
 
+mod access;
 mod commit;
 mod fold;
 mod index;
@@ -18,6 +26,8 @@ mod merged;
 mod read;
 mod refs;
 mod roots;
+mod shared;
+mod tombs;
 mod write;
 
 use std::ops::Bound;
@@ -25,9 +35,9 @@ use std::ops::Bound;
 pub(crate) use locate::{BaseCache, Src, item_id_of, load_cached};
 pub(crate) use read::ReadPath;
 pub use read::ReadTxn;
+pub(crate) use shared::Shared;
 pub use write::WriteTxn;
 
-use crate::schema::K_INDEX_SPACE;
 use crate::{Error, ObjectId};
 
 /// A named root: holds one reference to `id`, with small caller-defined metadata.
@@ -211,10 +221,4 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
-}
-
-/// The `meta` key holding index keyspace `space`'s number in the shared [`INDEX`] table.
-pub(crate) fn space_key(space: &str) -> Result<String, Error> {
-    validate_name(space, "empty index space name")?;
-    Ok(format!("{K_INDEX_SPACE}{space}"))
 }

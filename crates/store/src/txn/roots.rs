@@ -13,8 +13,8 @@ use crate::{Error, ObjectId, StoreRead};
 impl WriteTxn<'_> {
     /// Adds a named root holding one reference to `id`.
     pub fn pin(&mut self, name: &str, id: &ObjectId, meta: &[u8]) -> Result<(), Error> {
-        let store = self.store;
-        store.guarded(|| {
+        let shared = self.shared;
+        shared.guarded(|| {
             validate_name(name, "empty root name")?;
             let path = self.path();
             // Check the target before touching the roots table, so a failed pin changes nothing.
@@ -44,8 +44,8 @@ impl WriteTxn<'_> {
 
     /// Removes a named root and releases its reference; objects nobody else holds go at commit.
     pub fn unpin(&mut self, name: &str) -> Result<Option<Root>, Error> {
-        let store = self.store;
-        store.guarded(|| {
+        let shared = self.shared;
+        shared.guarded(|| {
             let path = self.path();
             let Some(root) = self.root(name)? else {
                 return Ok(None);

@@ -4,15 +4,17 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::access::Access;
 use super::locate::{Entry, Info, entry_of, entry_req, load, stored_of};
 use super::memo::{Memo, TxnMemo};
 use super::read::ReadPath;
+use super::shared::Shared;
 use super::{CommitOutcome, Put};
 use crate::codec::{self, ObjectKind};
 use crate::error::DbResult;
 use crate::pack::Loc;
 use crate::schema::{IDS, K_NEXT_SEQ, META, OBJECTS, read_counter};
-use crate::{Error, ObjectId, Store, StoreRead};
+use crate::{Error, ObjectId, StoreRead};
 
 /// How a transaction changes the totals in `meta`, applied at commit.
 #[derive(Debug, Default, Clone, Copy)]
@@ -32,7 +34,7 @@ pub(super) struct TotalsChange {
 /// links released in turn (invariant I3), so a caller can never leak an object by forgetting
 /// it. Dropping the transaction without committing discards everything it did.
 pub struct WriteTxn<'s> {
-    pub(super) store: &'s Store,
+    pub(super) shared: &'s Shared,
     pub(super) txn: redb::WriteTransaction,
     /// Objects whose count is (or may be) zero, checked at commit.
     pub(super) zero: BTreeSet<ObjectId>,
@@ -47,10 +49,10 @@ pub struct WriteTxn<'s> {
     pub(super) roots_total: Option<u64>,
 }
 
-impl ReadPath for WriteTxn<'_> {
+impl Access for WriteTxn<'_> {
     type Txn = redb::WriteTransaction;
-    fn store(&self) -> &Store {
-        self.store
+    fn shared(&self) -> &Shared {
+        self.shared
     }
     fn txn(&self) -> &redb::WriteTransaction {
         &self.txn
@@ -61,9 +63,9 @@ impl ReadPath for WriteTxn<'_> {
 }
 
 impl<'s> WriteTxn<'s> {
-    pub(crate) fn begin(store: &'s Store, txn: redb::WriteTransaction) -> WriteTxn<'s> {
+    pub(crate) fn begin(shared: &'s Shared, txn: redb::WriteTransaction) -> WriteTxn<'s> {
         WriteTxn {
-            store,
+            shared,
             txn,
             zero: BTreeSet::new(),
             next_seq: None,
@@ -76,7 +78,7 @@ impl<'s> WriteTxn<'s> {
     }
 
     pub(crate) fn path(&self) -> &'s Path {
-        &self.store.path
+        &self.shared.path
     }
 
     pub(crate) fn memo_mut(&mut self) -> &mut TxnMemo {
@@ -85,8 +87,8 @@ impl<'s> WriteTxn<'s> {
 
     /// Stores a blob (no links). An object already present costs one lookup, no compression.
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<Put, Error> {
-        let store = self.store;
-        store.guarded(|| self.put(ObjectKind::Blob, bytes, &[], None))
+        let shared = self.shared;
+        shared.guarded(|| self.put(ObjectKind::Blob, bytes, &[], None))
     }
 
     /// [`WriteTxn::put_blob`], storing a new object as a delta against `base` (for example
@@ -94,8 +96,8 @@ impl<'s> WriteTxn<'s> {
     /// already [`StoreOptions::max_delta_depth`](crate::StoreOptions::max_delta_depth) long, the delta is taken against the whole
     /// object at the bottom of that chain instead. The base used holds one more reference.
     pub fn put_blob_near(&mut self, bytes: &[u8], base: Option<&ObjectId>) -> Result<Put, Error> {
-        let store = self.store;
-        store.guarded(|| self.put(ObjectKind::Blob, bytes, &[], base))
+        let shared = self.shared;
+        shared.guarded(|| self.put(ObjectKind::Blob, bytes, &[], base))
     }
 
     /// [`WriteTxn::put_node`] with a delta base, as [`WriteTxn::put_blob_near`].
@@ -105,15 +107,15 @@ impl<'s> WriteTxn<'s> {
         links: &[ObjectId],
         base: Option<&ObjectId>,
     ) -> Result<Put, Error> {
-        let store = self.store;
-        store.guarded(|| self.put(ObjectKind::Node, payload, links, base))
+        let shared = self.shared;
+        shared.guarded(|| self.put(ObjectKind::Node, payload, links, base))
     }
 
     /// Stores a node: bytes plus the objects it links to, each of which gains one reference
     /// per link when the node is new. Every linked object must already exist.
     pub fn put_node(&mut self, bytes: &[u8], links: &[ObjectId]) -> Result<Put, Error> {
-        let store = self.store;
-        store.guarded(|| self.put(ObjectKind::Node, bytes, links, None))
+        let shared = self.shared;
+        shared.guarded(|| self.put(ObjectKind::Node, bytes, links, None))
     }
 
     pub(crate) fn put(
@@ -132,7 +134,7 @@ impl<'s> WriteTxn<'s> {
                 &node
             }
         };
-        let limit = self.store.options.max_object_size;
+        let limit = self.shared.options.max_object_size;
         if data.len() as u64 > limit {
             return Err(Error::TooLarge {
                 size: data.len() as u64,
@@ -167,7 +169,7 @@ impl<'s> WriteTxn<'s> {
             .db(path)?
             .insert(id.as_bytes(), (seq, 0))
             .db(path)?;
-        let mut frame = codec::encode(kind, data, self.store.options.zstd_level);
+        let mut frame = codec::encode(kind, data, self.shared.options.zstd_level);
         let mut used_base = None;
         if let Some(base) = base
             && let Some((delta, used)) = self.try_delta(kind, data, base)?
@@ -233,7 +235,7 @@ impl<'s> WriteTxn<'s> {
         Ok(codec::encode_delta(
             kind,
             data,
-            self.store.options.zstd_level,
+            self.shared.options.zstd_level,
             &base,
             &base_bytes,
             depth,
@@ -247,7 +249,7 @@ impl<'s> WriteTxn<'s> {
     /// history of small edits it shares most of its content with `wanted`). `None` when deltas
     /// are off (`max_delta_depth` 0) or `wanted` is not stored.
     fn delta_base(&self, wanted: &ObjectId) -> Result<Option<(ObjectId, u64)>, Error> {
-        let max_depth = u64::from(self.store.options.max_delta_depth).min(codec::MAX_DEPTH_LIMIT);
+        let max_depth = u64::from(self.shared.options.max_delta_depth).min(codec::MAX_DEPTH_LIMIT);
         if max_depth == 0 || self.refcount(wanted)?.is_none() {
             return Ok(None);
         }
@@ -272,7 +274,7 @@ impl<'s> WriteTxn<'s> {
             return Ok(());
         };
         let (kind, bytes) = self.with_src(|src| load(src, id))?;
-        let whole = codec::encode(kind, &bytes, self.store.options.zstd_level);
+        let whole = codec::encode(kind, &bytes, self.shared.options.zstd_level);
         // Only a loose frame can be a delta.
         let Some(Entry {
             loc: Loc::Loose(seq),
