@@ -138,6 +138,8 @@ impl Store {
                 }
             }
         };
+        // Space may have come back: the reserve is made again if it was given up.
+        self.keep_reserve();
         Ok(Outcome {
             objects_removed: swept.objects_removed,
             bytes_freed: swept.bytes_freed,

@@ -42,6 +42,7 @@ pub(crate) mod hotpin;
 mod id;
 mod pack;
 mod progress;
+mod reserve;
 mod schema;
 mod store;
 mod txn;
