@@ -40,6 +40,7 @@ mod error;
 pub mod gc;
 pub(crate) mod hotpin;
 mod id;
+mod numbers;
 mod pack;
 mod progress;
 mod reserve;

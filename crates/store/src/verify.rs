@@ -580,7 +580,12 @@ impl Store {
         })?;
         let stored = totals(&t.open_table(META).db(&path)?, &path)?;
         let items = r.pack_items();
+        let numbers = match &items {
+            Ok(items) => crate::numbers::check(t, items, &path)?,
+            Err(_) => Vec::new(),
+        };
         let mut s = r.with_src(|src| scan(src, items, roots, stored, &packs, progress))?;
+        s.outcome.problems.extend(numbers);
         s.outcome.problems.extend(cold_problem);
         s.outcome.problems.extend(check_cold(&r, t, &path)?);
         s.outcome.problems.sort_by_key(|p| (p.kind, p.id));
