@@ -13,6 +13,7 @@ mod corpus;
 mod corrupt;
 mod docs;
 mod errors;
+mod full_disk;
 mod lifecycle;
 mod output;
 mod reliability;

@@ -83,6 +83,9 @@ pub struct Error(Box<Repr>);
 struct Repr {
     kind: ErrorKind,
     session: Option<String>,
+    /// The store file a damaged-metadata error of the session layer was met in: the message
+    /// names it (the layer's own error names only the table and entry).
+    store: Option<PathBuf>,
     path: Option<PathBuf>,
     object: Option<ObjectId>,
     inner: Inner,
@@ -152,10 +155,31 @@ impl Error {
         }
     }
 
+    /// Whether the store's device was full ([`store::Error::NoSpace`]).
+    pub(crate) fn is_no_space(&self) -> bool {
+        matches!(&self.0.inner, Inner::Store(e) if e.is_no_space())
+    }
+
+    /// Names the store file `path` in an error of the session layer about damaged metadata (a
+    /// record, the string table, an index entry, a tree), which knows only the table and
+    /// entry: the message starts `store 'PATH' is damaged: ` and [`Error::path`] is the store.
+    pub(crate) fn in_store(mut self, path: &Path) -> Error {
+        if let Inner::Session(
+            session::Error::CorruptIndex { .. } | session::Error::CorruptTree { .. },
+        ) = &self.0.inner
+            && self.0.store.is_none()
+        {
+            self.0.store = Some(path.to_path_buf());
+            self.0.path = Some(path.to_path_buf());
+        }
+        self
+    }
+
     fn new(kind: ErrorKind, inner: Inner) -> Error {
         Error(Box::new(Repr {
             kind,
             session: None,
+            store: None,
             path: None,
             object: None,
             inner,
@@ -214,6 +238,7 @@ impl From<store::Error> for Error {
             }
             E::Cancelled => ErrorKind::Cancelled,
             E::Database { source, .. } if source.is_io() => ErrorKind::Io,
+            E::NoSpace { .. } => ErrorKind::Io,
             E::Pack { .. } => ErrorKind::Io,
             _ => ErrorKind::Damaged,
         };
@@ -225,6 +250,7 @@ impl From<store::Error> for Error {
             | E::UnsupportedFormat { path, .. }
             | E::AlreadyOpen { path }
             | E::Damaged { path, .. }
+            | E::NoSpace { path, .. }
             | E::Database { path, .. } => Some(path.clone()),
             _ => None,
         };
@@ -359,6 +385,9 @@ impl From<remote::Error> for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(store) = &self.0.store {
+            write!(f, "store '{}' is damaged: ", store.display())?;
+        }
         match &self.0.inner {
             Inner::Store(e) => fmt::Display::fmt(e, f),
             Inner::Session(e) => fmt::Display::fmt(e, f),

@@ -34,10 +34,13 @@
 //! # Ok::<(), cfgvault::Error>(())
 //! ```
 
+#[cfg(test)]
+mod damaged;
 mod error;
 mod options;
 pub mod remote;
 mod report;
+mod room;
 mod vault;
 
 pub use error::{Error, ErrorKind};

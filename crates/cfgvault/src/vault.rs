@@ -109,6 +109,12 @@ impl Vault {
         self.store.path()
     }
 
+    /// Runs `op`, naming the store in a damaged-metadata error of the session layer (which
+    /// knows the table and entry, not the file).
+    fn in_store<T>(&self, op: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+        op().map_err(|e| e.in_store(self.path()))
+    }
+
     /// Resolves the closure of `workflow` (relative to `config_root`; `None` backs up every file
     /// under the root, which needs the `tree` strategy) and stores it as one session, in one
     /// transaction. Dangling references and unparsable files are reported, not fatal.
@@ -153,6 +159,16 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn backup_with(
+        &self,
+        config_root: impl AsRef<Path>,
+        workflow: Option<&str>,
+        options: &BackupOptions,
+        progress: &dyn Progress,
+    ) -> Result<BackupReport, Error> {
+        self.in_store(|| self.backup_with_here(config_root, workflow, options, progress))
+    }
+
+    fn backup_with_here(
         &self,
         config_root: impl AsRef<Path>,
         workflow: Option<&str>,
@@ -364,6 +380,16 @@ impl Vault {
         options: &EnsureOptions,
         progress: &dyn Progress,
     ) -> Result<EnsureReport, Error> {
+        self.in_store(|| self.ensure_with_here(id, config_root, options, progress))
+    }
+
+    fn ensure_with_here(
+        &self,
+        id: &SessionId,
+        config_root: Option<impl AsRef<Path>>,
+        options: &EnsureOptions,
+        progress: &dyn Progress,
+    ) -> Result<EnsureReport, Error> {
         let record = session::get(&self.store, id)?;
         let root = match config_root {
             Some(r) => r.as_ref().to_path_buf(),
@@ -513,6 +539,16 @@ impl Vault {
         options: &RestoreOptions,
         progress: &dyn Progress,
     ) -> Result<RestoreReport, Error> {
+        self.in_store(|| self.restore_with_here(id, target, options, progress))
+    }
+
+    fn restore_with_here(
+        &self,
+        id: &SessionId,
+        target: Option<impl AsRef<Path>>,
+        options: &RestoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<RestoreReport, Error> {
         let target = match target {
             Some(t) => t.as_ref().to_path_buf(),
             None => PathBuf::from(session::get(&self.store, id)?.source_root),
@@ -537,7 +573,7 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn diff(&self, a: &SessionId, b: &SessionId) -> Result<Diff, Error> {
-        Ok(session::diff::diff_sessions(&self.store, a, b)?.into())
+        self.in_store(|| Ok(session::diff::diff_sessions(&self.store, a, b)?.into()))
     }
 
     /// Added, removed and modified paths from session `a` to what is on disk under `dir`:
@@ -563,7 +599,7 @@ impl Vault {
         dir: impl AsRef<Path>,
         scope: DiffScope,
     ) -> Result<Diff, Error> {
-        Ok(session::diff::diff_dir(&self.store, a, dir.as_ref(), scope)?.into())
+        self.in_store(|| Ok(session::diff::diff_dir(&self.store, a, dir.as_ref(), scope)?.into()))
     }
 
     /// A unified diff of one path between two sides (a session or a directory).
@@ -587,7 +623,7 @@ impl Vault {
         new: DiffSide<'_>,
         path: &str,
     ) -> Result<String, Error> {
-        Ok(session::diff::unified(&self.store, old, new, path)?)
+        self.in_store(|| Ok(session::diff::unified(&self.store, old, new, path)?))
     }
 
     /// Every stored version of one config path, oldest first.
@@ -605,15 +641,17 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn versions(&self, path: &str) -> Result<Vec<Version>, Error> {
-        Ok(session::versions(&self.store, path)?
-            .into_iter()
-            .map(Version::from)
-            .collect())
+        self.in_store(|| {
+            Ok(session::versions(&self.store, path)?
+                .into_iter()
+                .map(Version::from)
+                .collect())
+        })
     }
 
     /// The versions of `path` and of the names it was renamed from (`log --follow`).
     pub fn versions_following(&self, path: &str) -> Result<crate::Followed, Error> {
-        Ok(session::versions_following(&self.store, path)?.into())
+        self.in_store(|| Ok(session::versions_following(&self.store, path)?.into()))
     }
 
     /// Sessions, newest first.
@@ -632,7 +670,7 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn sessions(&self, options: &ListOptions) -> Result<Vec<SessionRecord>, Error> {
-        Ok(session::list(&self.store, &options.session())?)
+        self.in_store(|| Ok(session::list(&self.store, &options.session())?))
     }
 
     /// One session's record, with its closure details.
@@ -649,7 +687,7 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn session(&self, id: &SessionId) -> Result<SessionRecord, Error> {
-        Ok(session::get(&self.store, id)?)
+        self.in_store(|| Ok(session::get(&self.store, id)?))
     }
 
     /// The session whose id is `prefix` or, failing that, the one session whose id starts
@@ -667,6 +705,10 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn resolve_session(&self, prefix: &str) -> Result<SessionId, Error> {
+        self.in_store(|| self.resolve_session_here(prefix))
+    }
+
+    fn resolve_session_here(&self, prefix: &str) -> Result<SessionId, Error> {
         if let Ok(id) = prefix.parse::<SessionId>()
             && session::get(&self.store, &id).is_ok()
         {
@@ -742,10 +784,12 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn files(&self, id: &SessionId) -> Result<Vec<SessionFile>, Error> {
-        Ok(session::files(&self.store, id)?
-            .into_iter()
-            .map(SessionFile::from)
-            .collect())
+        self.in_store(|| {
+            Ok(session::files(&self.store, id)?
+                .into_iter()
+                .map(SessionFile::from)
+                .collect())
+        })
     }
 
     /// The bytes of one file of a session.
@@ -761,7 +805,7 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn read_file(&self, id: &SessionId, path: &str) -> Result<Vec<u8>, Error> {
-        Ok(session::read_file(&self.store, id, path)?)
+        self.in_store(|| Ok(session::read_file(&self.store, id, path)?))
     }
 
     /// The bytes of one object (a blob, or a tree's encoding).
@@ -797,7 +841,7 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn delete(&self, ids: &[SessionId]) -> Result<Removed, Error> {
-        Ok(session::delete(&self.store, ids)?.into())
+        self.in_store(|| self.freeing(|| Ok(session::delete(&self.store, ids)?.into()), || Ok(())))
     }
 
     /// Pins a session: retention (`cleanup_plan`) never removes it.
@@ -814,7 +858,7 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn pin(&self, id: &SessionId) -> Result<(), Error> {
-        Ok(session::set_pinned(&self.store, id, true)?)
+        self.in_store(|| Ok(session::set_pinned(&self.store, id, true)?))
     }
 
     /// Unpins a session.
@@ -832,7 +876,7 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn unpin(&self, id: &SessionId) -> Result<(), Error> {
-        Ok(session::set_pinned(&self.store, id, false)?)
+        self.in_store(|| Ok(session::set_pinned(&self.store, id, false)?))
     }
 
     /// Replaces a session's labels, in one transaction. Keys hold at most 128 characters,
@@ -854,12 +898,14 @@ impl Vault {
         id: &SessionId,
         labels: impl IntoIterator<Item = (K, V)>,
     ) -> Result<(), Error> {
-        let labels: BTreeMap<String, String> = labels
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        session::set_labels(&self.store, id, |l| *l = labels)?;
-        Ok(())
+        self.in_store(|| {
+            let labels: BTreeMap<String, String> = labels
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect();
+            session::set_labels(&self.store, id, |l| *l = labels)?;
+            Ok(())
+        })
     }
 
     /// Sets (`Some`) or removes (`None`) some of a session's labels, keeping the others, in
@@ -878,6 +924,14 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn update_labels<K: Into<String>, V: Into<String>>(
+        &self,
+        id: &SessionId,
+        changes: impl IntoIterator<Item = (K, Option<V>)>,
+    ) -> Result<BTreeMap<String, String>, Error> {
+        self.in_store(|| self.update_labels_here(id, changes))
+    }
+
+    fn update_labels_here<K: Into<String>, V: Into<String>>(
         &self,
         id: &SessionId,
         changes: impl IntoIterator<Item = (K, Option<V>)>,
@@ -915,7 +969,7 @@ impl Vault {
         policy: &crate::RetentionPolicy,
         now: DateTime<Utc>,
     ) -> Result<CleanupPlan, Error> {
-        Ok(session::retention::plan(&self.store, &policy.session(), now)?.into())
+        self.in_store(|| Ok(session::retention::plan(&self.store, &policy.session(), now)?.into()))
     }
 
     /// Applies a plan in one transaction (sessions pinned or deleted since it was made are
@@ -935,7 +989,12 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn cleanup_apply(&self, plan: &CleanupPlan) -> Result<Removed, Error> {
-        Ok(session::retention::apply(&self.store, &plan.session())?.into())
+        self.in_store(|| {
+            self.freeing(
+                || Ok(session::retention::apply(&self.store, &plan.session())?.into()),
+                || Ok(()),
+            )
+        })
     }
 
     /// Sweeps unreferenced objects and compacts the file (after folding the session layer's
@@ -955,8 +1014,23 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn gc(&self, progress: &dyn Progress) -> Result<GcReport, Error> {
-        session::settle(&self.store)?;
-        let mut report = GcReport::from(self.store.gc(progress)?);
+        self.in_store(|| self.gc_here(progress))
+    }
+
+    fn gc_here(&self, progress: &dyn Progress) -> Result<GcReport, Error> {
+        // On a full device: free first (compaction alone returns the pages deleted sessions
+        // left), then the whole gc once more.
+        let mut report = self.freeing(
+            || {
+                session::settle(&self.store)?;
+                Ok(GcReport::from(self.store.gc(progress)?))
+            },
+            || {
+                // Compaction that another process's snapshot holds up is left to the retry.
+                let _ = self.store.shrink()?;
+                Ok(())
+            },
+        )?;
         if let Ok(m) = std::fs::metadata(self.path()) {
             report.file_bytes_after = m.len();
         }
@@ -984,9 +1058,11 @@ impl Vault {
         options: &VerifyOptions,
         progress: &dyn Progress,
     ) -> Result<VerifyReport, Error> {
-        let mut report = VerifyReport::from(self.store.verify(&options.store(), progress)?);
-        report.add_session_problems(session::verify::verify(&self.store)?);
-        Ok(report)
+        self.in_store(|| {
+            let mut report = VerifyReport::from(self.store.verify(&options.store(), progress)?);
+            report.add_session_problems(session::verify::verify(&self.store)?);
+            Ok(report)
+        })
     }
 
     /// Sessions, sizes and ratios.
@@ -1004,7 +1080,7 @@ impl Vault {
     /// # Ok::<(), cfgvault::Error>(())
     /// ```
     pub fn stats(&self) -> Result<Stats, Error> {
-        Ok(session::stats(&self.store)?.into())
+        self.in_store(|| Ok(session::stats(&self.store)?.into()))
     }
 }
 

@@ -82,6 +82,20 @@ pub(crate) fn path_blob_key(path: &str, blob: &ObjectId) -> Vec<u8> {
 }
 
 /// The smallest key above every key starting with `prefix` (None: unbounded).
+/// A `session.path_versions` key for messages: `version N of PATH` (the bare text when it
+/// is not such a key).
+pub(crate) fn describe_version_key(key: &[u8]) -> String {
+    match key.len().checked_sub(5).map(|at| key.split_at(at)) {
+        Some((path, [0, seq @ ..])) => {
+            let seq = <[u8; 4]>::try_from(seq)
+                .map(u32::from_be_bytes)
+                .unwrap_or(0);
+            format!("version {seq} of {}", String::from_utf8_lossy(path))
+        }
+        _ => String::from_utf8_lossy(key).into_owned(),
+    }
+}
+
 pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
@@ -132,8 +146,8 @@ impl VersionValue {
 
     pub(crate) fn decode(key: &[u8], v: &[u8]) -> Result<VersionValue> {
         let corrupt = || Error::CorruptIndex {
-            key: String::from_utf8_lossy(key).into_owned(),
-            detail: "unreadable version value".into(),
+            key: describe_version_key(key),
+            detail: "session.path_versions: unreadable version value".into(),
         };
         if v.len() == FIXED {
             let u = |r: std::ops::Range<usize>| -> Result<[u8; 8]> {

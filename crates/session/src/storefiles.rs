@@ -4,8 +4,8 @@ use std::path::Path;
 
 use crate::beneath::FileId;
 
-/// A store's own files: the store file, and the `.NAME.*` files `Store::create` builds it in
-/// beside it. Told apart by identity (device and inode) for the store file, whatever name or
+/// A store's own files: the store file, and the `.NAME.*` files beside it (the temporary
+/// file `Store::create` builds it in, the reserve `.NAME.reserve` and its temporary file). Told apart by identity (device and inode) for the store file, whatever name or
 /// hard link reaches it, and by name inside the store's folder (also by identity) for the
 /// temporary ones. [`StoreFiles::none`] protects nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -22,8 +22,16 @@ fn number_key(n: u64) -> [u8; 9] {
 }
 
 fn corrupt(key: &[u8], detail: &str) -> Error {
+    // Keys are binary: `string N` for a string's entry, the hex of the key otherwise.
+    let key = match key {
+        [BY_NUMBER, n @ ..] if n.len() == 8 => {
+            let n = <[u8; 8]>::try_from(n).map(u64::from_be_bytes).unwrap_or(0);
+            format!("string {n}")
+        }
+        _ => format!("string table key {}", hex(&key[..key.len().min(64)])),
+    };
     Error::CorruptIndex {
-        key: String::from_utf8_lossy(key).chars().take(200).collect(),
+        key,
         detail: format!("string table: {detail}"),
     }
 }

@@ -76,6 +76,15 @@ pub enum Error {
     /// The caller's progress handle asked to stop; nothing was committed.
     #[error("operation cancelled")]
     Cancelled,
+    /// The device holding the store is full (or the user's quota is used up): the operation
+    /// wrote nothing. `reserve_released` says whether the store's reserve (docs/FORMAT.md,
+    /// "The reserve") was already given up for it, which only the operations that free
+    /// space do.
+    #[error("no space left on the device holding store '{path}'; nothing was written: {}", no_space_advice(*reserve_released))]
+    NoSpace {
+        path: PathBuf,
+        reserve_released: bool,
+    },
     /// The embedded database reported an error.
     #[error("database error in '{path}'")]
     Database {
@@ -89,6 +98,13 @@ pub enum Error {
 /// cfgvault's public API.
 pub struct DatabaseError(Box<dyn std::error::Error + Send + Sync + 'static>);
 
+impl Error {
+    /// Whether this is [`Error::NoSpace`].
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, Error::NoSpace { .. })
+    }
+}
+
 impl DatabaseError {
     pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         DatabaseError(Box::new(e))
@@ -97,17 +113,52 @@ impl DatabaseError {
     /// Whether the engine ran out of space or hit another I/O failure underneath.
     pub fn is_io(&self) -> bool {
         self.io_error().is_some()
+            || matches!(
+                self.0.downcast_ref::<redb::Error>(),
+                Some(redb::Error::PreviousIo)
+            )
     }
 
     fn io_error(&self) -> Option<&std::io::Error> {
-        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self.0.as_ref());
-        while let Some(e) = cur {
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                return Some(io);
-            }
-            cur = e.source();
+        io_error_in(self.0.as_ref())
+    }
+}
+
+/// The I/O error under `e`, if any. redb's top-level error gives no `source()` for its `Io`
+/// variant, so that one is looked into by name; redb also reports a file that is not a
+/// database, or is cut short, as an `Io` error (`InvalidData`, `UnexpectedEof`), which is a
+/// damaged file, not a failing device.
+fn io_error_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io);
         }
-        None
+        if let Some(redb::Error::Io(io)) = e.downcast_ref::<redb::Error>() {
+            use std::io::ErrorKind::{InvalidData, UnexpectedEof};
+            return (!matches!(io.kind(), InvalidData | UnexpectedEof)).then_some(io);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Whether an I/O error says the device (or the user's quota) is full.
+pub(crate) fn is_no_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// What to do about [`Error::NoSpace`].
+fn no_space_advice(reserve_released: bool) -> &'static str {
+    if reserve_released {
+        "the store's reserve was given up for this and it still did not fit; free space on \
+         that device (or delete fewer sessions at once), then run `cfgvault gc`"
+    } else {
+        "free space on that device, or delete sessions (`cfgvault rm`, `cfgvault cleanup`: \
+         they may use the store's reserve) and run `cfgvault gc`"
     }
 }
 
@@ -157,6 +208,10 @@ pub(crate) fn map_db_error(e: redb::Error, path: &Path) -> Error {
                 path: path.to_path_buf(),
             }
         }
+        redb::Error::Io(io) if is_no_space(&io) => Error::NoSpace {
+            path: path.to_path_buf(),
+            reserve_released: false,
+        },
         other => Error::Database {
             path: path.to_path_buf(),
             source: crate::error::DatabaseError::new(other),

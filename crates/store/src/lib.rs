@@ -43,6 +43,7 @@ mod id;
 mod options;
 mod pack;
 mod progress;
+mod reserve;
 mod schema;
 mod store;
 mod txn;

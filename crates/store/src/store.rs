@@ -34,39 +34,60 @@ pub struct Stats {
 
 /// A cfgvault object store. `Send + Sync`: share it between threads by reference or `Arc`.
 pub struct Store {
-    // `RwLock` only so that `gc` can compact (which needs `&mut Database`) while everything
-    // else shares the database; transactions are independent of the guard once begun.
-    db: RwLock<Closing>,
+    // `RwLock` only so that `gc` can compact (which needs `&mut Database`) and
+    // `release_reserve` reopen it while everything else shares the database; transactions are
+    // independent of the guard once begun.
+    pub(crate) db: RwLock<Closing>,
     /// What its transactions share: the path, the options, the caches, the damage flag.
-    shared: Shared,
+    pub(crate) shared: Shared,
     /// Where the file's size comes from when the store is not a file (fault-injection tests).
-    size_probe: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
+    pub(crate) size_probe: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
 }
 
 /// The database, closed on drop with redb's panics caught: closing writes the allocator state,
 /// and redb panics on some damaged allocator states instead of returning an error (issue 22's
 /// byte flips). Dropping a store never unwinds.
-struct Closing(Option<Database>);
+pub(crate) struct Closing(Option<Database>);
 
+// The database is absent only when reopening it failed (`reserve.rs`); the store is then
+// marked damaged and every use of it runs under `guarded`, which turns this panic into
+// `Error::Damaged` with the message as its detail.
 impl std::ops::Deref for Closing {
     type Target = Database;
 
     fn deref(&self) -> &Database {
-        self.0.as_ref().expect("the database is taken only on drop")
+        self.0
+            .as_ref()
+            .expect("the database is closed: reopening it failed")
     }
 }
 
 impl std::ops::DerefMut for Closing {
     fn deref_mut(&mut self) -> &mut Database {
-        self.0.as_mut().expect("the database is taken only on drop")
+        self.0
+            .as_mut()
+            .expect("the database is closed: reopening it failed")
+    }
+}
+
+impl Closing {
+    /// Closes the database (see `Drop`).
+    pub(crate) fn close(&mut self) {
+        if let Some(db) = self.0.take() {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
+        }
+    }
+
+    /// Holds a newly opened database.
+    pub(crate) fn put(&mut self, db: Database) {
+        self.close();
+        self.0 = Some(db);
     }
 }
 
 impl Drop for Closing {
     fn drop(&mut self) {
-        if let Some(db) = self.0.take() {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
-        }
+        self.close();
     }
 }
 
@@ -128,7 +149,9 @@ impl Store {
         })();
         let _ = fs::remove_file(&tmp);
         built?;
-        Store::open(path, options)
+        let store = Store::open(path, options)?;
+        store.keep_reserve();
+        Ok(store)
     }
 
     /// Opens an existing store. A missing file, a file that is not a store, a store of another
@@ -228,6 +251,19 @@ impl Store {
     /// [`Shared::guarded`]).
     pub(crate) fn guarded<T>(&self, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
         self.shared.guarded(f)
+    }
+
+    /// Opens the store's file again (see `release_reserve`).
+    pub(crate) fn open_database(&self) -> Result<Database, Error> {
+        let (options, path) = (&self.shared.options, &self.shared.path);
+        std::panic::catch_unwind(|| builder(options).open(path).db(path)).unwrap_or_else(
+            |payload| {
+                Err(Error::Damaged {
+                    path: self.shared.path.clone(),
+                    detail: panic_message(payload.as_ref()),
+                })
+            },
+        )
     }
 
     fn db(&self) -> RwLockReadGuard<'_, Closing> {

@@ -74,6 +74,8 @@ impl Store {
         let swept = txn.commit()?;
         progress.inc(1);
         let (compacted, compaction_skipped, tables_rebuilt) = self.compact_and_rebuild(progress)?;
+        // Space may have come back: the reserve is made again if it was given up.
+        self.keep_reserve();
         Ok(Outcome {
             objects_removed: swept.objects_removed,
             bytes_freed: swept.bytes_freed,

@@ -48,6 +48,11 @@ impl Shared {
         self.damaged.load(Ordering::SeqCst)
     }
 
+    /// Marks the file damaged: writes are refused from then on.
+    pub(crate) fn mark_damaged(&self) {
+        self.damaged.store(true, Ordering::SeqCst);
+    }
+
     /// Runs `f`, turning a panic of the storage engine (redb panics on some damaged files
     /// instead of returning an error) into [`Error::Damaged`]; the store then refuses writes.
     pub(crate) fn guarded<T>(&self, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {

@@ -15,6 +15,7 @@
 //! what can be rebuilt.
 
 mod cold;
+mod numbers;
 mod objects;
 mod packs;
 mod refs;
@@ -202,7 +203,12 @@ impl Store {
         })?;
         let stored = totals::stored(&t.open_table(META).db(&path)?, &path)?;
         let items = r.pack_items();
+        let numbers = match &items {
+            Ok(items) => numbers::check(t, items, &path)?,
+            Err(_) => Vec::new(),
+        };
         let mut s = r.with_src(|src| scan(src, items, roots, stored, &packs, progress))?;
+        s.outcome.problems.extend(numbers);
         s.outcome.problems.extend(cold_problem);
         s.outcome.problems.extend(cold::check(&r, t, &path)?);
         s.outcome.problems.sort_by_key(|p| (p.kind, p.id));
