@@ -35,12 +35,15 @@ mod cycles;
 mod error;
 mod hints;
 mod index;
+mod load;
 mod model;
 mod nesting;
 mod profile;
 mod resolve;
 pub mod semantic;
+mod stamp;
 mod strategy;
+mod template;
 mod wildcard;
 
 use std::path::{Path, PathBuf};

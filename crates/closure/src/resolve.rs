@@ -6,20 +6,18 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use globset::{GlobSet, GlobSetBuilder};
 use serde_yaml::{Mapping, Value};
 
 use crate::Checked;
-use crate::cache::Cache;
+use crate::cache::{Cache, walk_cached};
 use crate::cycles::find_cycles;
 use crate::hints::{HintIndex, hints_in};
-use crate::index::{Index, walk_cached};
-use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, anchored_glob, render_key_path};
-use crate::{Closure, Dropped, Edge, Error, FileEntry, FileKind, Options, ParseError, Unresolved};
-
-/// Files larger than this are backed up but not parsed: configs are small, and this bounds the
-/// memory a hostile file can take.
-const MAX_PARSE_BYTES: u64 = 8 << 20;
+use crate::index::Index;
+use crate::load::{Doc, has_key, load, scalar, untag};
+use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, render_key_path};
+use crate::strategy::exclude_set;
+use crate::template::{Seg, expand, has_drive, normalize, render_segs, segs_match};
+use crate::{Closure, Dropped, Edge, Error, FileEntry, FileKind, Options, Unresolved};
 
 /// At most this many references of one file are followed; the rest are reported as dropped.
 /// Real files hold a few dozen.
@@ -30,35 +28,6 @@ const MAX_REFS_PER_CLOSURE: usize = 250_000;
 
 /// How many tried candidates an `unresolved` reason lists before eliding the rest.
 const MAX_TRIED_SHOWN: usize = 6;
-
-/// Compiles exclude patterns the gitignore way: a pattern without `/` matches a file name at any
-/// depth, one with `/` is anchored at the root; `*` never crosses `/`.
-pub(crate) fn exclude_set(patterns: &[String]) -> Result<GlobSet, Error> {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        let anchored = if p.contains('/') {
-            p.trim_start_matches('/').to_owned()
-        } else {
-            format!("**/{p}")
-        };
-        let glob = anchored_glob(&anchored).map_err(|e| Error::Glob {
-            pattern: p.clone(),
-            message: e.kind().to_string(),
-        })?;
-        b.add(glob);
-    }
-    b.build().map_err(|e| Error::Glob {
-        pattern: patterns.join(", "),
-        message: e.to_string(),
-    })
-}
-
-pub(crate) enum Doc {
-    Parsed(Value),
-    Failed(ParseError),
-    /// Not YAML by the profile: backed up, never read.
-    Skipped,
-}
 
 #[derive(Default)]
 struct FieldIndex {
@@ -689,206 +658,12 @@ impl<'a> Analysis<'a> {
     }
 }
 
-fn has_drive(v: &str) -> bool {
-    let b = v.as_bytes();
-    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
-}
-
-fn load(abs: &Path, rel: &str) -> Doc {
-    let fail = |message: String| {
-        Doc::Failed(ParseError {
-            path: rel.to_owned(),
-            line: None,
-            column: None,
-            message,
-        })
-    };
-    match fs::metadata(abs) {
-        Ok(m) if m.len() > MAX_PARSE_BYTES => {
-            return fail(format!(
-                "file is larger than {MAX_PARSE_BYTES} bytes; not analysed"
-            ));
-        }
-        Ok(_) => {}
-        Err(e) => return fail(format!("could not read: {e}")),
-    }
-    let bytes = match fs::read(abs) {
-        Ok(b) => b,
-        Err(e) => return fail(format!("could not read: {e}")),
-    };
-    if let Some(line) = crate::nesting::too_deep(&bytes) {
-        return Doc::Failed(ParseError {
-            path: rel.to_owned(),
-            line: Some(line),
-            column: None,
-            message: format!(
-                "nested deeper than {} levels; not analysed",
-                crate::nesting::MAX_NESTING
-            ),
-        });
-    }
-    match serde_yaml::from_slice::<Value>(&bytes) {
-        Ok(v) => Doc::Parsed(v),
-        Err(e) => {
-            let mut message = e.to_string();
-            let (line, column) = match e.location() {
-                Some(l) => {
-                    // The location is reported in its own fields; keep the message free of it.
-                    let at = format!(" at line {} column {}", l.line(), l.column());
-                    message = message.replacen(&at, "", 1);
-                    (Some(l.line()), Some(l.column()))
-                }
-                // The parser gives no position for a second document; point at its marker.
-                None => (second_document_line(&bytes), None),
-            };
-            Doc::Failed(ParseError {
-                path: rel.to_owned(),
-                line,
-                column,
-                message,
-            })
-        }
-    }
-}
-
-/// The 1-based line of a `---` that starts a document after one with content, if any.
-fn second_document_line(bytes: &[u8]) -> Option<usize> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut content = false;
-    for (n, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if line.starts_with("---") && (line.len() == 3 || line[3..].starts_with([' ', '\t'])) {
-            if content {
-                return Some(n + 1);
-            }
-        } else if !t.is_empty() && !t.starts_with('#') && !line.starts_with('%') {
-            content = true;
-        }
-    }
-    None
-}
-
-/// Whether `v` is a mapping with the key `key` (an empty file, null, has none).
-fn has_key(v: &Value, key: &str) -> bool {
-    matches!(untag(v), Value::Mapping(map) if map.contains_key(key))
-}
-
-/// Custom tags (`!include x`) are seen through: the tagged value is what the framework reads.
-fn untag(mut v: &Value) -> &Value {
-    while let Value::Tagged(t) = v {
-        v = &t.value;
-    }
-    v
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match untag(v) {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Seg {
-    Lit(String),
-    One,
-    Any,
-}
-
-fn render_segs(segs: &[Seg]) -> String {
-    segs.iter()
-        .map(|s| match s {
-            Seg::Lit(l) => l.as_str(),
-            Seg::One => "*",
-            Seg::Any => "**",
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Expands a candidate template lexically; `None` when `..` climbs above the root. The value is
-/// always literal: a `*` in it matches only a file really named `*`.
-fn expand(
-    template: &str,
-    dir: &[&str],
-    value: &str,
-    fields: &[(String, String)],
-) -> Option<Vec<Seg>> {
-    let mut raw: Vec<Seg> = Vec::new();
-    for part in template.split('/') {
-        match part {
-            "{dir}" => raw.extend(dir.iter().map(|d| Seg::Lit((*d).to_owned()))),
-            "*" => raw.push(Seg::One),
-            "**" => raw.push(Seg::Any),
-            field if field.starts_with("{field:") => {
-                let name = &field["{field:".len()..field.len() - 1];
-                if let Some((_, v)) = fields.iter().find(|(n, _)| n == name) {
-                    raw.extend(v.split('/').map(|s| Seg::Lit(s.to_owned())));
-                }
-            }
-            lit => {
-                let text = lit.replace("{value}", value);
-                raw.extend(text.split('/').map(|s| Seg::Lit(s.to_owned())));
-            }
-        }
-    }
-    let mut out: Vec<Seg> = Vec::new();
-    for seg in raw {
-        match &seg {
-            Seg::Lit(s) if s.is_empty() || s == "." => {}
-            Seg::Lit(s) if s == ".." => {
-                out.pop()?;
-            }
-            _ => out.push(seg),
-        }
-    }
-    if out.is_empty() { None } else { Some(out) }
-}
-
-impl crate::wildcard::Wildcard<&str> for Seg {
-    fn is_any(&self) -> bool {
-        *self == Seg::Any
-    }
-
-    fn accepts(&self, seg: &&str) -> bool {
-        match self {
-            Seg::One => true,
-            Seg::Lit(l) => l == seg,
-            Seg::Any => false,
-        }
-    }
-}
-
-fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
-    crate::wildcard::wildcard_match(pat, path)
-}
-
 fn classify(profile: &Compiled, path: &str) -> FileKind {
     profile
         .kinds
         .iter()
         .find(|(_, m)| m.is_match(path))
         .map_or(FileKind::Other, |(k, _)| *k)
-}
-
-/// Normalizes a relative `/`-separated path lexically; `None` if absolute or climbing out.
-fn normalize(rel: &str) -> Option<String> {
-    if rel.starts_with('/') || rel.starts_with('\\') || has_drive(rel) || rel.contains('\0') {
-        return None;
-    }
-    let mut out: Vec<&str> = Vec::new();
-    for seg in rel.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop()?;
-            }
-            s => out.push(s),
-        }
-    }
-    Some(out.join("/"))
 }
 
 fn open_root(root: &Path) -> Result<PathBuf, Error> {
@@ -1181,58 +956,4 @@ pub(crate) fn run(
         files: Vec::new(),
     };
     Ok((closure, checked))
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn expand_templates() {
-        let dir = ["llms", "provider", "x"];
-        let e = |t: &str, v: &str| expand(t, &dir, v, &[]).map(|s| render_segs(&s));
-        assert_eq!(
-            e("{dir}/{value}", "common.yaml").as_deref(),
-            Some("llms/provider/x/common.yaml")
-        );
-        assert_eq!(
-            e("{dir}/{value}", "../common.yaml").as_deref(),
-            Some("llms/provider/common.yaml")
-        );
-        assert_eq!(e("{dir}/{value}", "../../../../etc/passwd"), None);
-        assert_eq!(
-            e("llms/provider/*/{value}.yaml", "a").as_deref(),
-            Some("llms/provider/*/a.yaml")
-        );
-        assert_eq!(
-            expand("{dir}/{value}", &[], "a/./b", &[])
-                .map(|s| render_segs(&s))
-                .as_deref(),
-            Some("a/b")
-        );
-    }
-
-    #[test]
-    fn segment_matching() {
-        let m = |p: &str, path: &str| {
-            let segs = expand(p, &[], "", &[]).unwrap();
-            segs_match(&segs, &path.split('/').collect::<Vec<_>>())
-        };
-        assert!(m("llms/provider/*/a.yaml", "llms/provider/openai/a.yaml"));
-        assert!(!m("llms/provider/*/a.yaml", "llms/provider/a.yaml"));
-        assert!(m("tools/**", "tools/rest/x.yaml"));
-        assert!(m("**/x.yaml", "x.yaml"));
-    }
-
-    #[test]
-    fn normalize_paths() {
-        assert_eq!(
-            normalize("./workflows//a.yaml").as_deref(),
-            Some("workflows/a.yaml")
-        );
-        assert_eq!(normalize("../a.yaml"), None);
-        assert_eq!(normalize("/etc/passwd"), None);
-        assert_eq!(normalize("a/../../b"), None);
-    }
 }
