@@ -160,6 +160,28 @@ impl Vault {
         progress: &dyn Progress,
     ) -> Result<BackupReport, Error> {
         let config_root = config_root.as_ref();
+        for (k, v) in &options.labels {
+            session::validate_label(k, v)?;
+        }
+        let (analysis, seen) = self.analyse(config_root, workflow, options)?;
+        let files = self.read_files(config_root, &analysis, &seen, progress)?;
+        // The last point a backup can stop: past it, the commit stores the session.
+        if progress.should_cancel() {
+            return Err(cfgvault_store::Error::Cancelled.into());
+        }
+        let new = self.new_session(files, config_root, workflow, options, &analysis, &seen);
+        let created = session::create_cached(&self.store, new, &self.sessions)?;
+        Ok(backup_report(created, analysis))
+    }
+
+    /// A backup's first phase: the closure analysis of `workflow` (or the whole tree), and
+    /// what it has just checked on disk.
+    fn analyse(
+        &self,
+        config_root: &Path,
+        workflow: Option<&str>,
+        options: &BackupOptions,
+    ) -> Result<(Arc<closure::Closure>, session::Seen), Error> {
         let not_a_directory = || {
             if config_root.exists() {
                 Error::vault(VaultError::NotADirectory {
@@ -171,9 +193,6 @@ impl Vault {
                 })
             }
         };
-        for (k, v) in &options.labels {
-            session::validate_label(k, v)?;
-        }
         let mut copts = closure::Options::default();
         copts.strategy = options.strategy.clone();
         copts.excludes = options.excludes.clone();
@@ -209,10 +228,22 @@ impl Vault {
                 Err(_) => session::Seen::nothing(),
             },
         };
+        Ok((analysis, seen))
+    }
+
+    /// A backup's second phase: reads and hashes the analysis's files, before the write
+    /// transaction, so the store is held only for the commit. Each file read is one unit of
+    /// progress (phase `read`).
+    fn read_files(
+        &self,
+        config_root: &Path,
+        analysis: &closure::Closure,
+        seen: &session::Seen,
+        progress: &dyn Progress,
+    ) -> Result<session::FileSet, Error> {
         // A store kept inside the config root (the default `.cfgvault/store.redb` under a
         // project directory) must not back itself up.
-        let canon_root = seen.canonical_root().map(Path::to_path_buf);
-        let own_file = canon_root.as_deref().and_then(|root| self.path_under(root));
+        let own_file = seen.canonical_root().and_then(|root| self.path_under(root));
         let paths: Vec<String> = analysis
             .files
             .iter()
@@ -220,68 +251,44 @@ impl Vault {
             .filter(|p| Some(p) != own_file.as_ref())
             .collect();
         progress.start("read", Some(paths.len() as u64));
-        // Read and hash before the write transaction, so the store is held only for the commit.
         // The store's own files are passed over whatever path reaches them (a symlink, a hard
-        // link, its temporary files). Each file read is one unit of progress.
-        let files = session::FileSet::read_seen_with(
+        // link, its temporary files).
+        Ok(session::FileSet::read_seen_with(
             config_root,
             &session::Selection::Paths(paths),
             &self.stamps,
-            &seen,
+            seen,
             &session::StoreFiles::of(self.store.path()),
             progress,
-        )?;
-        // The last point a backup can stop: past it, the commit stores the session.
-        if progress.should_cancel() {
-            return Err(cfgvault_store::Error::Cancelled.into());
-        }
+        )?)
+    }
+
+    /// A backup's session: `files`, with its id, time, source, strategy, closure and labels.
+    fn new_session(
+        &self,
+        files: session::FileSet,
+        config_root: &Path,
+        workflow: Option<&str>,
+        options: &BackupOptions,
+        analysis: &Arc<closure::Closure>,
+        seen: &session::Seen,
+    ) -> session::NewSession {
         let created_at = options.created_at.unwrap_or_else(Utc::now);
         let id = match &options.session_id {
             Some(id) => id.clone(),
             None => SessionId::generate(&id_prefix(workflow), created_at),
         };
-        let source_root = canon_root
-            .unwrap_or_else(|| config_root.to_path_buf())
-            .to_string_lossy()
-            .into_owned();
         let mut new = session::NewSession::new(files);
         new.id = Some(id);
         new.created_at = created_at;
-        new.source_root = source_root;
+        new.source_root = (seen.canonical_root().unwrap_or(config_root))
+            .to_string_lossy()
+            .into_owned();
         new.workflow = workflow.map(str::to_string);
         new.strategy = options.strategy.to_string();
-        new.closure = self.closure_info(&analysis);
+        new.closure = self.closure_info(analysis);
         new.labels = options.labels.clone();
-        let created = session::create_cached(&self.store, new, &self.sessions)?;
-        let kinds: BTreeMap<&str, closure::FileKind> = analysis
-            .files
-            .iter()
-            .map(|f| (f.path.as_str(), f.kind))
-            .collect();
-        let files = created
-            .files
-            .iter()
-            .map(|f| BackedUpFile {
-                path: f.path.clone(),
-                id: f.id,
-                size: f.size,
-                new: f.new,
-                kind: kinds
-                    .get(f.path.as_str())
-                    .copied()
-                    .unwrap_or(closure::FileKind::Other),
-            })
-            .collect();
-        let details = created.record.closure.clone().unwrap_or_default();
-        Ok(BackupReport {
-            session: created.record,
-            files,
-            unresolved: details.unresolved.clone(),
-            warnings: details.warnings.clone(),
-            closure: analysis,
-            new_objects: created.commit.objects_added,
-            bytes_added: created.commit.bytes_added,
-        })
+        new
     }
 
     /// `closure_info(analysis)`, kept for the latest few analyses.
@@ -1025,6 +1032,40 @@ fn unique<T: ToString>(what: &'static str, prefix: &str, mut hits: Vec<T>) -> Re
                 c
             },
         })),
+    }
+}
+
+/// What a backup reports: the session, each file with its kind in the analysis, and what the
+/// commit added.
+fn backup_report(created: session::Created, analysis: Arc<closure::Closure>) -> BackupReport {
+    let kinds: BTreeMap<&str, closure::FileKind> = analysis
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.kind))
+        .collect();
+    let files = created
+        .files
+        .iter()
+        .map(|f| BackedUpFile {
+            path: f.path.clone(),
+            id: f.id,
+            size: f.size,
+            new: f.new,
+            kind: kinds
+                .get(f.path.as_str())
+                .copied()
+                .unwrap_or(closure::FileKind::Other),
+        })
+        .collect();
+    let details = created.record.closure.clone().unwrap_or_default();
+    BackupReport {
+        session: created.record,
+        files,
+        unresolved: details.unresolved.clone(),
+        warnings: details.warnings.clone(),
+        closure: analysis,
+        new_objects: created.commit.objects_added,
+        bytes_added: created.commit.bytes_added,
     }
 }
 
