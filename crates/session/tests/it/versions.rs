@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use cfgvault_session as session;
 use cfgvault_store::ObjectId;
+use cfgvault_testkit::Rng;
 
 use crate::{Fixture, sid, t};
 
@@ -13,16 +14,6 @@ use crate::{Fixture, sid, t};
 struct Version {
     content: u32,
     sessions: u64,
-}
-
-/// A deterministic pseudo-random sequence (xorshift64) from `seed`.
-fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    }
 }
 
 fn content(n: u32) -> String {
@@ -43,9 +34,9 @@ fn versions_of_a_much_edited_path_follow_the_model() {
     let fx = Fixture::new();
     let mut model: Vec<Version> = Vec::new();
     let mut live: BTreeMap<u32, u32> = BTreeMap::new(); // session number → content
-    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for step in 0..320u32 {
-        let r = next();
+        let r = rng.next();
         if step > 150 && r.is_multiple_of(4) && !live.is_empty() {
             // Delete a live session.
             let k = *live.keys().nth((r >> 8) as usize % live.len()).unwrap();
@@ -115,13 +106,13 @@ fn repeated_sessions_are_counted_exactly() {
     let fx = Fixture::new();
     let mut live: BTreeMap<u32, Vec<(String, String)>> = BTreeMap::new();
     let mut model: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
-    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let big: Vec<(String, String)> = (0..130)
         .map(|i| (format!("big/{i:03}.yaml"), format!("n: {i}\n")))
         .collect();
     let mut shape = 0;
     for step in 0..400u32 {
-        let r = next();
+        let r = rng.next();
         if step > 20 && r.is_multiple_of(5) && !live.is_empty() {
             let k = *live.keys().nth((r >> 8) as usize % live.len()).unwrap();
             let files = live.remove(&k).unwrap();
