@@ -6,6 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use globset::GlobSet;
 use serde_yaml::{Mapping, Value};
 
 use crate::Checked;
@@ -15,9 +16,10 @@ use crate::hints::{HintIndex, hints_in};
 use crate::index::Index;
 use crate::load::{Doc, has_key, load, scalar, untag};
 use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, render_key_path};
+use crate::strategy::Selection;
 use crate::strategy::exclude_set;
 use crate::template::{Seg, expand, has_drive, normalize, render_segs, segs_match};
-use crate::{Closure, Dropped, Edge, Error, FileEntry, FileKind, Options, Unresolved};
+use crate::{Closure, Dropped, Edge, Error, FileEntry, FileKind, Hint, Options, Unresolved};
 
 /// At most this many references of one file are followed; the rest are reported as dropped.
 /// Real files hold a few dozen.
@@ -758,12 +760,7 @@ pub(crate) fn run(
         Some(_) => options.strategy.selection(),
         None => crate::Strategy::Tree.selection(),
     };
-    let mut patterns = options.excludes.clone();
-    if let crate::Strategy::Custom(c) = &options.strategy {
-        patterns.extend(c.exclude.iter().cloned());
-    }
-    patterns.sort();
-    patterns.dedup();
+    let patterns = exclude_patterns(options);
     let canon_root = open_root(root)?;
     // The same analysis over the same lists of files and the same parsed files gives the same
     // closure: a kept one is checked against the folders it consulted and the files it parsed.
@@ -800,147 +797,9 @@ pub(crate) fn run(
     }
 
     let mut analysis = Analysis::new(root, profile, &index, cache);
-    let mut roots: Vec<String> = workflow.iter().cloned().collect();
-    if selection.globals && workflow.is_some() {
-        roots.extend(
-            profile
-                .globals
-                .iter()
-                .filter(|g| index.files.contains(*g))
-                .cloned(),
-        );
-        for g in &profile.globals {
-            analysis.watched.push((parent(g).to_owned(), false));
-        }
-    }
-    if let Some(w) = &workflow {
-        analysis.watched.push((parent(w).to_owned(), false));
-    }
-    if selection.tree {
-        analysis.watched.push((String::new(), true));
-    }
-    analysis.run(&roots);
-
-    // Which files the strategy keeps.
-    let kind_of = |path: &str| {
-        if workflow.as_deref() == Some(path) {
-            FileKind::Workflow
-        } else {
-            classify(profile, path)
-        }
-    };
-    let mut selected: BTreeSet<String> = if selection.root_only {
-        workflow.iter().cloned().collect()
-    } else {
-        analysis
-            .reached
-            .iter()
-            .filter(|p| {
-                workflow.as_deref() == Some(p.as_str())
-                    || selection.kinds.is_none_or(|ks| ks.contains(&kind_of(p)))
-            })
-            .cloned()
-            .collect()
-    };
-    if selection.tree {
-        selected.extend(index.files.iter().cloned());
-    }
-    selected.retain(|p| !excludes.is_match(p.as_str()));
-
-    // Parse errors of the files the analysis read. The tree strategy's files beyond the
-    // analysis (all of them without a workflow) are payload only and stay unread: a tree
-    // backup reads each file once, to hash and store it, and parses none.
-    let parse_errors: Vec<_> = selected
-        .iter()
-        .filter(|p| analysis.reached.contains(*p))
-        .filter_map(|p| match analysis.docs.get(p).map(|d| d.as_ref()) {
-            Some(Doc::Failed(e)) => Some(e.clone()),
-            _ => None,
-        })
-        .collect();
-
-    let cycles: Vec<Vec<String>> = find_cycles(&analysis.edges, &analysis.reached)
-        .into_iter()
-        .filter(|c| c.iter().all(|p| selected.contains(p)))
-        .collect();
-
-    let mut edges: Vec<Edge> = std::mem::take(&mut analysis.edges)
-        .into_iter()
-        .filter(|e| selected.contains(&e.to))
-        .collect();
-    edges.sort();
-    edges.dedup();
-    let mut via: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, e) in edges.iter().enumerate() {
-        via.entry(e.to.as_str()).or_default().push(i);
-    }
-    let files = selected
-        .iter()
-        .map(|p| FileEntry {
-            path: p.clone(),
-            kind: kind_of(p),
-            via: via.get(p.as_str()).cloned().unwrap_or_default(),
-        })
-        .collect();
-
-    let mut unresolved: Vec<Unresolved> = std::mem::take(&mut analysis.unresolved)
-        .into_iter()
-        .filter(|u| selected.contains(&u.from))
-        .collect();
-    if selection.tree {
-        unresolved.extend(index.problems.iter().cloned());
-    }
-    unresolved.sort();
-    unresolved.dedup();
-
-    let workflow_error = workflow
-        .as_deref()
-        .and_then(|w| parse_errors.iter().find(|p| p.path == w))
-        .cloned();
-    let mut dropped: Vec<Dropped> = std::mem::take(&mut analysis.dropped)
-        .into_iter()
-        .filter(|d| selected.contains(&d.path))
-        .collect();
-    dropped.sort();
-    let hints = if workflow.is_some() && options.hints {
-        // A hint may name any file under the root, so the result now depends on every folder.
-        analysis.watched.push((String::new(), true));
-        let hint_index = HintIndex::new(&index.files, |p| profile.parse.is_match(p));
-        let in_closure = |p: &str| selected.contains(p);
-        let no_keys = HashSet::new();
-        let mut hints = Vec::new();
-        for path in selected.iter().filter(|p| analysis.reached.contains(*p)) {
-            if dropped.iter().any(|d| &d.path == path) {
-                continue;
-            }
-            if let Some(Doc::Parsed(v)) = analysis.docs.get(path).map(|d| d.as_ref()) {
-                let followed = analysis.followed.get(path).unwrap_or(&no_keys);
-                hints.extend(hints_in(
-                    path,
-                    v,
-                    followed,
-                    &profile.not_references,
-                    &hint_index,
-                    &in_closure,
-                ));
-            }
-        }
-        hints.sort();
-        hints
-    } else {
-        Vec::new()
-    };
-    let closure = Arc::new(Closure {
-        workflow,
-        workflow_error,
-        dropped,
-        hints,
-        files,
-        edges,
-        unresolved,
-        parse_errors,
-        cycles,
-    });
+    analysis.start(workflow.as_deref(), &selection);
+    let selected = analysis.select(workflow.as_deref(), &selection, &excludes);
+    let closure = Arc::new(analysis.closure(workflow, selected, &selection, options.hints));
     if let Some((cache, w, walk)) = remember {
         let read: Vec<(PathBuf, String, Arc<Doc>)> = analysis
             .docs
@@ -956,4 +815,193 @@ pub(crate) fn run(
         files: Vec::new(),
     };
     Ok((closure, checked))
+}
+
+/// The exclude globs of `options` and of a custom strategy, sorted, each once.
+fn exclude_patterns(options: &Options) -> Vec<String> {
+    let mut patterns = options.excludes.clone();
+    if let crate::Strategy::Custom(c) = &options.strategy {
+        patterns.extend(c.exclude.iter().cloned());
+    }
+    patterns.sort();
+    patterns.dedup();
+    patterns
+}
+
+/// The phases of [`run`] after the worklist's set-up: what the strategy keeps and the closure
+/// reported over it.
+impl Analysis<'_> {
+    /// Runs the worklist from the workflow (and the profile's globals, when the strategy keeps
+    /// them), noting the folders whose lists of files the result depends on.
+    fn start(&mut self, workflow: Option<&str>, selection: &Selection<'_>) {
+        let profile = self.profile;
+        let mut roots: Vec<String> = workflow.iter().map(|w| w.to_string()).collect();
+        if selection.globals && workflow.is_some() {
+            roots.extend(
+                profile
+                    .globals
+                    .iter()
+                    .filter(|g| self.index.files.contains(*g))
+                    .cloned(),
+            );
+            for g in &profile.globals {
+                self.watched.push((parent(g).to_owned(), false));
+            }
+        }
+        if let Some(w) = workflow {
+            self.watched.push((parent(w).to_owned(), false));
+        }
+        if selection.tree {
+            self.watched.push((String::new(), true));
+        }
+        self.run(&roots);
+    }
+
+    /// The kind of `path`: the workflow's, else the profile's.
+    fn kind_of(&self, workflow: Option<&str>, path: &str) -> FileKind {
+        if workflow == Some(path) {
+            FileKind::Workflow
+        } else {
+            classify(self.profile, path)
+        }
+    }
+
+    /// The files the strategy keeps, less the excluded ones.
+    fn select(
+        &self,
+        workflow: Option<&str>,
+        selection: &Selection<'_>,
+        excludes: &GlobSet,
+    ) -> BTreeSet<String> {
+        let mut selected: BTreeSet<String> = if selection.root_only {
+            workflow.iter().map(|w| w.to_string()).collect()
+        } else {
+            self.reached
+                .iter()
+                .filter(|p| {
+                    workflow == Some(p.as_str())
+                        || selection
+                            .kinds
+                            .is_none_or(|ks| ks.contains(&self.kind_of(workflow, p)))
+                })
+                .cloned()
+                .collect()
+        };
+        if selection.tree {
+            selected.extend(self.index.files.iter().cloned());
+        }
+        selected.retain(|p| !excludes.is_match(p.as_str()));
+        selected
+    }
+
+    /// The closure over the `selected` files: what the analysis found of them.
+    fn closure(
+        &mut self,
+        workflow: Option<String>,
+        selected: BTreeSet<String>,
+        selection: &Selection<'_>,
+        hints: bool,
+    ) -> Closure {
+        // Parse errors of the files the analysis read. The tree strategy's files beyond the
+        // analysis (all of them without a workflow) are payload only and stay unread: a tree
+        // backup reads each file once, to hash and store it, and parses none.
+        let parse_errors: Vec<_> = selected
+            .iter()
+            .filter(|p| self.reached.contains(*p))
+            .filter_map(|p| match self.docs.get(p).map(|d| d.as_ref()) {
+                Some(Doc::Failed(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect();
+
+        let cycles: Vec<Vec<String>> = find_cycles(&self.edges, &self.reached)
+            .into_iter()
+            .filter(|c| c.iter().all(|p| selected.contains(p)))
+            .collect();
+
+        let mut edges: Vec<Edge> = std::mem::take(&mut self.edges)
+            .into_iter()
+            .filter(|e| selected.contains(&e.to))
+            .collect();
+        edges.sort();
+        edges.dedup();
+        let mut via: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, e) in edges.iter().enumerate() {
+            via.entry(e.to.as_str()).or_default().push(i);
+        }
+        let files = selected
+            .iter()
+            .map(|p| FileEntry {
+                path: p.clone(),
+                kind: self.kind_of(workflow.as_deref(), p),
+                via: via.get(p.as_str()).cloned().unwrap_or_default(),
+            })
+            .collect();
+
+        let mut unresolved: Vec<Unresolved> = std::mem::take(&mut self.unresolved)
+            .into_iter()
+            .filter(|u| selected.contains(&u.from))
+            .collect();
+        if selection.tree {
+            unresolved.extend(self.index.problems.iter().cloned());
+        }
+        unresolved.sort();
+        unresolved.dedup();
+
+        let workflow_error = workflow
+            .as_deref()
+            .and_then(|w| parse_errors.iter().find(|p| p.path == w))
+            .cloned();
+        let mut dropped: Vec<Dropped> = std::mem::take(&mut self.dropped)
+            .into_iter()
+            .filter(|d| selected.contains(&d.path))
+            .collect();
+        dropped.sort();
+        let hints = if workflow.is_some() && hints {
+            self.hints(&selected, &dropped)
+        } else {
+            Vec::new()
+        };
+        Closure {
+            workflow,
+            workflow_error,
+            dropped,
+            hints,
+            files,
+            edges,
+            unresolved,
+            parse_errors,
+            cycles,
+        }
+    }
+
+    /// The hints of the `selected` files the analysis read (those whose references were
+    /// `dropped` aside): string values no rule took that name a file.
+    fn hints(&mut self, selected: &BTreeSet<String>, dropped: &[Dropped]) -> Vec<Hint> {
+        // A hint may name any file under the root, so the result now depends on every folder.
+        self.watched.push((String::new(), true));
+        let profile = self.profile;
+        let hint_index = HintIndex::new(&self.index.files, |p| profile.parse.is_match(p));
+        let in_closure = |p: &str| selected.contains(p);
+        let no_keys = HashSet::new();
+        let mut hints = Vec::new();
+        for path in selected.iter().filter(|p| self.reached.contains(*p)) {
+            if dropped.iter().any(|d| &d.path == path) {
+                continue;
+            }
+            if let Some(Doc::Parsed(v)) = self.docs.get(path).map(|d| d.as_ref()) {
+                let followed = self.followed.get(path).unwrap_or(&no_keys);
+                hints.extend(hints_in(
+                    path,
+                    v,
+                    followed,
+                    &profile.not_references,
+                    &hint_index,
+                    &in_closure,
+                ));
+            }
+        }
+        hints.sort();
+        hints
+    }
 }
