@@ -38,6 +38,7 @@ mod index;
 mod load;
 mod model;
 mod nesting;
+mod place;
 mod profile;
 mod resolve;
 pub mod semantic;
