@@ -96,10 +96,10 @@ struct Seen {
     last: i64,
 }
 
-/// Sessions that repeat an earlier session's files (counted in the hot tally, `hot.rs`), with
-/// the hot node switching, sessions taken out of time order, deletes of the hot node's sessions
-/// and of others, sessions of new contents, a session too large to become hot, and settling. After every
-/// step each path's versions — blob, session count, first and last seen — must equal a model
+/// Sessions that repeat an earlier session's files (counted in the repeat tally,
+/// `versions/repeats.rs`), with the repeated node switching, sessions taken out of time order,
+/// deletes of the repeated node's sessions and of others, sessions of new contents, a session too
+/// large to be tallied, and settling. After every step each path's versions — blob, session count, first and last seen — must equal a model
 /// computed from the sessions alone.
 #[test]
 fn repeated_sessions_are_counted_exactly() {
@@ -128,7 +128,7 @@ fn repeated_sessions_are_counted_exactly() {
                 }
             }
         } else {
-            // Few shapes, so most sessions repeat a stored node: runs of one shape (the hot
+            // Few shapes, so most sessions repeat a stored node: runs of one shape (the repeated
             // node stays), switches between shapes, now and then new contents or the big one.
             shape = if r.is_multiple_of(3) {
                 shape
@@ -173,7 +173,7 @@ fn repeated_sessions_are_counted_exactly() {
             }
             live.insert(step, files);
         }
-        // Settling (what a gc does first) moves the hot tally into the entries: no change.
+        // Settling (what a gc does first) moves the repeat tally into the entries: no change.
         if r % 11 == 1 {
             session::settle(&fx.store).unwrap();
         }
@@ -193,10 +193,10 @@ fn repeated_sessions_are_counted_exactly() {
     }
 }
 
-/// The sessions counted in a version's entry all go while sessions counted in the hot tally
-/// remain: the version must stay, with their count (the delete folds the hot tally first).
+/// The sessions counted in a version's entry all go while sessions counted in the repeat tally
+/// remain: the version must stay, with their count (the delete folds the repeat tally first).
 #[test]
-fn deleting_the_first_session_of_a_hot_node_keeps_its_versions() {
+fn deleting_the_first_session_of_the_repeated_node_keeps_its_versions() {
     let fx = Fixture::new();
     let files = [("x.yaml", "x: 1\n")];
     fx.session("s1", "2025-01-01T00:00:01Z", &files);
