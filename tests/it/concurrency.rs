@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::reliability::{Rng, Store, long, read_tree, snap_dir, unpack};
+use cfgvault_testkit::{Rng, long, read_tree, snap_dir, unpack};
+
+use super::reliability::Store;
 
 const SNAPS: &[u32] = &[2, 10, 18, 26, 34, 42, 50, 58, 66, 74, 82, 90, 98, 101];
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::util::{
-    Dir, copy_tree, corpus_file, read_tree, snap_name, strings, unpack_corpus, unpack_corpus_from,
+    Dir, copy_tree, corpus_file, read_tree, snap_name, strings, unpack, unpack_from,
 };
 
 type Tree = BTreeMap<String, Vec<u8>>;
@@ -30,7 +30,7 @@ fn replay(dir: &Dir, corpus: &Path, snaps: &[u32]) -> Vec<Tree> {
 #[test]
 fn corpus_backup_delete_ensure_is_byte_identical() {
     let snaps = [1, 12, 21, 34, 45, 56, 67, 78, 89, 102];
-    let corpus = unpack_corpus(&snaps);
+    let corpus = unpack(&snaps);
     let dir = Dir::new();
     let trees = replay(&dir, corpus.path(), &snaps);
     assert!(
@@ -121,7 +121,7 @@ fn corpus_backup_delete_ensure_is_byte_identical() {
 #[test]
 fn corpus_diff_and_log_match_the_history() {
     let snaps = [2, 9, 17, 25, 30, 44, 58, 71, 85, 99];
-    let corpus = unpack_corpus(&snaps);
+    let corpus = unpack(&snaps);
     let dir = Dir::new();
     let trees = replay(&dir, corpus.path(), &snaps);
 
@@ -251,7 +251,7 @@ fn corpus_diff_and_log_match_the_history() {
 fn a_missing_corpus_fails_naming_where_it_looked() {
     let dir = Dir::new();
     let nowhere = dir.path("no/such/corpus.tar.zst");
-    let err = std::panic::catch_unwind(|| unpack_corpus_from(&nowhere, &[1])).unwrap_err();
+    let err = std::panic::catch_unwind(|| unpack_from(&nowhere, &[1])).unwrap_err();
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains(&nowhere.display().to_string()), "{msg}");
     assert!(msg.contains("CFGVAULT_CORPUS"), "{msg}");

@@ -9,7 +9,8 @@
 //!   with a typed error or a `verify` report, never a panic or a signal.
 //! * Hostile session ids and restore targets full of symlinks: nothing is written outside.
 //!
-//! The helpers here are self-contained (`concurrency.rs` uses them too).
+//! The store-driving helpers here (`Store`) serve `concurrency.rs` too; the corpus, the PRNG
+//! and `read_tree` come from `cfgvault-testkit`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -19,116 +20,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use cfgvault_testkit::{Rng, long, read_tree, seed, snap_dir, unpack};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cfgvault");
-
-/// Whether the long versions were asked for (`CFGVAULT_LONG=1`).
-pub(crate) fn long() -> bool {
-    std::env::var_os("CFGVAULT_LONG").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-/// The seed of a randomized test: `CFGVAULT_SEED`, else `default`; printed so a failure can be
-/// replayed.
-fn seed(test: &str, default: u64) -> u64 {
-    let s = std::env::var("CFGVAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default);
-    eprintln!("{test}: seed {s} (set CFGVAULT_SEED to replay)");
-    s
-}
-
-/// xorshift64*: a small seeded PRNG.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-fn corpus_file() -> PathBuf {
-    match std::env::var_os("CFGVAULT_CORPUS") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/corpus/open-agent-configs.tar.zst"),
-    }
-}
-
-/// Unpacks `snap-NNNN/configs` of `snaps` into a temp dir; fails naming where it looked.
-pub(crate) fn unpack(snaps: &[u32]) -> tempfile::TempDir {
-    let file = corpus_file();
-    assert!(
-        file.is_file(),
-        "corpus not found at '{}': put open-agent-configs.tar.zst there or set CFGVAULT_CORPUS=FILE",
-        file.display()
-    );
-    let dir = tempfile::Builder::new()
-        .prefix("cfgvault-rel-")
-        .tempdir()
-        .unwrap();
-    let mut zstd = Command::new("zstd")
-        .arg("-dc")
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("running zstd (needed to unpack the corpus): {e}"));
-    let status = Command::new("tar")
-        .arg("-x")
-        .arg("-C")
-        .arg(dir.path())
-        .args(snaps.iter().map(|n| format!("snap-{n:04}/configs")))
-        .stdin(zstd.stdout.take().unwrap())
-        .status()
-        .unwrap();
-    assert!(
-        zstd.wait().unwrap().success() && status.success(),
-        "unpacking {}",
-        file.display()
-    );
-    dir
-}
-
-pub(crate) fn snap_dir(corpus: &tempfile::TempDir, n: u32) -> PathBuf {
-    corpus.path().join(format!("snap-{n:04}/configs"))
-}
-
-/// Every file under `dir`, by `/`-separated relative path.
-pub(crate) fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-                let bytes = if t.is_symlink() {
-                    format!("symlink -> {}", fs::read_link(&p).unwrap().display()).into_bytes()
-                } else {
-                    fs::read(&p).unwrap()
-                };
-                out.insert(rel, bytes);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
-    }
-    out
-}
 
 /// How a command ended.
 pub(crate) struct Out {

@@ -1,12 +1,12 @@
 //! The test harness: a temp [`Dir`] with its own store, a [`TestCommand`] builder that runs the
 //! real binary, and helpers for fixtures, the corpus and snapshot filters.
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub use cfgvault_testkit::{corpus_file, read_tree, snap_name, unpack, unpack_from};
 use serde_json::Value;
 
 /// The binary under test.
@@ -203,29 +203,6 @@ pub fn copy_tree(src: &Path, dst: &Path) {
     }
 }
 
-/// Every file under `dir`, by `/`-separated relative path.
-pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p.strip_prefix(base).unwrap();
-                let rel: Vec<&str> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_str().unwrap())
-                    .collect();
-                out.insert(rel.join("/"), fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 /// A command line being built; `run` executes it.
 pub struct TestCommand {
     cmd: Command,
@@ -364,62 +341,4 @@ pub fn strings(v: &Value) -> Vec<String> {
                 .to_string()
         })
         .collect()
-}
-
-/// The packed corpus: `$CFGVAULT_CORPUS`, else `../shared/corpus/open-agent-configs.tar.zst`
-/// beside the repository.
-pub fn corpus_file() -> PathBuf {
-    match std::env::var_os("CFGVAULT_CORPUS") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => repo_path("../shared/corpus/open-agent-configs.tar.zst"),
-    }
-}
-
-/// Unpacks `snap-NNNN/configs` of the given snapshots into a new temp dir (`zstd -dc | tar -x`).
-/// Fails, naming where it looked, when the corpus is absent.
-pub fn unpack_corpus(snaps: &[u32]) -> tempfile::TempDir {
-    unpack_corpus_from(&corpus_file(), snaps)
-}
-
-/// [`unpack_corpus`] from a given file.
-pub fn unpack_corpus_from(file: &Path, snaps: &[u32]) -> tempfile::TempDir {
-    assert!(
-        file.is_file(),
-        "corpus not found at '{}': put open-agent-configs.tar.zst there or set CFGVAULT_CORPUS=FILE",
-        file.display()
-    );
-    let dir = tempfile::Builder::new()
-        .prefix("cfgvault-corpus-")
-        .tempdir()
-        .unwrap();
-    let mut zstd = Command::new("zstd")
-        .arg("-dc")
-        .arg(file)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("running zstd (needed to unpack the corpus): {e}"));
-    let status = Command::new("tar")
-        .arg("-x")
-        .arg("-C")
-        .arg(dir.path())
-        .args(snaps.iter().map(|n| format!("{}/configs", snap_name(*n))))
-        .stdin(zstd.stdout.take().unwrap())
-        .status()
-        .unwrap_or_else(|e| panic!("running tar (needed to unpack the corpus): {e}"));
-    assert!(
-        zstd.wait().unwrap().success(),
-        "zstd -dc {} failed",
-        file.display()
-    );
-    assert!(status.success(), "tar -x of {} failed", file.display());
-    for n in snaps {
-        let p = dir.path().join(snap_name(*n)).join("configs");
-        assert!(p.is_dir(), "{} has no {}", file.display(), p.display());
-    }
-    dir
-}
-
-/// `snap-0007`.
-pub fn snap_name(n: u32) -> String {
-    format!("snap-{n:04}")
 }

@@ -11,87 +11,21 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use cfgvault::closure::Strategy;
 use cfgvault::{BackupOptions, ListOptions, NoProgress, ObjectId, SessionId, Vault};
+use cfgvault_testkit::{Rng, long, read_tree, snap_dir, unpack};
 
 const SNAPS: &[u32] = &[1, 9, 17, 25, 33, 41, 49, 57, 65, 73, 81, 89, 97, 102];
 
-fn long() -> bool {
-    std::env::var_os("CFGVAULT_LONG").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-fn corpus_file() -> PathBuf {
-    match std::env::var_os("CFGVAULT_CORPUS") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/corpus/open-agent-configs.tar.zst"),
-    }
-}
-
-/// Unpacks `snap-NNNN/configs` of `snaps` into a temp dir; fails naming where it looked.
-fn unpack(snaps: &[u32]) -> tempfile::TempDir {
-    let file = corpus_file();
-    assert!(
-        file.is_file(),
-        "corpus not found at '{}': put open-agent-configs.tar.zst there or set CFGVAULT_CORPUS=FILE",
-        file.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let mut zstd = Command::new("zstd")
-        .arg("-dc")
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("running zstd (needed to unpack the corpus): {e}"));
-    let status = Command::new("tar")
-        .arg("-x")
-        .arg("-C")
-        .arg(dir.path())
-        .args(snaps.iter().map(|n| format!("snap-{n:04}/configs")))
-        .stdin(zstd.stdout.take().unwrap())
-        .status()
-        .unwrap();
-    assert!(
-        zstd.wait().unwrap().success() && status.success(),
-        "unpacking {}",
-        file.display()
-    );
-    dir
-}
-
 /// Every file under `dir` by `/`-separated relative path, with its blob id.
 fn hashes(dir: &Path) -> BTreeMap<String, ObjectId> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, ObjectId>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p.strip_prefix(base).unwrap().to_str().unwrap().to_string();
-                out.insert(rel, ObjectId::for_blob(&std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// xorshift64*, seeded per thread.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
-    }
+    (read_tree(dir).into_iter())
+        .map(|(path, bytes)| (path, ObjectId::for_blob(&bytes)))
+        .collect()
 }
 
 #[test]
@@ -104,10 +38,7 @@ fn vault_is_send_and_sync() {
 fn many_threads_back_up_through_one_vault() {
     let (threads, per_thread) = if long() { (8, 200) } else { (8, 10) };
     let corpus = unpack(SNAPS);
-    let roots: Vec<PathBuf> = SNAPS
-        .iter()
-        .map(|n| corpus.path().join(format!("snap-{n:04}/configs")))
-        .collect();
+    let roots: Vec<PathBuf> = SNAPS.iter().map(|n| snap_dir(&corpus, *n)).collect();
     let expected: Vec<BTreeMap<String, ObjectId>> = roots.iter().map(|r| hashes(r)).collect();
     let tmp = tempfile::tempdir().unwrap();
     let vault =
@@ -210,10 +141,7 @@ fn many_threads_back_up_through_one_vault() {
 #[test]
 fn backups_race_with_deletes_and_gc() {
     let corpus = unpack(&SNAPS[..4]);
-    let roots: Vec<PathBuf> = SNAPS[..4]
-        .iter()
-        .map(|n| corpus.path().join(format!("snap-{n:04}/configs")))
-        .collect();
+    let roots: Vec<PathBuf> = SNAPS[..4].iter().map(|n| snap_dir(&corpus, *n)).collect();
     let tmp = tempfile::tempdir().unwrap();
     let vault =
         Arc::new(Vault::create(tmp.path().join("store.redb"), &Default::default()).unwrap());

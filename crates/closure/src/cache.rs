@@ -7,11 +7,12 @@ use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use crate::index::Index;
-use crate::resolve::Doc;
-use crate::{Closure, Options};
+use crate::index::{Index, walk};
+use crate::load::Doc;
+use crate::stamp::Stamp;
+use crate::{Closure, Error, Options};
 
 /// At most this many parsed files are kept; past it the cache starts over.
 const MAX_ENTRIES: usize = 16_384;
@@ -20,39 +21,8 @@ const MAX_WALKS: usize = 64;
 /// At most this many (root, workflow) results are kept; past it they start over.
 const MAX_RESULTS: usize = 256;
 
-/// A file modified less than this before it was read may be modified again within the same
-/// timestamp tick without its metadata changing (git's "racily clean" problem): such a parse
-/// is never reused.
-const RACY: Duration = Duration::from_secs(2);
-
 /// Files checked on disk: path relative to the root, metadata as found.
 pub(crate) type CheckedFiles = Vec<(String, Metadata)>;
-
-/// What identifies one version of a file (or of a folder's list of entries) on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Stamp {
-    len: u64,
-    modified: Option<SystemTime>,
-    #[cfg(unix)]
-    ino: u64,
-    #[cfg(unix)]
-    ctime: (i64, i64),
-}
-
-impl Stamp {
-    pub(crate) fn of(m: &Metadata) -> Stamp {
-        #[cfg(unix)]
-        use std::os::unix::fs::MetadataExt;
-        Stamp {
-            len: m.len(),
-            modified: m.modified().ok(),
-            #[cfg(unix)]
-            ino: m.ino(),
-            #[cfg(unix)]
-            ctime: (m.ctime(), m.ctime_nsec()),
-        }
-    }
-}
 
 /// A walk of a config root: valid while every folder it listed has the stamp it had then
 /// (adding, removing or renaming an entry changes its folder's modification time).
@@ -78,15 +48,6 @@ struct Memo {
 /// Whether folder `a` is `b` or holds it (relative paths, `""` for the root).
 fn holds(a: &str, b: &str) -> bool {
     a.is_empty() || a == b || (b.starts_with(a) && b.as_bytes().get(a.len()) == Some(&b'/'))
-}
-
-/// Whether a stamp taken at `at` identifies what it stamps: not modified in the two seconds
-/// before (it could change again within the same timestamp tick).
-fn settled(stamp: &Stamp, at: SystemTime) -> bool {
-    stamp
-        .modified
-        .and_then(|m| at.duration_since(m).ok())
-        .is_some_and(|age| age >= RACY)
 }
 
 struct Entry {
@@ -209,7 +170,7 @@ impl Cache {
                 .iter()
                 .any(|(w, below)| holds(&rel, w) || (*below && holds(w, &rel)));
             if depends {
-                if !settled(stamp, walk.started) {
+                if !stamp.settled(walk.started) {
                     return;
                 }
                 dirs.push((abs.clone(), stamp.clone()));
@@ -263,7 +224,7 @@ impl Cache {
     /// Keeps a walk of `root`, unless a folder it listed had been modified less than two
     /// seconds before it began (it could change again without its stamp changing).
     pub(crate) fn keep_walk(&self, root: &Path, walk: Arc<Walk>) {
-        if !walk.dirs.iter().all(|(_, s)| settled(s, walk.started)) {
+        if !walk.dirs.iter().all(|(_, s)| s.settled(walk.started)) {
             return;
         }
         let mut walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
@@ -299,10 +260,7 @@ impl Cache {
             (before, std::fs::metadata(abs).ok().map(|m| Stamp::of(&m)))
             && stamp == after
         {
-            let trusted = stamp
-                .modified
-                .and_then(|m| read_at.duration_since(m).ok())
-                .is_some_and(|age| age >= RACY);
+            let trusted = stamp.settled(read_at);
             let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
@@ -318,4 +276,37 @@ impl Cache {
         }
         doc
     }
+}
+
+/// The walk of `root` ([`walk`]), reused from `cache` while no folder under the root has changed; with the walk
+/// and every folder's stamp when it met no symlink and no problem.
+pub(crate) fn walk_cached(
+    root: &Path,
+    canon_root: &Path,
+    cache: Option<&Cache>,
+) -> Result<(Arc<Index>, Option<Arc<Walk>>), Error> {
+    let Some(cache) = cache else {
+        return walk(root, canon_root, &mut None).map(|i| (Arc::new(i), None));
+    };
+    if let Some(kept) = cache.walk(root) {
+        return Ok((kept.index.clone(), Some(kept)));
+    }
+    let started = SystemTime::now();
+    let mut dirs = Some(Vec::new());
+    let index = Arc::new(walk(root, canon_root, &mut dirs)?);
+    // Symlinks (whose targets can change without their folder changing) and problems make a
+    // walk not worth keeping.
+    let plain = match dirs {
+        Some(dirs) if index.problems.is_empty() => {
+            let w = Arc::new(Walk {
+                dirs,
+                index: index.clone(),
+                started,
+            });
+            cache.keep_walk(root, w.clone());
+            Some(w)
+        }
+        _ => None,
+    };
+    Ok((index, plain))
 }

@@ -3,10 +3,8 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::SystemTime;
 
-use crate::cache::{Cache, Stamp, Walk};
+use crate::stamp::Stamp;
 use crate::{Error, Unresolved};
 
 /// Every regular file under the root, found once per analysis.
@@ -36,39 +34,6 @@ fn join(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
-}
-
-/// [`walk`], reused from `cache` while no folder under the root has changed; with the walk
-/// and every folder's stamp when it met no symlink and no problem.
-pub(crate) fn walk_cached(
-    root: &Path,
-    canon_root: &Path,
-    cache: Option<&Cache>,
-) -> Result<(Arc<Index>, Option<Arc<Walk>>), Error> {
-    let Some(cache) = cache else {
-        return walk(root, canon_root, &mut None).map(|i| (Arc::new(i), None));
-    };
-    if let Some(kept) = cache.walk(root) {
-        return Ok((kept.index.clone(), Some(kept)));
-    }
-    let started = SystemTime::now();
-    let mut dirs = Some(Vec::new());
-    let index = Arc::new(walk(root, canon_root, &mut dirs)?);
-    // Symlinks (whose targets can change without their folder changing) and problems make a
-    // walk not worth keeping.
-    let plain = match dirs {
-        Some(dirs) if index.problems.is_empty() => {
-            let w = Arc::new(Walk {
-                dirs,
-                index: index.clone(),
-                started,
-            });
-            cache.keep_walk(root, w.clone());
-            Some(w)
-        }
-        _ => None,
-    };
-    Ok((index, plain))
 }
 
 /// Walks with an explicit stack (no recursion, whatever the depth) and never follows a directory

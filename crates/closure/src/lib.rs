@@ -35,12 +35,16 @@ mod cycles;
 mod error;
 mod hints;
 mod index;
+mod load;
 mod model;
 mod nesting;
+mod place;
 mod profile;
 mod resolve;
 pub mod semantic;
+mod stamp;
 mod strategy;
+mod template;
 mod wildcard;
 
 use std::path::{Path, PathBuf};

@@ -1,25 +1,24 @@
 //! The resolver: one walk of the root, a worklist over files, each file parsed at most once.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use globset::{GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 use serde_yaml::{Mapping, Value};
 
 use crate::Checked;
-use crate::cache::Cache;
+use crate::cache::{Cache, walk_cached};
 use crate::cycles::find_cycles;
 use crate::hints::{HintIndex, hints_in};
-use crate::index::{Index, walk_cached};
-use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, anchored_glob, render_key_path};
-use crate::{Closure, Dropped, Edge, Error, FileEntry, FileKind, Options, ParseError, Unresolved};
-
-/// Files larger than this are backed up but not parsed: configs are small, and this bounds the
-/// memory a hostile file can take.
-const MAX_PARSE_BYTES: u64 = 8 << 20;
+use crate::index::Index;
+use crate::load::{Doc, has_key, load, scalar, untag};
+use crate::place::{check_workflow, open_root};
+use crate::profile::{CheckKey, Compiled, PathSeg, Rule, Target, render_key_path};
+use crate::strategy::Selection;
+use crate::strategy::exclude_set;
+use crate::template::{Seg, expand, has_drive, normalize, render_segs, segs_match};
+use crate::{Closure, Dropped, Edge, Error, FileEntry, FileKind, Hint, Options, Unresolved};
 
 /// At most this many references of one file are followed; the rest are reported as dropped.
 /// Real files hold a few dozen.
@@ -30,35 +29,6 @@ const MAX_REFS_PER_CLOSURE: usize = 250_000;
 
 /// How many tried candidates an `unresolved` reason lists before eliding the rest.
 const MAX_TRIED_SHOWN: usize = 6;
-
-/// Compiles exclude patterns the gitignore way: a pattern without `/` matches a file name at any
-/// depth, one with `/` is anchored at the root; `*` never crosses `/`.
-pub(crate) fn exclude_set(patterns: &[String]) -> Result<GlobSet, Error> {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        let anchored = if p.contains('/') {
-            p.trim_start_matches('/').to_owned()
-        } else {
-            format!("**/{p}")
-        };
-        let glob = anchored_glob(&anchored).map_err(|e| Error::Glob {
-            pattern: p.clone(),
-            message: e.kind().to_string(),
-        })?;
-        b.add(glob);
-    }
-    b.build().map_err(|e| Error::Glob {
-        pattern: patterns.join(", "),
-        message: e.to_string(),
-    })
-}
-
-pub(crate) enum Doc {
-    Parsed(Value),
-    Failed(ParseError),
-    /// Not YAML by the profile: backed up, never read.
-    Skipped,
-}
 
 #[derive(Default)]
 struct FieldIndex {
@@ -689,288 +659,12 @@ impl<'a> Analysis<'a> {
     }
 }
 
-fn has_drive(v: &str) -> bool {
-    let b = v.as_bytes();
-    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
-}
-
-fn load(abs: &Path, rel: &str) -> Doc {
-    let fail = |message: String| {
-        Doc::Failed(ParseError {
-            path: rel.to_owned(),
-            line: None,
-            column: None,
-            message,
-        })
-    };
-    match fs::metadata(abs) {
-        Ok(m) if m.len() > MAX_PARSE_BYTES => {
-            return fail(format!(
-                "file is larger than {MAX_PARSE_BYTES} bytes; not analysed"
-            ));
-        }
-        Ok(_) => {}
-        Err(e) => return fail(format!("could not read: {e}")),
-    }
-    let bytes = match fs::read(abs) {
-        Ok(b) => b,
-        Err(e) => return fail(format!("could not read: {e}")),
-    };
-    if let Some(line) = crate::nesting::too_deep(&bytes) {
-        return Doc::Failed(ParseError {
-            path: rel.to_owned(),
-            line: Some(line),
-            column: None,
-            message: format!(
-                "nested deeper than {} levels; not analysed",
-                crate::nesting::MAX_NESTING
-            ),
-        });
-    }
-    match serde_yaml::from_slice::<Value>(&bytes) {
-        Ok(v) => Doc::Parsed(v),
-        Err(e) => {
-            let mut message = e.to_string();
-            let (line, column) = match e.location() {
-                Some(l) => {
-                    // The location is reported in its own fields; keep the message free of it.
-                    let at = format!(" at line {} column {}", l.line(), l.column());
-                    message = message.replacen(&at, "", 1);
-                    (Some(l.line()), Some(l.column()))
-                }
-                // The parser gives no position for a second document; point at its marker.
-                None => (second_document_line(&bytes), None),
-            };
-            Doc::Failed(ParseError {
-                path: rel.to_owned(),
-                line,
-                column,
-                message,
-            })
-        }
-    }
-}
-
-/// The 1-based line of a `---` that starts a document after one with content, if any.
-fn second_document_line(bytes: &[u8]) -> Option<usize> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut content = false;
-    for (n, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if line.starts_with("---") && (line.len() == 3 || line[3..].starts_with([' ', '\t'])) {
-            if content {
-                return Some(n + 1);
-            }
-        } else if !t.is_empty() && !t.starts_with('#') && !line.starts_with('%') {
-            content = true;
-        }
-    }
-    None
-}
-
-/// Whether `v` is a mapping with the key `key` (an empty file, null, has none).
-fn has_key(v: &Value, key: &str) -> bool {
-    matches!(untag(v), Value::Mapping(map) if map.contains_key(key))
-}
-
-/// Custom tags (`!include x`) are seen through: the tagged value is what the framework reads.
-fn untag(mut v: &Value) -> &Value {
-    while let Value::Tagged(t) = v {
-        v = &t.value;
-    }
-    v
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match untag(v) {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Seg {
-    Lit(String),
-    One,
-    Any,
-}
-
-fn render_segs(segs: &[Seg]) -> String {
-    segs.iter()
-        .map(|s| match s {
-            Seg::Lit(l) => l.as_str(),
-            Seg::One => "*",
-            Seg::Any => "**",
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Expands a candidate template lexically; `None` when `..` climbs above the root. The value is
-/// always literal: a `*` in it matches only a file really named `*`.
-fn expand(
-    template: &str,
-    dir: &[&str],
-    value: &str,
-    fields: &[(String, String)],
-) -> Option<Vec<Seg>> {
-    let mut raw: Vec<Seg> = Vec::new();
-    for part in template.split('/') {
-        match part {
-            "{dir}" => raw.extend(dir.iter().map(|d| Seg::Lit((*d).to_owned()))),
-            "*" => raw.push(Seg::One),
-            "**" => raw.push(Seg::Any),
-            field if field.starts_with("{field:") => {
-                let name = &field["{field:".len()..field.len() - 1];
-                if let Some((_, v)) = fields.iter().find(|(n, _)| n == name) {
-                    raw.extend(v.split('/').map(|s| Seg::Lit(s.to_owned())));
-                }
-            }
-            lit => {
-                let text = lit.replace("{value}", value);
-                raw.extend(text.split('/').map(|s| Seg::Lit(s.to_owned())));
-            }
-        }
-    }
-    let mut out: Vec<Seg> = Vec::new();
-    for seg in raw {
-        match &seg {
-            Seg::Lit(s) if s.is_empty() || s == "." => {}
-            Seg::Lit(s) if s == ".." => {
-                out.pop()?;
-            }
-            _ => out.push(seg),
-        }
-    }
-    if out.is_empty() { None } else { Some(out) }
-}
-
-impl crate::wildcard::Wildcard<&str> for Seg {
-    fn is_any(&self) -> bool {
-        *self == Seg::Any
-    }
-
-    fn accepts(&self, seg: &&str) -> bool {
-        match self {
-            Seg::One => true,
-            Seg::Lit(l) => l == seg,
-            Seg::Any => false,
-        }
-    }
-}
-
-fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
-    crate::wildcard::wildcard_match(pat, path)
-}
-
 fn classify(profile: &Compiled, path: &str) -> FileKind {
     profile
         .kinds
         .iter()
         .find(|(_, m)| m.is_match(path))
         .map_or(FileKind::Other, |(k, _)| *k)
-}
-
-/// Normalizes a relative `/`-separated path lexically; `None` if absolute or climbing out.
-fn normalize(rel: &str) -> Option<String> {
-    if rel.starts_with('/') || rel.starts_with('\\') || has_drive(rel) || rel.contains('\0') {
-        return None;
-    }
-    let mut out: Vec<&str> = Vec::new();
-    for seg in rel.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop()?;
-            }
-            s => out.push(s),
-        }
-    }
-    Some(out.join("/"))
-}
-
-fn open_root(root: &Path) -> Result<PathBuf, Error> {
-    let meta = fs::metadata(root).map_err(|source| Error::Io {
-        action: "read config root",
-        path: root.to_owned(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Err(Error::RootNotDirectory {
-            path: root.to_owned(),
-        });
-    }
-    fs::canonicalize(root).map_err(|source| Error::Io {
-        action: "resolve config root",
-        path: root.to_owned(),
-        source,
-    })
-}
-
-/// The workflow as a root-relative path: a relative one as given, an absolute one when it
-/// names a place under the root (as given, or once symlinks are resolved).
-fn relative_workflow(root: &Path, canon_root: &Path, workflow: &str) -> Result<String, Error> {
-    let outside = || Error::WorkflowOutsideRoot {
-        path: workflow.to_owned(),
-    };
-    let abs = Path::new(workflow);
-    if !abs.is_absolute() {
-        return Ok(workflow.to_owned());
-    }
-    let under = |base: &Path, p: &Path| -> Option<String> {
-        let rel = p.strip_prefix(base).ok()?;
-        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-        Some(parts?.join("/"))
-    };
-    if let Some(rel) = under(root, abs).or_else(|| under(canon_root, abs)) {
-        return Ok(rel);
-    }
-    match fs::canonicalize(abs) {
-        Ok(c) => under(canon_root, &c).ok_or_else(outside),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::WorkflowMissing {
-            path: workflow.to_owned(),
-            root: root.to_owned(),
-        }),
-        Err(_) => Err(outside()),
-    }
-}
-
-fn check_workflow(
-    root: &Path,
-    canon_root: &Path,
-    index: &Index,
-    workflow: &str,
-) -> Result<String, Error> {
-    let outside = || Error::WorkflowOutsideRoot {
-        path: workflow.to_owned(),
-    };
-    let relative = relative_workflow(root, canon_root, workflow)?;
-    let rel = normalize(&relative).ok_or_else(outside)?;
-    if rel.is_empty() {
-        return Err(Error::WorkflowNotFile {
-            path: workflow.to_owned(),
-        });
-    }
-    if index.files.contains(&rel) {
-        return Ok(rel);
-    }
-    // Not found by the walk: missing, a folder, or reached through a symlinked folder.
-    match fs::canonicalize(root.join(&rel)) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::WorkflowMissing {
-            path: rel,
-            root: root.to_owned(),
-        }),
-        Err(source) => Err(Error::Io {
-            action: "read workflow",
-            path: root.join(&rel),
-            source,
-        }),
-        Ok(c) if !c.starts_with(canon_root) => Err(outside()),
-        Ok(c) if c.is_file() => Ok(rel),
-        Ok(_) => Err(Error::WorkflowNotFile { path: rel }),
-    }
 }
 
 pub(crate) fn run(
@@ -983,12 +677,7 @@ pub(crate) fn run(
         Some(_) => options.strategy.selection(),
         None => crate::Strategy::Tree.selection(),
     };
-    let mut patterns = options.excludes.clone();
-    if let crate::Strategy::Custom(c) = &options.strategy {
-        patterns.extend(c.exclude.iter().cloned());
-    }
-    patterns.sort();
-    patterns.dedup();
+    let patterns = exclude_patterns(options);
     let canon_root = open_root(root)?;
     // The same analysis over the same lists of files and the same parsed files gives the same
     // closure: a kept one is checked against the folders it consulted and the files it parsed.
@@ -1025,147 +714,9 @@ pub(crate) fn run(
     }
 
     let mut analysis = Analysis::new(root, profile, &index, cache);
-    let mut roots: Vec<String> = workflow.iter().cloned().collect();
-    if selection.globals && workflow.is_some() {
-        roots.extend(
-            profile
-                .globals
-                .iter()
-                .filter(|g| index.files.contains(*g))
-                .cloned(),
-        );
-        for g in &profile.globals {
-            analysis.watched.push((parent(g).to_owned(), false));
-        }
-    }
-    if let Some(w) = &workflow {
-        analysis.watched.push((parent(w).to_owned(), false));
-    }
-    if selection.tree {
-        analysis.watched.push((String::new(), true));
-    }
-    analysis.run(&roots);
-
-    // Which files the strategy keeps.
-    let kind_of = |path: &str| {
-        if workflow.as_deref() == Some(path) {
-            FileKind::Workflow
-        } else {
-            classify(profile, path)
-        }
-    };
-    let mut selected: BTreeSet<String> = if selection.root_only {
-        workflow.iter().cloned().collect()
-    } else {
-        analysis
-            .reached
-            .iter()
-            .filter(|p| {
-                workflow.as_deref() == Some(p.as_str())
-                    || selection.kinds.is_none_or(|ks| ks.contains(&kind_of(p)))
-            })
-            .cloned()
-            .collect()
-    };
-    if selection.tree {
-        selected.extend(index.files.iter().cloned());
-    }
-    selected.retain(|p| !excludes.is_match(p.as_str()));
-
-    // Parse errors of the files the analysis read. The tree strategy's files beyond the
-    // analysis (all of them without a workflow) are payload only and stay unread: a tree
-    // backup reads each file once, to hash and store it, and parses none.
-    let parse_errors: Vec<_> = selected
-        .iter()
-        .filter(|p| analysis.reached.contains(*p))
-        .filter_map(|p| match analysis.docs.get(p).map(|d| d.as_ref()) {
-            Some(Doc::Failed(e)) => Some(e.clone()),
-            _ => None,
-        })
-        .collect();
-
-    let cycles: Vec<Vec<String>> = find_cycles(&analysis.edges, &analysis.reached)
-        .into_iter()
-        .filter(|c| c.iter().all(|p| selected.contains(p)))
-        .collect();
-
-    let mut edges: Vec<Edge> = std::mem::take(&mut analysis.edges)
-        .into_iter()
-        .filter(|e| selected.contains(&e.to))
-        .collect();
-    edges.sort();
-    edges.dedup();
-    let mut via: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, e) in edges.iter().enumerate() {
-        via.entry(e.to.as_str()).or_default().push(i);
-    }
-    let files = selected
-        .iter()
-        .map(|p| FileEntry {
-            path: p.clone(),
-            kind: kind_of(p),
-            via: via.get(p.as_str()).cloned().unwrap_or_default(),
-        })
-        .collect();
-
-    let mut unresolved: Vec<Unresolved> = std::mem::take(&mut analysis.unresolved)
-        .into_iter()
-        .filter(|u| selected.contains(&u.from))
-        .collect();
-    if selection.tree {
-        unresolved.extend(index.problems.iter().cloned());
-    }
-    unresolved.sort();
-    unresolved.dedup();
-
-    let workflow_error = workflow
-        .as_deref()
-        .and_then(|w| parse_errors.iter().find(|p| p.path == w))
-        .cloned();
-    let mut dropped: Vec<Dropped> = std::mem::take(&mut analysis.dropped)
-        .into_iter()
-        .filter(|d| selected.contains(&d.path))
-        .collect();
-    dropped.sort();
-    let hints = if workflow.is_some() && options.hints {
-        // A hint may name any file under the root, so the result now depends on every folder.
-        analysis.watched.push((String::new(), true));
-        let hint_index = HintIndex::new(&index.files, |p| profile.parse.is_match(p));
-        let in_closure = |p: &str| selected.contains(p);
-        let no_keys = HashSet::new();
-        let mut hints = Vec::new();
-        for path in selected.iter().filter(|p| analysis.reached.contains(*p)) {
-            if dropped.iter().any(|d| &d.path == path) {
-                continue;
-            }
-            if let Some(Doc::Parsed(v)) = analysis.docs.get(path).map(|d| d.as_ref()) {
-                let followed = analysis.followed.get(path).unwrap_or(&no_keys);
-                hints.extend(hints_in(
-                    path,
-                    v,
-                    followed,
-                    &profile.not_references,
-                    &hint_index,
-                    &in_closure,
-                ));
-            }
-        }
-        hints.sort();
-        hints
-    } else {
-        Vec::new()
-    };
-    let closure = Arc::new(Closure {
-        workflow,
-        workflow_error,
-        dropped,
-        hints,
-        files,
-        edges,
-        unresolved,
-        parse_errors,
-        cycles,
-    });
+    analysis.start(workflow.as_deref(), &selection);
+    let selected = analysis.select(workflow.as_deref(), &selection, &excludes);
+    let closure = Arc::new(analysis.closure(workflow, selected, &selection, options.hints));
     if let Some((cache, w, walk)) = remember {
         let read: Vec<(PathBuf, String, Arc<Doc>)> = analysis
             .docs
@@ -1183,56 +734,191 @@ pub(crate) fn run(
     Ok((closure, checked))
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
+/// The exclude globs of `options` and of a custom strategy, sorted, each once.
+fn exclude_patterns(options: &Options) -> Vec<String> {
+    let mut patterns = options.excludes.clone();
+    if let crate::Strategy::Custom(c) = &options.strategy {
+        patterns.extend(c.exclude.iter().cloned());
+    }
+    patterns.sort();
+    patterns.dedup();
+    patterns
+}
 
-    #[test]
-    fn expand_templates() {
-        let dir = ["llms", "provider", "x"];
-        let e = |t: &str, v: &str| expand(t, &dir, v, &[]).map(|s| render_segs(&s));
-        assert_eq!(
-            e("{dir}/{value}", "common.yaml").as_deref(),
-            Some("llms/provider/x/common.yaml")
-        );
-        assert_eq!(
-            e("{dir}/{value}", "../common.yaml").as_deref(),
-            Some("llms/provider/common.yaml")
-        );
-        assert_eq!(e("{dir}/{value}", "../../../../etc/passwd"), None);
-        assert_eq!(
-            e("llms/provider/*/{value}.yaml", "a").as_deref(),
-            Some("llms/provider/*/a.yaml")
-        );
-        assert_eq!(
-            expand("{dir}/{value}", &[], "a/./b", &[])
-                .map(|s| render_segs(&s))
-                .as_deref(),
-            Some("a/b")
-        );
+/// The phases of [`run`] after the worklist's set-up: what the strategy keeps and the closure
+/// reported over it.
+impl Analysis<'_> {
+    /// Runs the worklist from the workflow (and the profile's globals, when the strategy keeps
+    /// them), noting the folders whose lists of files the result depends on.
+    fn start(&mut self, workflow: Option<&str>, selection: &Selection<'_>) {
+        let profile = self.profile;
+        let mut roots: Vec<String> = workflow.iter().map(|w| w.to_string()).collect();
+        if selection.globals && workflow.is_some() {
+            roots.extend(
+                profile
+                    .globals
+                    .iter()
+                    .filter(|g| self.index.files.contains(*g))
+                    .cloned(),
+            );
+            for g in &profile.globals {
+                self.watched.push((parent(g).to_owned(), false));
+            }
+        }
+        if let Some(w) = workflow {
+            self.watched.push((parent(w).to_owned(), false));
+        }
+        if selection.tree {
+            self.watched.push((String::new(), true));
+        }
+        self.run(&roots);
     }
 
-    #[test]
-    fn segment_matching() {
-        let m = |p: &str, path: &str| {
-            let segs = expand(p, &[], "", &[]).unwrap();
-            segs_match(&segs, &path.split('/').collect::<Vec<_>>())
+    /// The kind of `path`: the workflow's, else the profile's.
+    fn kind_of(&self, workflow: Option<&str>, path: &str) -> FileKind {
+        if workflow == Some(path) {
+            FileKind::Workflow
+        } else {
+            classify(self.profile, path)
+        }
+    }
+
+    /// The files the strategy keeps, less the excluded ones.
+    fn select(
+        &self,
+        workflow: Option<&str>,
+        selection: &Selection<'_>,
+        excludes: &GlobSet,
+    ) -> BTreeSet<String> {
+        let mut selected: BTreeSet<String> = if selection.root_only {
+            workflow.iter().map(|w| w.to_string()).collect()
+        } else {
+            self.reached
+                .iter()
+                .filter(|p| {
+                    workflow == Some(p.as_str())
+                        || selection
+                            .kinds
+                            .is_none_or(|ks| ks.contains(&self.kind_of(workflow, p)))
+                })
+                .cloned()
+                .collect()
         };
-        assert!(m("llms/provider/*/a.yaml", "llms/provider/openai/a.yaml"));
-        assert!(!m("llms/provider/*/a.yaml", "llms/provider/a.yaml"));
-        assert!(m("tools/**", "tools/rest/x.yaml"));
-        assert!(m("**/x.yaml", "x.yaml"));
+        if selection.tree {
+            selected.extend(self.index.files.iter().cloned());
+        }
+        selected.retain(|p| !excludes.is_match(p.as_str()));
+        selected
     }
 
-    #[test]
-    fn normalize_paths() {
-        assert_eq!(
-            normalize("./workflows//a.yaml").as_deref(),
-            Some("workflows/a.yaml")
-        );
-        assert_eq!(normalize("../a.yaml"), None);
-        assert_eq!(normalize("/etc/passwd"), None);
-        assert_eq!(normalize("a/../../b"), None);
+    /// The closure over the `selected` files: what the analysis found of them.
+    fn closure(
+        &mut self,
+        workflow: Option<String>,
+        selected: BTreeSet<String>,
+        selection: &Selection<'_>,
+        hints: bool,
+    ) -> Closure {
+        // Parse errors of the files the analysis read. The tree strategy's files beyond the
+        // analysis (all of them without a workflow) are payload only and stay unread: a tree
+        // backup reads each file once, to hash and store it, and parses none.
+        let parse_errors: Vec<_> = selected
+            .iter()
+            .filter(|p| self.reached.contains(*p))
+            .filter_map(|p| match self.docs.get(p).map(|d| d.as_ref()) {
+                Some(Doc::Failed(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect();
+
+        let cycles: Vec<Vec<String>> = find_cycles(&self.edges, &self.reached)
+            .into_iter()
+            .filter(|c| c.iter().all(|p| selected.contains(p)))
+            .collect();
+
+        let mut edges: Vec<Edge> = std::mem::take(&mut self.edges)
+            .into_iter()
+            .filter(|e| selected.contains(&e.to))
+            .collect();
+        edges.sort();
+        edges.dedup();
+        let mut via: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, e) in edges.iter().enumerate() {
+            via.entry(e.to.as_str()).or_default().push(i);
+        }
+        let files = selected
+            .iter()
+            .map(|p| FileEntry {
+                path: p.clone(),
+                kind: self.kind_of(workflow.as_deref(), p),
+                via: via.get(p.as_str()).cloned().unwrap_or_default(),
+            })
+            .collect();
+
+        let mut unresolved: Vec<Unresolved> = std::mem::take(&mut self.unresolved)
+            .into_iter()
+            .filter(|u| selected.contains(&u.from))
+            .collect();
+        if selection.tree {
+            unresolved.extend(self.index.problems.iter().cloned());
+        }
+        unresolved.sort();
+        unresolved.dedup();
+
+        let workflow_error = workflow
+            .as_deref()
+            .and_then(|w| parse_errors.iter().find(|p| p.path == w))
+            .cloned();
+        let mut dropped: Vec<Dropped> = std::mem::take(&mut self.dropped)
+            .into_iter()
+            .filter(|d| selected.contains(&d.path))
+            .collect();
+        dropped.sort();
+        let hints = if workflow.is_some() && hints {
+            self.hints(&selected, &dropped)
+        } else {
+            Vec::new()
+        };
+        Closure {
+            workflow,
+            workflow_error,
+            dropped,
+            hints,
+            files,
+            edges,
+            unresolved,
+            parse_errors,
+            cycles,
+        }
+    }
+
+    /// The hints of the `selected` files the analysis read (those whose references were
+    /// `dropped` aside): string values no rule took that name a file.
+    fn hints(&mut self, selected: &BTreeSet<String>, dropped: &[Dropped]) -> Vec<Hint> {
+        // A hint may name any file under the root, so the result now depends on every folder.
+        self.watched.push((String::new(), true));
+        let profile = self.profile;
+        let hint_index = HintIndex::new(&self.index.files, |p| profile.parse.is_match(p));
+        let in_closure = |p: &str| selected.contains(p);
+        let no_keys = HashSet::new();
+        let mut hints = Vec::new();
+        for path in selected.iter().filter(|p| self.reached.contains(*p)) {
+            if dropped.iter().any(|d| &d.path == path) {
+                continue;
+            }
+            if let Some(Doc::Parsed(v)) = self.docs.get(path).map(|d| d.as_ref()) {
+                let followed = self.followed.get(path).unwrap_or(&no_keys);
+                hints.extend(hints_in(
+                    path,
+                    v,
+                    followed,
+                    &profile.not_references,
+                    &hint_index,
+                    &in_closure,
+                ));
+            }
+        }
+        hints.sort();
+        hints
     }
 }

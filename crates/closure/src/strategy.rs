@@ -1,11 +1,13 @@
-//! Which files of the analysed graph end up in the closure.
+//! Which files of the analysed graph end up in the closure: the strategy and the exclude globs.
 
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use globset::{GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
+use crate::profile::anchored_glob;
 use crate::{Error, FileKind};
 
 /// How much of the dependency graph to keep.
@@ -150,7 +152,7 @@ impl Strategy {
                     .map_err(|e| err(e.to_string()))?,
             ),
         };
-        crate::resolve::exclude_set(&spec.exclude).map_err(|e| err(e.to_string()))?;
+        exclude_set(&spec.exclude).map_err(|e| err(e.to_string()))?;
         Ok(Strategy::Custom(CustomStrategy {
             name: spec.name,
             kinds,
@@ -185,6 +187,28 @@ impl FromStr for Strategy {
             _ => Err(Error::UnknownStrategy { name: s.to_owned() }),
         }
     }
+}
+
+/// Compiles exclude patterns the gitignore way: a pattern without `/` matches a file name at any
+/// depth, one with `/` is anchored at the root; `*` never crosses `/`.
+pub(crate) fn exclude_set(patterns: &[String]) -> Result<GlobSet, Error> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let anchored = if p.contains('/') {
+            p.trim_start_matches('/').to_owned()
+        } else {
+            format!("**/{p}")
+        };
+        let glob = anchored_glob(&anchored).map_err(|e| Error::Glob {
+            pattern: p.clone(),
+            message: e.kind().to_string(),
+        })?;
+        b.add(glob);
+    }
+    b.build().map_err(|e| Error::Glob {
+        pattern: patterns.join(", "),
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]

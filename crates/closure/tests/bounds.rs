@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cfgvault_closure::{Closure, Options, resolve, resolve_tree};
-
-fn long() -> bool {
-    std::env::var_os("CFGVAULT_LONG").is_some_and(|v| !v.is_empty() && v != "0")
-}
+use cfgvault_testkit::long;
 
 fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
     let p = root.join(rel);

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use cfgvault_closure::{Cache, Options, resolve, resolve_cached, resolve_checked};
+use cfgvault_testkit::{Rng, seed};
 
 fn write(root: &Path, rel: &str, text: &str, age: Duration) {
     let p = root.join(rel);
@@ -408,18 +409,11 @@ fn cached_results_follow_random_edits_anywhere_in_the_tree() {
          fallback_models: [b]\n      tool_manager: default\n      agent: helper\n",
         old,
     );
-    let seed = std::env::var("CFGVAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x2545_f491_4f6c_dd1d_u64);
-    eprintln!("seed {seed} (set CFGVAULT_SEED to replay)");
-    let mut x = seed | 1;
-    let mut next = |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
+    let mut rng = Rng::new(seed(
+        "cached_results_follow_random_edits_anywhere_in_the_tree",
+        0x2545_f491_4f6c_dd1d,
+    ));
+    let mut next = |n: usize| rng.below(n);
     let cache = Cache::new();
     let o = Options::default().hints(false);
     for step in 0..150 {

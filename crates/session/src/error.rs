@@ -2,8 +2,6 @@ use std::path::PathBuf;
 
 use cfgvault_store::ObjectId;
 
-use crate::tree::DecodeError;
-
 /// Names what a store write was storing when the store refused it as too large.
 pub(crate) fn too_large(
     what: impl FnOnce() -> String,
@@ -91,6 +89,25 @@ pub enum Error {
     #[error("invalid overwrite policy '{input}': expected never, if-unchanged or always")]
     InvalidOverwrite { input: String },
 }
+
+/// Why bytes are not a canonical tree (`tree::Tree::decode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Index of the offending entry, if the problem is in one.
+    pub entry: Option<usize>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.entry {
+            Some(i) => write!(f, "entry {i}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

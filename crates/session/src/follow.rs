@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use crate::diff::{self, Rename};
-use crate::session::lookup;
 use crate::tree::EntryKind;
+use crate::walk::lookup;
 use cfgvault_store::Store;
 
 use crate::{ListOptions, Result, SessionId, Version, list, validate_path, versions};

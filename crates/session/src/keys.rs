@@ -21,7 +21,7 @@ pub(crate) const PATH_BLOBS: &str = "session.path_blobs";
 /// The string table: `0x01 ‖ n u64` → string, and `0x00 ‖ BLAKE3(string)[..8] ‖ n u64` →
 /// empty to find a string's number. (The space's name is historical: format 1 names it so.)
 pub(crate) const STRINGS: &str = "session.counters";
-/// The first *tally key* of the by-time space: the running totals and the hot tally (`C_*`)
+/// The first *tally key* of the by-time space: the running totals and the repeat tally (`C_*`)
 /// follow every time key there (a time key's first byte is at most 0xF2 for any time chrono
 /// represents), so a backup's by-time entry — the newest — and the totals it updates are
 /// neighbours, on one page. The by-time entries are the keys below it.
@@ -30,9 +30,11 @@ pub(crate) const TALLY_START: &[u8] = b"\xff";
 pub(crate) const C_LOGICAL: &[u8] = b"\xfflogical_bytes";
 /// The number of sessions → u64.
 pub(crate) const C_SESSIONS: &[u8] = b"\xffsessions";
-/// The hot tally and the hot node's files (`hot.rs`).
-pub(crate) const C_HOT: &[u8] = b"\xffhot";
-pub(crate) const C_HOT_FILES: &[u8] = b"\xffhot.files";
+/// The repeat tally (`versions/repeats.rs`): the repeated session node and the sessions counted
+/// for it. (The key's bytes spell `hot`, the name format 1 gives it.)
+pub(crate) const C_REPEATS: &[u8] = b"\xffhot";
+/// The repeated session node's files (path, blob, size).
+pub(crate) const C_REPEAT_FILES: &[u8] = b"\xffhot.files";
 
 pub(crate) fn root_name(id: &SessionId) -> String {
     format!("{ROOT_PREFIX}{id}")
@@ -48,6 +50,17 @@ pub(crate) fn time_from_key(b: &[u8]) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
 }
 
+/// A time kept in microseconds since the epoch.
+pub(crate) fn time_from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+/// The session id that a by-time or label key holds from byte `at` on (after its prefix and
+/// time), `None` when those bytes are not a session id.
+pub(crate) fn session_id_at(key: &[u8], at: usize) -> Option<SessionId> {
+    std::str::from_utf8(key.get(at..)?).ok()?.parse().ok()
+}
+
 pub(crate) fn by_time_key(t: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
     let mut k = time_key(t).to_vec();
     k.extend_from_slice(id.as_str().as_bytes());
@@ -61,6 +74,13 @@ pub(crate) fn label_prefix(k: &str, v: &str) -> Vec<u8> {
         out.extend_from_slice(s.as_bytes());
     }
     out
+}
+
+/// `label_prefix(k, v) ‖ time(8) ‖ id`: the key of a session's label in [`BY_LABEL`].
+pub(crate) fn label_key(k: &str, v: &str, t: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
+    let mut key = label_prefix(k, v);
+    key.extend_from_slice(&by_time_key(t, id));
+    key
 }
 
 pub(crate) fn path_prefix(path: &str) -> Vec<u8> {

@@ -22,40 +22,50 @@
 //! # Ok::<(), cfgvault_session::Error>(())
 //! ```
 
+mod bases;
 mod beneath;
 mod cache;
+mod counters;
+mod create;
+mod delete;
 pub mod diff;
 mod error;
 mod fileset;
 mod follow;
-mod hot;
 mod id;
 mod keys;
+mod labels;
 mod path;
+mod query;
 mod record;
+mod records;
 pub mod restore;
 pub mod retention;
-mod session;
+mod stats;
 mod storefiles;
 mod strings;
 pub mod tree;
 pub mod verify;
+mod versions;
+mod walk;
 
 pub use cache::SessionCache;
+pub use create::{Created, FileOutcome, NewSession, create, create_cached};
+pub use delete::delete;
 pub use error::{Error, Result};
 pub use fileset::{FileEntry, FileSet, Seen, Selection, Skipped, StampCache};
 pub use follow::{Followed, FollowedRename, versions_following};
-pub use hot::settle;
 pub use id::SessionId;
+pub use labels::{MAX_LABEL_KEY, MAX_LABEL_VALUE, set_labels, set_pinned, validate_label};
 pub use path::validate_path;
+pub use query::{ListOptions, files, get, list, read_file, sessions_with_blob};
 pub use record::{ClosureInfo, EdgeInfo, RECORD_VERSION, SessionRecord, UnresolvedInfo};
-pub use session::{
-    Created, FileOutcome, ListOptions, MAX_LABEL_KEY, MAX_LABEL_VALUE, NewSession, SessionStats,
-    TreeFile, Version, create, create_cached, delete, files, get, list, read_file,
-    sessions_with_blob, set_labels, set_pinned, stats, validate_label, versions,
-};
+pub use stats::{SessionStats, stats};
 pub use storefiles::StoreFiles;
 pub use tree::EntryKind;
+pub use versions::repeats::settle;
+pub use versions::{Version, versions};
+pub use walk::TreeFile;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the supported API.
 #[doc(hidden)]

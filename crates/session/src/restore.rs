@@ -24,7 +24,8 @@ use chrono::{DateTime, Utc};
 
 use crate::beneath::{Dir, Kind};
 use crate::error::io;
-use crate::session::{TreeFile, require_record, walk};
+use crate::records::RecordReader;
+use crate::walk::{TreeFile, walk};
 use crate::{Error, Result, SessionId, StoreFiles, validate_path};
 
 /// What to do with a file that exists at the destination.
@@ -143,7 +144,7 @@ pub fn restore_with(
     progress: &dyn Progress,
 ) -> Result<Report> {
     let r = store.read()?;
-    let rec = require_record(&r, id)?;
+    let rec = RecordReader::with_closure().require(&r, id)?;
     let own = StoreFiles::of(store.path());
     write_tree(
         &r,

@@ -12,8 +12,9 @@ use std::collections::{BTreeSet, HashSet};
 use cfgvault_store::{CommitOutcome, Store, StoreRead};
 use chrono::{DateTime, Datelike, Utc};
 
+use crate::delete::delete_in;
 use crate::keys::root_name;
-use crate::session::{all_records_bare, delete_in};
+use crate::records::RecordReader;
 use crate::{Result, SessionId, SessionRecord};
 
 /// A retention policy. Construct with `Policy::default()` and set fields.
@@ -47,7 +48,7 @@ pub struct Plan {
 /// Computes what `policy` removes at time `now`, without writing.
 pub fn plan(store: &Store, policy: &Policy, now: DateTime<Utc>) -> Result<Plan> {
     let r = store.read()?;
-    let records = all_records_bare(&r)?; // newest first
+    let records = RecordReader::without_closure().all(&r)?; // newest first
     let (remove, keep) = select(&records, policy, now);
     let mut roots = Vec::new();
     for id in &remove {

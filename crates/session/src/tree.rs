@@ -21,6 +21,7 @@ use std::fmt;
 use cfgvault_store::ObjectId;
 use cfgvault_store::varint::{self, VarintError};
 
+pub use crate::error::DecodeError;
 use crate::path::name_problem;
 use crate::{Error, Result};
 
@@ -92,25 +93,6 @@ pub struct TreeEntry {
     /// File length, or the total size of the files below a directory.
     pub size: u64,
 }
-
-/// Why bytes are not a canonical tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError {
-    /// Index of the offending entry, if the problem is in one.
-    pub entry: Option<usize>,
-    pub reason: String,
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.entry {
-            Some(i) => write!(f, "entry {i}: {}", self.reason),
-            None => f.write_str(&self.reason),
-        }
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 fn err(entry: Option<usize>, reason: impl Into<String>) -> DecodeError {
     DecodeError {

@@ -8,27 +8,26 @@
 //! - the record's file count and logical bytes equal those of its tree, walked in full;
 //! - the label index holds exactly the records' labels;
 //! - the running totals (sessions, logical bytes) equal the sums over the records;
-//! - the per-path version index (with the hot tally merged) holds exactly the versions the
+//! - the per-path version index (with the repeat tally merged) holds exactly the versions the
 //!   sessions' trees hold, each counting the sessions that hold it, its size that of the
 //!   trees, its first and last sighting no later and no earlier than the sessions' (deletes do
 //!   not narrow them); the `session.path_blobs` entries name the versions of their blobs;
 //! - the string table's two halves agree: each string is found under the hash of its bytes
 //!   and that entry gives its number back — the hash is the string's checksum.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
-use std::sync::Arc;
 
 use cfgvault_store::{ObjectId, Store, StoreRead};
 use chrono::{DateTime, Utc};
 
+use crate::counters::read_counters;
 use crate::keys::*;
-use crate::record::ClosureInfo;
-use crate::session::{
-    Version, label_key, load_record_with, read_counters, session_links, time, walk, with_closure,
-};
-use crate::strings::{self, Strings};
-use crate::{Error, Result, SessionId, hot};
+use crate::records::{RecordReader, session_links};
+use crate::strings;
+use crate::versions::{Version, add_repeats, version};
+use crate::walk::walk;
+use crate::{Result, SessionId};
 
 /// One discrepancy in the session layer's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +91,7 @@ impl<R: StoreRead> Check<'_, R> {
         let mut labels = BTreeSet::new();
         let mut versions: BTreeMap<String, BTreeMap<ObjectId, Derived>> = BTreeMap::new();
         let (mut sessions, mut logical) = (0u64, 0u64);
-        let mut strings = Strings::default();
-        let mut closures: HashMap<ObjectId, Arc<ClosureInfo>> = HashMap::new();
+        let mut records = RecordReader::without_closure();
         let mut seen = BTreeSet::new();
         for root in &roots {
             let name = root.name.as_str();
@@ -105,10 +103,7 @@ impl<R: StoreRead> Check<'_, R> {
                 continue;
             };
             seen.insert(id.to_string());
-            let Some(rec) = self.read(id.as_str(), |r| {
-                load_record_with(r, &id, &mut strings)?
-                    .ok_or_else(|| Error::SessionNotFound { id: id.to_string() })
-            }) else {
+            let Some(rec) = self.read(id.as_str(), |r| records.require(r, &id)) else {
                 continue;
             };
             sessions += 1;
@@ -136,7 +131,7 @@ impl<R: StoreRead> Check<'_, R> {
                     format!("record names tree {}, session node links {tree}", rec.root),
                 );
             }
-            self.read(id.as_str(), |r| with_closure(r, rec.clone(), &mut closures));
+            self.read(id.as_str(), |r| records.add_closure(r, rec.clone()));
             let Some(files) = self.read(id.as_str(), |r| walk(r, &rec.root)) else {
                 continue;
             };
@@ -256,7 +251,7 @@ impl<R: StoreRead> Check<'_, R> {
             )?)
         });
         for (k, _) in rows.unwrap_or_default() {
-            if ![C_SESSIONS, C_LOGICAL, C_HOT, C_HOT_FILES].contains(&k.as_slice()) {
+            if ![C_SESSIONS, C_LOGICAL, C_REPEATS, C_REPEAT_FILES].contains(&k.as_slice()) {
                 let key = String::from_utf8_lossy(&k).into_owned();
                 self.problem(key, "session.by_time: an unknown tally key");
             }
@@ -289,18 +284,12 @@ impl<R: StoreRead> Check<'_, R> {
             let Some(v) = self.read(&key, |_| VersionValue::decode(&k, &v)) else {
                 continue;
             };
-            stored.entry(path.to_owned()).or_default().push(Version {
-                id: v.blob,
-                size: v.size,
-                first_seen: time(v.first),
-                last_seen: time(v.last),
-                sessions: v.sessions,
-            });
+            stored.entry(path.to_owned()).or_default().push(version(&v));
         }
         let empty = BTreeMap::new();
         for (path, mut versions) in stored {
             if self
-                .read(&path, |r| hot::merge(r, &path, &mut versions))
+                .read(&path, |r| add_repeats(r, &path, &mut versions))
                 .is_none()
             {
                 continue;
@@ -463,7 +452,7 @@ mod tests {
     use crate::{FileSet, NewSession, create, delete, set_labels};
     use cfgvault_store::StoreOptions;
 
-    /// A store with five sessions: two contents of one file, a shared node (the hot tally), a
+    /// A store with five sessions: two contents of one file, a shared node (the repeat tally), a
     /// label, a deleted session.
     fn store(dir: &std::path::Path) -> Store {
         let store = Store::create(dir.join("s.redb"), &StoreOptions::default()).unwrap();

@@ -11,20 +11,7 @@ use std::fs;
 use std::path::Path;
 
 use cfgvault_store::{Error, FORMAT_VERSION, NoProgress, ObjectId, Store, StoreOptions, StoreRead};
-
-fn long() -> bool {
-    std::env::var_os("CFGVAULT_LONG").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1) as u64) as usize
-    }
-}
+use cfgvault_testkit::{Rng, long};
 
 /// A store with some blobs (compressible and not), nodes and roots; returns the blob ids.
 fn populated(path: &Path) -> Vec<ObjectId> {

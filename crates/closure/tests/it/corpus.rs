@@ -1,58 +1,18 @@
 //! The real history: every workflow of every snapshot, and two closures pinned by hand.
 //!
 //! The corpus is not part of the repository (no licence): it is unpacked at run time from
-//! `$CFGVAULT_CORPUS` or `../shared/corpus/open-agent-configs.tar.zst` beside the repository, and
-//! its absence fails the tests.
+//! `$CFGVAULT_CORPUS` or `../shared/corpus/open-agent-configs.tar.zst` beside the repository
+//! (`cfgvault_testkit::unpack`), and its absence fails the tests.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cfgvault_closure::{Closure, Options, Strategy, resolve, resolve_tree};
+use cfgvault_testkit::unpack;
 use tempfile::TempDir;
 
 use crate::assert_render;
 use crate::fixtures::check_invariants;
-
-fn corpus_archive() -> PathBuf {
-    let path = match std::env::var_os("CFGVAULT_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/corpus/open-agent-configs.tar.zst"),
-    };
-    assert!(
-        path.is_file(),
-        "corpus archive not found at '{}' (set CFGVAULT_CORPUS to its path)",
-        path.display()
-    );
-    path
-}
-
-/// Unpacks the corpus into a fresh temporary directory (removed when dropped).
-pub(crate) fn unpack() -> TempDir {
-    let archive = corpus_archive();
-    let dir = tempfile::tempdir().unwrap();
-    let mut zstd = Command::new("zstd")
-        .arg("-dc")
-        .arg(&archive)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("zstd must be installed to unpack the corpus");
-    let stdout = zstd.stdout.take().unwrap();
-    let tar = Command::new("tar")
-        .arg("-x")
-        .arg("-C")
-        .arg(dir.path())
-        .stdin(stdout)
-        .status()
-        .expect("tar must be installed to unpack the corpus");
-    assert!(
-        zstd.wait().unwrap().success() && tar.success(),
-        "unpacking {} failed",
-        archive.display()
-    );
-    dir
-}
 
 pub(crate) fn snapshots(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -110,7 +70,7 @@ fn resolve_snapshot(snap: &Path) -> usize {
 
 #[test]
 fn every_workflow_of_every_snapshot_with_every_strategy() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let snaps = snapshots(corpus.path());
     assert_eq!(snaps.len(), 102, "snapshots in the corpus");
     // Snapshots are independent; spread them over the machine's threads.
@@ -142,7 +102,7 @@ fn resolve_in(corpus: &TempDir, snap: &str, wf: &str, strategy: Strategy) -> Clo
 /// (`name: database_query`) is in only through the tool manager.
 #[test]
 fn snap_0021_react_comprehensive() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let c = resolve_in(
         &corpus,
         "snap-0021",
@@ -190,7 +150,7 @@ fn snap_0021_react_comprehensive() {
 /// every tool by file name in tools/; hash_convert.yaml and weather.yaml do not parse.
 #[test]
 fn snap_0065_plan_execute_with_inherits_from() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let c = resolve_in(
         &corpus,
         "snap-0065",

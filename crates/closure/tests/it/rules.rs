@@ -6,7 +6,9 @@ use std::path::Path;
 
 use cfgvault_closure::{Closure, Options, resolve};
 
-use crate::corpus::{snapshots, unpack, workflows};
+use cfgvault_testkit::unpack;
+
+use crate::corpus::{snapshots, workflows};
 
 fn closure(root: &Path, wf: &str) -> Closure {
     resolve(root, wf, &Options::new()).unwrap_or_else(|e| panic!("{}: {wf}: {e}", root.display()))
@@ -38,7 +40,7 @@ fn reasons(c: &Closure, from: &str) -> Vec<String> {
 /// top-level key of its group file. Before the registry rules the closure was 2 files.
 #[test]
 fn issue_23_llm_task_groups_and_polling_pools_snap_0060() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let root = corpus.path().join("snap-0060/configs");
     let wf = "workflows/llm_task_group_example.yaml";
     let c = closure(&root, wf);
@@ -99,7 +101,7 @@ fn issue_23_llm_task_groups_and_polling_pools_snap_0060() {
 /// snap-0057 and snap-0058 define the groups inside the registry, later ones in their own files.
 #[test]
 fn issue_23_every_task_group_workflow_of_the_history_resolves() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let mut seen = 0;
     for snap in snapshots(corpus.path()) {
         let root = snap.join("configs");
@@ -145,7 +147,7 @@ fn issue_23_every_task_group_workflow_of_the_history_resolves() {
 /// moved to `tools/builtin/` are reported with the path really tried.
 #[test]
 fn issue_23_tool_registry_config_directory_snap_0102() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let root = corpus.path().join("snap-0102/configs");
     let c = closure(&root, "workflows/react.yaml");
     assert_eq!(
@@ -177,7 +179,7 @@ fn issue_23_tool_registry_config_directory_snap_0102() {
 /// (snap-0030's `agents/`) predate the key, so the workflows are written here over that tree.
 #[test]
 fn issue_23_agent_config_names_an_agent_file() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let copy = tempfile::tempdir().unwrap();
     copy_tree(&corpus.path().join("snap-0030/configs"), copy.path());
     let wf = "workflows/with_agent.yaml";
@@ -210,7 +212,7 @@ fn issue_23_agent_config_names_an_agent_file() {
 /// not exist is reported.
 #[test]
 fn issue_23_inherits_from_three_styles_and_a_missing_parent() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let cases = [
         // Beside the file.
         (
@@ -296,7 +298,7 @@ fn copy_tree(from: &Path, to: &Path) {
 /// `workflow_error` (a session from it certainly cannot start) and still lists the file.
 #[test]
 fn issue_23_an_unparsable_workflow_is_a_finding() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let root = corpus.path().join("snap-0102/configs");
     let wf = "workflows/collaborative.yaml";
     let c = closure(&root, wf);
@@ -319,7 +321,7 @@ fn issue_23_an_unparsable_workflow_is_a_finding() {
 /// An exclude that would drop the workflow itself is invalid input naming the pattern.
 #[test]
 fn issue_23_an_exclude_of_the_workflow_is_an_error() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let root = corpus.path().join("snap-0102/configs");
     for pattern in ["react.yaml", "workflows/*", "*.yaml"] {
         let err = resolve(
@@ -348,7 +350,7 @@ fn issue_23_an_exclude_of_the_workflow_is_an_error() {
 /// outside the root is still refused.
 #[test]
 fn issue_23_absolute_workflow_paths_inside_the_root() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let root = corpus.path().join("snap-0102/configs");
     let relative = closure(&root, "workflows/react.yaml");
     let abs = root.join("workflows/react.yaml");
@@ -369,7 +371,7 @@ fn issue_23_absolute_workflow_paths_inside_the_root() {
 /// The nesting pre-scan (issue 22) refuses no file of the real history.
 #[test]
 fn issue_22_no_file_of_the_history_is_too_deep() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     for snap in snapshots(corpus.path()) {
         let tree = cfgvault_closure::resolve_tree(&snap.join("configs"), &Options::new()).unwrap();
         let refused: Vec<_> = tree
@@ -386,7 +388,7 @@ fn issue_22_no_file_of_the_history_is_too_deep() {
 /// profile's documented `not_references` there were 2,396 such hints.
 #[test]
 fn issue_23_hints_over_every_workflow_of_the_history() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let (mut closures, mut hints) = (0, Vec::new());
     for snap in snapshots(corpus.path()) {
         let root = snap.join("configs");
@@ -407,7 +409,7 @@ fn issue_23_hints_over_every_workflow_of_the_history() {
 /// own name are not.
 #[test]
 fn issue_23_an_unknown_reference_key_is_a_hint() {
-    let corpus = unpack();
+    let corpus = unpack(&[]);
     let copy = tempfile::tempdir().unwrap();
     copy_tree(&corpus.path().join("snap-0102/configs"), copy.path());
     let wf = "workflows/changed.yaml";

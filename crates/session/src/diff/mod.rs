@@ -18,8 +18,9 @@ use serde::Serialize;
 
 pub use renames::{DEFAULT_SIMILARITY, Rename};
 
-use crate::session::{join, load_tree, lookup, require_record, walk};
+use crate::records::RecordReader;
 use crate::tree::EntryKind;
+use crate::walk::{join, load_tree, lookup, walk};
 use crate::{Error, FileSet, Result, Selection, SessionId, validate_path};
 
 /// Paths added, removed, modified and renamed going from the old side to the new one. Each
@@ -156,8 +157,8 @@ pub enum Scope {
 /// What session `b` changed relative to session `a`.
 pub fn diff_sessions(store: &Store, a: &SessionId, b: &SessionId) -> Result<Diff> {
     let r = store.read()?;
-    let ra = require_record(&r, a)?;
-    let rb = require_record(&r, b)?;
+    let ra = RecordReader::with_closure().require(&r, a)?;
+    let rb = RecordReader::with_closure().require(&r, b)?;
     let mut sides = Sides::default();
     diff_trees(&r, Some(&ra.root), Some(&rb.root), "", &mut sides)?;
     let mut d = Diff::default();
@@ -168,7 +169,7 @@ pub fn diff_sessions(store: &Store, a: &SessionId, b: &SessionId) -> Result<Diff
 /// What the directory changed relative to the session (the session is the old side).
 pub fn diff_dir(store: &Store, id: &SessionId, dir: &Path, scope: Scope) -> Result<Diff> {
     let r = store.read()?;
-    let rec = require_record(&r, id)?;
+    let rec = RecordReader::with_closure().require(&r, id)?;
     let files = walk(&r, &rec.root)?;
     let mut sides = Sides::default();
     // Disk contents met on the way, by their id, so that renames and key changes need not
@@ -369,7 +370,7 @@ fn side_bytes(store: &Store, side: Side<'_>, path: &str) -> Result<Option<Vec<u8
     match side {
         Side::Session(id) => {
             let r = store.read()?;
-            let rec = require_record(&r, id)?;
+            let rec = RecordReader::with_closure().require(&r, id)?;
             match lookup(&r, &rec.root, path)? {
                 Some(e) if e.kind != EntryKind::Dir => Ok(Some(r.get(&e.id)?)),
                 _ => Ok(None),
@@ -387,7 +388,7 @@ pub fn unified(store: &Store, old: Side<'_>, new: Side<'_>, path: &str) -> Resul
         match side {
             Side::Session(id) => {
                 let r = store.read()?;
-                let rec = require_record(&r, id)?;
+                let rec = RecordReader::with_closure().require(&r, id)?;
                 let bytes = match lookup(&r, &rec.root, path)? {
                     Some(e) if e.kind != EntryKind::Dir => Some(r.get(&e.id)?),
                     _ => None,

@@ -1,8 +1,6 @@
 //! Replays every snapshot of the shared corpus as a session.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
-use std::process::Command;
 
 use cfgvault_session::restore::{self, Action, Options};
 use cfgvault_session::retention::{self, Policy};
@@ -12,34 +10,12 @@ use chrono::Duration;
 
 use crate::{Fixture, read_tree, sid, t};
 
-pub(crate) fn corpus_path() -> PathBuf {
-    match std::env::var_os("CFGVAULT_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/corpus/open-agent-configs.tar.zst"),
-    }
-}
-
 #[test]
 fn replay_corpus() {
-    let archive = corpus_path();
-    assert!(
-        archive.is_file(),
-        "corpus not found at '{}' (set CFGVAULT_CORPUS to its path)",
-        archive.display()
-    );
     let fx = Fixture::new();
-    let unpacked = fx.path("corpus");
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(r#"zstd -dc "$1" | tar -x -C "$2""#)
-        .arg("sh")
-        .arg(&archive)
-        .arg(&unpacked)
-        .status()
-        .unwrap();
-    assert!(status.success(), "unpacking '{}' failed", archive.display());
-    let mut snaps: Vec<String> = std::fs::read_dir(&unpacked)
+    let corpus = cfgvault_testkit::unpack(&[]);
+    let unpacked = corpus.path();
+    let mut snaps: Vec<String> = std::fs::read_dir(unpacked)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.starts_with("snap-"))

@@ -157,23 +157,9 @@ fn directory() {
 #[test]
 fn issue_23_provider_renames_between_snap_0090_and_snap_0102() {
     use cfgvault_session::{self as session, FileSet, NewSession, Selection};
-    let archive = crate::corpus::corpus_path();
-    assert!(
-        archive.is_file(),
-        "corpus not found at '{}'",
-        archive.display()
-    );
     let fx = Fixture::new();
-    let unpacked = fx.path("corpus");
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(r#"zstd -dc "$1" | tar -x -C "$2""#)
-        .arg("sh")
-        .arg(&archive)
-        .arg(&unpacked)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let corpus = cfgvault_testkit::unpack(&[]);
+    let unpacked = corpus.path();
     for snap in ["snap-0090", "snap-0102"] {
         let set = FileSet::read(&unpacked.join(snap).join("configs"), &Selection::All).unwrap();
         let mut new = NewSession::new(set);
@@ -215,23 +201,9 @@ fn issue_23_provider_renames_between_snap_0090_and_snap_0102() {
 /// comments alone is `formatting_only`.
 #[test]
 fn issue_23_similar_rename_with_key_changes_and_formatting_only() {
-    let archive = crate::corpus::corpus_path();
-    assert!(
-        archive.is_file(),
-        "corpus not found at '{}'",
-        archive.display()
-    );
     let fx = Fixture::new();
-    let unpacked = fx.path("corpus");
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(r#"zstd -dc "$1" | tar -x -C "$2""#)
-        .arg("sh")
-        .arg(&archive)
-        .arg(&unpacked)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let corpus = cfgvault_testkit::unpack(&[]);
+    let unpacked = corpus.path();
     let dir = unpacked.join("snap-0102/configs/llms/provider/siliconflow");
     let qwen = std::fs::read_to_string(dir.join("Qwen2.5-7B.yaml")).unwrap();
     let common = std::fs::read_to_string(dir.join("common.yaml")).unwrap();
@@ -308,23 +280,9 @@ fn issue_23_similar_rename_with_key_changes_and_formatting_only() {
 #[test]
 fn issue_23_versions_follow_a_rename_across_sessions() {
     use cfgvault_session::{self as session, FileSet, NewSession, Selection};
-    let archive = crate::corpus::corpus_path();
-    assert!(
-        archive.is_file(),
-        "corpus not found at '{}'",
-        archive.display()
-    );
     let fx = Fixture::new();
-    let unpacked = fx.path("corpus");
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(r#"zstd -dc "$1" | tar -x -C "$2""#)
-        .arg("sh")
-        .arg(&archive)
-        .arg(&unpacked)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let corpus = cfgvault_testkit::unpack(&[]);
+    let unpacked = corpus.path();
     let base = crate::t("2025-01-01T12:00:00Z");
     for (i, snap) in [
         "snap-0088",

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use cfgvault_session as session;
 use cfgvault_store::ObjectId;
+use cfgvault_testkit::Rng;
 
 use crate::{Fixture, sid, t};
 
@@ -13,16 +14,6 @@ use crate::{Fixture, sid, t};
 struct Version {
     content: u32,
     sessions: u64,
-}
-
-/// A deterministic pseudo-random sequence (xorshift64) from `seed`.
-fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    }
 }
 
 fn content(n: u32) -> String {
@@ -43,9 +34,9 @@ fn versions_of_a_much_edited_path_follow_the_model() {
     let fx = Fixture::new();
     let mut model: Vec<Version> = Vec::new();
     let mut live: BTreeMap<u32, u32> = BTreeMap::new(); // session number → content
-    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for step in 0..320u32 {
-        let r = next();
+        let r = rng.next();
         if step > 150 && r.is_multiple_of(4) && !live.is_empty() {
             // Delete a live session.
             let k = *live.keys().nth((r >> 8) as usize % live.len()).unwrap();
@@ -105,23 +96,23 @@ struct Seen {
     last: i64,
 }
 
-/// Sessions that repeat an earlier session's files (counted in the hot tally, `hot.rs`), with
-/// the hot node switching, sessions taken out of time order, deletes of the hot node's sessions
-/// and of others, sessions of new contents, a session too large to become hot, and settling. After every
-/// step each path's versions — blob, session count, first and last seen — must equal a model
+/// Sessions that repeat an earlier session's files (counted in the repeat tally,
+/// `versions/repeats.rs`), with the repeated node switching, sessions taken out of time order,
+/// deletes of the repeated node's sessions and of others, sessions of new contents, a session too
+/// large to be tallied, and settling. After every step each path's versions — blob, session count, first and last seen — must equal a model
 /// computed from the sessions alone.
 #[test]
 fn repeated_sessions_are_counted_exactly() {
     let fx = Fixture::new();
     let mut live: BTreeMap<u32, Vec<(String, String)>> = BTreeMap::new();
     let mut model: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
-    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let big: Vec<(String, String)> = (0..130)
         .map(|i| (format!("big/{i:03}.yaml"), format!("n: {i}\n")))
         .collect();
     let mut shape = 0;
     for step in 0..400u32 {
-        let r = next();
+        let r = rng.next();
         if step > 20 && r.is_multiple_of(5) && !live.is_empty() {
             let k = *live.keys().nth((r >> 8) as usize % live.len()).unwrap();
             let files = live.remove(&k).unwrap();
@@ -137,7 +128,7 @@ fn repeated_sessions_are_counted_exactly() {
                 }
             }
         } else {
-            // Few shapes, so most sessions repeat a stored node: runs of one shape (the hot
+            // Few shapes, so most sessions repeat a stored node: runs of one shape (the repeated
             // node stays), switches between shapes, now and then new contents or the big one.
             shape = if r.is_multiple_of(3) {
                 shape
@@ -182,7 +173,7 @@ fn repeated_sessions_are_counted_exactly() {
             }
             live.insert(step, files);
         }
-        // Settling (what a gc does first) moves the hot tally into the entries: no change.
+        // Settling (what a gc does first) moves the repeat tally into the entries: no change.
         if r % 11 == 1 {
             session::settle(&fx.store).unwrap();
         }
@@ -202,10 +193,10 @@ fn repeated_sessions_are_counted_exactly() {
     }
 }
 
-/// The sessions counted in a version's entry all go while sessions counted in the hot tally
-/// remain: the version must stay, with their count (the delete folds the hot tally first).
+/// The sessions counted in a version's entry all go while sessions counted in the repeat tally
+/// remain: the version must stay, with their count (the delete folds the repeat tally first).
 #[test]
-fn deleting_the_first_session_of_a_hot_node_keeps_its_versions() {
+fn deleting_the_first_session_of_the_repeated_node_keeps_its_versions() {
     let fx = Fixture::new();
     let files = [("x.yaml", "x: 1\n")];
     fx.session("s1", "2025-01-01T00:00:01Z", &files);
