@@ -4,7 +4,11 @@
 //!
 //! ```text
 //! cargo run --release -p cfgvault-store --example page_accounting -- STORE.redb [--json]
+//! cargo run --release -p cfgvault-store --example page_accounting -- NEW.redb --floor
 //! ```
+//!
+//! `--floor` creates NEW.redb instead: redb files of k = 0, 1, 2, 4, 9 tables of one small
+//! entry each, closed, and prints each file's size and pages (what redb itself costs).
 //!
 //! Opens the file with redb directly (exclusively: close every other user first), reads the
 //! statistics in a write transaction that is aborted, and changes nothing but what opening and
@@ -20,6 +24,10 @@ fn main() {
         std::process::exit(2);
     };
     let json = args.iter().any(|a| a == "--json");
+    if args.iter().any(|a| a == "--floor") {
+        floor(path);
+        return;
+    }
     let file_bytes = std::fs::metadata(path).unwrap().len();
     let db = Database::builder().open(path).unwrap();
     let mut rows = Vec::new();
@@ -102,4 +110,30 @@ fn main() {
         d.allocated_pages().saturating_sub(table_pages),
         file_pages.saturating_sub(d.allocated_pages()),
     );
+}
+
+/// redb's own floor: files with k tables of one small entry each, closed.
+fn floor(path: &str) {
+    println!("| tables of one entry | file bytes | pages | allocated pages |");
+    println!("|---:|---:|---:|---:|");
+    for k in [0usize, 1, 2, 4, 9] {
+        let _ = std::fs::remove_file(path);
+        let db = Database::builder().create(path).unwrap();
+        let names: Vec<String> = (0..k).map(|i| format!("t{i}")).collect();
+        let w = db.begin_write().unwrap();
+        for n in &names {
+            let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new(n);
+            w.open_table(def).unwrap().insert("k", b"v".as_slice()).unwrap();
+        }
+        w.commit().unwrap();
+        drop(db);
+        let db = Database::builder().open(path).unwrap();
+        let w = db.begin_write().unwrap();
+        let allocated = w.stats().unwrap().allocated_pages();
+        drop(w);
+        drop(db);
+        let bytes = std::fs::metadata(path).unwrap().len();
+        println!("| {k} | {bytes} | {} | {allocated} |", bytes / 4096);
+    }
+    let _ = std::fs::remove_file(path);
 }
