@@ -123,7 +123,10 @@ fn floor(path: &str) {
         let w = db.begin_write().unwrap();
         for n in &names {
             let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new(n);
-            w.open_table(def).unwrap().insert("k", b"v".as_slice()).unwrap();
+            w.open_table(def)
+                .unwrap()
+                .insert("k", b"v".as_slice())
+                .unwrap();
         }
         w.commit().unwrap();
         drop(db);
