@@ -3,7 +3,7 @@
 //! Each file is written to a temporary file in its directory and given its mode bits and an
 //! mtime equal to the session's `created_at` (trees record no mtimes, so that equal file sets
 //! keep equal ids); its writeback is started at once. The temporary files are synced in
-//! batches of up to [`BATCH`], on several threads at once (the file system then makes them
+//! batches of up to 64, on several threads at once (the file system then makes them
 //! durable in a few journal commits instead of one per file), and only once a file is synced
 //! is it renamed over its destination; each directory touched is synced at the end (those
 //! syncs too run together). A crash therefore never leaves a partly written
