@@ -16,6 +16,10 @@
 //! either and every file is read and hashed, as ours are. Ours is the `tree` strategy with no
 //! workflow. The figures are medians over the rounds and their ratio ours ÷ git (lower is
 //! better; the goal of issue #24 is ≤ 0.5).
+//!
+//! `CFGVAULT_BENCH_BASELINE_CLI=PATH` adds a fourth side: another build's `cfgvault` binary
+//! (e.g. the branch point's), with a store of its own, timed in the same rounds as this build's,
+//! so that two builds compare in one run.
 #![allow(clippy::unwrap_used)]
 
 #[path = "common/mod.rs"]
@@ -64,6 +68,8 @@ struct Sides {
     _scratch: tempfile::TempDir,
     vault: Vault,
     cli_store: PathBuf,
+    /// Another build's binary and its store (`CFGVAULT_BENCH_BASELINE_CLI`).
+    baseline: Option<(PathBuf, PathBuf)>,
     git_dir: PathBuf,
 }
 
@@ -89,10 +95,17 @@ impl Sides {
             .output()
             .unwrap();
         assert!(out.status.success(), "git init: {out:?}");
+        let baseline = std::env::var_os("CFGVAULT_BENCH_BASELINE_CLI").map(|bin| {
+            (
+                PathBuf::from(bin),
+                scratch.path().join("baseline/store.redb"),
+            )
+        });
         Sides {
             _scratch: scratch,
             vault,
             cli_store,
+            baseline,
             git_dir,
         }
     }
@@ -109,27 +122,12 @@ impl Sides {
     }
 
     fn cli(&self, snap: &Snapshot) -> Duration {
-        let t0 = Instant::now();
-        let out = Command::new(CLI)
-            .arg("--store")
-            .arg(&self.cli_store)
-            .args(["backup", "--strategy", "tree", "--session"])
-            .arg(format!("cli-{}", snap.name))
-            .arg("--root")
-            .arg(&snap.configs)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        let dt = t0.elapsed();
-        assert!(
-            out.status.success(),
-            "cfgvault backup {}: {}",
-            snap.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dt
+        cli(Path::new(CLI), &self.cli_store, snap)
+    }
+
+    fn baseline(&self, snap: &Snapshot) -> Option<Duration> {
+        let (bin, store) = self.baseline.as_ref()?;
+        Some(cli(bin, store, snap))
     }
 
     /// `git add -A && git commit`: two processes, as a user runs them.
@@ -150,6 +148,31 @@ impl Sides {
     }
 }
 
+/// One `cfgvault backup` process of `bin` on `store`; its wall time.
+fn cli(bin: &Path, store: &Path, snap: &Snapshot) -> Duration {
+    let t0 = Instant::now();
+    let out = Command::new(bin)
+        .arg("--store")
+        .arg(store)
+        .args(["backup", "--strategy", "tree", "--session"])
+        .arg(format!("cli-{}", snap.name))
+        .arg("--root")
+        .arg(&snap.configs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let dt = t0.elapsed();
+    assert!(
+        out.status.success(),
+        "cfgvault backup {}: {}",
+        snap.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dt
+}
+
 fn median_ms(times: &mut [Duration]) -> f64 {
     times.sort();
     times[times.len() / 2].as_secs_f64() * 1000.0
@@ -163,6 +186,8 @@ struct Row {
     ours_ms: f64,
     cli_ms: f64,
     git_ms: f64,
+    /// The baseline build's CLI, when one is given.
+    baseline_ms: Option<f64>,
 }
 
 impl Row {
@@ -176,6 +201,8 @@ impl Row {
             "git_add_commit_ms": self.git_ms,
             "in_process_over_git": self.ours_ms / self.git_ms,
             "cli_over_git": self.cli_ms / self.git_ms,
+            "baseline_cli_ms": self.baseline_ms,
+            "baseline_cli_over_git": self.baseline_ms.map(|b| b / self.git_ms),
         })
     }
 }
@@ -187,14 +214,18 @@ fn run_corpus(corpus: &Corpus, rounds: usize) -> Row {
     sides.ours(first);
     sides.cli(first);
     sides.git(first);
+    sides.baseline(first);
     let (mut ours, mut cli, mut git, mut files) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut baseline = Vec::new();
+    let n = if sides.baseline.is_some() { 4 } else { 3 };
     for (i, snap) in snaps[1..].iter().enumerate() {
         files.push(snap.files().len());
-        for k in 0..3 {
-            match (i + k) % 3 {
+        for k in 0..n {
+            match (i + k) % n {
                 0 => ours.push(sides.ours(snap)),
                 1 => cli.push(sides.cli(snap)),
-                _ => git.push(sides.git(snap)),
+                2 => git.push(sides.git(snap)),
+                _ => baseline.extend(sides.baseline(snap)),
             }
         }
     }
@@ -210,6 +241,7 @@ fn run_corpus(corpus: &Corpus, rounds: usize) -> Row {
         ours_ms: median_ms(&mut ours),
         cli_ms: median_ms(&mut cli),
         git_ms: median_ms(&mut git),
+        baseline_ms: (!baseline.is_empty()).then(|| median_ms(&mut baseline)),
     }
 }
 
@@ -256,6 +288,25 @@ fn main() {
             r.ours_ms / r.git_ms,
             r.cli_ms / r.git_ms
         );
+    }
+    if rows.iter().any(|r| r.baseline_ms.is_some()) {
+        println!("\nbaseline build's CLI (CFGVAULT_BENCH_BASELINE_CLI), same rounds\n");
+        println!(
+            "| corpus | baseline CLI ms | this CLI ms | git add+commit ms | baseline CLI ÷ git | this CLI ÷ git |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        for r in &rows {
+            if let Some(b) = r.baseline_ms {
+                println!(
+                    "| {} | {b:.1} | {:.1} | {:.1} | {:.2} | {:.2} |",
+                    r.name,
+                    r.cli_ms,
+                    r.git_ms,
+                    b / r.git_ms,
+                    r.cli_ms / r.git_ms
+                );
+            }
+        }
     }
     if let Some(p) = json_path {
         let doc = json!({

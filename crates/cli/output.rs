@@ -21,9 +21,19 @@ impl Out {
         doc: Value,
         human: impl FnOnce() -> String,
     ) -> anyhow::Result<()> {
+        self.emit_with(command, || Ok(doc), human)
+    }
+
+    /// [`Out::emit`] building the JSON document only under `--json`.
+    pub fn emit_with(
+        &self,
+        command: &str,
+        doc: impl FnOnce() -> anyhow::Result<Value>,
+        human: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
         let mut stdout = std::io::stdout().lock();
         if self.json {
-            write_json(&mut stdout, Some(command), doc)?;
+            write_json(&mut stdout, Some(command), doc()?)?;
         } else if !self.quiet {
             // Paths, labels and ids come from the disk and the store: a control character in
             // them must not reach the terminal as one.
@@ -149,8 +159,50 @@ pub fn json_ratio(r: f64) -> Value {
     }
 }
 
-/// Left-aligned columns, two spaces apart, without borders (comfy-table).
+/// Left-aligned columns, two spaces apart, without borders. A table of printable ASCII
+/// (the usual: paths, ids, sizes) is laid out here directly; any other goes through comfy-table,
+/// which measures display widths and splits multi-line cells. Both lay out the same text.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    ascii_table(header, rows).unwrap_or_else(|| comfy(header, rows))
+}
+
+/// [`table`] when every cell is printable ASCII (one column per byte, one line per cell) and
+/// every row has the header's length; else `None`.
+fn ascii_table(header: &[&str], rows: &[Vec<String>]) -> Option<String> {
+    let plain = |s: &str| s.bytes().all(|b| (b' '..=b'~').contains(&b));
+    if !header.iter().all(|h| plain(h))
+        || !rows
+            .iter()
+            .all(|r| r.len() == header.len() && r.iter().all(|c| plain(c)))
+    {
+        return None;
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line_len = widths.iter().map(|w| w + 2).sum::<usize>() + 1;
+    let mut out = String::with_capacity(line_len * (rows.len() + 1));
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let start = out.len();
+        for (c, w) in cells.zip(&widths) {
+            out.push_str(c);
+            out.extend(std::iter::repeat_n(' ', w - c.len() + 2));
+        }
+        // No trailing blanks, also when the last cells are empty.
+        out.truncate(start + out[start..].trim_end().len());
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for r in rows {
+        line(&mut r.iter().map(String::as_str));
+    }
+    Some(out)
+}
+
+fn comfy(header: &[&str], rows: &[Vec<String>]) -> String {
     use comfy_table::{ContentArrangement, Table, presets};
     let mut t = Table::new();
     t.load_preset(presets::NOTHING)
@@ -193,5 +245,52 @@ mod tests {
     fn table_aligns_columns() {
         let t = table(&["a", "bb"], &[vec!["xyz".into(), "1".into()]]);
         assert_eq!(t, "a    bb\nxyz  1\n");
+    }
+
+    #[test]
+    fn ascii_tables_are_laid_out_as_comfy_table_does() {
+        let cases: Vec<(Vec<&str>, Vec<Vec<String>>)> = vec![
+            (vec!["a", "bb"], vec![vec!["xyz".into(), "1".into()]]),
+            (vec!["PATH", "KIND", "SIZE"], vec![]),
+            (
+                vec!["PATH", "KIND", "SIZE", "ID", "STATE"],
+                vec![
+                    vec![
+                        "workflows/react.yaml".into(),
+                        "workflow".into(),
+                        "1.50 KiB".into(),
+                        "3fa2b1c4d5e6".into(),
+                        "new".into(),
+                    ],
+                    vec!["a".into(), "".into(), "12 B".into(), "".into(), "".into()],
+                    vec![
+                        "dir with spaces/x y.yaml ".into(),
+                        "other".into(),
+                        "0 B".into(),
+                        "00".into(),
+                        "stored".into(),
+                    ],
+                ],
+            ),
+            (
+                vec!["", "x", ""],
+                vec![
+                    vec!["".into(), "".into(), "".into()],
+                    vec!["  a".into(), " ".into(), "b ".into()],
+                ],
+            ),
+        ];
+        for (header, rows) in cases {
+            let fast = ascii_table(&header, &rows).expect("ascii");
+            assert_eq!(fast, comfy(&header, &rows), "{header:?} {rows:?}");
+        }
+        // Anything else goes through comfy-table.
+        assert_eq!(ascii_table(&["a"], &[vec!["é".into()]]), None);
+        assert_eq!(ascii_table(&["a"], &[vec!["x\ny".into()]]), None);
+        assert_eq!(ascii_table(&["a", "b"], &[vec!["x".into()]]), None);
+        assert_eq!(
+            table(&["a", "b"], &[vec!["é".into(), "1".into()]]),
+            "a  b\né  1\n"
+        );
     }
 }

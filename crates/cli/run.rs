@@ -157,37 +157,40 @@ fn backup(cli: &Cli, out: &Out, a: &crate::args::BackupArgs) -> anyhow::Result<u
         &progress,
     )?;
     drop(progress);
-    let doc = report(&r)?;
-    out.emit("backup", doc, || {
-        let mut s = format!(
-            "session {}  ({} files, {}; {} new objects, {} stored)\n\n",
-            r.session.id,
-            r.files.len(),
-            human_size(r.session.logical_bytes),
-            r.new_objects,
-            human_size(r.bytes_added)
-        );
-        let rows: Vec<Vec<String>> = r
-            .files
-            .iter()
-            .map(|f| {
-                vec![
-                    f.path.clone(),
-                    f.kind.as_str().into(),
-                    human_size(f.size),
-                    short(&f.id),
-                    if f.new { "new".into() } else { "stored".into() },
-                ]
-            })
-            .collect();
-        s.push_str(&table(&["PATH", "KIND", "SIZE", "ID", "STATE"], &rows));
-        push_unresolved(&mut s, &r.closure.unresolved);
-        for w in r.session.closure.iter().flat_map(|c| &c.warnings) {
-            s.push_str(&format!("warning: {w}\n"));
-        }
-        push_findings(&mut s, &r.closure);
-        s
-    })?;
+    out.emit_with(
+        "backup",
+        || report(&r),
+        || {
+            let mut s = format!(
+                "session {}  ({} files, {}; {} new objects, {} stored)\n\n",
+                r.session.id,
+                r.files.len(),
+                human_size(r.session.logical_bytes),
+                r.new_objects,
+                human_size(r.bytes_added)
+            );
+            let rows: Vec<Vec<String>> = r
+                .files
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.path.clone(),
+                        f.kind.as_str().into(),
+                        human_size(f.size),
+                        short(&f.id),
+                        if f.new { "new".into() } else { "stored".into() },
+                    ]
+                })
+                .collect();
+            s.push_str(&table(&["PATH", "KIND", "SIZE", "ID", "STATE"], &rows));
+            push_unresolved(&mut s, &r.closure.unresolved);
+            for w in r.session.closure.iter().flat_map(|c| &c.warnings) {
+                s.push_str(&format!("warning: {w}\n"));
+            }
+            push_findings(&mut s, &r.closure);
+            s
+        },
+    )?;
     // The session is stored either way; a workflow that does not parse cannot start one.
     Ok(if r.closure.workflow_error.is_some() {
         EXIT_PROBLEMS

@@ -121,7 +121,9 @@ const STAMP_CACHE_FILES: usize = 1 << 16;
 /// without inodes and change times nothing is kept.
 #[derive(Debug, Default)]
 pub struct StampCache {
-    known: Mutex<HashMap<PathBuf, (Stamp, ObjectId, u32)>>,
+    /// By the path's bytes (`OsString` hashes them as they are; `Path` hashes component by
+    /// component, several times slower). A path spelled two ways is only a miss.
+    known: Mutex<HashMap<std::ffi::OsString, (Stamp, ObjectId, u32)>>,
 }
 
 impl StampCache {
@@ -130,7 +132,7 @@ impl StampCache {
             return None;
         }
         let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        match known.get(path) {
+        match known.get(path.as_os_str()) {
             Some((stamp, id, mode)) if *stamp == Stamp::of(m) => Some((*id, *mode)),
             _ => None,
         }
@@ -149,7 +151,10 @@ impl StampCache {
         if known.len() >= STAMP_CACHE_FILES {
             known.clear();
         }
-        known.insert(path.to_path_buf(), (Stamp::of(m), entry.id, entry.mode));
+        known.insert(
+            path.as_os_str().to_os_string(),
+            (Stamp::of(m), entry.id, entry.mode),
+        );
     }
 }
 

@@ -189,3 +189,34 @@ fn mode_and_mtime_are_restored() {
     restore::restore(&fx.store, &sid("s"), &target, &Options::default()).unwrap();
     assert_eq!(crate::mode(&target.join("c.yaml")), 0o600);
 }
+
+/// More files than one sync batch (64), in several folders, some already in place: every file
+/// ends up whole under its name, each reported once, and no temporary file is left.
+#[test]
+fn restores_beyond_one_sync_batch_leave_every_file_whole_and_no_temporary() {
+    let fx = Fixture::new();
+    let files: Vec<(String, String)> = (0..150)
+        .map(|i| (format!("d{}/f{i:03}.yaml", i % 7), format!("value: {i}\n")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    fx.session("s", "2025-01-01", &refs);
+    let target = fx.path("target");
+    // A few already there: unchanged ones between the written ones.
+    write_tree(&target, &refs[10..13]);
+    let report = restore::restore(&fx.store, &sid("s"), &target, &Options::default()).unwrap();
+    assert_eq!(report.files.len(), 150);
+    assert_eq!(report.count(&Action::Restored), 147);
+    assert_eq!(report.count(&Action::Unchanged), 3);
+    let on_disk = crate::read_tree(&target);
+    assert_eq!(
+        on_disk.len(),
+        150,
+        "only the session's files, no temporary file"
+    );
+    for (p, c) in &files {
+        assert_eq!(on_disk[p].0, c.as_bytes(), "{p}");
+    }
+}
