@@ -26,26 +26,6 @@ struct View {
     read: Vec<u8>,
 }
 
-fn read_tree(dir: &Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let rel = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        match e.file_type() {
-            Ok(t) if t.is_dir() => read_tree(&e.path(), &rel, out),
-            _ => {
-                out.insert(rel, std::fs::read(e.path()).unwrap_or_default());
-            }
-        }
-    }
-}
-
 /// The reads a user makes after `verify`, through a vault opened on `store`.
 fn view(vault: &Vault, scratch: &Path) -> Result<View, String> {
     let err = |e: cfgvault::Error| e.to_string();
@@ -71,7 +51,7 @@ fn view(vault: &Vault, scratch: &Path) -> Result<View, String> {
     if report.has_failures() {
         return Err(format!("restore failed: {report:?}"));
     }
-    read_tree(scratch, "", &mut v.restored);
+    v.restored = cfgvault_testkit::read_tree(scratch);
     v.read = vault.read_file(&last.id, "top.yaml").map_err(err)?;
     Ok(v)
 }
