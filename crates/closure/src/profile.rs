@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use globset::{Candidate, Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 use crate::{Error, FileKind};
@@ -39,14 +39,20 @@ const BUILTIN_YAML: &str = include_str!("builtin.yaml");
 /// references but are not (a node's name, a tag): they are never reported as hints.
 ///
 /// Cloning is cheap (the parsed and compiled rules are shared): every backup's options carry
-/// one.
+/// one. A profile read from YAML is compiled whole when it is read, so every error in it
+/// surfaces there; the built-in one compiles its `kinds` when first asked for and the rest only
+/// when an analysis first follows references (an analysis without a workflow never does).
 #[derive(Debug, Clone)]
 pub struct Profile(Arc<Parsed>);
 
 #[derive(Debug)]
 struct Parsed {
     spec: ProfileSpec,
-    compiled: Compiled,
+    /// The file kinds in order (first match wins): all an analysis without a workflow uses.
+    kinds: Vec<(FileKind, GlobMatcher)>,
+    /// Everything else: set when a profile is read from YAML, on first use for the built-in
+    /// one.
+    compiled: OnceLock<Compiled>,
 }
 
 impl PartialEq for Profile {
@@ -69,7 +75,7 @@ impl Profile {
         static BUILTIN: OnceLock<Profile> = OnceLock::new();
         BUILTIN
             .get_or_init(|| {
-                Profile::parse(BUILTIN_YAML, "built-in profile")
+                Profile::parse(BUILTIN_YAML, "built-in profile", false)
                     .expect("the built-in profile is checked by a unit test")
             })
             .clone()
@@ -77,7 +83,7 @@ impl Profile {
 
     /// Reads a profile from YAML text.
     pub fn from_yaml_str(yaml: &str) -> Result<Profile, Error> {
-        Profile::parse(yaml, "profile string")
+        Profile::parse(yaml, "profile string", true)
     }
 
     /// Reads a profile from a YAML file.
@@ -88,7 +94,7 @@ impl Profile {
             path: path.to_owned(),
             source,
         })?;
-        Profile::parse(&text, &format!("profile file '{}'", path.display()))
+        Profile::parse(&text, &format!("profile file '{}'", path.display()), true)
     }
 
     /// The profile's `name:`.
@@ -96,18 +102,45 @@ impl Profile {
         &self.0.spec.name
     }
 
-    pub(crate) fn compiled(&self) -> &Compiled {
-        &self.0.compiled
+    /// The kind of the file at root-relative `path`: the first of the profile's `kinds` that
+    /// matches, else [`FileKind::Other`].
+    pub(crate) fn kind_of(&self, path: &str) -> FileKind {
+        let candidate = Candidate::new(path);
+        self.0
+            .kinds
+            .iter()
+            .find(|(_, m)| m.is_match_candidate(&candidate))
+            .map_or(FileKind::Other, |(k, _)| *k)
     }
 
-    fn parse(yaml: &str, origin: &str) -> Result<Profile, Error> {
+    /// The rules and globs beyond the kinds, compiled on first use.
+    pub(crate) fn compiled(&self) -> &Compiled {
+        self.0.compiled.get_or_init(|| {
+            compile(&self.0.spec).expect(
+                "a profile read from YAML is compiled when read; the built-in one is checked \
+                 by a unit test",
+            )
+        })
+    }
+
+    /// Parses `yaml` and compiles its kinds; the rest now when `eager`, else on first use.
+    fn parse(yaml: &str, origin: &str, eager: bool) -> Result<Profile, Error> {
         let err = |message: String| Error::Profile {
             origin: origin.to_owned(),
             message,
         };
         let spec: ProfileSpec = serde_yaml::from_str(yaml).map_err(|e| err(e.to_string()))?;
-        let compiled = compile(&spec).map_err(err)?;
-        Ok(Profile(Arc::new(Parsed { spec, compiled })))
+        let kinds = compile_kinds(&spec).map_err(err)?;
+        let compiled = if eager {
+            OnceLock::from(compile(&spec).map_err(err)?)
+        } else {
+            OnceLock::new()
+        };
+        Ok(Profile(Arc::new(Parsed {
+            spec,
+            kinds,
+            compiled,
+        })))
     }
 }
 
@@ -178,7 +211,6 @@ struct RegistrySpec {
 pub(crate) struct Compiled {
     pub(crate) parse: GlobSet,
     pub(crate) globals: Vec<String>,
-    pub(crate) kinds: Vec<(FileKind, GlobMatcher)>,
     pub(crate) rules: Vec<Rule>,
     /// Key paths whose values are documented non-references: never hints.
     pub(crate) not_references: Vec<KeyPattern>,
@@ -263,8 +295,7 @@ fn glob_set(patterns: &[String], what: &str) -> Result<GlobSet, String> {
     b.build().map_err(|e| format!("{what}: {e}"))
 }
 
-fn compile(spec: &ProfileSpec) -> Result<Compiled, String> {
-    let parse = glob_set(&spec.parse, "parse")?;
+fn compile_kinds(spec: &ProfileSpec) -> Result<Vec<(FileKind, GlobMatcher)>, String> {
     let mut kinds = Vec::new();
     for k in &spec.kinds {
         let kind: FileKind = k.kind.parse().map_err(|e: Error| format!("kinds: {e}"))?;
@@ -273,6 +304,11 @@ fn compile(spec: &ProfileSpec) -> Result<Compiled, String> {
             .compile_matcher();
         kinds.push((kind, m));
     }
+    Ok(kinds)
+}
+
+fn compile(spec: &ProfileSpec) -> Result<Compiled, String> {
+    let parse = glob_set(&spec.parse, "parse")?;
     let mut rules = Vec::new();
     for r in &spec.rules {
         rules.push(compile_rule(r).map_err(|m| format!("rule '{}': {m}", r.name))?);
@@ -285,7 +321,6 @@ fn compile(spec: &ProfileSpec) -> Result<Compiled, String> {
     Ok(Compiled {
         parse,
         globals: spec.globals.clone(),
-        kinds,
         rules,
         not_references,
     })
@@ -528,9 +563,30 @@ mod tests {
 
     #[test]
     fn builtin_profile_compiles() {
-        let p = Profile::parse(BUILTIN_YAML, "built-in").unwrap();
+        let p = Profile::parse(BUILTIN_YAML, "built-in", true).unwrap();
         assert_eq!(p.name(), "builtin");
         assert_eq!(Profile::builtin(), p);
+    }
+
+    #[test]
+    fn a_tree_analysis_compiles_only_the_kinds() {
+        use crate::{Options, resolve, resolve_tree};
+        let root =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/closure/basic/configs");
+        let lazy = Profile::parse(BUILTIN_YAML, "built-in", false).unwrap();
+        let eager = Profile::parse(BUILTIN_YAML, "built-in", true).unwrap();
+        let tree = resolve_tree(&root, &Options::new().profile(lazy.clone())).unwrap();
+        assert!(lazy.0.compiled.get().is_none());
+        assert_eq!(
+            tree,
+            resolve_tree(&root, &Options::new().profile(eager)).unwrap()
+        );
+        let kind = |p: &str| tree.files.iter().find(|f| f.path == p).map(|f| f.kind);
+        assert_eq!(kind("tools/rest/weather.yaml"), Some(FileKind::Tool));
+        assert_eq!(kind("global.yaml"), Some(FileKind::Global));
+        let options = Options::new().profile(lazy.clone());
+        resolve(&root, "workflows/react.yaml", &options).unwrap();
+        assert!(lazy.0.compiled.get().is_some());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use globset::GlobSet;
 use serde_yaml::{Mapping, Value};
 
 use crate::Checked;
+use crate::Profile;
 use crate::cache::{Cache, walk_cached};
 use crate::cycles::find_cycles;
 use crate::hints::{HintIndex, hints_in};
@@ -135,7 +136,7 @@ fn split_subkey(rule: &Rule, value: &str) -> (String, Option<String>) {
 
 struct Analysis<'a> {
     root: &'a Path,
-    profile: &'a Compiled,
+    profile: &'a Profile,
     index: &'a Index,
     docs: HashMap<String, Arc<Doc>>,
     cache: Option<&'a Cache>,
@@ -161,7 +162,7 @@ fn parent(path: &str) -> &str {
 impl<'a> Analysis<'a> {
     fn new(
         root: &'a Path,
-        profile: &'a Compiled,
+        profile: &'a Profile,
         index: &'a Index,
         cache: Option<&'a Cache>,
     ) -> Self {
@@ -182,8 +183,13 @@ impl<'a> Analysis<'a> {
         }
     }
 
+    /// The profile's rules and globs beyond its kinds (compiled on first use).
+    fn rules(&self) -> &'a Compiled {
+        self.profile.compiled()
+    }
+
     fn is_yaml(&self, path: &str) -> bool {
-        self.profile.parse.is_match(path)
+        self.rules().parse.is_match(path)
     }
 
     /// Parses `path` the first time it is asked for; `force` parses it even if the profile does
@@ -242,7 +248,7 @@ impl<'a> Analysis<'a> {
     /// The references `path` holds, in document order, at most [`MAX_REFS_PER_FILE`] (the
     /// rest counted in `dropped`).
     fn collect_refs(&mut self, path: &str) -> Vec<Ref> {
-        let profile = self.profile;
+        let profile = self.rules();
         let rules: Vec<usize> = profile
             .rules
             .iter()
@@ -321,7 +327,7 @@ impl<'a> Analysis<'a> {
     }
 
     fn follow(&mut self, from: &str, r: Ref) {
-        let profile = self.profile;
+        let profile = self.rules();
         let rule = &profile.rules[r.rule];
         let implicit = rule.implicit.is_some();
         let outcome = match &rule.target {
@@ -659,14 +665,6 @@ impl<'a> Analysis<'a> {
     }
 }
 
-fn classify(profile: &Compiled, path: &str) -> FileKind {
-    profile
-        .kinds
-        .iter()
-        .find(|(_, m)| m.is_match(path))
-        .map_or(FileKind::Other, |(k, _)| *k)
-}
-
 pub(crate) fn run(
     root: &Path,
     workflow: Option<&str>,
@@ -699,7 +697,7 @@ pub(crate) fn run(
         _ => None,
     };
     let excludes = exclude_set(&patterns)?;
-    let profile = options.profile.compiled();
+    let profile = &options.profile;
     let workflow = match workflow {
         Some(w) => Some(check_workflow(root, &canon_root, &index, w)?),
         None => None,
@@ -751,9 +749,9 @@ impl Analysis<'_> {
     /// Runs the worklist from the workflow (and the profile's globals, when the strategy keeps
     /// them), noting the folders whose lists of files the result depends on.
     fn start(&mut self, workflow: Option<&str>, selection: &Selection<'_>) {
-        let profile = self.profile;
         let mut roots: Vec<String> = workflow.iter().map(|w| w.to_string()).collect();
         if selection.globals && workflow.is_some() {
+            let profile = self.rules();
             roots.extend(
                 profile
                     .globals
@@ -779,7 +777,7 @@ impl Analysis<'_> {
         if workflow == Some(path) {
             FileKind::Workflow
         } else {
-            classify(self.profile, path)
+            self.profile.kind_of(path)
         }
     }
 
@@ -897,7 +895,7 @@ impl Analysis<'_> {
     fn hints(&mut self, selected: &BTreeSet<String>, dropped: &[Dropped]) -> Vec<Hint> {
         // A hint may name any file under the root, so the result now depends on every folder.
         self.watched.push((String::new(), true));
-        let profile = self.profile;
+        let profile = self.rules();
         let hint_index = HintIndex::new(&self.index.files, |p| profile.parse.is_match(p));
         let in_closure = |p: &str| selected.contains(p);
         let no_keys = HashSet::new();
