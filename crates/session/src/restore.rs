@@ -1,20 +1,20 @@
 //! Writing a session's files back to disk, safely.
 //!
-//! Each file is written to a temporary file in its directory and given its mode bits and an
-//! mtime equal to the session's `created_at` (trees record no mtimes, so that equal file sets
-//! keep equal ids); its writeback is started at once. The temporary files are synced in
-//! batches of up to 64, on several threads at once (the file system then makes them
-//! durable in a few journal commits instead of one per file), and only once a file is synced
-//! is it renamed over its destination; each directory touched is synced at the end (those
-//! syncs too run together). A crash therefore never leaves a partly written
-//! file under a final name: at worst a temporary file, never renamed. Nothing is written outside the target: stored names are validated by
-//! the tree decoder, requested paths by [`crate::validate_path`], and every folder below the
-//! target is opened relative to its parent's handle without following a symlink
-//! (`O_NOFOLLOW | O_DIRECTORY`), the temporary file is created and renamed in that handle, and
-//! an existing file is opened with `O_NOFOLLOW`. A symlink on the way fails that file, even
-//! one swapped in during the restore; a symlink at a file's own place is a changed file (with
-//! `always` it is replaced, never written through). The store's own files (the store file,
-//! whatever name reaches it, and its temporary files) are never written: such a file fails.
+//! Each file is written to a temporary file in its directory and given its mode bits and an mtime
+//! equal to the session's `created_at` (trees record no mtimes, so that equal file sets keep equal
+//! ids); its writeback is started at once. The temporary files are synced in batches of up to 64,
+//! on several threads at once (the file system then makes them durable in a few journal commits
+//! instead of one per file), and only once a file is synced is it renamed over its destination;
+//! each directory touched is synced at the end (those syncs too run together). A crash therefore
+//! never leaves a partly written file under a final name: at worst a temporary file, never renamed.
+//! Nothing is written outside the target: stored names are validated by the tree decoder, requested
+//! paths by [`crate::validate_path`], and every folder below the target is opened relative to its
+//! parent's handle without following a symlink (`O_NOFOLLOW | O_DIRECTORY`), the temporary file is
+//! created and renamed in that handle, and an existing file is opened with `O_NOFOLLOW`. A symlink
+//! on the way fails that file, even one swapped in during the restore; a symlink at a file's own
+//! place is a changed file (with `always` it is replaced, never written through). The store's own
+//! files (the store file, whatever name reaches it, and its temporary files) are never written:
+//! such a file fails.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
