@@ -38,16 +38,11 @@ use serde_json::{Value, json};
 /// The `cfgvault` binary built with this bench.
 const CLI: &str = env!("CARGO_BIN_EXE_cfgvault");
 
-/// Runs one git command against `git_dir` with `work_tree` as its work tree; its wall time.
-fn git(git_dir: &Path, work_tree: &Path, args: &[&str]) -> Duration {
+/// Runs `cmd` (its output discarded, stdin closed); its wall time. A failure stops the bench,
+/// naming `what` and printing the command's stderr.
+fn timed(cmd: &mut Command, what: &str) -> Duration {
     let t0 = Instant::now();
-    let out = common::git_command()
-        .arg("--git-dir")
-        .arg(git_dir)
-        .arg("--work-tree")
-        .arg(work_tree)
-        .args(args)
-        .current_dir(work_tree)
+    let out = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -56,11 +51,24 @@ fn git(git_dir: &Path, work_tree: &Path, args: &[&str]) -> Duration {
     let dt = t0.elapsed();
     assert!(
         out.status.success(),
-        "git {}: {}",
-        args.join(" "),
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     dt
+}
+
+/// Runs one git command against `git_dir` with `work_tree` as its work tree; its wall time.
+fn git(git_dir: &Path, work_tree: &Path, args: &[&str]) -> Duration {
+    timed(
+        common::git_command()
+            .arg("--git-dir")
+            .arg(git_dir)
+            .arg("--work-tree")
+            .arg(work_tree)
+            .args(args)
+            .current_dir(work_tree),
+        &format!("git {}", args.join(" ")),
+    )
 }
 
 /// The three sides of one corpus's run.
@@ -150,27 +158,16 @@ impl Sides {
 
 /// One `cfgvault backup` process of `bin` on `store`; its wall time.
 fn cli(bin: &Path, store: &Path, snap: &Snapshot) -> Duration {
-    let t0 = Instant::now();
-    let out = Command::new(bin)
-        .arg("--store")
-        .arg(store)
-        .args(["backup", "--strategy", "tree", "--session"])
-        .arg(format!("cli-{}", snap.name))
-        .arg("--root")
-        .arg(&snap.configs)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let dt = t0.elapsed();
-    assert!(
-        out.status.success(),
-        "cfgvault backup {}: {}",
-        snap.name,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dt
+    timed(
+        Command::new(bin)
+            .arg("--store")
+            .arg(store)
+            .args(["backup", "--strategy", "tree", "--session"])
+            .arg(format!("cli-{}", snap.name))
+            .arg("--root")
+            .arg(&snap.configs),
+        &format!("cfgvault backup {}", snap.name),
+    )
 }
 
 fn median_ms(times: &mut [Duration]) -> f64 {
